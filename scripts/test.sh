@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test firebreak has, the way CI does:
+#   1. a warnings-as-errors build and the unit tests (ctest);
+#   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the unit tests under valgrind (no leaks, no errors);
+#   4. a short libFuzzer run of every fuzz target over its seed corpus;
+#   5. the end-to-end scenarios on a real control plane (e2e/), unless
+#      FB_SKIP_E2E=1.
+# Usage: scripts/test.sh            (all)
+#        FB_SKIP_E2E=1 scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+FB_NEED_GO=$([ "${FB_SKIP_E2E:-0}" = 1 ] && echo 0 || echo 1) scripts/install-deps.sh
+jobs=$(nproc)
+fuzz_seconds=${FB_FUZZ_SECONDS:-20}
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "build (warnings are errors) and unit tests"
+cmake -S . -B build/release -G Ninja -DFB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build/release
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+step "unit tests under ASan + UBSan"
+cmake -S . -B build/asan -G Ninja -DFB_WERROR=ON -DFB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+ninja -C build/asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+step "unit tests under valgrind"
+ctest --test-dir build/release --output-on-failure -L unit -j "$jobs" \
+  -T memcheck --overwrite MemoryCheckCommand=/usr/bin/valgrind \
+  --overwrite "MemoryCheckCommandOptions=--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no" \
+  > build/valgrind.log 2>&1 || { tail -50 build/valgrind.log; exit 1; }
+tail -5 build/valgrind.log
+if grep -q "Memory checking results" build/valgrind.log && \
+   sed -n '/Memory checking results/,$p' build/valgrind.log | grep -qE 'Memory Leak|Invalid|Uninitialized|Mismatched'; then
+  sed -n '/Memory checking results/,$p' build/valgrind.log
+  echo "valgrind found defects" >&2
+  exit 1
+fi
+
+step "fuzz targets (${fuzz_seconds}s each, libFuzzer)"
+CC=clang cmake -S . -B build/fuzz -G Ninja -DFB_FUZZ=ON -DFB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+ninja -C build/fuzz
+for f in build/fuzz/k8sclient/kc_fuzz_*; do
+  name=$(basename "$f"); name=${name#kc_}
+  corpus=k8sclient/fuzz/corpus/$name
+  work=$(mktemp -d)
+  echo "-- $name"
+  status=0
+  "$f" -max_total_time="$fuzz_seconds" -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix=build/fuzz/ "$work" "$corpus" > "build/fuzz/$name.log" 2>&1 || status=$?
+  grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "build/fuzz/$name.log" || true
+  rm -rf "$work"
+  if [ "$status" -ne 0 ]; then
+    tail -40 "build/fuzz/$name.log"
+    echo "fuzz target $name failed" >&2
+    exit 1
+  fi
+done
+
+if [ "${FB_SKIP_E2E:-0}" != 1 ] && [ -x e2e/run.sh ]; then
+  step "end-to-end scenarios on a real control plane"
+  e2e/run.sh
+fi
+
+step "all tests passed"
