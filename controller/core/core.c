@@ -1,0 +1,1263 @@
+/* core.c - the decision core (see core.h for what it decides and why). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "duration.h"
+#include "kc/alloc.h"
+#include "map.h"
+
+typedef struct core_node core_node;
+
+typedef enum pod_state {
+	POD_IDLE,      /* nothing asked yet */
+	POD_INFLIGHT,  /* an EVICT/DELETE action is out; waiting for its result */
+	POD_RETRY,     /* blocked (429) or failed: try again at next_try_ms */
+	POD_DONE,      /* evicted / deleted / gone (or reported, in dry run) */
+} pod_state;
+
+typedef struct core_pod {
+	char *ns, *name, *uid, *node_name, *workload;
+	bool daemonset, mirror, terminating, terminal;
+	int64_t tol_not_ready_s, tol_unreachable_s;
+	int64_t arrived_ms;
+	core_node *node;
+	pod_state state;
+	bool blocked;              /* the last try got a 429 */
+	bool blocked_reported;
+	bool deleting;             /* the fallback to delete has been taken */
+	int attempts;
+	int64_t first_try_ms, next_try_ms, backoff_ms;
+} core_pod;
+
+struct core_node {
+	char *name, *uid;
+	bool known;                /* observed (not only referenced by pods) */
+	char zone_key[FB_ZONE_KEY_MAX];
+	size_t zone_len;
+	fb_labels labels;
+	fb_cond ready;
+	int64_t ready_transition_ms;
+	int64_t reset_ms;          /* failure clocks restart here (leaving master disruption) */
+	bool exclude, memory_pressure;
+	core_pod **pods;
+	size_t npods, podcap;
+	/* the current failure */
+	bool failed;
+	int64_t failed_since_ms;
+	bool admitted;
+	int64_t admitted_ms;
+	fb_deny deferred;          /* last deferral reported for this failure */
+	char deferred_by[FB_NAME_MAX];
+};
+
+typedef struct core_admission {
+	fb_admission a;
+	bool dry_run;
+} core_admission;
+
+typedef struct core_budget {
+	char *name;
+	int64_t generation;
+	bool has_spec;             /* a good spec has been seen */
+	fb_budget_spec spec;       /* the last good spec, in force */
+	cJSON *spec_json;          /* the same, for status.lastAppliedSpec */
+	bool invalid;
+	char invalid_msg[256];
+	int64_t invalid_generation;
+	bool invalid_reported;
+	fb_zones zones;            /* spec.rate: its own zone limiter over its nodes */
+	fb_admission *adm;         /* durable admissions (from status + ours) */
+	size_t nadm, admcap;
+	int selected, unhealthy;
+	bool halted;
+	bool status_dirty;
+	int last_selected, last_unhealthy;
+	int64_t exhausted_reported_ms;
+} core_budget;
+
+struct fb_core {
+	fb_core_config cfg;
+	bool leader;
+	bool rejudge;              /* leadership just gained: forget in-flight work */
+	fb_map nodes;              /* name -> core_node */
+	fb_map pods;               /* uid -> core_pod */
+	core_budget **budgets;     /* sorted by name */
+	size_t nbudgets;
+	fb_zones zones;            /* cluster-wide, the node lifecycle controller's */
+	bool counts_dirty;
+	fb_core_stats stats;
+	int64_t last_now_ms;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+void fb_core_config_defaults(fb_core_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rates = FB_RATES_DEFAULT;
+	c->pdb_retry_initial_ms = 5000;
+	c->pdb_retry_max_ms = 60000;
+	c->max_pod_actions_per_tick = 256;
+	fb_budget_spec_defaults(&c->defaults);
+}
+
+void fb_actions_init(fb_actions *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+void fb_actions_release(fb_actions *a)
+{
+	kc_free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+void fb_actions_clear(fb_actions *a)
+{
+	a->n = 0;
+}
+
+static fb_action *push_action(fb_actions *a, fb_action_kind kind)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		fb_action *v = kc_realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		a->v = v;
+		a->cap = cap;
+	}
+	fb_action *act = &a->v[a->n++];
+	memset(act, 0, sizeof(*act));
+	act->kind = kind;
+	act->grace_period_s = -1;
+	return act;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static bool replace_str(char **dst, const char *src)
+{
+	if (*dst && src && strcmp(*dst, src) == 0)
+		return true;
+	char *copy = NULL;
+	if (src && !(copy = kc_strdup(src)))
+		return false;
+	kc_free(*dst);
+	*dst = copy;
+	return true;
+}
+
+static void event(fb_actions *out, bool dry_run, fb_obj_kind obj, const char *ns,
+                  const char *name, const char *uid, bool warning, const char *reason,
+                  const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+
+static void event(fb_actions *out, bool dry_run, fb_obj_kind obj, const char *ns,
+                  const char *name, const char *uid, bool warning, const char *reason,
+                  const char *fmt, ...)
+{
+	fb_action *a = push_action(out, FB_ACT_EVENT);
+	if (!a)
+		return;
+	a->dry_run = dry_run;
+	a->obj = obj;
+	a->warning = warning;
+	copy_str(a->ns, sizeof(a->ns), ns);
+	copy_str(a->name, sizeof(a->name), name);
+	copy_str(a->uid, sizeof(a->uid), uid);
+	copy_str(a->reason, sizeof(a->reason), reason);
+	size_t n = 0;
+	if (dry_run)
+		n = (size_t)snprintf(a->message, sizeof(a->message), "(dry run) ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->message + n, sizeof(a->message) - n, fmt, ap);
+	va_end(ap);
+}
+
+static const char *cond_name(fb_cond c)
+{
+	switch (c) {
+	case FB_COND_TRUE: return "True";
+	case FB_COND_FALSE: return "False";
+	case FB_COND_UNKNOWN: return "Unknown";
+	case FB_COND_NONE: break;
+	}
+	return "absent";
+}
+
+static const char *ago(int64_t ms, char *buf, size_t cap)
+{
+	return fb_duration_format(ms < 0 ? 0 : ms / 1000 * 1000, buf, cap);
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+fb_core *fb_core_new(const fb_core_config *cfg)
+{
+	fb_core *c = kc_calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	memset(&c->cfg.defaults.selector, 0, sizeof(c->cfg.defaults.selector));
+	if (c->cfg.max_pod_actions_per_tick <= 0)
+		c->cfg.max_pod_actions_per_tick = 256;
+	if (c->cfg.pdb_retry_initial_ms <= 0)
+		c->cfg.pdb_retry_initial_ms = 5000;
+	if (c->cfg.pdb_retry_max_ms < c->cfg.pdb_retry_initial_ms)
+		c->cfg.pdb_retry_max_ms = c->cfg.pdb_retry_initial_ms;
+	fb_map_init(&c->nodes);
+	fb_map_init(&c->pods);
+	fb_zones_init(&c->zones);
+	c->leader = true;
+	c->counts_dirty = true;
+	return c;
+}
+
+static void pod_free(core_pod *p)
+{
+	kc_free(p->ns);
+	kc_free(p->name);
+	kc_free(p->uid);
+	kc_free(p->node_name);
+	kc_free(p->workload);
+	kc_free(p);
+}
+
+static void node_free(core_node *n)
+{
+	kc_free(n->name);
+	kc_free(n->uid);
+	fb_labels_release(&n->labels);
+	kc_free(n->pods);
+	kc_free(n);
+}
+
+static void budget_free(core_budget *b)
+{
+	kc_free(b->name);
+	fb_budget_spec_release(&b->spec);
+	cJSON_Delete(b->spec_json);
+	fb_zones_release(&b->zones);
+	kc_free(b->adm);
+	kc_free(b);
+}
+
+void fb_core_free(fb_core *c)
+{
+	if (!c)
+		return;
+	const char *k;
+	void *v;
+	for (size_t i = 0; fb_map_next(&c->pods, &i, &k, &v);)
+		pod_free(v);
+	for (size_t i = 0; fb_map_next(&c->nodes, &i, &k, &v);)
+		node_free(v);
+	for (size_t i = 0; i < c->nbudgets; i++)
+		budget_free(c->budgets[i]);
+	kc_free(c->budgets);
+	fb_map_release(&c->pods);
+	fb_map_release(&c->nodes);
+	fb_zones_release(&c->zones);
+	kc_free(c);
+}
+
+void fb_core_set_leader(fb_core *c, bool leader)
+{
+	if (leader && !c->leader)
+		c->rejudge = true;
+	c->leader = leader;
+}
+
+/* ---- nodes and pods ------------------------------------------------------------ */
+
+static core_node *node_get_or_add(fb_core *c, const char *name)
+{
+	core_node *n = fb_map_get(&c->nodes, name);
+	if (n)
+		return n;
+	n = kc_calloc(1, sizeof(*n));
+	if (!n || !(n->name = kc_strdup(name)) || fb_map_put(&c->nodes, name, n, NULL) != 0) {
+		if (n)
+			kc_free(n->name);
+		kc_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void node_unlink_pod(core_node *n, core_pod *p)
+{
+	for (size_t i = 0; i < n->npods; i++) {
+		if (n->pods[i] == p) {
+			n->pods[i] = n->pods[--n->npods];
+			return;
+		}
+	}
+}
+
+static int node_link_pod(core_node *n, core_pod *p)
+{
+	if (n->npods == n->podcap) {
+		size_t cap = n->podcap ? n->podcap * 2 : 8;
+		core_pod **v = kc_realloc(n->pods, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		n->pods = v;
+		n->podcap = cap;
+	}
+	n->pods[n->npods++] = p;
+	return 0;
+}
+
+static bool cond_failed(fb_cond c)
+{
+	return c == FB_COND_FALSE || c == FB_COND_UNKNOWN;
+}
+
+int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
+{
+	core_node *n = node_get_or_add(c, obs->name);
+	if (!n)
+		return -1;
+	fb_labels labels = { 0 };
+	if (obs->labels && obs->labels->n) {
+		labels.v = kc_calloc(obs->labels->n, sizeof(fb_label));
+		if (!labels.v)
+			return -1;
+		for (size_t i = 0; i < obs->labels->n; i++) {
+			labels.v[i].key = kc_strdup(obs->labels->v[i].key);
+			labels.v[i].value = kc_strdup(obs->labels->v[i].value);
+			labels.n++;
+			if (!labels.v[i].key || !labels.v[i].value) {
+				fb_labels_release(&labels);
+				return -1;
+			}
+		}
+	}
+	if (!replace_str(&n->uid, obs->uid)) {
+		fb_labels_release(&labels);
+		return -1;
+	}
+	fb_labels_release(&n->labels);
+	n->labels = labels;
+	n->known = true;
+	n->zone_len = fb_zone_key(obs->region, obs->zone, n->zone_key);
+	n->exclude = obs->exclude_disruption;
+	n->memory_pressure = obs->memory_pressure;
+	bool was_failed = cond_failed(n->ready);
+	n->ready = obs->ready;
+	n->ready_transition_ms = obs->ready_transition_ms;
+	if (cond_failed(n->ready) && (!was_failed || !n->failed)) {
+		n->failed = true;
+		n->failed_since_ms = obs->ready_transition_ms > 0 ? obs->ready_transition_ms : now_ms;
+		n->admitted = false;
+		n->deferred = FB_ADMIT;
+		n->deferred_by[0] = '\0';
+	} else if (!cond_failed(n->ready)) {
+		n->failed = false;
+	}
+	c->counts_dirty = true;
+	return 0;
+}
+
+void fb_core_node_delete(fb_core *c, const char *name)
+{
+	core_node *n = fb_map_get(&c->nodes, name);
+	if (!n)
+		return;
+	c->counts_dirty = true;
+	if (n->npods) {
+		/* pods still point at it: keep a placeholder until they go */
+		n->known = false;
+		n->failed = false;
+		n->admitted = false;
+		return;
+	}
+	fb_map_del(&c->nodes, name);
+	node_free(n);
+}
+
+int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
+{
+	core_pod *p = fb_map_get(&c->pods, obs->uid);
+	bool added = false;
+	if (!p) {
+		p = kc_calloc(1, sizeof(*p));
+		if (!p || !(p->uid = kc_strdup(obs->uid)) ||
+		    fb_map_put(&c->pods, obs->uid, p, NULL) != 0) {
+			if (p)
+				kc_free(p->uid);
+			kc_free(p);
+			return -1;
+		}
+		added = true;
+	}
+	const char *node = obs->node && obs->node[0] ? obs->node : NULL;
+	bool moved = added || (p->node_name == NULL) != (node == NULL) ||
+	             (node && strcmp(p->node_name, node) != 0);
+	if (!replace_str(&p->ns, obs->ns) || !replace_str(&p->name, obs->name) ||
+	    !replace_str(&p->workload, obs->workload))
+		goto nomem;
+	if (moved) {
+		if (p->node) {
+			node_unlink_pod(p->node, p);
+			p->node = NULL;
+		}
+		if (!replace_str(&p->node_name, node))
+			goto nomem;
+		if (node) {
+			core_node *n = node_get_or_add(c, node);
+			if (!n || node_link_pod(n, p) != 0)
+				goto nomem;
+			p->node = n;
+		}
+		p->state = POD_IDLE;
+	}
+	p->daemonset = obs->daemonset;
+	p->mirror = obs->mirror;
+	p->terminating = obs->terminating;
+	p->terminal = obs->terminal;
+	p->tol_not_ready_s = obs->tol_not_ready_s;
+	p->tol_unreachable_s = obs->tol_unreachable_s;
+	p->arrived_ms = obs->arrived_ms;
+	if (p->terminating || p->terminal)
+		p->state = POD_DONE;
+	return 0;
+nomem:
+	fb_core_pod_delete(c, obs->uid);
+	return -1;
+}
+
+void fb_core_pod_delete(fb_core *c, const char *uid)
+{
+	core_pod *p = fb_map_del(&c->pods, uid);
+	if (!p)
+		return;
+	core_node *n = p->node;
+	if (n) {
+		node_unlink_pod(n, p);
+		if (!n->known && n->npods == 0) {
+			fb_map_del(&c->nodes, n->name);
+			node_free(n);
+		}
+	}
+	pod_free(p);
+}
+
+/* ---- budgets -------------------------------------------------------------------- */
+
+static core_budget *budget_find(fb_core *c, const char *name, size_t *pos)
+{
+	size_t lo = 0, hi = c->nbudgets;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int cmp = strcmp(c->budgets[mid]->name, name);
+		if (cmp == 0) {
+			if (pos)
+				*pos = mid;
+			return c->budgets[mid];
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos)
+		*pos = lo;
+	return NULL;
+}
+
+/* Add an admission unless the same node is already recorded at that time. */
+static int budget_record(core_budget *b, const char *node, int64_t at_ms)
+{
+	for (size_t i = 0; i < b->nadm; i++)
+		if (b->adm[i].at_ms == at_ms && strcmp(b->adm[i].node, node) == 0)
+			return 0;
+	if (b->nadm == FB_BUDGET_ADMISSIONS_MAX) {
+		/* drop the oldest: it is older than any window that can still count it */
+		size_t oldest = 0;
+		for (size_t i = 1; i < b->nadm; i++)
+			if (b->adm[i].at_ms < b->adm[oldest].at_ms)
+				oldest = i;
+		b->adm[oldest] = b->adm[--b->nadm];
+	}
+	if (b->nadm == b->admcap) {
+		size_t cap = b->admcap ? b->admcap * 2 : 8;
+		fb_admission *v = kc_realloc(b->adm, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		b->adm = v;
+		b->admcap = cap;
+	}
+	fb_admission *a = &b->adm[b->nadm++];
+	copy_str(a->node, sizeof(a->node), node);
+	a->at_ms = at_ms;
+	return 0;
+}
+
+/* Forget admissions older than every window (and the poison window). */
+static void budget_prune(core_budget *b, int64_t now_ms)
+{
+	int64_t keep = b->spec.poison.window_ms;
+	for (int i = 0; i < b->spec.nwindows; i++)
+		if (b->spec.windows[i].window_ms > keep)
+			keep = b->spec.windows[i].window_ms;
+	size_t w = 0;
+	for (size_t i = 0; i < b->nadm; i++)
+		if (b->adm[i].at_ms > now_ms - keep)
+			b->adm[w++] = b->adm[i];
+	if (w != b->nadm)
+		b->status_dirty = true;
+	b->nadm = w;
+}
+
+int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const cJSON *spec,
+                       const fb_admission *admissions, size_t nadmissions, int64_t now_ms)
+{
+	size_t pos;
+	core_budget *b = budget_find(c, name, &pos);
+	if (!b) {
+		core_budget **v = kc_realloc(c->budgets, (c->nbudgets + 1) * sizeof(*v));
+		if (!v)
+			return -1;
+		c->budgets = v;
+		b = kc_calloc(1, sizeof(*b));
+		if (!b || !(b->name = kc_strdup(name))) {
+			kc_free(b);
+			return -1;
+		}
+		fb_zones_init(&b->zones);
+		memmove(&c->budgets[pos + 1], &c->budgets[pos],
+		        (c->nbudgets - pos) * sizeof(*c->budgets));
+		c->budgets[pos] = b;
+		c->nbudgets++;
+		b->last_selected = b->last_unhealthy = -1;
+	}
+	for (size_t i = 0; i < nadmissions; i++)
+		if (budget_record(b, admissions[i].node, admissions[i].at_ms) != 0)
+			return -1;
+	if (generation == b->generation && (b->has_spec || b->invalid))
+		return 0; /* a status echo: the spec is the one we have */
+	b->generation = generation;
+	b->status_dirty = true;
+	c->counts_dirty = true;
+
+	fb_budget_spec parsed;
+	char err[256] = "";
+	if (fb_budget_spec_parse(&parsed, spec, err, sizeof(err)) != 0) {
+		b->invalid = true;
+		b->invalid_generation = generation;
+		b->invalid_reported = false;
+		copy_str(b->invalid_msg, sizeof(b->invalid_msg), err);
+		return 0;
+	}
+	cJSON *copy = spec ? cJSON_Duplicate(spec, true) : cJSON_CreateObject();
+	if (!copy) {
+		fb_budget_spec_release(&parsed);
+		return -1;
+	}
+	bool rate_changed = !b->has_spec || parsed.has_rate != b->spec.has_rate ||
+	                    memcmp(&parsed.rate, &b->spec.rate, sizeof(parsed.rate)) != 0;
+	fb_budget_spec_release(&b->spec);
+	cJSON_Delete(b->spec_json);
+	b->spec = parsed;
+	b->spec_json = copy;
+	b->has_spec = true;
+	b->invalid = false;
+	b->invalid_msg[0] = '\0';
+	if (rate_changed) {
+		fb_zones_release(&b->zones);
+		fb_zones_init(&b->zones);
+	}
+	(void)now_ms;
+	return 0;
+}
+
+void fb_core_budget_delete(fb_core *c, const char *name)
+{
+	size_t pos;
+	core_budget *b = budget_find(c, name, &pos);
+	if (!b)
+		return;
+	memmove(&c->budgets[pos], &c->budgets[pos + 1],
+	        (c->nbudgets - pos - 1) * sizeof(*c->budgets));
+	c->nbudgets--;
+	budget_free(b);
+	c->counts_dirty = true;
+}
+
+static bool budget_selects(const core_budget *b, const core_node *n)
+{
+	return b->has_spec && fb_selector_matches(&b->spec.selector, &n->labels);
+}
+
+/* ---- counting: zone states and budget populations ---------------------------------- */
+
+static void recount(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	bool was_master = c->zones.master_disruption;
+	const char *k;
+	void *v;
+	fb_zones_begin(&c->zones);
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		c->budgets[i]->selected = 0;
+		c->budgets[i]->unhealthy = 0;
+		fb_zones_begin(&c->budgets[i]->zones);
+	}
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (!n->known)
+			continue;
+		bool ready = n->ready == FB_COND_TRUE;
+		if (!n->exclude)
+			fb_zones_count(&c->zones, n->zone_key, n->zone_len, ready);
+		for (size_t i = 0; i < c->nbudgets; i++) {
+			core_budget *b = c->budgets[i];
+			if (!budget_selects(b, n))
+				continue;
+			b->selected++;
+			if (!ready && n->ready != FB_COND_NONE)
+				b->unhealthy++;
+			if (b->spec.has_rate && !n->exclude)
+				fb_zones_count(&b->zones, n->zone_key, n->zone_len, ready);
+		}
+	}
+	fb_zones_end(&c->zones, &c->cfg.rates, now_ms, NULL, NULL);
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		core_budget *b = c->budgets[i];
+		fb_zones_end(&b->zones, &b->spec.rate, now_ms, NULL, NULL);
+		if (b->selected != b->last_selected || b->unhealthy != b->last_unhealthy) {
+			b->status_dirty = true;
+			b->last_selected = b->selected;
+			b->last_unhealthy = b->unhealthy;
+		}
+		bool halted = b->has_spec && b->spec.has_max_unhealthy &&
+		              b->unhealthy > fb_budget_max_unhealthy(&b->spec, b->selected);
+		if (halted != b->halted) {
+			b->halted = halted;
+			b->status_dirty = true;
+			if (halted)
+				event(out, c->cfg.dry_run || b->spec.dry_run, FB_OBJ_BUDGET, NULL, b->name,
+				      NULL, true, "EvictionsHalted",
+				      "%d of %d selected nodes are unhealthy, above maxUnhealthy %d; "
+				      "no evictions from these nodes until fewer fail",
+				      b->unhealthy, b->selected,
+				      fb_budget_max_unhealthy(&b->spec, b->selected));
+		}
+	}
+	if (was_master && !c->zones.master_disruption) {
+		/* Leaving master disruption mode: upstream resets every node's
+		 * timestamps, and re-taints from scratch, so toleration clocks restart. */
+		for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+			core_node *n = v;
+			if (n->failed && !n->admitted)
+				n->failed_since_ms = now_ms;
+		}
+	}
+	c->counts_dirty = false;
+}
+
+/* ---- pods: when are they due ------------------------------------------------------------ */
+
+static bool pod_eligible(const core_pod *p)
+{
+	return !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
+	       p->state != POD_DONE;
+}
+
+/* Due time of p on its failed node n; INT64_MAX = never. */
+static int64_t pod_due_ms(const core_pod *p, const core_node *n)
+{
+	int64_t tol = n->ready == FB_COND_FALSE ? p->tol_not_ready_s : p->tol_unreachable_s;
+	if (tol == FB_TOL_FOREVER)
+		return INT64_MAX;
+	if (tol == FB_TOL_NONE || tol <= 0)
+		return n->failed_since_ms;
+	return n->failed_since_ms + tol * 1000;
+}
+
+static int64_t node_next_due(const core_node *n)
+{
+	int64_t due = INT64_MAX;
+	for (size_t i = 0; i < n->npods; i++) {
+		const core_pod *p = n->pods[i];
+		if (!pod_eligible(p))
+			continue;
+		int64_t d = pod_due_ms(p, n);
+		if (d < due)
+			due = d;
+	}
+	return due;
+}
+
+/* ---- admission ------------------------------------------------------------------------------ */
+
+typedef struct candidate {
+	core_node *node;
+	int64_t failed_since_ms;
+} candidate;
+
+static int candidate_cmp(const void *a, const void *b)
+{
+	const candidate *x = a, *y = b;
+	if (x->failed_since_ms != y->failed_since_ms)
+		return x->failed_since_ms < y->failed_since_ms ? -1 : 1;
+	return strcmp(x->node->name, y->node->name);
+}
+
+/* Was this node's current failure already admitted by b (e.g. by a previous leader)? */
+static bool budget_has_admitted(const core_budget *b, const core_node *n)
+{
+	for (size_t i = 0; i < b->nadm; i++)
+		if (b->adm[i].at_ms >= n->failed_since_ms && strcmp(b->adm[i].node, n->name) == 0)
+			return true;
+	return false;
+}
+
+static bool node_dry_run(const fb_core *c, const core_node *n)
+{
+	if (c->cfg.dry_run)
+		return true;
+	for (size_t i = 0; i < c->nbudgets; i++)
+		if (budget_selects(c->budgets[i], n) && c->budgets[i]->spec.dry_run)
+			return true;
+	return false;
+}
+
+/*
+ * The podEviction settings for a node: the most careful of the budgets that
+ * select it (Evict over Delete, the longest pdbBlockedTimeout with 0 = never
+ * winning, the longest grace period); the defaults when none does.
+ */
+static void node_eviction_settings(const fb_core *c, const core_node *n, fb_evict_mode *mode,
+                                   int64_t *pdb_timeout_ms, int64_t *grace_s)
+{
+	bool any = false;
+	*mode = FB_MODE_DELETE;
+	*pdb_timeout_ms = 0;
+	*grace_s = -1;
+	bool never = false;
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		const core_budget *b = c->budgets[i];
+		if (!budget_selects(b, n))
+			continue;
+		any = true;
+		if (b->spec.mode == FB_MODE_EVICT)
+			*mode = FB_MODE_EVICT;
+		if (b->spec.pdb_blocked_timeout_ms == 0)
+			never = true;
+		else if (b->spec.pdb_blocked_timeout_ms > *pdb_timeout_ms)
+			*pdb_timeout_ms = b->spec.pdb_blocked_timeout_ms;
+		if (b->spec.grace_period_s > *grace_s)
+			*grace_s = b->spec.grace_period_s;
+	}
+	if (!any) {
+		*mode = c->cfg.defaults.mode;
+		*pdb_timeout_ms = c->cfg.defaults.pdb_blocked_timeout_ms;
+		*grace_s = c->cfg.defaults.grace_period_s;
+		return;
+	}
+	if (never)
+		*pdb_timeout_ms = 0;
+}
+
+typedef struct verdict {
+	fb_deny deny;
+	const core_budget *by;     /* NULL: the cluster-wide zone limiter */
+	int window;
+	int64_t retry_ms;
+} verdict;
+
+static verdict judge(fb_core *c, core_node *n, int64_t now_ms, bool *all_recorded)
+{
+	verdict v = { FB_ADMIT, NULL, -1, INT64_MAX };
+	*all_recorded = true;
+	bool any_budget = false;
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		core_budget *b = c->budgets[i];
+		if (!budget_selects(b, n))
+			continue;
+		any_budget = true;
+		if (!budget_has_admitted(b, n))
+			*all_recorded = false;
+	}
+	if (!any_budget)
+		*all_recorded = false;
+	if (*all_recorded)
+		return v; /* admitted before (restart / leader change): do not charge again */
+
+	fb_zone *z = fb_zones_find(&c->zones, n->zone_key, n->zone_len);
+	if (c->zones.master_disruption)
+		return (verdict){ FB_DENY_FULL_DISRUPTION, NULL, -1, INT64_MAX };
+	if (z && !n->exclude) {
+		int64_t next = fb_bucket_next_ms(&z->bucket, now_ms);
+		if (next > now_ms)
+			return (verdict){ FB_DENY_RATE, NULL, -1, next };
+	}
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		core_budget *b = c->budgets[i];
+		if (!budget_selects(b, n) || budget_has_admitted(b, n))
+			continue;
+		if (b->spec.paused)
+			return (verdict){ FB_DENY_PAUSED, b, -1, INT64_MAX };
+		if (b->halted)
+			return (verdict){ FB_DENY_MAX_UNHEALTHY, b, -1, INT64_MAX };
+		int which = -1;
+		int64_t retry = INT64_MAX;
+		if (fb_windows_check(&b->spec, b->adm, b->nadm, now_ms, &which, &retry) != FB_ADMIT)
+			return (verdict){ FB_DENY_WINDOW, b, which, retry };
+		if (b->spec.has_rate) {
+			if (b->zones.master_disruption)
+				return (verdict){ FB_DENY_FULL_DISRUPTION, b, -1, INT64_MAX };
+			fb_zone *bz = fb_zones_find(&b->zones, n->zone_key, n->zone_len);
+			if (bz && !n->exclude) {
+				int64_t next = fb_bucket_next_ms(&bz->bucket, now_ms);
+				if (next > now_ms)
+					return (verdict){ FB_DENY_RATE, b, -1, next };
+			}
+		}
+	}
+	return v;
+}
+
+static void admit(fb_core *c, core_node *n, int64_t now_ms, bool charge, fb_actions *out)
+{
+	char zbuf[128], since[32];
+	fb_zone *z = fb_zones_find(&c->zones, n->zone_key, n->zone_len);
+	if (charge) {
+		if (z && !n->exclude)
+			fb_bucket_try(&z->bucket, now_ms);
+		for (size_t i = 0; i < c->nbudgets; i++) {
+			core_budget *b = c->budgets[i];
+			if (!budget_selects(b, n) || budget_has_admitted(b, n))
+				continue;
+			if (b->spec.has_rate && !n->exclude) {
+				fb_zone *bz = fb_zones_find(&b->zones, n->zone_key, n->zone_len);
+				if (bz)
+					fb_bucket_try(&bz->bucket, now_ms);
+			}
+			if (!b->spec.dry_run && !c->cfg.dry_run)
+				budget_record(b, n->name, now_ms);
+			b->status_dirty = true;
+		}
+	}
+	n->admitted = true;
+	n->admitted_ms = now_ms;
+	n->deferred = FB_ADMIT;
+	c->stats.admitted_nodes++;
+	fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
+	event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, false, "EvictionStarted",
+	      "Node %s failed %s ago (Ready=%s); evicting its pods as their tolerations expire "
+	      "(zone %s: %s)",
+	      n->name, ago(now_ms - n->failed_since_ms, since, sizeof(since)), cond_name(n->ready),
+	      zbuf, z ? fb_zone_state_name(z->state) : "Normal");
+}
+
+static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_ms,
+                       fb_actions *out)
+{
+	const char *by = v->by ? v->by->name : "";
+	if (n->deferred == v->deny && strcmp(n->deferred_by, by) == 0)
+		return; /* reported already for this failure */
+	n->deferred = v->deny;
+	copy_str(n->deferred_by, sizeof(n->deferred_by), by);
+	bool dry = node_dry_run(c, n);
+	char zbuf[128], wbuf[32], rbuf[32];
+	fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
+	const fb_zone *z = fb_zones_find(&c->zones, n->zone_key, n->zone_len);
+	switch (v->deny) {
+	case FB_DENY_RATE:
+		c->stats.deferrals_rate++;
+		if (v->by)
+			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
+			      "Evictions from node %s deferred by the rate of EvictionBudget %s "
+			      "(zone %s); next in %s", n->name, by, zbuf,
+			      ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+		else
+			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
+			      "Evictions from node %s deferred by the rate limit of zone %s (%s, "
+			      "%g nodes/s); next in %s", n->name, zbuf,
+			      z ? fb_zone_state_name(z->state) : "Normal", z ? z->bucket.qps : 0,
+			      ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+		break;
+	case FB_DENY_FULL_DISRUPTION:
+		c->stats.deferrals_disruption++;
+		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionHalted",
+		      "Evictions from node %s halted: every zone%s is fully disrupted, which looks "
+		      "like a control-plane or network problem rather than failed nodes",
+		      n->name, v->by ? " selected by the budget" : "");
+		break;
+	case FB_DENY_PAUSED:
+		c->stats.deferrals_budget++;
+		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
+		      "Evictions from node %s deferred: EvictionBudget %s is paused", n->name, by);
+		break;
+	case FB_DENY_MAX_UNHEALTHY:
+		c->stats.deferrals_budget++;
+		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionHalted",
+		      "Evictions from node %s halted by EvictionBudget %s: %d of %d selected nodes "
+		      "unhealthy, above maxUnhealthy %d", n->name, by, v->by->unhealthy,
+		      v->by->selected, fb_budget_max_unhealthy(&v->by->spec, v->by->selected));
+		break;
+	case FB_DENY_WINDOW: {
+		c->stats.deferrals_budget++;
+		const fb_window *w = &v->by->spec.windows[v->window];
+		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
+		      "Evictions from node %s deferred by EvictionBudget %s: %d of %d nodes per %s "
+		      "already used; next slot in %s", n->name, by,
+		      fb_windows_used(w, v->by->adm, v->by->nadm, now_ms), w->max_nodes,
+		      fb_duration_format(w->window_ms, wbuf, sizeof(wbuf)),
+		      v->retry_ms == INT64_MAX ? "never (maxNodes 0)"
+		                               : ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+		break;
+	}
+	case FB_ADMIT:
+		break;
+	}
+}
+
+/* ---- pod actions ---------------------------------------------------------------------------- */
+
+static int64_t pod_actions(fb_core *c, core_node *n, int64_t now_ms, int *budget,
+                           fb_actions *out)
+{
+	int64_t next = INT64_MAX;
+	bool dry = node_dry_run(c, n);
+	fb_evict_mode mode;
+	int64_t pdb_timeout_ms, grace_s;
+	node_eviction_settings(c, n, &mode, &pdb_timeout_ms, &grace_s);
+	for (size_t i = 0; i < n->npods; i++) {
+		core_pod *p = n->pods[i];
+		if (!pod_eligible(p) || p->state == POD_INFLIGHT)
+			continue;
+		int64_t due = pod_due_ms(p, n);
+		if (p->state == POD_RETRY)
+			due = p->next_try_ms;
+		if (due > now_ms) {
+			if (due < next)
+				next = due;
+			continue;
+		}
+		if (*budget <= 0) {
+			next = now_ms;
+			break;
+		}
+		(*budget)--;
+		bool fallback = p->state == POD_RETRY && pdb_timeout_ms > 0 &&
+		                now_ms - p->first_try_ms >= pdb_timeout_ms;
+		bool del = mode == FB_MODE_DELETE || fallback || p->deleting;
+		fb_action *a = push_action(out, del ? FB_ACT_DELETE : FB_ACT_EVICT);
+		if (!a)
+			return now_ms;
+		a->dry_run = dry;
+		a->obj = FB_OBJ_POD;
+		copy_str(a->ns, sizeof(a->ns), p->ns);
+		copy_str(a->name, sizeof(a->name), p->name);
+		copy_str(a->uid, sizeof(a->uid), p->uid);
+		copy_str(a->node, sizeof(a->node), n->name);
+		a->grace_period_s = grace_s;
+		char tol[32], fail[32], tbuf[32];
+		int64_t t = n->ready == FB_COND_FALSE ? p->tol_not_ready_s : p->tol_unreachable_s;
+		if (t == FB_TOL_NONE)
+			snprintf(tol, sizeof(tol), "no toleration");
+		else
+			snprintf(tol, sizeof(tol), "toleration %llds", (long long)t);
+		if (fallback) {
+			event(out, dry, FB_OBJ_POD, p->ns, p->name, p->uid, true,
+			      "DeletedAfterPDBTimeout",
+			      "Deleting pod: its eviction from failed node %s was blocked by a "
+			      "PodDisruptionBudget for %s (pdbBlockedTimeout %s)", n->name,
+			      ago(now_ms - p->first_try_ms, fail, sizeof(fail)),
+			      fb_duration_format(pdb_timeout_ms, tbuf, sizeof(tbuf)));
+			p->deleting = true;
+		} else if (p->state == POD_IDLE) {
+			event(out, dry, FB_OBJ_POD, p->ns, p->name, p->uid, false,
+			      del ? "Deleting" : "Evicting",
+			      "%s pod from failed node %s (Ready=%s for %s, %s)",
+			      del ? "Deleting" : "Evicting", n->name, cond_name(n->ready),
+			      ago(now_ms - n->failed_since_ms, fail, sizeof(fail)), tol);
+		}
+		if (p->state == POD_IDLE)
+			p->first_try_ms = now_ms;
+		p->attempts++;
+		if (del)
+			c->stats.deletions_requested++;
+		else
+			c->stats.evictions_requested++;
+		/* In dry run nothing is sent, so nothing will answer: it is done. */
+		p->state = dry ? POD_DONE : POD_INFLIGHT;
+	}
+	return next;
+}
+
+void fb_core_evict_result(fb_core *c, const char *uid, fb_evict_result r, int64_t now_ms)
+{
+	core_pod *p = fb_map_get(&c->pods, uid);
+	if (!p || p->state != POD_INFLIGHT)
+		return;
+	switch (r) {
+	case FB_EVICT_OK:
+	case FB_EVICT_GONE:
+		p->state = POD_DONE;
+		return;
+	case FB_EVICT_BLOCKED:
+	case FB_EVICT_FAILED:
+		p->blocked = r == FB_EVICT_BLOCKED;
+		p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : c->cfg.pdb_retry_initial_ms;
+		if (p->backoff_ms > c->cfg.pdb_retry_max_ms)
+			p->backoff_ms = c->cfg.pdb_retry_max_ms;
+		p->next_try_ms = now_ms + p->backoff_ms;
+		p->state = POD_RETRY;
+		return;
+	}
+}
+
+/* Events about blocked pods go out once, from the tick (results carry no output). */
+static void report_blocked(fb_core *c, core_node *n, fb_actions *out)
+{
+	fb_evict_mode mode;
+	int64_t pdb_timeout_ms, grace_s;
+	char tbuf[32];
+	bool settings = false;
+	for (size_t i = 0; i < n->npods; i++) {
+		core_pod *p = n->pods[i];
+		if (p->state != POD_RETRY || !p->blocked || p->blocked_reported)
+			continue;
+		if (!settings) {
+			node_eviction_settings(c, n, &mode, &pdb_timeout_ms, &grace_s);
+			settings = true;
+		}
+		p->blocked_reported = true;
+		if (pdb_timeout_ms > 0)
+			event(out, node_dry_run(c, n), FB_OBJ_POD, p->ns, p->name, p->uid, true,
+			      "EvictionBlocked",
+			      "A PodDisruptionBudget blocks the eviction of this pod from failed node "
+			      "%s; retrying, and deleting it after %s", n->name,
+			      fb_duration_format(pdb_timeout_ms, tbuf, sizeof(tbuf)));
+		else
+			event(out, node_dry_run(c, n), FB_OBJ_POD, p->ns, p->name, p->uid, true,
+			      "EvictionBlocked",
+			      "A PodDisruptionBudget blocks the eviction of this pod from failed node "
+			      "%s; retrying until it allows it", n->name);
+	}
+}
+
+/* ---- the tick -------------------------------------------------------------------------------- */
+
+static void rejudge(fb_core *c)
+{
+	const char *k;
+	void *v;
+	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
+		core_pod *p = v;
+		if (p->state == POD_INFLIGHT || p->state == POD_RETRY)
+			p->state = POD_IDLE;
+	}
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		n->admitted = false;
+		n->deferred = FB_ADMIT;
+	}
+	c->rejudge = false;
+}
+
+int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	c->last_now_ms = now_ms;
+	if (!c->leader)
+		return INT64_MAX;
+	if (c->rejudge)
+		rejudge(c);
+	for (size_t i = 0; i < c->nbudgets; i++)
+		budget_prune(c->budgets[i], now_ms);
+	if (c->counts_dirty)
+		recount(c, now_ms, out);
+
+	int64_t next = INT64_MAX;
+	const char *k;
+	void *v;
+	size_t ncand = 0, capcand = 0;
+	candidate *cand = NULL;
+	size_t failed = 0;
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (!n->known || !n->failed)
+			continue;
+		failed++;
+		if (n->admitted)
+			continue;
+		int64_t due = node_next_due(n);
+		if (due > now_ms) {
+			if (due < next)
+				next = due;
+			continue;
+		}
+		if (ncand == capcand) {
+			size_t cap = capcand ? capcand * 2 : 16;
+			candidate *nv = kc_realloc(cand, cap * sizeof(*nv));
+			if (!nv)
+				break;
+			cand = nv;
+			capcand = cap;
+		}
+		cand[ncand++] = (candidate){ n, n->failed_since_ms };
+	}
+	c->stats.failed_nodes = failed;
+	qsort(cand, ncand, sizeof(*cand), candidate_cmp);
+	for (size_t i = 0; i < ncand; i++) {
+		core_node *n = cand[i].node;
+		bool recorded;
+		verdict vd = judge(c, n, now_ms, &recorded);
+		if (vd.deny == FB_ADMIT) {
+			admit(c, n, now_ms, !recorded, out);
+			continue;
+		}
+		defer_node(c, n, &vd, now_ms, out);
+		if (vd.retry_ms < next)
+			next = vd.retry_ms;
+	}
+	kc_free(cand);
+
+	int budget = c->cfg.max_pod_actions_per_tick;
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (!n->known || !n->failed || !n->admitted)
+			continue;
+		report_blocked(c, n, out);
+		int64_t t = pod_actions(c, n, now_ms, &budget, out);
+		if (t < next)
+			next = t;
+	}
+
+	if (!c->cfg.dry_run) {
+		for (size_t i = 0; i < c->nbudgets; i++) {
+			core_budget *b = c->budgets[i];
+			if (b->invalid && !b->invalid_reported) {
+				b->invalid_reported = true;
+				event(out, false, FB_OBJ_BUDGET, NULL, b->name, NULL, true, "InvalidSpec",
+				      "Spec of generation %lld is invalid: %s; %s",
+				      (long long)b->invalid_generation, b->invalid_msg,
+				      b->has_spec ? "the last good spec stays in force"
+				                  : "this budget applies to no node until it is fixed");
+			}
+			if (!b->status_dirty)
+				continue;
+			b->status_dirty = false;
+			fb_action *a = push_action(out, FB_ACT_BUDGET_STATUS);
+			if (a) {
+				a->obj = FB_OBJ_BUDGET;
+				copy_str(a->name, sizeof(a->name), b->name);
+			}
+		}
+	}
+	return next;
+}
+
+/* ---- status -------------------------------------------------------------------------------------- */
+
+static cJSON *condition(const char *type, bool status, const char *reason, const char *message,
+                        int64_t generation, int64_t now_ms)
+{
+	char ts[32];
+	time_t secs = (time_t)(now_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON *c = cJSON_CreateObject();
+	if (!c)
+		return NULL;
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status ? "True" : "False");
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddNumberToObject(c, "observedGeneration", (double)generation);
+	cJSON_AddStringToObject(c, "lastTransitionTime", ts);
+	return c;
+}
+
+cJSON *fb_core_budget_status(fb_core *c, const char *name, int64_t now_ms)
+{
+	core_budget *b = budget_find(c, name, NULL);
+	if (!b)
+		return NULL;
+	cJSON *st = cJSON_CreateObject();
+	cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+	cJSON *usage = cJSON_AddArrayToObject(st, "windowUsage");
+	cJSON *adm = cJSON_AddArrayToObject(st, "admissions");
+	if (!st || !conds || !usage || !adm) {
+		cJSON_Delete(st);
+		return NULL;
+	}
+	char msg[320], wbuf[32];
+	cJSON_AddNumberToObject(st, "observedGeneration", (double)b->generation);
+	cJSON_AddNumberToObject(st, "selectedNodes", b->selected);
+	cJSON_AddNumberToObject(st, "unhealthyNodes", b->unhealthy);
+	bool ready = b->has_spec && !b->invalid;
+	snprintf(msg, sizeof(msg), "%s", ready ? "spec in force"
+	                                       : (b->has_spec ? "last good spec in force"
+	                                                      : "no valid spec yet"));
+	cJSON_AddItemToArray(conds, condition("Ready", b->has_spec, ready ? "SpecApplied" :
+	                                      "InvalidSpec", msg, b->generation, now_ms));
+	cJSON_AddItemToArray(conds, condition("InvalidSpec", b->invalid,
+	                                      b->invalid ? "ValidationFailed" : "Valid",
+	                                      b->invalid ? b->invalid_msg : "spec is valid",
+	                                      b->generation, now_ms));
+	if (b->halted)
+		snprintf(msg, sizeof(msg), "%d of %d selected nodes unhealthy, above maxUnhealthy %d",
+		         b->unhealthy, b->selected, fb_budget_max_unhealthy(&b->spec, b->selected));
+	else
+		snprintf(msg, sizeof(msg), "%s", b->spec.paused ? "paused" : "evictions allowed");
+	cJSON_AddItemToArray(conds, condition("Halted", b->halted || b->spec.paused,
+	                                      b->halted ? "MaxUnhealthyExceeded" :
+	                                      (b->spec.paused ? "Paused" : "WithinBudget"), msg,
+	                                      b->generation, now_ms));
+	for (int i = 0; b->has_spec && i < b->spec.nwindows; i++) {
+		const fb_window *w = &b->spec.windows[i];
+		cJSON *u = cJSON_CreateObject();
+		if (!u)
+			break;
+		cJSON_AddStringToObject(u, "window", fb_duration_format(w->window_ms, wbuf, sizeof(wbuf)));
+		cJSON_AddNumberToObject(u, "maxNodes", w->max_nodes);
+		cJSON_AddNumberToObject(u, "used", fb_windows_used(w, b->adm, b->nadm, now_ms));
+		cJSON_AddItemToArray(usage, u);
+	}
+	for (size_t i = 0; i < b->nadm; i++) {
+		char ts[32];
+		time_t secs = (time_t)(b->adm[i].at_ms / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		/* milliseconds kept so that the record round-trips exactly */
+		size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(b->adm[i].at_ms % 1000));
+		cJSON *a = cJSON_CreateObject();
+		if (!a)
+			break;
+		cJSON_AddStringToObject(a, "node", b->adm[i].node);
+		cJSON_AddStringToObject(a, "time", ts);
+		cJSON_AddItemToArray(adm, a);
+	}
+	if (b->spec_json)
+		cJSON_AddItemToObject(st, "lastAppliedSpec", cJSON_Duplicate(b->spec_json, true));
+	return st;
+}
+
+void fb_core_get_stats(const fb_core *c, fb_core_stats *out)
+{
+	*out = c->stats;
+	out->nodes = c->nodes.len;
+	out->pods = c->pods.len;
+	out->budgets = c->nbudgets;
+}
+
+const fb_zones *fb_core_zones(const fb_core *c)
+{
+	return &c->zones;
+}

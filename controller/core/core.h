@@ -1,0 +1,191 @@
+/*
+ * core.h - firebreak's decision core: observed state + time in, actions out.
+ *
+ * No I/O and no clock reads: the shell (informers, API writes) and the
+ * simulator feed the same functions with what they observe and the time, and
+ * carry out the actions that fb_core_tick returns. All policy lives here.
+ *
+ * What it decides (DESIGN.md section 2.3, issue 4), in place of the
+ * taint-eviction controller:
+ *   - a node is failed while its Ready condition is False or Unknown;
+ *   - a pod on it is due at failedSince + the tolerationSeconds of its
+ *     toleration for node.kubernetes.io/not-ready (Ready=False) or
+ *     node.kubernetes.io/unreachable (Unknown), NoExecute: no matching
+ *     toleration = due at once; tolerated without seconds = never
+ *     (tainteviction's getMinTolerationTime);
+ *   - DaemonSet pods, mirror pods, terminating and terminal pods stay;
+ *   - a failed node whose first pod is due asks for admission: its zone's
+ *     token bucket (nodelifecycle semantics, zones.h) and every
+ *     EvictionBudget selecting it (budget.h) must admit it; nodes wait in
+ *     order of failure. Admission happens when the first pod is due rather
+ *     than when the node fails (upstream taints at failure), so a node that
+ *     recovers within its pods' tolerations spends no budget; the spacing
+ *     between nodes is the same;
+ *   - pods of an admitted node leave as each becomes due, through the
+ *     Eviction API (PDBs honoured), retried with backoff on 429, deleted after
+ *     pdbBlockedTimeout; or deleted at once in mode Delete;
+ *   - a node that recovers before its pods are due keeps them.
+ *
+ * Threading: none. One owner calls everything.
+ */
+#ifndef FB_CORE_H
+#define FB_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "budget.h"
+#include "selector.h"
+#include "zones.h"
+
+typedef struct fb_core fb_core;
+
+typedef enum fb_cond { FB_COND_NONE, FB_COND_TRUE, FB_COND_FALSE, FB_COND_UNKNOWN } fb_cond;
+
+/* Toleration of a failure taint, in seconds, or one of these: */
+#define FB_TOL_NONE    (-2) /* no matching toleration: due at once */
+#define FB_TOL_FOREVER (-1) /* tolerated without tolerationSeconds: never due */
+
+typedef struct fb_core_config {
+	fb_rates rates;                 /* the node lifecycle controller's, cluster-wide */
+	bool dry_run;                   /* global: decide and report, write nothing */
+	int64_t pdb_retry_initial_ms;   /* backoff after a 429 from the Eviction API */
+	int64_t pdb_retry_max_ms;
+	int max_pod_actions_per_tick;   /* bound on the work of one tick */
+	fb_budget_spec defaults;        /* podEviction/poison when no budget selects a node */
+} fb_core_config;
+
+/* Kubernetes' defaults; dry_run off. */
+void fb_core_config_defaults(fb_core_config *c);
+
+/* ---- observations (copied; the caller keeps ownership) -------------------- */
+
+typedef struct fb_node_obs {
+	const char *name;
+	const char *uid;
+	const char *region, *zone;      /* topology labels (or NULL) */
+	const fb_labels *labels;        /* for budget selectors; may be NULL */
+	fb_cond ready;
+	int64_t ready_transition_ms;    /* Ready.lastTransitionTime, wall clock */
+	bool exclude_disruption;        /* node.kubernetes.io/exclude-disruption */
+	bool memory_pressure;
+} fb_node_obs;
+
+typedef struct fb_pod_obs {
+	const char *ns, *name, *uid;
+	const char *node;               /* spec.nodeName; NULL or "" = unscheduled */
+	const char *workload;           /* identity from the shell, e.g. "Deployment/ns/name" */
+	bool daemonset, mirror, terminating, terminal;
+	int64_t tol_not_ready_s;        /* FB_TOL_NONE, FB_TOL_FOREVER or seconds */
+	int64_t tol_unreachable_s;
+	int64_t arrived_ms;             /* PodScheduled transition time, else creation */
+} fb_pod_obs;
+
+/* ---- actions --------------------------------------------------------------- */
+
+typedef enum fb_action_kind {
+	FB_ACT_EVICT,          /* POST pods/eviction */
+	FB_ACT_DELETE,         /* DELETE the pod (mode Delete, or after pdbBlockedTimeout) */
+	FB_ACT_EVENT,          /* record an Event */
+	FB_ACT_BUDGET_STATUS,  /* write an EvictionBudget's status (fb_core_budget_status) */
+} fb_action_kind;
+
+typedef enum fb_obj_kind { FB_OBJ_NODE, FB_OBJ_POD, FB_OBJ_BUDGET } fb_obj_kind;
+
+typedef struct fb_action {
+	fb_action_kind kind;
+	bool dry_run;                   /* report it, do not write it */
+	/* the object acted on or reported about */
+	fb_obj_kind obj;
+	char ns[64];
+	char name[FB_NAME_MAX];
+	char uid[64];
+	char node[FB_NAME_MAX];         /* pods: the node they are on */
+	int64_t grace_period_s;         /* -1 = not set */
+	/* events */
+	bool warning;
+	char reason[64];
+	char message[512];
+} fb_action;
+
+typedef struct fb_actions {
+	fb_action *v;
+	size_t n, cap;
+} fb_actions;
+
+void fb_actions_init(fb_actions *a);
+void fb_actions_release(fb_actions *a);
+void fb_actions_clear(fb_actions *a);
+
+/* ---- lifecycle and observations -------------------------------------------- */
+
+/* NULL on ENOMEM. The config is copied (the selector inside defaults is not used). */
+fb_core *fb_core_new(const fb_core_config *cfg);
+void fb_core_free(fb_core *c);
+
+/* Upsert / forget. Return -1 only on ENOMEM (the observation is then dropped). */
+int fb_core_node_set(fb_core *c, const fb_node_obs *n, int64_t now_ms);
+void fb_core_node_delete(fb_core *c, const char *name);
+int fb_core_pod_set(fb_core *c, const fb_pod_obs *p);
+void fb_core_pod_delete(fb_core *c, const char *uid);
+
+/*
+ * An EvictionBudget was added or changed. spec is its .spec; admissions are
+ * those recorded in its status (the durable history windows are computed
+ * from; merged with what this core admitted itself). An invalid spec keeps
+ * the last good one in force and reports InvalidSpec (Event + status).
+ * Returns -1 only on ENOMEM.
+ */
+int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const cJSON *spec,
+                       const fb_admission *admissions, size_t nadmissions, int64_t now_ms);
+void fb_core_budget_delete(fb_core *c, const char *name);
+
+/* ---- decisions ---------------------------------------------------------------- */
+
+/*
+ * Decide what to do at now_ms; appends to out. Bounded: at most
+ * max_pod_actions_per_tick pod actions per call (the rest follow next tick).
+ * Returns the time of the next decision that is already known (a pod falling
+ * due, a token arriving, a retry), for the shell's timer; INT64_MAX if none.
+ */
+int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out);
+
+typedef enum fb_evict_result {
+	FB_EVICT_OK,           /* accepted: the pod is terminating */
+	FB_EVICT_GONE,         /* 404: already gone */
+	FB_EVICT_BLOCKED,      /* 429: a PodDisruptionBudget does not allow it now */
+	FB_EVICT_FAILED,       /* any other error: retried with backoff */
+} fb_evict_result;
+
+/* What became of an EVICT or DELETE action (by pod uid). */
+void fb_core_evict_result(fb_core *c, const char *uid, fb_evict_result r, int64_t now_ms);
+
+/*
+ * Leadership: a follower observes but does not decide. Becoming leader makes
+ * the next tick re-judge everything from the observed state (budget history
+ * included), so nothing the previous leader did is repeated or forgotten.
+ */
+void fb_core_set_leader(fb_core *c, bool leader);
+
+/* ---- status for the shell --------------------------------------------------- */
+
+/*
+ * The status object of a budget to write back (conditions, counts, window
+ * usage, admissions, lastAppliedSpec, observedGeneration). Caller frees with
+ * cJSON_Delete. NULL if the budget is unknown or on ENOMEM.
+ */
+cJSON *fb_core_budget_status(fb_core *c, const char *name, int64_t now_ms);
+
+typedef struct fb_core_stats {
+	size_t nodes, pods, failed_nodes, admitted_nodes, budgets;
+	size_t evictions_requested, deletions_requested;
+	size_t deferrals_rate, deferrals_budget, deferrals_disruption;
+} fb_core_stats;
+void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
+/* Zone table of the cluster-wide limiter (for metrics). */
+const fb_zones *fb_core_zones(const fb_core *c);
+
+#endif
