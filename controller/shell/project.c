@@ -1,0 +1,284 @@
+/* project.c - projections of Nodes, Pods and EvictionBudgets (see project.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kc/alloc.h"
+#include "kc/time.h"
+#include "project.h"
+
+static const cJSON *get(const cJSON *obj, const char *name)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+}
+
+/* The named member if it is an array, else NULL (safe for cJSON_ArrayForEach). */
+static const cJSON *arr(const cJSON *obj, const char *name)
+{
+	const cJSON *it = get(obj, name);
+	return cJSON_IsArray(it) ? it : NULL;
+}
+
+static const char *str(const cJSON *obj, const char *name)
+{
+	const cJSON *it = get(obj, name);
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* Wall-clock ms of an RFC 3339 string member; 0 when absent or malformed. */
+static int64_t time_ms(const cJSON *obj, const char *name)
+{
+	int64_t us;
+	const char *s = str(obj, name);
+	return s && kc_time_parse(s, &us) == KC_OK ? us / 1000 : 0;
+}
+
+static bool dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	return !src || (*dst = kc_strdup(src)) != NULL;
+}
+
+static fb_cond cond_of(const char *status)
+{
+	if (!status)
+		return FB_COND_NONE;
+	if (strcmp(status, "True") == 0)
+		return FB_COND_TRUE;
+	if (strcmp(status, "False") == 0)
+		return FB_COND_FALSE;
+	return FB_COND_UNKNOWN;
+}
+
+void fb_node_proj_free(void *p, void *ud)
+{
+	fb_node_proj *n = p;
+	if (!n)
+		return;
+	kc_free(n->name);
+	kc_free(n->uid);
+	kc_free(n->region);
+	kc_free(n->zone);
+	fb_labels_release(&n->labels);
+	kc_free(n);
+}
+
+void *fb_project_node(const cJSON *obj, void *ud)
+{
+	const cJSON *meta = get(obj, "metadata");
+	const char *name = str(meta, "name");
+	if (!name)
+		return NULL;
+	fb_node_proj *n = kc_calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	const cJSON *labels = get(meta, "labels");
+	const char *zone = str(labels, "topology.kubernetes.io/zone");
+	const char *region = str(labels, "topology.kubernetes.io/region");
+	if (!zone)
+		zone = str(labels, "failure-domain.beta.kubernetes.io/zone");
+	if (!region)
+		region = str(labels, "failure-domain.beta.kubernetes.io/region");
+	if (!dup_opt(&n->name, name) || !dup_opt(&n->uid, str(meta, "uid")) ||
+	    !dup_opt(&n->zone, zone) || !dup_opt(&n->region, region) ||
+	    fb_labels_from_json(&n->labels, labels) != 0)
+		goto fail;
+	n->exclude_disruption = str(labels, FB_LABEL_EXCLUDE_DISRUPTION) != NULL;
+	const cJSON *conds = arr(get(obj, "status"), "conditions");
+	const cJSON *c;
+	cJSON_ArrayForEach(c, conds) {
+		const char *type = str(c, "type");
+		if (!type)
+			continue;
+		if (strcmp(type, "Ready") == 0) {
+			n->ready = cond_of(str(c, "status"));
+			n->ready_transition_ms = time_ms(c, "lastTransitionTime");
+		} else if (strcmp(type, "MemoryPressure") == 0) {
+			n->memory_pressure = cond_of(str(c, "status")) == FB_COND_TRUE;
+		}
+	}
+	return n;
+fail:
+	fb_node_proj_free(n, ud);
+	return NULL;
+}
+
+void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out)
+{
+	*out = (fb_node_obs){ .name = n->name, .uid = n->uid, .region = n->region,
+	                      .zone = n->zone, .labels = &n->labels, .ready = n->ready,
+	                      .ready_transition_ms = n->ready_transition_ms,
+	                      .exclude_disruption = n->exclude_disruption,
+	                      .memory_pressure = n->memory_pressure };
+}
+
+/* v1.Toleration.ToleratesTaint for a NoExecute taint key=taint_key, value "". */
+static bool tolerates(const cJSON *t, const char *taint_key)
+{
+	const char *effect = str(t, "effect");
+	const char *key = str(t, "key");
+	const char *op = str(t, "operator");
+	const char *value = str(t, "value");
+	if (effect && *effect && strcmp(effect, "NoExecute") != 0)
+		return false;
+	if (key && *key && strcmp(key, taint_key) != 0)
+		return false;
+	if (!op || !*op || strcmp(op, "Equal") == 0)
+		return !value || !*value;
+	return strcmp(op, "Exists") == 0;
+}
+
+int64_t fb_pod_toleration_s(const cJSON *tolerations, const char *taint_key)
+{
+	bool matched = false;
+	int64_t min = INT64_MAX;
+	const cJSON *t;
+	if (!cJSON_IsArray(tolerations))
+		return FB_TOL_NONE;
+	cJSON_ArrayForEach(t, tolerations) {
+		if (!tolerates(t, taint_key))
+			continue;
+		matched = true;
+		const cJSON *secs = get(t, "tolerationSeconds");
+		if (!cJSON_IsNumber(secs) || !isfinite(secs->valuedouble))
+			continue;
+		if (secs->valuedouble <= 0)
+			return 0; /* getMinTolerationTime: <= 0 means evict at once */
+		int64_t s = secs->valuedouble > 1e12 ? (int64_t)1e12 : (int64_t)secs->valuedouble;
+		if (s < min)
+			min = s;
+	}
+	if (!matched)
+		return FB_TOL_NONE;
+	return min == INT64_MAX ? FB_TOL_FOREVER : min;
+}
+
+void fb_pod_proj_free(void *p, void *ud)
+{
+	fb_pod_proj *pod = p;
+	if (!pod)
+		return;
+	kc_free(pod->ns);
+	kc_free(pod->name);
+	kc_free(pod->uid);
+	kc_free(pod->node);
+	kc_free(pod->owner_kind);
+	kc_free(pod->owner_name);
+	kc_free(pod);
+}
+
+void *fb_project_pod(const cJSON *obj, void *ud)
+{
+	const cJSON *meta = get(obj, "metadata");
+	const cJSON *spec = get(obj, "spec");
+	const cJSON *status = get(obj, "status");
+	const char *name = str(meta, "name");
+	if (!name)
+		return NULL;
+	fb_pod_proj *p = kc_calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	const char *owner_kind = NULL, *owner_name = NULL;
+	const cJSON *ref;
+	const cJSON *refs = arr(meta, "ownerReferences");
+	cJSON_ArrayForEach(ref, refs) {
+		if (cJSON_IsTrue(get(ref, "controller"))) {
+			owner_kind = str(ref, "kind");
+			owner_name = str(ref, "name");
+			break;
+		}
+	}
+	if (!dup_opt(&p->name, name) || !dup_opt(&p->ns, str(meta, "namespace")) ||
+	    !dup_opt(&p->uid, str(meta, "uid")) || !dup_opt(&p->node, str(spec, "nodeName")) ||
+	    !dup_opt(&p->owner_kind, owner_kind) || !dup_opt(&p->owner_name, owner_name))
+		goto fail;
+	p->daemonset = owner_kind && strcmp(owner_kind, "DaemonSet") == 0;
+	p->mirror = str(get(meta, "annotations"), FB_ANNOTATION_MIRROR) != NULL;
+	p->terminating = str(meta, "deletionTimestamp") != NULL;
+	const char *phase = str(status, "phase");
+	p->terminal = phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+	const cJSON *tols = get(spec, "tolerations");
+	p->tol_not_ready_s = fb_pod_toleration_s(tols, FB_TAINT_NOT_READY);
+	p->tol_unreachable_s = fb_pod_toleration_s(tols, FB_TAINT_UNREACHABLE);
+	p->arrived_ms = time_ms(meta, "creationTimestamp");
+	const cJSON *c;
+	const cJSON *conds = arr(status, "conditions");
+	cJSON_ArrayForEach(c, conds) {
+		const char *type = str(c, "type");
+		if (type && strcmp(type, "PodScheduled") == 0 &&
+		    cond_of(str(c, "status")) == FB_COND_TRUE && time_ms(c, "lastTransitionTime"))
+			p->arrived_ms = time_ms(c, "lastTransitionTime");
+	}
+	return p;
+fail:
+	fb_pod_proj_free(p, ud);
+	return NULL;
+}
+
+void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap)
+{
+	if (p->owner_kind && p->owner_name)
+		snprintf(workload_buf, cap, "%s/%s/%s", p->owner_kind, p->ns ? p->ns : "",
+		         p->owner_name);
+	else
+		snprintf(workload_buf, cap, "Pod/%s/%s", p->ns ? p->ns : "", p->name);
+	*out = (fb_pod_obs){ .ns = p->ns, .name = p->name, .uid = p->uid, .node = p->node,
+	                     .workload = workload_buf, .daemonset = p->daemonset,
+	                     .mirror = p->mirror, .terminating = p->terminating,
+	                     .terminal = p->terminal, .tol_not_ready_s = p->tol_not_ready_s,
+	                     .tol_unreachable_s = p->tol_unreachable_s,
+	                     .arrived_ms = p->arrived_ms };
+}
+
+void fb_budget_proj_free(void *p, void *ud)
+{
+	fb_budget_proj *b = p;
+	if (!b)
+		return;
+	kc_free(b->name);
+	cJSON_Delete(b->spec);
+	kc_free(b->admissions);
+	kc_free(b);
+}
+
+void *fb_project_budget(const cJSON *obj, void *ud)
+{
+	const cJSON *meta = get(obj, "metadata");
+	const char *name = str(meta, "name");
+	if (!name)
+		return NULL;
+	fb_budget_proj *b = kc_calloc(1, sizeof(*b));
+	if (!b || !(b->name = kc_strdup(name)))
+		goto fail;
+	const cJSON *gen = get(meta, "generation");
+	b->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
+	const cJSON *spec = get(obj, "spec");
+	b->spec = spec ? cJSON_Duplicate(spec, true) : cJSON_CreateObject();
+	if (!b->spec)
+		goto fail;
+	const cJSON *adm = get(get(obj, "status"), "admissions");
+	int n = cJSON_IsArray(adm) ? cJSON_GetArraySize(adm) : 0;
+	if (n > FB_BUDGET_ADMISSIONS_MAX)
+		n = FB_BUDGET_ADMISSIONS_MAX;
+	if (n > 0) {
+		b->admissions = kc_calloc((size_t)n, sizeof(fb_admission));
+		if (!b->admissions)
+			goto fail;
+		const cJSON *a;
+		cJSON_ArrayForEach(a, adm) {
+			if (b->nadmissions == (size_t)n)
+				break;
+			const char *node = str(a, "node");
+			int64_t at = time_ms(a, "time");
+			if (!node || !at)
+				continue; /* a damaged entry is skipped, not fatal */
+			fb_admission *dst = &b->admissions[b->nadmissions++];
+			snprintf(dst->node, sizeof(dst->node), "%s", node);
+			dst->at_ms = at;
+		}
+	}
+	return b;
+fail:
+	fb_budget_proj_free(b, ud);
+	return NULL;
+}

@@ -1,0 +1,72 @@
+/*
+ * project.h - what firebreak keeps of each Node, Pod and EvictionBudget: the
+ * few fields the decision core needs, projected out of the API object by the
+ * informers (kc/informer.h) so that no JSON document is ever kept.
+ *
+ * The projection functions are pure and total: any JSON, however malformed,
+ * gives either a projection or NULL (out of memory, or not an object with a
+ * name), never a crash. They are fuzzed (controller/fuzz).
+ */
+#ifndef FB_PROJECT_H
+#define FB_PROJECT_H
+
+#include <cjson/cJSON.h>
+
+#include "budget.h"
+#include "core.h"
+#include "selector.h"
+
+#define FB_TAINT_NOT_READY   "node.kubernetes.io/not-ready"
+#define FB_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
+#define FB_LABEL_EXCLUDE_DISRUPTION "node.kubernetes.io/exclude-disruption"
+#define FB_ANNOTATION_MIRROR "kubernetes.io/config.mirror"
+
+typedef struct fb_node_proj {
+	char *name, *uid;
+	char *region, *zone;
+	fb_labels labels;
+	fb_cond ready;
+	int64_t ready_transition_ms;
+	bool exclude_disruption;
+	bool memory_pressure;
+} fb_node_proj;
+
+typedef struct fb_pod_proj {
+	char *ns, *name, *uid, *node;
+	char *owner_kind, *owner_name;  /* the controller ownerReference, if any */
+	bool daemonset, mirror, terminating, terminal;
+	int64_t tol_not_ready_s, tol_unreachable_s;
+	int64_t arrived_ms;
+} fb_pod_proj;
+
+typedef struct fb_budget_proj {
+	char *name;
+	int64_t generation;
+	cJSON *spec;                    /* owned copy of .spec (budgets are few and small) */
+	fb_admission *admissions;       /* from .status.admissions */
+	size_t nadmissions;
+} fb_budget_proj;
+
+/* kc_informer project/free_obj signatures. */
+void *fb_project_node(const cJSON *obj, void *ud);
+void fb_node_proj_free(void *p, void *ud);
+void *fb_project_pod(const cJSON *obj, void *ud);
+void fb_pod_proj_free(void *p, void *ud);
+void *fb_project_budget(const cJSON *obj, void *ud);
+void fb_budget_proj_free(void *p, void *ud);
+
+/* Views for the core (pointers into the projection; no copies). */
+void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);
+/* workload_buf receives "Kind/namespace/name" (or "Pod/namespace/name" for a bare pod). */
+void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap);
+
+/*
+ * The pod's tolerance of a NoExecute taint with this key and an empty value,
+ * as the taint-eviction controller judges it: v1.Toleration.ToleratesTaint
+ * over spec.tolerations, then getMinTolerationTime over the matching ones.
+ * FB_TOL_NONE when none matches, FB_TOL_FOREVER when the matching ones have
+ * no tolerationSeconds, else the smallest seconds (negative counts as 0).
+ */
+int64_t fb_pod_toleration_s(const cJSON *tolerations, const char *taint_key);
+
+#endif

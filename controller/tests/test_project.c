@@ -1,0 +1,168 @@
+/* Projections of API objects into what the core needs (shell/project.c). */
+#include <stdlib.h>
+
+#include "kc/alloc.h"
+#include "kctest.h"
+#include "project.h"
+
+static int64_t tol(const char *json, const char *key)
+{
+	cJSON *t = cJSON_Parse(json);
+	int64_t v = fb_pod_toleration_s(t, key);
+	cJSON_Delete(t);
+	return v;
+}
+
+KT_TEST(toleration_matching_follows_tolerates_taint)
+{
+	/* what the DefaultTolerationSeconds admission plugin adds */
+	const char *defaults =
+		"[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\","
+		"\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
+		"{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","
+		"\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]";
+	KT_EQ_INT(tol(defaults, FB_TAINT_NOT_READY), 300);
+	KT_EQ_INT(tol(defaults, FB_TAINT_UNREACHABLE), 300);
+	KT_EQ_INT(tol("[]", FB_TAINT_NOT_READY), FB_TOL_NONE);
+	KT_EQ_INT(tol("null", FB_TAINT_NOT_READY), FB_TOL_NONE);
+	/* empty key + Exists tolerates everything, forever */
+	KT_EQ_INT(tol("[{\"operator\":\"Exists\"}]", FB_TAINT_UNREACHABLE), FB_TOL_FOREVER);
+	/* NoSchedule tolerations do not count */
+	KT_EQ_INT(tol("[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","
+	              "\"effect\":\"NoSchedule\"}]", FB_TAINT_UNREACHABLE), FB_TOL_NONE);
+	/* Equal needs the taint's (empty) value */
+	KT_EQ_INT(tol("[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Equal\","
+	              "\"value\":\"x\",\"effect\":\"NoExecute\"}]", FB_TAINT_UNREACHABLE), FB_TOL_NONE);
+	/* the smallest seconds among the matching; one without seconds does not make it forever */
+	KT_EQ_INT(tol("[{\"operator\":\"Exists\",\"effect\":\"NoExecute\"},"
+	              "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","
+	              "\"tolerationSeconds\":60},{\"operator\":\"Exists\",\"tolerationSeconds\":120}]",
+	              FB_TAINT_UNREACHABLE), 60);
+	/* negative or zero seconds: at once */
+	KT_EQ_INT(tol("[{\"operator\":\"Exists\",\"tolerationSeconds\":-5}]", FB_TAINT_NOT_READY), 0);
+	/* other keys do not match */
+	KT_EQ_INT(tol("[{\"key\":\"gpu\",\"operator\":\"Exists\"}]", FB_TAINT_NOT_READY), FB_TOL_NONE);
+}
+
+KT_TEST(node_projection_keeps_zone_labels_and_ready)
+{
+	cJSON *obj = cJSON_Parse(
+		"{\"metadata\":{\"name\":\"n1\",\"uid\":\"u1\",\"labels\":{"
+		"\"topology.kubernetes.io/zone\":\"z1\",\"failure-domain.beta.kubernetes.io/region\":\"r\","
+		"\"pool\":\"gpu\"}},\"status\":{\"conditions\":["
+		"{\"type\":\"MemoryPressure\",\"status\":\"True\"},"
+		"{\"type\":\"Ready\",\"status\":\"Unknown\",\"lastTransitionTime\":\"2026-11-23T01:00:00Z\"}]}}");
+	fb_node_proj *n = fb_project_node(obj, NULL);
+	KT_CHECK(n != NULL);
+	KT_EQ_STR(n->name, "n1");
+	KT_EQ_STR(n->zone, "z1");
+	KT_EQ_STR(n->region, "r");
+	KT_EQ_STR(fb_labels_get(&n->labels, "pool"), "gpu");
+	KT_EQ_INT(n->ready, FB_COND_UNKNOWN);
+	KT_CHECK(n->memory_pressure);
+	KT_EQ_INT(n->ready_transition_ms, 1795395600000LL);
+	fb_node_proj_free(n, NULL);
+	cJSON_Delete(obj);
+}
+
+KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
+{
+	cJSON *obj = cJSON_Parse(
+		"{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\",\"uid\":\"pu\","
+		"\"creationTimestamp\":\"2026-11-23T00:00:00Z\","
+		"\"ownerReferences\":[{\"kind\":\"Other\",\"name\":\"x\"},"
+		"{\"kind\":\"ReplicaSet\",\"name\":\"web-abc\",\"controller\":true}]},"
+		"\"spec\":{\"nodeName\":\"n1\",\"tolerations\":[{\"operator\":\"Exists\"}]},"
+		"\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"PodScheduled\","
+		"\"status\":\"True\",\"lastTransitionTime\":\"2026-11-23T00:00:05Z\"}]}}");
+	fb_pod_proj *p = fb_project_pod(obj, NULL);
+	KT_CHECK(p != NULL);
+	KT_EQ_STR(p->owner_kind, "ReplicaSet");
+	KT_EQ_STR(p->owner_name, "web-abc");
+	KT_EQ_STR(p->node, "n1");
+	KT_CHECK(!p->daemonset && !p->mirror && !p->terminating && !p->terminal);
+	KT_EQ_INT(p->tol_unreachable_s, FB_TOL_FOREVER);
+	KT_EQ_INT(p->arrived_ms, 1795392005000LL);
+	fb_pod_obs o;
+	char wl[256];
+	fb_pod_proj_obs(p, &o, wl, sizeof(wl));
+	KT_EQ_STR(o.workload, "ReplicaSet/shop/web-abc");
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(obj);
+
+	obj = cJSON_Parse("{\"metadata\":{\"name\":\"agent\",\"namespace\":\"kube-system\","
+	                  "\"deletionTimestamp\":\"2026-11-23T00:00:00Z\","
+	                  "\"annotations\":{\"kubernetes.io/config.mirror\":\"abc\"},"
+	                  "\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"name\":\"d\",\"controller\":true}]},"
+	                  "\"status\":{\"phase\":\"Failed\"}}");
+	p = fb_project_pod(obj, NULL);
+	KT_CHECK(p && p->daemonset && p->mirror && p->terminating && p->terminal);
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(obj);
+}
+
+KT_TEST(budget_projection_reads_admissions_and_skips_damaged_ones)
+{
+	cJSON *obj = cJSON_Parse(
+		"{\"metadata\":{\"name\":\"gpu\",\"generation\":3},\"spec\":{\"paused\":false},"
+		"\"status\":{\"admissions\":[{\"node\":\"n1\",\"time\":\"2026-11-23T01:00:00.250Z\"},"
+		"{\"node\":\"n2\"},{\"time\":\"garbage\"},7]}}");
+	fb_budget_proj *b = fb_project_budget(obj, NULL);
+	KT_CHECK(b != NULL);
+	KT_EQ_INT(b->generation, 3);
+	KT_EQ_INT(b->nadmissions, 1);
+	KT_EQ_STR(b->admissions[0].node, "n1");
+	KT_EQ_INT(b->admissions[0].at_ms, 1795395600250LL);
+	fb_budget_proj_free(b, NULL);
+	cJSON_Delete(obj);
+}
+
+KT_TEST(malformed_objects_give_null_or_defaults_never_crash)
+{
+	const char *inputs[] = {
+		"null", "[]", "{}", "{\"metadata\":7}", "{\"metadata\":{\"name\":5}}",
+		"{\"metadata\":{\"name\":\"x\",\"labels\":[1,2]},\"status\":{\"conditions\":{}}}",
+		"{\"metadata\":{\"name\":\"x\",\"ownerReferences\":{}},\"spec\":{\"tolerations\":\"no\"}}",
+		"{\"metadata\":{\"name\":\"x\"},\"status\":{\"admissions\":\"no\"}}",
+	};
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		cJSON *obj = cJSON_Parse(inputs[i]);
+		fb_node_proj_free(fb_project_node(obj, NULL), NULL);
+		fb_pod_proj_free(fb_project_pod(obj, NULL), NULL);
+		fb_budget_proj_free(fb_project_budget(obj, NULL), NULL);
+		cJSON_Delete(obj);
+	}
+	cJSON *obj = cJSON_Parse("{\"metadata\":{}}");
+	KT_CHECK(fb_project_pod(obj, NULL) == NULL); /* no name: not an object we can key */
+	cJSON_Delete(obj);
+}
+
+KT_TEST(projection_survives_allocation_failure)
+{
+	cJSON *obj = cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"uid\":\"u\",\"labels\":{\"a\":\"b\","
+	                         "\"topology.kubernetes.io/zone\":\"z\"}}}");
+	int ok_at = -1;
+	for (long n = 0; n < 64 && ok_at < 0; n++) {
+		kc_alloc_fail_after(n);
+		fb_node_proj *p = fb_project_node(obj, NULL);
+		kc_alloc_fail_reset();
+		if (p) {
+			ok_at = (int)n;
+			KT_EQ_STR(p->zone, "z");
+		}
+		fb_node_proj_free(p, NULL);
+	}
+	KT_CHECK(ok_at > 0);
+	cJSON_Delete(obj);
+}
+
+int main(void)
+{
+	KT_RUN(toleration_matching_follows_tolerates_taint);
+	KT_RUN(node_projection_keeps_zone_labels_and_ready);
+	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
+	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
+	KT_RUN(malformed_objects_give_null_or_defaults_never_crash);
+	KT_RUN(projection_survives_allocation_failure);
+	return KT_DONE();
+}
