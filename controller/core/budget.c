@@ -250,8 +250,17 @@ int fb_budget_max_unhealthy(const fb_budget_spec *s, int selected)
 		return selected;
 	if (!s->max_unhealthy_is_percent)
 		return s->max_unhealthy;
-	/* intstr.GetScaledValueFromIntOrPercent(..., roundUp=true) */
-	return (int)((selected * (int64_t)s->max_unhealthy + 99) / 100);
+	return (int)(selected * (int64_t)s->max_unhealthy / 100);
+}
+
+bool fb_budget_over_max_unhealthy(const fb_budget_spec *s, int unhealthy, int selected)
+{
+	if (!s->has_max_unhealthy)
+		return false;
+	if (!s->max_unhealthy_is_percent)
+		return unhealthy > s->max_unhealthy;
+	/* "above N%": compared exactly, with no rounding (config/README.md) */
+	return (int64_t)unhealthy * 100 > (int64_t)s->max_unhealthy * selected;
 }
 
 int fb_windows_used(const fb_window *w, const fb_admission *adm, size_t nadm, int64_t now_ms)

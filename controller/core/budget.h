@@ -65,7 +65,13 @@ void fb_budget_spec_defaults(fb_budget_spec *s);
 int fb_budget_spec_parse(fb_budget_spec *out, const cJSON *spec, char *err, size_t errcap);
 void fb_budget_spec_release(fb_budget_spec *s);
 
-/* maxUnhealthy resolved against the number of selected nodes (percent rounds up, as PDBs do). */
+/*
+ * maxUnhealthy: evictions halt while more nodes than it are unhealthy; a
+ * percentage is compared exactly (unhealthy x 100 > N x selected), with no
+ * rounding. fb_budget_max_unhealthy gives the largest count still allowed,
+ * for messages.
+ */
+bool fb_budget_over_max_unhealthy(const fb_budget_spec *s, int unhealthy, int selected);
 int fb_budget_max_unhealthy(const fb_budget_spec *s, int selected);
 
 /* One admission: a failed node whose pods this budget let go. */

@@ -639,8 +639,8 @@ static void recount(fb_core *c, int64_t now_ms, fb_actions *out)
 			b->last_selected = b->selected;
 			b->last_unhealthy = b->unhealthy;
 		}
-		bool halted = b->has_spec && b->spec.has_max_unhealthy &&
-		              b->unhealthy > fb_budget_max_unhealthy(&b->spec, b->selected);
+		bool halted = b->has_spec &&
+		              fb_budget_over_max_unhealthy(&b->spec, b->unhealthy, b->selected);
 		if (halted != b->halted) {
 			b->halted = halted;
 			b->status_dirty = true;

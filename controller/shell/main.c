@@ -1,8 +1,186 @@
-/* firebreak - placeholder entry point; replaced as the shell lands. */
+/*
+ * firebreak - keeps one bad workload from killing a Kubernetes cluster node
+ * after node. Entry point: flags, signals, then the controller (controller.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "controller.h"
+#include "kc/alloc.h"
+#include "log.h"
+
+static void usage(FILE *f)
 {
-	printf("firebreak %s\n", FB_VERSION);
-	return 0;
+	fprintf(f,
+	        "usage: firebreak [options]\n"
+	        "\n"
+	        "Evicts pods from failed nodes at a budgeted, zone-aware rate in place of the\n"
+	        "taint-eviction controller, and quarantines the workload that keeps killing nodes.\n"
+	        "\n"
+	        "  --kubeconfig PATH     kubeconfig to use (default: in-cluster, $KUBECONFIG,\n"
+	        "                        ~/.kube/config)\n"
+	        "  --context NAME        kubeconfig context (default: current-context)\n"
+	        "  --dry-run             decide and report (logs, Events) but change nothing\n"
+	        "  --leader-elect=BOOL   campaign for a Lease before acting (default true)\n"
+	        "  --lease-namespace NS  namespace of the Lease (default: the client's namespace)\n"
+	        "  --lease-name NAME     name of the Lease (default firebreak)\n"
+	        "  --qps N --burst N     client-side rate limit (default 20 / 30)\n"
+	        "  --log-level LEVEL     debug, info, warn, error (default info)\n"
+	        "  --log-format FORMAT   text (logfmt) or json (default text)\n"
+	        "  --exit-after-sync     list and watch until caches sync, report, exit\n"
+	        "  --version             print the version and exit\n");
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!s || strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static bool parse_num(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+typedef struct signal_ctx {
+	sigset_t set;
+	kc_cancel *stop;
+} signal_ctx;
+
+/* SIGINT/SIGTERM are blocked everywhere and taken here, where firing is safe. */
+static void *signal_main(void *arg)
+{
+	signal_ctx *s = arg;
+	int sig = 0;
+	while (sigwait(&s->set, &sig) == 0) {
+		if (sig == SIGINT || sig == SIGTERM) {
+			fb_log(FB_INFO, "signal received, shutting down", "signal=%d", sig);
+			kc_cancel_fire(s->stop);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_KUBECONFIG = 1, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
+	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP };
+	static const struct option longopts[] = {
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "leader-elect", optional_argument, NULL, O_LEADER_ELECT },
+		{ "lease-namespace", required_argument, NULL, O_LEASE_NS },
+		{ "lease-name", required_argument, NULL, O_LEASE_NAME },
+		{ "qps", required_argument, NULL, O_QPS },
+		{ "burst", required_argument, NULL, O_BURST },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "log-format", required_argument, NULL, O_LOG_FORMAT },
+		{ "exit-after-sync", no_argument, NULL, O_EXIT_AFTER_SYNC },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	fb_controller_options o;
+	fb_controller_options_defaults(&o);
+	fb_log_level level = FB_INFO;
+	fb_log_format format = FB_LOG_TEXT;
+	int opt;
+	double num;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case O_KUBECONFIG: o.kubeconfig = optarg; break;
+		case O_CONTEXT: o.context = optarg; break;
+		case O_DRY_RUN: o.core.dry_run = true; break;
+		case O_LEADER_ELECT:
+			if (!parse_bool(optarg, &o.leader_elect)) {
+				fprintf(stderr, "firebreak: --leader-elect takes true or false\n");
+				return 2;
+			}
+			break;
+		case O_LEASE_NS: o.lease_namespace = optarg; break;
+		case O_LEASE_NAME: o.lease_name = optarg; break;
+		case O_QPS:
+			if (!parse_num(optarg, 0.1, 10000, &num)) {
+				fprintf(stderr, "firebreak: --qps takes a number from 0.1 to 10000\n");
+				return 2;
+			}
+			o.client.qps = num;
+			break;
+		case O_BURST:
+			if (!parse_num(optarg, 1, 100000, &num)) {
+				fprintf(stderr, "firebreak: --burst takes a whole number from 1 to 100000\n");
+				return 2;
+			}
+			o.client.burst = (int)num;
+			break;
+		case O_LOG_LEVEL:
+			if (!fb_log_parse_level(optarg, &level)) {
+				fprintf(stderr, "firebreak: --log-level takes debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case O_LOG_FORMAT:
+			if (!fb_log_parse_format(optarg, &format)) {
+				fprintf(stderr, "firebreak: --log-format takes text or json\n");
+				return 2;
+			}
+			break;
+		case O_EXIT_AFTER_SYNC: o.exit_after_sync = true; break;
+		case O_VERSION: printf("firebreak %s\n", FB_VERSION); return 0;
+		case O_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "firebreak: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	fb_log_setup(level, format);
+	if (kc_global_init() != 0) {
+		fb_log(FB_ERROR, "cannot initialise libcurl", NULL);
+		return 1;
+	}
+
+	signal_ctx sig;
+	sigemptyset(&sig.set);
+	sigaddset(&sig.set, SIGINT);
+	sigaddset(&sig.set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (kc_cancel_new(&sig.stop) != KC_OK)
+		return 1;
+	pthread_t sig_thread;
+	if (pthread_create(&sig_thread, NULL, signal_main, &sig) != 0) {
+		kc_cancel_free(sig.stop);
+		return 1;
+	}
+	pthread_detach(sig_thread);
+
+	fb_log(FB_INFO, "firebreak starting", "version=%s dry_run=%s leader_elect=%s", FB_VERSION,
+	       o.core.dry_run ? "true" : "false", o.leader_elect ? "true" : "false");
+	int rc = fb_controller_run(&o, sig.stop);
+	/* the signal thread may still be waiting: leave the token to process exit */
+	kc_global_cleanup();
+	return rc;
 }

@@ -1,0 +1,561 @@
+/* controller.c - informers, leader election and API writes around the core. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "kc/alloc.h"
+#include "kc/events.h"
+#include "kc/informer.h"
+#include "kc/time.h"
+#include "log.h"
+#include "project.h"
+
+const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evictionbudgets",
+	                                     "EvictionBudget", false };
+
+#define FB_CONTROLLER_NAME "firebreak.dev/firebreak"
+#define LOOP_MAX_WAIT_MS 250
+
+typedef struct fb_controller {
+	const fb_controller_options *opts;
+	kc_client *client;
+	kc_informer *nodes, *pods, *budgets;
+	kc_leader *leader;
+	kc_recorder *recorder;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool woken;
+	fb_core *core;
+	atomic_bool leading;
+	bool budgets_available;
+} fb_controller;
+
+void fb_controller_options_defaults(fb_controller_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->leader_elect = true;
+	o->lease_name = "firebreak";
+	fb_core_config_defaults(&o->core);
+	o->sync_timeout_ms = 5 * 60 * 1000;
+}
+
+static int64_t wall_ms(void)
+{
+	return kc_now_wall_us() / 1000;
+}
+
+static void poke(fb_controller *c)
+{
+	c->woken = true;
+	pthread_cond_signal(&c->wake);
+}
+
+/* ---- informer callbacks: observations into the core ------------------------- */
+
+static void node_apply(fb_controller *c, const fb_node_proj *n)
+{
+	fb_node_obs o;
+	fb_node_proj_obs(n, &o);
+	pthread_mutex_lock(&c->lock);
+	if (fb_core_node_set(c->core, &o, wall_ms()) != 0)
+		fb_log(FB_ERROR, "out of memory recording a node", "node=%s", n->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static const char *cond_str(fb_cond c)
+{
+	return c == FB_COND_TRUE ? "True" : c == FB_COND_FALSE ? "False" :
+	       c == FB_COND_UNKNOWN ? "Unknown" : "absent";
+}
+
+static void node_added(const char *key, const void *obj, void *ud)
+{
+	const fb_node_proj *n = obj;
+	fb_log(FB_DEBUG, "node added", "node=%s ready=%s", n->name, cond_str(n->ready));
+	node_apply(ud, n);
+}
+
+static void node_updated(const char *key, const void *old_obj, const void *new_obj, void *ud)
+{
+	const fb_node_proj *o = old_obj, *n = new_obj;
+	if (o->ready != n->ready)
+		fb_log(n->ready == FB_COND_TRUE ? FB_INFO : FB_WARN, "node readiness changed",
+		       "node=%s from=%s to=%s", n->name, cond_str(o->ready), cond_str(n->ready));
+	node_apply(ud, n);
+}
+
+static void node_deleted(const char *key, const void *obj, void *ud)
+{
+	fb_controller *c = ud;
+	const fb_node_proj *n = obj;
+	fb_log(FB_INFO, "node deleted", "node=%s", n->name);
+	pthread_mutex_lock(&c->lock);
+	fb_core_node_delete(c->core, n->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void pod_apply(fb_controller *c, const fb_pod_proj *p)
+{
+	if (!p->uid)
+		return;
+	fb_pod_obs o;
+	char workload[512];
+	fb_pod_proj_obs(p, &o, workload, sizeof(workload));
+	pthread_mutex_lock(&c->lock);
+	if (fb_core_pod_set(c->core, &o) != 0)
+		fb_log(FB_ERROR, "out of memory recording a pod", "pod=%s/%s", p->ns, p->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void pod_added(const char *key, const void *obj, void *ud)
+{
+	pod_apply(ud, obj);
+}
+
+static void pod_updated(const char *key, const void *old_obj, const void *new_obj, void *ud)
+{
+	pod_apply(ud, new_obj);
+}
+
+static void pod_deleted(const char *key, const void *obj, void *ud)
+{
+	fb_controller *c = ud;
+	const fb_pod_proj *p = obj;
+	if (!p->uid)
+		return;
+	pthread_mutex_lock(&c->lock);
+	fb_core_pod_delete(c->core, p->uid);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void budget_apply(fb_controller *c, const fb_budget_proj *b)
+{
+	pthread_mutex_lock(&c->lock);
+	if (fb_core_budget_set(c->core, b->name, b->generation, b->spec, b->admissions,
+	                       b->nadmissions, wall_ms()) != 0)
+		fb_log(FB_ERROR, "out of memory recording an EvictionBudget", "budget=%s", b->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void budget_added(const char *key, const void *obj, void *ud)
+{
+	const fb_budget_proj *b = obj;
+	fb_log(FB_INFO, "EvictionBudget observed", "budget=%s generation=%lld", b->name,
+	       (long long)b->generation);
+	budget_apply(ud, b);
+}
+
+static void budget_updated(const char *key, const void *old_obj, const void *new_obj, void *ud)
+{
+	budget_apply(ud, new_obj);
+}
+
+static void budget_deleted(const char *key, const void *obj, void *ud)
+{
+	fb_controller *c = ud;
+	const fb_budget_proj *b = obj;
+	fb_log(FB_INFO, "EvictionBudget deleted", "budget=%s", b->name);
+	pthread_mutex_lock(&c->lock);
+	fb_core_budget_delete(c->core, b->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- leader election ------------------------------------------------------------ */
+
+static void started_leading(void *ud)
+{
+	fb_controller *c = ud;
+	fb_log(FB_INFO, "became leader", NULL);
+	atomic_store(&c->leading, true);
+	pthread_mutex_lock(&c->lock);
+	fb_core_set_leader(c->core, true);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void stopped_leading(void *ud)
+{
+	fb_controller *c = ud;
+	/* first, so that no write starts from here on */
+	atomic_store(&c->leading, false);
+	fb_log(FB_WARN, "lost leadership; stopped all writes", NULL);
+	pthread_mutex_lock(&c->lock);
+	fb_core_set_leader(c->core, false);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void new_leader(void *ud, const char *identity)
+{
+	fb_log(FB_INFO, "leader observed", "leader=%s", identity[0] ? identity : "(none)");
+}
+
+static bool may_write(fb_controller *c)
+{
+	if (!atomic_load(&c->leading))
+		return false;
+	return !c->leader || kc_leader_is_leader(c->leader);
+}
+
+/* ---- carrying out actions ----------------------------------------------------------- */
+
+static const char *event_action(const char *reason)
+{
+	if (strstr(reason, "Deferred") || strstr(reason, "Halted"))
+		return "Defer";
+	if (strstr(reason, "Delet"))
+		return "Delete";
+	if (strcmp(reason, "InvalidSpec") == 0)
+		return "Validate";
+	return "Evict";
+}
+
+static void do_event(fb_controller *c, const fb_action *a)
+{
+	kc_objref ref = { 0 };
+	switch (a->obj) {
+	case FB_OBJ_NODE:
+		ref = (kc_objref){ "v1", "Node", NULL, a->name, a->uid[0] ? a->uid : NULL };
+		break;
+	case FB_OBJ_POD:
+		ref = (kc_objref){ "v1", "Pod", a->ns, a->name, a->uid[0] ? a->uid : NULL };
+		break;
+	case FB_OBJ_BUDGET:
+		ref = (kc_objref){ "firebreak.dev/v1alpha1", "EvictionBudget", NULL, a->name, NULL };
+		break;
+	}
+	char q[640];
+	fb_log(a->warning ? FB_WARN : FB_INFO, a->reason, "object=%s/%s%s%s message=%s",
+	       ref.kind, a->ns[0] ? a->ns : "", a->ns[0] ? "/" : "", a->name,
+	       fb_log_quote(a->message, q, sizeof(q)));
+	if (!c->recorder || !may_write(c))
+		return;
+	kc_err err = kc_recorder_event(c->recorder, &ref, NULL,
+	                               a->warning ? KC_EVENT_WARNING : KC_EVENT_NORMAL, a->reason,
+	                               event_action(a->reason), a->message);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "event not recorded", "reason=%s err=\"%s\"", a->reason,
+		       kc_strerror(err));
+}
+
+/* Mark the pod with the DisruptionTarget condition, as the taint-eviction controller does. */
+static void mark_disruption_target(fb_controller *c, const fb_action *a)
+{
+	char ts[KC_TIME_STR_MAX];
+	kc_time_format(kc_now_wall_us(), ts);
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *status = cJSON_AddObjectToObject(patch, "status");
+	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
+	cJSON *cond = cJSON_CreateObject();
+	if (!patch || !status || !conds || !cond) {
+		cJSON_Delete(cond);
+		cJSON_Delete(patch);
+		return;
+	}
+	cJSON_AddStringToObject(cond, "type", "DisruptionTarget");
+	cJSON_AddStringToObject(cond, "status", "True");
+	cJSON_AddStringToObject(cond, "reason", "DeletionByFirebreak");
+	char msg[400];
+	snprintf(msg, sizeof(msg), "firebreak: evicting from failed node %s", a->node);
+	cJSON_AddStringToObject(cond, "message", msg);
+	cJSON_AddStringToObject(cond, "lastTransitionTime", ts);
+	cJSON_AddItemToArray(conds, cond);
+	char *body = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	if (!body)
+		return;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_patch(c->client, &KC_RES_PODS, a->ns, a->name, "status", KC_PATCH_STRATEGIC,
+	                      body, NULL, NULL, &d);
+	if (err != KC_OK && err != KC_ERR_NOT_FOUND)
+		fb_log(FB_WARN, "could not set DisruptionTarget", "pod=%s/%s err=\"%s\" detail=\"%.200s\"",
+		       a->ns, a->name, kc_strerror(err), d.message);
+	cJSON_free(body);
+}
+
+static fb_evict_result result_of(kc_err err)
+{
+	switch (err) {
+	case KC_OK: return FB_EVICT_OK;
+	case KC_ERR_NOT_FOUND: return FB_EVICT_GONE;
+	case KC_ERR_TOO_MANY: return FB_EVICT_BLOCKED;
+	default: return FB_EVICT_FAILED;
+	}
+}
+
+static void do_pod(fb_controller *c, const fb_action *a)
+{
+	bool del = a->kind == FB_ACT_DELETE;
+	if (a->dry_run) {
+		fb_log(FB_INFO, del ? "would delete pod (dry run)" : "would evict pod (dry run)",
+		       "pod=%s/%s node=%s", a->ns, a->name, a->node);
+		return;
+	}
+	if (!may_write(c))
+		return;
+	mark_disruption_target(c, a);
+	kc_delete_opts dopts = { 0 };
+	if (a->grace_period_s >= 0)
+		dopts.grace_period_seconds = (kc_opt_i64){ true, a->grace_period_s };
+	dopts.precondition_uid = a->uid;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = del ? kc_delete(c->client, &KC_RES_PODS, a->ns, a->name, &dopts, &d)
+	                 : kc_evict(c->client, a->ns, a->name, &dopts, &d);
+	fb_evict_result r = result_of(err);
+	if (r == FB_EVICT_OK || r == FB_EVICT_GONE)
+		fb_log(FB_INFO, del ? "pod deleted" : "pod evicted", "pod=%s/%s node=%s", a->ns,
+		       a->name, a->node);
+	else
+		fb_log(FB_WARN, del ? "pod deletion failed" : "pod eviction refused",
+		       "pod=%s/%s node=%s err=\"%s\" detail=\"%.200s\"", a->ns, a->name, a->node,
+		       kc_strerror(err), d.message);
+	pthread_mutex_lock(&c->lock);
+	fb_core_evict_result(c->core, a->uid, r, wall_ms());
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void do_budget_status(fb_controller *c, const fb_action *a)
+{
+	if (!may_write(c))
+		return;
+	pthread_mutex_lock(&c->lock);
+	cJSON *status = fb_core_budget_status(c->core, a->name, wall_ms());
+	pthread_mutex_unlock(&c->lock);
+	if (!status)
+		return;
+	cJSON *patch = cJSON_CreateObject();
+	if (!patch) {
+		cJSON_Delete(status);
+		return;
+	}
+	cJSON_AddItemToObject(patch, "status", status);
+	char *body = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	if (!body)
+		return;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_patch(c->client, &FB_RES_EVICTIONBUDGETS, NULL, a->name, "status",
+	                      KC_PATCH_MERGE, body, NULL, NULL, &d);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "could not write EvictionBudget status",
+		       "budget=%s err=\"%s\" detail=\"%.200s\"", a->name, kc_strerror(err), d.message);
+	cJSON_free(body);
+}
+
+static void execute(fb_controller *c, const fb_actions *acts)
+{
+	for (size_t i = 0; i < acts->n; i++) {
+		const fb_action *a = &acts->v[i];
+		switch (a->kind) {
+		case FB_ACT_EVENT:
+			do_event(c, a);
+			break;
+		case FB_ACT_EVICT:
+		case FB_ACT_DELETE:
+			do_pod(c, a);
+			break;
+		case FB_ACT_BUDGET_STATUS:
+			do_budget_status(c, a);
+			break;
+		}
+	}
+}
+
+/* ---- set-up and the loop ----------------------------------------------------------- */
+
+static kc_err start_informer(fb_controller *c, const kc_resource *res,
+                             void *(*project)(const cJSON *, void *), void (*free_obj)(void *, void *),
+                             void (*on_add)(const char *, const void *, void *),
+                             void (*on_update)(const char *, const void *, const void *, void *),
+                             void (*on_delete)(const char *, const void *, void *),
+                             kc_informer **out)
+{
+	kc_informer_options o = { .project = project, .free_obj = free_obj, .on_add = on_add,
+	                          .on_update = on_update, .on_delete = on_delete, .ud = c };
+	o.watch.resource = res;
+	kc_err err = kc_informer_new(c->client, &o, out);
+	if (err == KC_OK)
+		err = kc_informer_start(*out);
+	return err;
+}
+
+static void make_identity(char *buf, size_t cap)
+{
+	char host[128] = "firebreak";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	unsigned long long r = (unsigned long long)(kc_rand01() * 1e15);
+	snprintf(buf, cap, "%s_%llx", host, r);
+}
+
+static void report_sync(fb_controller *c)
+{
+	fb_core_stats st;
+	pthread_mutex_lock(&c->lock);
+	fb_core_get_stats(c->core, &st);
+	pthread_mutex_unlock(&c->lock);
+	fb_log(FB_INFO, "informers synced", "nodes=%zu pods=%zu budgets=%zu",
+	       kc_informer_count(c->nodes), kc_informer_count(c->pods),
+	       c->budgets_available ? kc_informer_count(c->budgets) : 0);
+}
+
+static void teardown(fb_controller *c)
+{
+	if (c->leader)
+		kc_leader_stop(c->leader);
+	kc_informer_stop(c->budgets);
+	kc_informer_stop(c->pods);
+	kc_informer_stop(c->nodes);
+	if (c->recorder)
+		kc_recorder_stop(c->recorder, 3000);
+	kc_leader_free(c->leader);
+	kc_recorder_free(c->recorder);
+	kc_informer_free(c->budgets);
+	kc_informer_free(c->pods);
+	kc_informer_free(c->nodes);
+	fb_core_free(c->core);
+	kc_client_free(c->client);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+}
+
+int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
+{
+	fb_controller c = { .opts = o };
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c.wake, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = 1;
+
+	kc_config *cfg = NULL;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_config_load_default(o->kubeconfig, o->context, &cfg, &d);
+	if (err != KC_OK) {
+		char q[600];
+		fb_log(FB_ERROR, "cannot load cluster configuration", "err=\"%s\" detail=%s",
+		       kc_strerror(err), fb_log_quote(d.message, q, sizeof(q)));
+		goto out;
+	}
+	err = kc_client_new(cfg, &o->client, &c.client, &d);
+	if (err != KC_OK) {
+		fb_log(FB_ERROR, "cannot create API client", "err=\"%s\" detail=\"%.300s\"",
+		       kc_strerror(err), d.message);
+		kc_config_free(cfg);
+		goto out;
+	}
+	fb_log(FB_INFO, "connecting", "server=%s in_cluster=%s namespace=%s", cfg->server,
+	       cfg->in_cluster ? "true" : "false", kc_client_namespace(c.client));
+	kc_config_free(cfg);
+
+	c.core = fb_core_new(&o->core);
+	if (!c.core)
+		goto out;
+	/* Followers decide nothing: the core waits for leadership when electing. */
+	fb_core_set_leader(c.core, !o->leader_elect);
+	atomic_store(&c.leading, !o->leader_elect);
+
+	if (start_informer(&c, &KC_RES_NODES, fb_project_node, fb_node_proj_free, node_added,
+	                   node_updated, node_deleted, &c.nodes) != KC_OK ||
+	    start_informer(&c, &KC_RES_PODS, fb_project_pod, fb_pod_proj_free, pod_added,
+	                   pod_updated, pod_deleted, &c.pods) != KC_OK ||
+	    start_informer(&c, &FB_RES_EVICTIONBUDGETS, fb_project_budget, fb_budget_proj_free,
+	                   budget_added, budget_updated, budget_deleted, &c.budgets) != KC_OK) {
+		fb_log(FB_ERROR, "cannot start informers", NULL);
+		goto out;
+	}
+	int64_t timeout = o->sync_timeout_ms > 0 ? o->sync_timeout_ms : 5 * 60 * 1000;
+	if (kc_informer_wait_synced(c.nodes, timeout, stop) != KC_OK ||
+	    kc_informer_wait_synced(c.pods, timeout, stop) != KC_OK) {
+		if (!kc_cancel_fired(stop)) {
+			kc_reflector_stats st;
+			kc_informer_stats(c.nodes, &st);
+			fb_log(FB_ERROR, "caches did not sync", "timeout_ms=%lld last_err=\"%s\" detail=\"%.200s\"",
+			       (long long)timeout, kc_strerror(st.last_err), st.last_err_message);
+		}
+		rc = kc_cancel_fired(stop) ? 0 : 1;
+		goto out;
+	}
+	/* EvictionBudgets are optional: without the CRD, the built-in defaults apply. */
+	c.budgets_available = kc_informer_wait_synced(c.budgets, 5000, stop) == KC_OK;
+	if (!c.budgets_available)
+		fb_log(FB_WARN, "EvictionBudgets not available (CRD not installed?); built-in defaults apply",
+		       NULL);
+	report_sync(&c);
+	if (o->exit_after_sync) {
+		rc = 0;
+		goto out;
+	}
+
+	kc_recorder_options ro = { .reporting_controller = FB_CONTROLLER_NAME };
+	if (kc_recorder_new(c.client, &ro, &c.recorder, &d) != KC_OK)
+		fb_log(FB_WARN, "event recorder unavailable; decisions are logged only",
+		       "detail=\"%.200s\"", d.message);
+	if (o->leader_elect) {
+		char identity[256];
+		make_identity(identity, sizeof(identity));
+		kc_leader_config lc = {
+			.namespace = o->lease_namespace ? o->lease_namespace
+			                                : kc_client_namespace(c.client),
+			.name = o->lease_name ? o->lease_name : "firebreak",
+			.identity = identity,
+			.timing = o->timing,
+			.release_on_cancel = true,
+			.rejoin_after_loss = true,
+			.callbacks = { started_leading, stopped_leading, new_leader, &c },
+		};
+		if (kc_leader_new(c.client, &lc, &c.leader, &d) != KC_OK ||
+		    kc_leader_start(c.leader) != KC_OK) {
+			fb_log(FB_ERROR, "cannot start leader election", "detail=\"%.300s\"", d.message);
+			goto out;
+		}
+		fb_log(FB_INFO, "campaigning for leadership", "lease=%s/%s identity=%s", lc.namespace,
+		       lc.name, identity);
+	}
+
+	fb_actions acts;
+	fb_actions_init(&acts);
+	int64_t next = 0;
+	while (!kc_cancel_fired(stop)) {
+		pthread_mutex_lock(&c.lock);
+		int64_t now = wall_ms();
+		int64_t wait = next > now ? next - now : 0;
+		if (wait > LOOP_MAX_WAIT_MS)
+			wait = LOOP_MAX_WAIT_MS;
+		if (!c.woken && wait > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			pthread_cond_timedwait(&c.wake, &c.lock, &ts);
+		}
+		c.woken = false;
+		fb_actions_clear(&acts);
+		next = fb_core_tick(c.core, wall_ms(), &acts);
+		pthread_mutex_unlock(&c.lock);
+		execute(&c, &acts);
+	}
+	fb_actions_release(&acts);
+	fb_log(FB_INFO, "stopping", NULL);
+	rc = 0;
+out:
+	teardown(&c);
+	return rc;
+}

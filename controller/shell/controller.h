@@ -1,0 +1,46 @@
+/*
+ * controller.h - the shell around the decision core: informers on Nodes, Pods
+ * and EvictionBudgets feed it; leader election decides whether it may act; its
+ * actions become API writes (evictions, deletions, Events, budget status).
+ *
+ * Threads: one informer thread per resource and the leader-election thread
+ * apply observations to the core under the controller's lock; the run loop
+ * (the caller's thread) ticks the core under that lock and carries out the
+ * actions outside it, checking leadership before every write.
+ */
+#ifndef FB_CONTROLLER_H
+#define FB_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "kc/cancel.h"
+#include "kc/client.h"
+#include "kc/leader.h"
+
+extern const kc_resource FB_RES_EVICTIONBUDGETS;
+
+typedef struct fb_controller_options {
+	const char *kubeconfig;        /* NULL: in-cluster, $KUBECONFIG, ~/.kube/config */
+	const char *context;
+	kc_client_options client;
+	bool leader_elect;
+	const char *lease_namespace;   /* NULL: the client's namespace */
+	const char *lease_name;        /* NULL: "firebreak" */
+	kc_leader_timing timing;
+	fb_core_config core;
+	int64_t sync_timeout_ms;       /* give up if caches do not sync in time (0: 5 min) */
+	bool exit_after_sync;          /* list, watch until synced, report, exit */
+} fb_controller_options;
+
+void fb_controller_options_defaults(fb_controller_options *o);
+
+/*
+ * Run until stop fires (or once synced, with exit_after_sync). Returns 0 on a
+ * clean stop, 1 when it could not start (config, client, sync), with the
+ * reason logged.
+ */
+int fb_controller_run(const fb_controller_options *o, kc_cancel *stop);
+
+#endif
