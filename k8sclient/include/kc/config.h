@@ -66,12 +66,22 @@ typedef struct kc_config {
 void kc_config_free(kc_config *cfg);
 
 /*
+ * Deep copy of src into a new config the caller owns (kc_config_free).
+ * KC_ERR_NOMEM / KC_ERR_INVALID leave *out untouched.
+ */
+kc_err kc_config_dup(const kc_config *src, kc_config **out);
+
+/*
  * Load from kubeconfig files, with client-go's precedence:
  *   explicit_path if not NULL, else every file of $KUBECONFIG (':'-separated,
  *   merged, the first file to set a map key wins), else ~/.kube/config.
  * context: use this context instead of current-context (NULL = current).
  * Relative paths in a file resolve against that file's folder.
- * On failure *out is untouched and d says which file and field was wrong.
+ * Files it reads (kubeconfigs, CA/cert/key) must be regular files within
+ * their caps (KC_ERR_TOOBIG otherwise); YAML anchors/aliases are refused.
+ * Validation follows clientcmd's ConfirmUsable (see src/kubeconfig.c).
+ * On failure *out is untouched and d says which file and field was wrong
+ * (never a token, password or key).
  */
 kc_err kc_config_load_kubeconfig(const char *explicit_path, const char *context,
                                  kc_config **out, kc_error_detail *d);
@@ -121,7 +131,11 @@ void kc_auth_free(kc_auth *a);
  * their own). On failure *out is zeroed.
  */
 kc_err kc_auth_get(kc_auth *a, int64_t now_mono_ms, kc_credentials *out, kc_error_detail *d);
-/* A request got 401: the next kc_auth_get re-reads the token file / re-runs the plugin. */
+/*
+ * A request got 401: the next kc_auth_get re-reads the token file / re-runs
+ * the plugin. Exec plugins are killed after 30 s (KC_EXEC_TIMEOUT_MS).
+ * Accepts NULL.
+ */
 void kc_auth_invalidate(kc_auth *a);
 void kc_credentials_release(kc_credentials *c);
 
