@@ -67,6 +67,7 @@ void kc_detail_clear(kc_error_detail *d);
  */
 kc_err kc_fail(kc_error_detail *d, kc_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-kc_err kc_failv(kc_error_detail *d, kc_err err, const char *fmt, va_list ap);
+kc_err kc_failv(kc_error_detail *d, kc_err err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

@@ -16,6 +16,8 @@
 
 /* CLOCK_MONOTONIC in milliseconds. Cannot fail. */
 int64_t kc_now_mono_ms(void);
+/* CLOCK_MONOTONIC in microseconds (latency measurements). Cannot fail. */
+int64_t kc_now_mono_us(void);
 /* CLOCK_REALTIME in microseconds since the Unix epoch. Cannot fail. */
 int64_t kc_now_wall_us(void);
 
