@@ -8,7 +8,21 @@
  * most KC_MAX_RETRIES tries, each through the rate limiter).
  *
  * TLS is verified by default and is never silently off: verification is
- * disabled only by insecure_skip_tls_verify in the config.
+ * disabled only by insecure_skip_tls_verify in the config. A CA in the config
+ * is the only CA trusted; without one, the system trust store is used. The CA,
+ * client certificate and key go to libcurl from memory, never via files.
+ * tls_server_name is honoured by putting that name in the URL and mapping it
+ * to the real host:port with CURLOPT_CONNECT_TO (libcurl 7.88 has no SNI
+ * override); the Host header keeps the real host:port, as Go sends it.
+ *
+ * Proxies: only the config's proxy_url. Environment proxies (http_proxy,
+ * HTTPS_PROXY, ALL_PROXY) are deliberately ignored, so a stray variable in a
+ * pod cannot reroute API traffic.
+ *
+ * Retries: a Retry-After wait is capped at 10 s. A 401 is retried once, with
+ * fresh credentials, only when they can change (token file, exec plugin). A
+ * GET whose connection was reset is retried once after 1 s (client-go's
+ * IsErrRetryable for GET).
  *
  * Threading: a kc_client is thread-safe; any number of threads may issue
  * requests and streams on it at once. No per-call state lives in it.
@@ -48,6 +62,7 @@ typedef struct kc_client_options {
 	long request_timeout_ms;   /* whole non-streamed request; <= 0: default */
 	int max_retries;           /* <= 0: KC_MAX_RETRIES */
 	const char *user_agent;    /* NULL: "firebreak/<version> (<os>/<arch>)" */
+	size_t max_response_bytes; /* 0 or > KC_RESPONSE_MAX_BYTES: KC_RESPONSE_MAX_BYTES */
 } kc_client_options;
 
 /*
