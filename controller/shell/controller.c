@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "controller.h"
+#include "httpserver.h"
 #include "kc/alloc.h"
 #include "kc/events.h"
 #include "kc/informer.h"
 #include "kc/time.h"
 #include "log.h"
+#include "metrics.h"
 #include "project.h"
 
 const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evictionbudgets",
@@ -32,8 +34,16 @@ typedef struct fb_controller {
 	bool woken;
 	fb_core *core;
 	atomic_bool leading;
+	atomic_bool synced;
 	bool budgets_available;
+	fb_metrics *metrics;
+	fb_http *http;
+	atomic_llong loop_mono_ms;     /* the run loop's last turn, for /healthz */
+	int64_t pending_since_us;      /* earliest observation not yet decided on (mono) */
 } fb_controller;
+
+/* A stuck run loop (no turn for this long) fails /healthz, so the pod restarts. */
+#define HEALTH_STALL_MS 30000
 
 void fb_controller_options_defaults(fb_controller_options *o)
 {
@@ -51,6 +61,8 @@ static int64_t wall_ms(void)
 
 static void poke(fb_controller *c)
 {
+	if (!c->woken)
+		c->pending_since_us = kc_now_mono_us();
 	c->woken = true;
 	pthread_cond_signal(&c->wake);
 }
@@ -298,6 +310,7 @@ static void do_pod(fb_controller *c, const fb_action *a)
 {
 	bool del = a->kind == FB_ACT_DELETE;
 	if (a->dry_run) {
+		fb_metrics_add(c->metrics, "firebreak_evictions_total", "result=\"dry_run\"", 1);
 		fb_log(FB_INFO, del ? "would delete pod (dry run)" : "would evict pod (dry run)",
 		       "pod=%s/%s node=%s", a->ns, a->name, a->node);
 		return;
@@ -314,6 +327,11 @@ static void do_pod(fb_controller *c, const fb_action *a)
 	kc_err err = del ? kc_delete(c->client, &KC_RES_PODS, a->ns, a->name, &dopts, &d)
 	                 : kc_evict(c->client, a->ns, a->name, &dopts, &d);
 	fb_evict_result r = result_of(err);
+	static const char *const results[] = { "\"evicted\"", "\"gone\"", "\"blocked\"",
+		                               "\"failed\"" };
+	char lbl[64];
+	snprintf(lbl, sizeof(lbl), "result=%s", del && r == FB_EVICT_OK ? "\"deleted\"" : results[r]);
+	fb_metrics_add(c->metrics, "firebreak_evictions_total", lbl, 1);
 	if (r == FB_EVICT_OK || r == FB_EVICT_GONE)
 		fb_log(FB_INFO, del ? "pod deleted" : "pod evicted", "pod=%s/%s node=%s", a->ns,
 		       a->name, a->node);
@@ -326,6 +344,8 @@ static void do_pod(fb_controller *c, const fb_action *a)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void budget_window_metrics(fb_controller *c, const char *name, const cJSON *status);
+
 static void do_budget_status(fb_controller *c, const fb_action *a)
 {
 	if (!may_write(c))
@@ -335,6 +355,7 @@ static void do_budget_status(fb_controller *c, const fb_action *a)
 	pthread_mutex_unlock(&c->lock);
 	if (!status)
 		return;
+	budget_window_metrics(c, a->name, status);
 	cJSON *patch = cJSON_CreateObject();
 	if (!patch) {
 		cJSON_Delete(status);
@@ -372,6 +393,140 @@ static void execute(fb_controller *c, const fb_actions *acts)
 			break;
 		}
 	}
+}
+
+/* ---- metrics and health ------------------------------------------------------------- */
+
+static const double latency_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	                                  0.01, 0.025, 0.05, 0.1, 0.5 };
+
+static int metrics_setup(fb_controller *c)
+{
+	fb_metrics *m = c->metrics = fb_metrics_new();
+	if (!m)
+		return -1;
+	int rc = 0;
+	rc |= fb_metrics_family(m, "firebreak_leader", FB_GAUGE,
+	                        "1 while this replica holds the lease and may act.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_caches_synced", FB_GAUGE,
+	                        "1 once the node and pod caches have synced.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_nodes", FB_GAUGE, "Nodes known, and failed ones.",
+	                        NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_zone_unhealthy_nodes", FB_GAUGE,
+	                        "Nodes not Ready per zone.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_zone_state", FB_GAUGE,
+	                        "1 for the current state of each zone (Normal, PartialDisruption, "
+	                        "FullDisruption).", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_evictions_total", FB_COUNTER,
+	                        "Pod evictions and deletions by result.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_eviction_deferrals_total", FB_COUNTER,
+	                        "Failed nodes whose evictions were deferred, by reason.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_budget_window_used", FB_GAUGE,
+	                        "Nodes admitted within each EvictionBudget window.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_budget_window_max", FB_GAUGE,
+	                        "maxNodes of each EvictionBudget window.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_watch_restarts_total", FB_COUNTER,
+	                        "List/watch failures that led to a backoff and relist, by resource.",
+	                        NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_watch_events_total", FB_COUNTER,
+	                        "Watch events received, by resource.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_decision_latency_seconds", FB_HISTOGRAM,
+	                        "From a watch event's arrival to the decision taken on it.",
+	                        latency_buckets, sizeof(latency_buckets) / sizeof(latency_buckets[0]));
+	return rc ? -1 : 0;
+}
+
+/* Refresh the gauges that mirror state (cheap: a few zones and budgets). */
+static void metrics_refresh(fb_controller *c)
+{
+	fb_metrics *m = c->metrics;
+	char lbl[256], zbuf[128], q[160];
+	fb_metrics_set(m, "firebreak_leader", NULL, may_write(c) ? 1 : 0);
+	fb_metrics_set(m, "firebreak_caches_synced", NULL, atomic_load(&c->synced) ? 1 : 0);
+	fb_metrics_reset(m, "firebreak_zone_unhealthy_nodes");
+	fb_metrics_reset(m, "firebreak_zone_state");
+	pthread_mutex_lock(&c->lock);
+	fb_core_stats st;
+	fb_core_get_stats(c->core, &st);
+	const fb_zones *z = fb_core_zones(c->core);
+	for (size_t i = 0; i < z->n; i++) {
+		fb_zone_display(z->v[i].key, z->v[i].key_len, zbuf, sizeof(zbuf));
+		snprintf(lbl, sizeof(lbl), "zone=\"%s\"", fb_metrics_label(zbuf, q, sizeof(q)));
+		fb_metrics_set(m, "firebreak_zone_unhealthy_nodes", lbl, z->v[i].not_ready);
+		for (int s = FB_ZONE_NORMAL; s <= FB_ZONE_FULL_DISRUPTION; s++) {
+			snprintf(lbl, sizeof(lbl), "zone=\"%s\",state=\"%s\"", q,
+			         fb_zone_state_name((fb_zone_state)s));
+			fb_metrics_set(m, "firebreak_zone_state", lbl, z->v[i].state == (fb_zone_state)s);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	fb_metrics_set(m, "firebreak_nodes", "state=\"known\"", (double)st.nodes);
+	fb_metrics_set(m, "firebreak_nodes", "state=\"failed\"", (double)st.failed_nodes);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"RateLimited\"",
+	               (double)st.deferrals_rate);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"Budget\"",
+	               (double)st.deferrals_budget);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"FullDisruption\"",
+	               (double)st.deferrals_disruption);
+	struct { kc_informer *inf; const char *name; } infs[] = {
+		{ c->nodes, "nodes" }, { c->pods, "pods" }, { c->budgets, "evictionbudgets" } };
+	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++) {
+		if (!infs[i].inf)
+			continue;
+		kc_reflector_stats rs;
+		kc_informer_stats(infs[i].inf, &rs);
+		snprintf(lbl, sizeof(lbl), "resource=\"%s\"", infs[i].name);
+		fb_metrics_set(m, "firebreak_watch_restarts_total", lbl, (double)rs.failures);
+		fb_metrics_set(m, "firebreak_watch_events_total", lbl, (double)rs.events);
+	}
+}
+
+static void budget_window_metrics(fb_controller *c, const char *name, const cJSON *status)
+{
+	char lbl[512], q[300];
+	const cJSON *u;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(status, "windowUsage")) {
+		const cJSON *w = cJSON_GetObjectItem(u, "window");
+		if (!cJSON_IsString(w))
+			continue;
+		snprintf(lbl, sizeof(lbl), "budget=\"%s\",window=\"%s\"",
+		         fb_metrics_label(name, q, sizeof(q)), w->valuestring);
+		fb_metrics_set(c->metrics, "firebreak_budget_window_used", lbl,
+		               cJSON_GetObjectItem(u, "used")->valuedouble);
+		fb_metrics_set(c->metrics, "firebreak_budget_window_max", lbl,
+		               cJSON_GetObjectItem(u, "maxNodes")->valuedouble);
+	}
+}
+
+static void serve(void *ud, const char *path, int *status, const char **ctype, char **body,
+                  size_t *len)
+{
+	fb_controller *c = ud;
+	*ctype = "text/plain; charset=utf-8";
+	const char *text;
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_refresh(c);
+		*body = fb_metrics_render(c->metrics);
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+		*status = *body ? 200 : 500;
+		*len = *body ? strlen(*body) : 0;
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		bool ok = kc_now_mono_ms() - atomic_load(&c->loop_mono_ms) < HEALTH_STALL_MS;
+		*status = ok ? 200 : 500;
+		text = ok ? "ok\n" : "run loop stalled\n";
+	} else if (strcmp(path, "/readyz") == 0) {
+		/* ready = caches synced; a follower with warm caches is ready to take over */
+		bool ok = atomic_load(&c->synced);
+		*status = ok ? 200 : 503;
+		text = ok ? (may_write(c) ? "ok: leader\n" : "ok: follower\n") : "caches not synced\n";
+	} else {
+		*status = 404;
+		text = "not found: try /metrics, /healthz or /readyz\n";
+	}
+	*body = kc_strdup(text);
+	*len = *body ? strlen(*body) : 0;
 }
 
 /* ---- set-up and the loop ----------------------------------------------------------- */
@@ -414,6 +569,7 @@ static void report_sync(fb_controller *c)
 
 static void teardown(fb_controller *c)
 {
+	fb_http_stop(c->http);
 	if (c->leader)
 		kc_leader_stop(c->leader);
 	kc_informer_stop(c->budgets);
@@ -428,6 +584,7 @@ static void teardown(fb_controller *c)
 	kc_informer_free(c->nodes);
 	fb_core_free(c->core);
 	kc_client_free(c->client);
+	fb_metrics_free(c->metrics);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -467,6 +624,18 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	c.core = fb_core_new(&o->core);
 	if (!c.core)
 		goto out;
+	atomic_store(&c.loop_mono_ms, kc_now_mono_ms());
+	if (metrics_setup(&c) != 0)
+		goto out;
+	if (o->metrics_addr && o->metrics_addr[0]) {
+		c.http = fb_http_start(o->metrics_addr, serve, &c);
+		if (!c.http) {
+			fb_log(FB_ERROR, "cannot serve metrics and health", "addr=%s", o->metrics_addr);
+			goto out;
+		}
+		fb_log(FB_INFO, "serving /metrics /healthz /readyz", "addr=%s port=%d",
+		       o->metrics_addr, fb_http_port(c.http));
+	}
 	/* Followers decide nothing: the core waits for leadership when electing. */
 	fb_core_set_leader(c.core, !o->leader_elect);
 	atomic_store(&c.leading, !o->leader_elect);
@@ -497,6 +666,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	if (!c.budgets_available)
 		fb_log(FB_WARN, "EvictionBudgets not available (CRD not installed?); built-in defaults apply",
 		       NULL);
+	atomic_store(&c.synced, true);
 	report_sync(&c);
 	if (o->exit_after_sync) {
 		rc = 0;
@@ -546,10 +716,17 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 			ts.tv_nsec %= 1000000000;
 			pthread_cond_timedwait(&c.wake, &c.lock, &ts);
 		}
+		bool had_news = c.woken;
+		int64_t since = c.pending_since_us;
 		c.woken = false;
 		fb_actions_clear(&acts);
 		next = fb_core_tick(c.core, wall_ms(), &acts);
 		pthread_mutex_unlock(&c.lock);
+		int64_t now_us = kc_now_mono_us();
+		atomic_store(&c.loop_mono_ms, now_us / 1000);
+		if (had_news)
+			fb_metrics_observe(c.metrics, "firebreak_decision_latency_seconds", NULL,
+			                   (double)(now_us - since) / 1e6);
 		execute(&c, &acts);
 	}
 	fb_actions_release(&acts);

@@ -31,6 +31,7 @@ typedef struct fb_controller_options {
 	kc_leader_timing timing;
 	fb_core_config core;
 	int64_t sync_timeout_ms;       /* give up if caches do not sync in time (0: 5 min) */
+	const char *metrics_addr;      /* "host:port" for /metrics /healthz /readyz; NULL or "" = off */
 	bool exit_after_sync;          /* list, watch until synced, report, exit */
 } fb_controller_options;
 

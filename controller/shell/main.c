@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "controller.h"
 #include "kc/alloc.h"
 #include "log.h"
@@ -22,6 +23,8 @@ static void usage(FILE *f)
 	        "Evicts pods from failed nodes at a budgeted, zone-aware rate in place of the\n"
 	        "taint-eviction controller, and quarantines the workload that keeps killing nodes.\n"
 	        "\n"
+	        "  --config FILE         settings file (YAML; see config/firebreak.yaml); flags\n"
+	        "                        given here override it\n"
 	        "  --kubeconfig PATH     kubeconfig to use (default: in-cluster, $KUBECONFIG,\n"
 	        "                        ~/.kube/config)\n"
 	        "  --context NAME        kubeconfig context (default: current-context)\n"
@@ -30,6 +33,8 @@ static void usage(FILE *f)
 	        "  --lease-namespace NS  namespace of the Lease (default: the client's namespace)\n"
 	        "  --lease-name NAME     name of the Lease (default firebreak)\n"
 	        "  --qps N --burst N     client-side rate limit (default 20 / 30)\n"
+	        "  --metrics-addr ADDR   serve /metrics /healthz /readyz on host:port (default\n"
+	        "                        :8080; \"\" turns it off)\n"
 	        "  --log-level LEVEL     debug, info, warn, error (default info)\n"
 	        "  --log-format FORMAT   text (logfmt) or json (default text)\n"
 	        "  --exit-after-sync     list and watch until caches sync, report, exit\n"
@@ -82,9 +87,11 @@ static void *signal_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	enum { O_KUBECONFIG = 1, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
+	enum { O_CONFIG = 1, O_METRICS_ADDR, O_KUBECONFIG, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
 	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP };
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "metrics-addr", required_argument, NULL, O_METRICS_ADDR },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "context", required_argument, NULL, O_CONTEXT },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
@@ -100,14 +107,32 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	fb_settings set;
+	fb_settings_defaults(&set);
 	fb_controller_options o;
-	fb_controller_options_defaults(&o);
-	fb_log_level level = FB_INFO;
-	fb_log_format format = FB_LOG_TEXT;
 	int opt;
 	double num;
+	/* First pass: only --config, so that the other flags override the file. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != O_CONFIG)
+			continue;
+		char err[512];
+		if (fb_settings_load_file(&set, optarg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "firebreak: invalid settings: %s\n", err);
+			fb_settings_release(&set);
+			return 2;
+		}
+	}
+	opterr = 1;
+	optind = 0; /* glibc: rescan from the start */
+	o = set.ctl;
+	fb_log_level level = set.log_level;
+	fb_log_format format = set.log_format;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
+		case O_CONFIG: break;
+		case O_METRICS_ADDR: o.metrics_addr = optarg; break;
 		case O_KUBECONFIG: o.kubeconfig = optarg; break;
 		case O_CONTEXT: o.context = optarg; break;
 		case O_DRY_RUN: o.core.dry_run = true; break;
@@ -146,9 +171,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_EXIT_AFTER_SYNC: o.exit_after_sync = true; break;
-		case O_VERSION: printf("firebreak %s\n", FB_VERSION); return 0;
-		case O_HELP: usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case O_VERSION:
+			printf("firebreak %s\n", FB_VERSION);
+			fb_settings_release(&set);
+			return 0;
+		case O_HELP:
+			usage(stdout);
+			fb_settings_release(&set);
+			return 0;
+		default:
+			usage(stderr);
+			fb_settings_release(&set);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -180,6 +214,7 @@ int main(int argc, char **argv)
 	fb_log(FB_INFO, "firebreak starting", "version=%s dry_run=%s leader_elect=%s", FB_VERSION,
 	       o.core.dry_run ? "true" : "false", o.leader_elect ? "true" : "false");
 	int rc = fb_controller_run(&o, sig.stop);
+	fb_settings_release(&set);
 	/* the signal thread may still be waiting: leave the token to process exit */
 	kc_global_cleanup();
 	return rc;

@@ -1,0 +1,326 @@
+/* config.c - the YAML configuration file (see config.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cyaml/cyaml.h>
+
+#include "config.h"
+#include "duration.h"
+#include "kc/alloc.h"
+
+/* ---- the file's shape ------------------------------------------------------- */
+
+typedef struct file_leader {
+	bool *enabled;
+	char *namespace_, *name, *lease_duration, *renew_deadline, *retry_period;
+} file_leader;
+
+typedef struct file_client {
+	double *qps;
+	long *burst;
+} file_client;
+
+typedef struct file_log {
+	char *level, *format;
+} file_log;
+
+typedef struct file_eviction {
+	double *rate, *secondary_rate, *unhealthy_threshold;
+	long *large_cluster;
+	char *mode, *pdb_blocked_timeout;
+	long *max_actions_per_tick;
+} file_eviction;
+
+typedef struct file_config {
+	char *kubeconfig, *context, *metrics_addr;
+	bool *dry_run;
+	file_leader *leader;
+	file_client *client;
+	file_log *log;
+	file_eviction *eviction;
+} file_config;
+
+#define OPT CYAML_FLAG_OPTIONAL
+#define STR(key, type, member) CYAML_FIELD_STRING_PTR(key, OPT | CYAML_FLAG_POINTER, type, member, 0, 1024)
+
+static const cyaml_schema_field_t leader_fields[] = {
+	CYAML_FIELD_BOOL_PTR("enabled", OPT | CYAML_FLAG_POINTER, file_leader, enabled),
+	STR("namespace", file_leader, namespace_),
+	STR("name", file_leader, name),
+	STR("leaseDuration", file_leader, lease_duration),
+	STR("renewDeadline", file_leader, renew_deadline),
+	STR("retryPeriod", file_leader, retry_period),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t client_fields[] = {
+	CYAML_FIELD_FLOAT_PTR("qps", OPT | CYAML_FLAG_POINTER, file_client, qps),
+	CYAML_FIELD_INT_PTR("burst", OPT | CYAML_FLAG_POINTER, file_client, burst),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t log_fields[] = {
+	STR("level", file_log, level),
+	STR("format", file_log, format),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t eviction_fields[] = {
+	CYAML_FIELD_FLOAT_PTR("nodeEvictionRate", OPT | CYAML_FLAG_POINTER, file_eviction, rate),
+	CYAML_FIELD_FLOAT_PTR("secondaryNodeEvictionRate", OPT | CYAML_FLAG_POINTER, file_eviction,
+	                      secondary_rate),
+	CYAML_FIELD_FLOAT_PTR("unhealthyZoneThreshold", OPT | CYAML_FLAG_POINTER, file_eviction,
+	                      unhealthy_threshold),
+	CYAML_FIELD_INT_PTR("largeClusterSizeThreshold", OPT | CYAML_FLAG_POINTER, file_eviction,
+	                    large_cluster),
+	STR("podEvictionMode", file_eviction, mode),
+	STR("pdbBlockedTimeout", file_eviction, pdb_blocked_timeout),
+	CYAML_FIELD_INT_PTR("maxPodActionsPerTick", OPT | CYAML_FLAG_POINTER, file_eviction,
+	                    max_actions_per_tick),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+	STR("kubeconfig", file_config, kubeconfig),
+	STR("context", file_config, context),
+	STR("metricsAddr", file_config, metrics_addr),
+	CYAML_FIELD_BOOL_PTR("dryRun", OPT | CYAML_FLAG_POINTER, file_config, dry_run),
+	CYAML_FIELD_MAPPING_PTR("leaderElection", OPT | CYAML_FLAG_POINTER, file_config, leader,
+	                        leader_fields),
+	CYAML_FIELD_MAPPING_PTR("client", OPT | CYAML_FLAG_POINTER, file_config, client,
+	                        client_fields),
+	CYAML_FIELD_MAPPING_PTR("log", OPT | CYAML_FLAG_POINTER, file_config, log, log_fields),
+	CYAML_FIELD_MAPPING_PTR("eviction", OPT | CYAML_FLAG_POINTER, file_config, eviction,
+	                        eviction_fields),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t top_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, file_config, top_fields),
+};
+
+/* ---- loading -------------------------------------------------------------------- */
+
+typedef struct log_capture {
+	char msg[384];
+} log_capture;
+
+/*
+ * Keep cyaml's error lines, joined on one line: the first says what is wrong,
+ * the backtrace after it names the keys that lead there ("in mapping field
+ * 'burst'").
+ */
+static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+	log_capture *lc = ctx;
+	if (level < CYAML_LOG_ERROR)
+		return;
+	size_t n = strlen(lc->msg);
+	if (n + 8 >= sizeof(lc->msg))
+		return;
+	char line[256];
+	vsnprintf(line, sizeof(line), fmt, args);
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, "Load: ", 6) == 0)
+		p += 6;
+	size_t l = strlen(p);
+	while (l && (p[l - 1] == '\n' || p[l - 1] == ' '))
+		p[--l] = '\0';
+	if (!l || strcmp(p, "Backtrace:") == 0)
+		return;
+	snprintf(lc->msg + n, sizeof(lc->msg) - n, "%s%s", n ? "; " : "", p);
+}
+
+static void *mem(void *ctx, void *ptr, size_t size)
+{
+	if (size == 0) {
+		kc_free(ptr);
+		return NULL;
+	}
+	return kc_realloc(ptr, size);
+}
+
+void fb_settings_defaults(fb_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	fb_controller_options_defaults(&s->ctl);
+	s->ctl.metrics_addr = ":8080";
+	s->log_level = FB_INFO;
+	s->log_format = FB_LOG_TEXT;
+}
+
+void fb_settings_release(fb_settings *s)
+{
+	for (size_t i = 0; i < s->nowned; i++)
+		kc_free(s->owned[i]);
+	s->nowned = 0;
+}
+
+static const char *keep(fb_settings *s, const char *v)
+{
+	if (s->nowned == sizeof(s->owned) / sizeof(s->owned[0]))
+		return NULL;
+	char *copy = kc_strdup(v);
+	if (copy)
+		s->owned[s->nowned++] = copy;
+	return copy;
+}
+
+#define BAD(...)                                                   \
+	do {                                                       \
+		int n_ = snprintf(err, errcap, "%s: ", name);      \
+		if (n_ >= 0 && (size_t)n_ < errcap)                \
+			snprintf(err + n_, errcap - (size_t)n_, __VA_ARGS__); \
+		goto out;                                          \
+	} while (0)
+
+static bool duration(const char *v, int64_t *out)
+{
+	return v && fb_duration_parse(v, out) && *out >= 0;
+}
+
+int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const char *name,
+                         char *err, size_t errcap)
+{
+	log_capture lc = { "" };
+	cyaml_config_t cfg = { .log_fn = capture_log, .log_ctx = &lc, .mem_fn = mem,
+	                       .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_NO_ALIAS };
+	file_config *f = NULL;
+	int rc = -1;
+	if (len > FB_CONFIG_FILE_MAX)
+		BAD("larger than %u bytes", FB_CONFIG_FILE_MAX);
+	if (len == 0) /* an empty file means all defaults */
+		return 0;
+	cyaml_err_t cerr = cyaml_load_data((const uint8_t *)data, len, &cfg, &top_schema,
+	                                   (cyaml_data_t **)&f, NULL);
+	if (cerr != CYAML_OK)
+		BAD("%s%s%s", cyaml_strerror(cerr), lc.msg[0] ? ": " : "", lc.msg);
+	if (!f)
+		return 0;
+	fb_controller_options *o = &s->ctl;
+	if (f->kubeconfig && !(o->kubeconfig = keep(s, f->kubeconfig)))
+		BAD("out of memory");
+	if (f->context && !(o->context = keep(s, f->context)))
+		BAD("out of memory");
+	if (f->metrics_addr && !(o->metrics_addr = keep(s, f->metrics_addr)))
+		BAD("out of memory");
+	if (f->dry_run)
+		o->core.dry_run = *f->dry_run;
+	if (f->leader) {
+		file_leader *l = f->leader;
+		if (l->enabled)
+			o->leader_elect = *l->enabled;
+		if (l->namespace_ && !(o->lease_namespace = keep(s, l->namespace_)))
+			BAD("out of memory");
+		if (l->name && !(o->lease_name = keep(s, l->name)))
+			BAD("out of memory");
+		if (l->lease_duration && !duration(l->lease_duration, &o->timing.lease_duration_ms))
+			BAD("leaderElection.leaseDuration \"%s\" is not a duration such as \"15s\"",
+			    l->lease_duration);
+		if (l->renew_deadline && !duration(l->renew_deadline, &o->timing.renew_deadline_ms))
+			BAD("leaderElection.renewDeadline \"%s\" is not a duration such as \"10s\"",
+			    l->renew_deadline);
+		if (l->retry_period && !duration(l->retry_period, &o->timing.retry_period_ms))
+			BAD("leaderElection.retryPeriod \"%s\" is not a duration such as \"2s\"",
+			    l->retry_period);
+		kc_leader_timing t = o->timing;
+		kc_error_detail d;
+		if (kc_leader_timing_validate(&t, &d) != KC_OK)
+			BAD("leaderElection: %s", d.message);
+	}
+	if (f->client) {
+		if (f->client->qps) {
+			if (!(*f->client->qps > 0 && *f->client->qps <= 10000))
+				BAD("client.qps must be above 0 and at most 10000");
+			o->client.qps = *f->client->qps;
+		}
+		if (f->client->burst) {
+			if (*f->client->burst < 1 || *f->client->burst > 100000)
+				BAD("client.burst must be from 1 to 100000");
+			o->client.burst = (int)*f->client->burst;
+		}
+	}
+	if (f->log) {
+		if (f->log->level && !fb_log_parse_level(f->log->level, &s->log_level))
+			BAD("log.level \"%s\" is not debug, info, warn or error", f->log->level);
+		if (f->log->format && !fb_log_parse_format(f->log->format, &s->log_format))
+			BAD("log.format \"%s\" is not text or json", f->log->format);
+	}
+	if (f->eviction) {
+		file_eviction *e = f->eviction;
+		fb_rates *r = &o->core.rates;
+		if (e->rate) {
+			if (!(*e->rate >= 0 && *e->rate <= 1e6))
+				BAD("eviction.nodeEvictionRate must be 0 or more");
+			r->normal = *e->rate;
+		}
+		if (e->secondary_rate) {
+			if (!(*e->secondary_rate >= 0 && *e->secondary_rate <= 1e6))
+				BAD("eviction.secondaryNodeEvictionRate must be 0 or more");
+			r->secondary = *e->secondary_rate;
+		}
+		if (e->unhealthy_threshold) {
+			if (!(*e->unhealthy_threshold >= 0 && *e->unhealthy_threshold <= 1))
+				BAD("eviction.unhealthyZoneThreshold must be from 0 to 1");
+			r->unhealthy_threshold = *e->unhealthy_threshold;
+		}
+		if (e->large_cluster) {
+			if (*e->large_cluster < 0 || *e->large_cluster > 1000000)
+				BAD("eviction.largeClusterSizeThreshold must be 0 or more");
+			r->large_cluster_threshold = (int)*e->large_cluster;
+		}
+		if (e->mode) {
+			if (strcmp(e->mode, "Evict") == 0)
+				o->core.defaults.mode = FB_MODE_EVICT;
+			else if (strcmp(e->mode, "Delete") == 0)
+				o->core.defaults.mode = FB_MODE_DELETE;
+			else
+				BAD("eviction.podEvictionMode \"%s\" is not Evict or Delete", e->mode);
+		}
+		if (e->pdb_blocked_timeout &&
+		    !duration(e->pdb_blocked_timeout, &o->core.defaults.pdb_blocked_timeout_ms))
+			BAD("eviction.pdbBlockedTimeout \"%s\" is not a duration such as \"10m\"",
+			    e->pdb_blocked_timeout);
+		if (e->max_actions_per_tick) {
+			if (*e->max_actions_per_tick < 1 || *e->max_actions_per_tick > 100000)
+				BAD("eviction.maxPodActionsPerTick must be from 1 to 100000");
+			o->core.max_pod_actions_per_tick = (int)*e->max_actions_per_tick;
+		}
+	}
+	rc = 0;
+out:
+	if (f)
+		cyaml_free(&cfg, &top_schema, f, 0);
+	return rc;
+}
+
+int fb_settings_load_file(fb_settings *s, const char *path, char *err, size_t errcap)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = kc_malloc(FB_CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		fclose(fp);
+		snprintf(err, errcap, "%s: out of memory", path);
+		return -1;
+	}
+	size_t n = fread(buf, 1, FB_CONFIG_FILE_MAX + 1, fp);
+	bool bad = ferror(fp);
+	fclose(fp);
+	int rc;
+	if (bad) {
+		snprintf(err, errcap, "%s: cannot read", path);
+		rc = -1;
+	} else {
+		rc = fb_settings_load_mem(s, buf, n, path, err, errcap);
+	}
+	kc_free(buf);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/* The settings file: defaults, every field, and errors that name the field. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "kc/alloc.h"
+#include "kctest.h"
+
+static int load(fb_settings *s, const char *yaml, char *err, size_t cap)
+{
+	fb_settings_defaults(s);
+	return fb_settings_load_mem(s, yaml, strlen(yaml), "test.yaml", err, cap);
+}
+
+KT_TEST(sample_file_parses_to_the_defaults)
+{
+	fb_settings s, d;
+	char err[512] = "";
+	char path[512];
+	snprintf(path, sizeof(path), "%s/config/firebreak.yaml",
+	         getenv("FB_SOURCE_DIR") ? getenv("FB_SOURCE_DIR") : ".");
+	fb_settings_defaults(&s);
+	fb_settings_defaults(&d);
+	int rc = fb_settings_load_file(&s, path, err, sizeof(err));
+	KT_EQ_INT(rc, 0);
+	if (rc)
+		fprintf(stderr, "  %s\n", err);
+	KT_CHECK(s.ctl.leader_elect == d.ctl.leader_elect);
+	KT_CHECK(s.ctl.core.rates.normal == 0.1 && s.ctl.core.rates.unhealthy_threshold == 0.55);
+	KT_EQ_INT(s.ctl.timing.lease_duration_ms, 15000);
+	KT_EQ_INT(s.ctl.core.defaults.pdb_blocked_timeout_ms, 600000);
+	KT_EQ_STR(s.ctl.metrics_addr, ":8080");
+	fb_settings_release(&s);
+}
+
+KT_TEST(fields_are_applied)
+{
+	fb_settings s;
+	char err[512] = "";
+	KT_EQ_INT(load(&s, "dryRun: true\nleaderElection: {enabled: false, name: fb, "
+	                   "leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}\n"
+	                   "client: {qps: 50, burst: 100}\nlog: {level: debug, format: json}\n"
+	                   "eviction: {nodeEvictionRate: 0.0003, podEvictionMode: Delete, "
+	                   "pdbBlockedTimeout: 0s}\n", err, sizeof(err)), 0);
+	KT_CHECK(s.ctl.core.dry_run);
+	KT_CHECK(!s.ctl.leader_elect);
+	KT_EQ_STR(s.ctl.lease_name, "fb");
+	KT_EQ_INT(s.ctl.timing.renew_deadline_ms, 20000);
+	KT_CHECK(s.ctl.client.qps == 50 && s.ctl.client.burst == 100);
+	KT_EQ_INT(s.log_level, FB_DEBUG);
+	KT_EQ_INT(s.log_format, FB_LOG_JSON);
+	KT_CHECK(s.ctl.core.rates.normal == 0.0003);
+	KT_EQ_INT(s.ctl.core.defaults.mode, FB_MODE_DELETE);
+	KT_EQ_INT(s.ctl.core.defaults.pdb_blocked_timeout_ms, 0);
+	fb_settings_release(&s);
+	KT_EQ_INT(load(&s, "", err, sizeof(err)), 0); /* empty file: defaults */
+	fb_settings_release(&s);
+}
+
+KT_TEST(errors_name_the_field)
+{
+	static const struct {
+		const char *yaml, *expect;
+	} cases[] = {
+		{ "dryrun: true\n", "dryrun" },                        /* misspelt key */
+		{ "client: {qps: -1}\n", "client.qps" },
+		{ "client: {burst: lots}\n", "burst" },
+		{ "log: {level: loud}\n", "log.level" },
+		{ "leaderElection: {leaseDuration: forever}\n", "leaderElection.leaseDuration" },
+		{ "leaderElection: {leaseDuration: 5s, renewDeadline: 10s}\n", "leaderElection" },
+		{ "eviction: {unhealthyZoneThreshold: 2}\n", "eviction.unhealthyZoneThreshold" },
+		{ "eviction: {podEvictionMode: Drain}\n", "eviction.podEvictionMode" },
+		{ "eviction: {pdbBlockedTimeout: 10}\n", "eviction.pdbBlockedTimeout" },
+		{ "client: [1, 2]\n", "test.yaml" },
+		{ "{{{{\n", "test.yaml" },
+		{ "a: &x 1\nb: *x\n", "test.yaml" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fb_settings s;
+		char err[512] = "";
+		int rc = load(&s, cases[i].yaml, err, sizeof(err));
+		KT_EQ_INT(rc, -1);
+		if (!strstr(err, cases[i].expect)) {
+			fprintf(stderr, "  case %zu: \"%s\" does not name %s\n", i, err, cases[i].expect);
+			kt_failed_checks_++;
+		}
+		fb_settings_release(&s);
+	}
+	fb_settings s;
+	char err[512];
+	fb_settings_defaults(&s);
+	KT_EQ_INT(fb_settings_load_file(&s, "/nonexistent/firebreak.yaml", err, sizeof(err)), -1);
+	KT_CHECK(strstr(err, "/nonexistent/firebreak.yaml") != NULL);
+}
+
+int main(void)
+{
+	KT_RUN(sample_file_parses_to_the_defaults);
+	KT_RUN(fields_are_applied);
+	KT_RUN(errors_name_the_field);
+	return KT_DONE();
+}
