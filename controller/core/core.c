@@ -1111,7 +1111,8 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		cand[ncand++] = (candidate){ n, n->failed_since_ms };
 	}
 	c->stats.failed_nodes = failed;
-	qsort(cand, ncand, sizeof(*cand), candidate_cmp);
+	if (ncand > 1)
+		qsort(cand, ncand, sizeof(*cand), candidate_cmp);
 	for (size_t i = 0; i < ncand; i++) {
 		core_node *n = cand[i].node;
 		bool recorded;

@@ -430,10 +430,21 @@ static int metrics_setup(fb_controller *c)
 	                        NULL, 0);
 	rc |= fb_metrics_family(m, "firebreak_watch_events_total", FB_COUNTER,
 	                        "Watch events received, by resource.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_api_requests_total", FB_COUNTER,
+	                        "HTTP exchanges with the API server by verb and status code "
+	                        "(code 0: no answer).", NULL, 0);
 	rc |= fb_metrics_family(m, "firebreak_decision_latency_seconds", FB_HISTOGRAM,
 	                        "From a watch event's arrival to the decision taken on it.",
 	                        latency_buckets, sizeof(latency_buckets) / sizeof(latency_buckets[0]));
 	return rc ? -1 : 0;
+}
+
+static void count_request(void *ud, const char *method, long status, int64_t duration_us)
+{
+	fb_controller *c = ud;
+	char lbl[64];
+	snprintf(lbl, sizeof(lbl), "verb=\"%s\",code=\"%ld\"", method, status);
+	fb_metrics_add(c->metrics, "firebreak_api_requests_total", lbl, 1);
 }
 
 /* Refresh the gauges that mirror state (cheap: a few zones and budgets). */
@@ -610,7 +621,12 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 		       kc_strerror(err), fb_log_quote(d.message, q, sizeof(q)));
 		goto out;
 	}
-	err = kc_client_new(cfg, &o->client, &c.client, &d);
+	if (metrics_setup(&c) != 0)
+		goto out;
+	kc_client_options copts = o->client;
+	copts.on_request = count_request;
+	copts.on_request_ud = &c;
+	err = kc_client_new(cfg, &copts, &c.client, &d);
 	if (err != KC_OK) {
 		fb_log(FB_ERROR, "cannot create API client", "err=\"%s\" detail=\"%.300s\"",
 		       kc_strerror(err), d.message);
@@ -625,8 +641,6 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	if (!c.core)
 		goto out;
 	atomic_store(&c.loop_mono_ms, kc_now_mono_ms());
-	if (metrics_setup(&c) != 0)
-		goto out;
 	if (o->metrics_addr && o->metrics_addr[0]) {
 		c.http = fb_http_start(o->metrics_addr, serve, &c);
 		if (!c.http) {

@@ -83,6 +83,8 @@ struct kc_client {
 	long connect_timeout_ms;
 	long request_timeout_ms;
 	int max_retries;
+	void (*on_request)(void *ud, const char *method, long status, int64_t duration_us);
+	void *on_request_ud;
 	size_t max_body;
 
 	bool rate_limited;
@@ -313,6 +315,8 @@ kc_err kc_client_new(const kc_config *cfg, const kc_client_options *opts,
 	c->request_timeout_ms = o.request_timeout_ms > 0 ? o.request_timeout_ms
 	                                                 : KC_DEFAULT_REQUEST_TIMEOUT_MS;
 	c->max_retries = o.max_retries > 0 ? o.max_retries : KC_MAX_RETRIES;
+	c->on_request = o.on_request;
+	c->on_request_ud = o.on_request_ud;
 	c->max_body = o.max_response_bytes && o.max_response_bytes < KC_RESPONSE_MAX_BYTES
 	                      ? o.max_response_bytes
 	                      : KC_RESPONSE_MAX_BYTES;
@@ -839,7 +843,14 @@ static kc_err run(kc_client *c, const kc_request *req, bool stream, long stall_m
 		x.retry_after_s = -1;
 		x.errbuf[0] = '\0';
 		x.last_byte_ms = kc_now_mono_ms();
+		int64_t t0_us = kc_now_mono_us();
 		CURLcode rc = perform(&h, &x, req->cancel, stream ? stall_ms : 0);
+		if (c->on_request) {
+			long answered = 0;
+			if (rc == CURLE_OK || x.abort_err != KC_OK)
+				curl_easy_getinfo(h.easy, CURLINFO_RESPONSE_CODE, &answered);
+			c->on_request(c->on_request_ud, req->method, answered, kc_now_mono_us() - t0_us);
+		}
 		curl_easy_setopt(h.easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
 		curl_slist_free_all(hdrs);
 

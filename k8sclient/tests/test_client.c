@@ -511,6 +511,45 @@ KT_TEST(retry_after_429_then_success)
 	kt_server_stop(s);
 }
 
+struct observed {
+	atomic_int calls;
+	long statuses[8];
+	char method[8];
+};
+
+static void observe(void *ud, const char *method, long status, int64_t duration_us)
+{
+	struct observed *o = ud;
+	int i = atomic_fetch_add(&o->calls, 1);
+	if (i < 8)
+		o->statuses[i] = status;
+	snprintf(o->method, sizeof(o->method), "%s", method);
+	if (duration_us < 0)
+		o->statuses[0] = -1; /* make the test fail */
+}
+
+KT_TEST(request_observer_sees_every_try)
+{
+	script_reset(M_429_THEN_OK);
+	S.fails = 2;
+	S.ra = "0";
+	kt_server *s = start(false, false);
+	kc_config *cfg = kt_server_config(s, NULL);
+	struct observed ob = { 0 };
+	kc_client_options o = { .on_request = observe, .on_request_ud = &ob };
+	kc_client *c = client_for(cfg, &o);
+	kc_error_detail d;
+	KT_EQ_INT(do_get(c, &d), KC_OK);
+	KT_EQ_INT(atomic_load(&ob.calls), 3);
+	KT_EQ_INT(ob.statuses[0], 429);
+	KT_EQ_INT(ob.statuses[1], 429);
+	KT_EQ_INT(ob.statuses[2], 200);
+	KT_EQ_STR(ob.method, "GET");
+	kc_client_free(c);
+	kc_config_free(cfg);
+	kt_server_stop(s);
+}
+
 KT_TEST(retries_are_bounded)
 {
 	script_reset(M_429_THEN_OK);
@@ -989,6 +1028,7 @@ int main(void)
 	KT_RUN(connections_are_shared_between_handles);
 	KT_RUN(threads_share_a_client);
 	KT_RUN(retry_after_429_then_success);
+	KT_RUN(request_observer_sees_every_try);
 	KT_RUN(retries_are_bounded);
 	KT_RUN(server_error_without_retry_after_is_not_retried);
 	KT_RUN(status_is_decoded_into_the_detail);

@@ -63,6 +63,14 @@ typedef struct kc_client_options {
 	int max_retries;           /* <= 0: KC_MAX_RETRIES */
 	const char *user_agent;    /* NULL: "firebreak/<version> (<os>/<arch>)" */
 	size_t max_response_bytes; /* 0 or > KC_RESPONSE_MAX_BYTES: KC_RESPONSE_MAX_BYTES */
+	/*
+	 * Observer, called after every HTTP exchange (each try of a retried
+	 * request counts) on the calling thread: the method, the HTTP status (0
+	 * when no answer came: transport error, timeout, cancel) and how long the
+	 * exchange took. For metrics; it must be quick and thread-safe. May be NULL.
+	 */
+	void (*on_request)(void *ud, const char *method, long status, int64_t duration_us);
+	void *on_request_ud;
 } kc_client_options;
 
 /*
