@@ -2,6 +2,7 @@
  * status.c - metav1.Status decoding. Non-2xx answers and watch ERROR events
  * carry a Status; it is reported to the caller, never parsed as success.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,12 @@ static void copy_printable(char *dst, size_t cap, const char *s, size_t len)
 	dst[j] = '\0';
 }
 
+/* An HTTP status code, checked before any conversion (the input is hostile). */
+static bool status_code_ok(const cJSON *code)
+{
+	return cJSON_IsNumber(code) && code->valuedouble >= 100 && code->valuedouble < 1000;
+}
+
 kc_err kc__status_from_json(const cJSON *obj, kc_error_detail *d)
 {
 	const char *kind = kc__json_str(obj, "kind");
@@ -37,10 +44,10 @@ kc_err kc__status_from_json(const cJSON *obj, kc_error_detail *d)
 			copy_printable(d->reason, sizeof(d->reason), reason, strlen(reason));
 		if (message)
 			copy_printable(d->message, sizeof(d->message), message, strlen(message));
-		if (cJSON_IsNumber(code) && d->http_status == 0)
+		if (status_code_ok(code) && d->http_status == 0)
 			d->http_status = (int)code->valuedouble;
 	}
-	if (!cJSON_IsNumber(code))
+	if (!status_code_ok(code))
 		return KC_ERR_HTTP;
 	kc_err err = kc_err_from_http((long)code->valuedouble);
 	return err == KC_OK ? KC_ERR_HTTP : err;
