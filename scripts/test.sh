@@ -45,9 +45,12 @@ fi
 step "fuzz targets (${fuzz_seconds}s each, libFuzzer)"
 CC=clang cmake -S . -B build/fuzz -G Ninja -DFB_FUZZ=ON -DFB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C build/fuzz
-for f in build/fuzz/k8sclient/kc_fuzz_*; do
-  name=$(basename "$f"); name=${name#kc_}
-  corpus=k8sclient/fuzz/corpus/$name
+for f in build/fuzz/k8sclient/kc_fuzz_* build/fuzz/controller/fb_fuzz_*; do
+  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}
+  case "$f" in
+    */controller/*) corpus=controller/fuzz/corpus/$name ;;
+    *) corpus=k8sclient/fuzz/corpus/$name ;;
+  esac
   work=$(mktemp -d)
   echo "-- $name"
   status=0

@@ -251,7 +251,10 @@ void *fb_project_budget(const cJSON *obj, void *ud)
 	if (!b || !(b->name = kc_strdup(name)))
 		goto fail;
 	const cJSON *gen = get(meta, "generation");
-	b->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
+	/* range-checked before converting: the input is untrusted */
+	b->generation = cJSON_IsNumber(gen) && gen->valuedouble >= 0 && gen->valuedouble < 9e15
+	                        ? (int64_t)gen->valuedouble
+	                        : 0;
 	const cJSON *spec = get(obj, "spec");
 	b->spec = spec ? cJSON_Duplicate(spec, true) : cJSON_CreateObject();
 	if (!b->spec)
