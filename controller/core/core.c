@@ -8,6 +8,7 @@
 #include "core.h"
 #include "duration.h"
 #include "kc/alloc.h"
+#include "kc/time.h"
 #include "map.h"
 
 typedef struct core_node core_node;
@@ -29,6 +30,7 @@ typedef struct core_pod {
 	bool blocked;              /* the last try got a 429 */
 	bool blocked_reported;
 	bool deleting;             /* the fallback to delete has been taken */
+	bool pinned_reported;      /* its workload is quarantined and it was told so */
 	int attempts;
 	int64_t first_try_ms, next_try_ms, backoff_ms;
 } core_pod;
@@ -43,6 +45,7 @@ struct core_node {
 	int64_t ready_transition_ms;
 	int64_t reset_ms;          /* failure clocks restart here (leaving master disruption) */
 	bool exclude, memory_pressure;
+	bool memory_pressure_seen;  /* MemoryPressure was True at some point before it failed */
 	core_pod **pods;
 	size_t npods, podcap;
 	/* the current failure */
@@ -52,7 +55,22 @@ struct core_node {
 	int64_t admitted_ms;
 	fb_deny deferred;          /* last deferral reported for this failure */
 	char deferred_by[FB_NAME_MAX];
+	bool failure_recorded;     /* evidence for the current failure is on record */
+	char *quarantine_taint;    /* value of our taint on it, if any */
 };
+
+/* A workload (Kind/namespace/name) that is a suspect or has a verdict. */
+typedef struct core_workload {
+	char *id;
+	char *ns, *kind, *name;
+	bool quarantined;          /* verdict in force: its pods on failed nodes stay */
+	bool dry_run;              /* the verdict was only reported */
+	bool announced;            /* the Quarantine object and Events went out */
+	int64_t declared_ms;
+	int64_t released_ms;       /* evidence from before this does not count */
+	bool dirty;                /* evidence changed: judge again */
+	int bad;                   /* failed nodes at the last judgement */
+} core_workload;
 
 typedef struct core_admission {
 	fb_admission a;
@@ -91,6 +109,8 @@ struct fb_core {
 	bool counts_dirty;
 	fb_core_stats stats;
 	int64_t last_now_ms;
+	fb_evidence evidence;      /* recent node failures and who arrived before them */
+	fb_map workloads;          /* id -> core_workload (suspects and verdicts) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -103,6 +123,7 @@ void fb_core_config_defaults(fb_core_config *c)
 	c->pdb_retry_max_ms = 60000;
 	c->max_pod_actions_per_tick = 256;
 	fb_budget_spec_defaults(&c->defaults);
+	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
 }
 
 void fb_actions_init(fb_actions *a)
@@ -110,15 +131,20 @@ void fb_actions_init(fb_actions *a)
 	memset(a, 0, sizeof(*a));
 }
 
-void fb_actions_release(fb_actions *a)
-{
-	kc_free(a->v);
-	memset(a, 0, sizeof(*a));
-}
-
 void fb_actions_clear(fb_actions *a)
 {
+	for (size_t i = 0; i < a->n; i++) {
+		kc_free(a->v[i].payload);
+		a->v[i].payload = NULL;
+	}
 	a->n = 0;
+}
+
+void fb_actions_release(fb_actions *a)
+{
+	fb_actions_clear(a);
+	kc_free(a->v);
+	memset(a, 0, sizeof(*a));
 }
 
 static fb_action *push_action(fb_actions *a, fb_action_kind kind)
@@ -215,7 +241,11 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 		c->cfg.pdb_retry_max_ms = c->cfg.pdb_retry_initial_ms;
 	fb_map_init(&c->nodes);
 	fb_map_init(&c->pods);
+	fb_map_init(&c->workloads);
+	fb_evidence_init(&c->evidence);
 	fb_zones_init(&c->zones);
+	if (c->cfg.poison_ratio <= 0 || c->cfg.poison_ratio > 1)
+		c->cfg.poison_ratio = FB_POISON_RATIO_DEFAULT;
 	c->leader = true;
 	c->counts_dirty = true;
 	return c;
@@ -231,8 +261,18 @@ static void pod_free(core_pod *p)
 	kc_free(p);
 }
 
+static void workload_free(core_workload *w)
+{
+	kc_free(w->id);
+	kc_free(w->ns);
+	kc_free(w->kind);
+	kc_free(w->name);
+	kc_free(w);
+}
+
 static void node_free(core_node *n)
 {
+	kc_free(n->quarantine_taint);
 	kc_free(n->name);
 	kc_free(n->uid);
 	fb_labels_release(&n->labels);
@@ -274,6 +314,48 @@ void fb_core_set_leader(fb_core *c, bool leader)
 	if (leader && !c->leader)
 		c->rejudge = true;
 	c->leader = leader;
+}
+
+/* ---- workloads ------------------------------------------------------------------ */
+
+/* "Kind/namespace/name" -> its parts (copied). NULL on a malformed id or ENOMEM. */
+static core_workload *workload_get_or_add(fb_core *c, const char *id)
+{
+	core_workload *w = fb_map_get(&c->workloads, id);
+	if (w)
+		return w;
+	const char *a = strchr(id, '/');
+	const char *b = a ? strchr(a + 1, '/') : NULL;
+	if (!a || !b || a == id || !b[1])
+		return NULL;
+	w = kc_calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->id = kc_strdup(id);
+	w->kind = kc_strndup(id, (size_t)(a - id));
+	w->ns = kc_strndup(a + 1, (size_t)(b - a - 1));
+	w->name = kc_strdup(b + 1);
+	if (!w->id || !w->kind || !w->ns || !w->name || fb_map_put(&c->workloads, id, w, NULL) != 0) {
+		workload_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void fb_quarantine_taint_value(const char *ns, const char *kind, const char *name, char out[64])
+{
+	char full[600];
+	int n = snprintf(full, sizeof(full), "%s.%s.%s", ns, kind, name);
+	if (n >= 0 && n <= 63) {
+		memcpy(out, full, (size_t)n + 1);
+		return;
+	}
+	/* too long for a taint value: keep a readable prefix and a hash of the rest */
+	uint32_t h = 2166136261u;
+	for (const char *p = full; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(out, 64, "%.54s-%08x", full, h);
+	/* a taint value must end with an alphanumeric character: the hash does */
 }
 
 /* ---- nodes and pods ------------------------------------------------------------ */
@@ -322,6 +404,31 @@ static bool cond_failed(fb_cond c)
 	return c == FB_COND_FALSE || c == FB_COND_UNKNOWN;
 }
 
+/*
+ * Evidence written to the node earlier (by us, or by the leader before us):
+ * take it back so that the verdict is the same after a restart.
+ */
+static void restore_failure(fb_core *c, core_node *n, const char *json)
+{
+	fb_failure f;
+	if (fb_failure_from_json(json, n->name, &f) != 0)
+		return;
+	bool current = n->failed && f.failed_ms == n->failed_since_ms;
+	if (fb_evidence_has(&c->evidence, n->name, f.failed_ms)) {
+		fb_failure_release(&f);
+		if (current)
+			n->failure_recorded = true;
+		return;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		core_workload *w = workload_get_or_add(c, f.s[i].workload);
+		if (w)
+			w->dirty = true;
+	}
+	if (fb_evidence_take(&c->evidence, &f) && current)
+		n->failure_recorded = true;
+}
+
 int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 {
 	core_node *n = node_get_or_add(c, obs->name);
@@ -352,6 +459,12 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 	n->zone_len = fb_zone_key(obs->region, obs->zone, n->zone_key);
 	n->exclude = obs->exclude_disruption;
 	n->memory_pressure = obs->memory_pressure;
+	if (obs->memory_pressure)
+		n->memory_pressure_seen = true;
+	if (!replace_str(&n->quarantine_taint,
+	                 obs->quarantine_taint && obs->quarantine_taint[0] ? obs->quarantine_taint
+	                                                                   : NULL))
+		return -1;
 	bool was_failed = cond_failed(n->ready);
 	n->ready = obs->ready;
 	n->ready_transition_ms = obs->ready_transition_ms;
@@ -361,9 +474,13 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		n->admitted = false;
 		n->deferred = FB_ADMIT;
 		n->deferred_by[0] = '\0';
+		n->failure_recorded = false;
 	} else if (!cond_failed(n->ready)) {
 		n->failed = false;
+		n->memory_pressure_seen = obs->memory_pressure;
 	}
+	if (obs->failure_annotation)
+		restore_failure(c, n, obs->failure_annotation);
 	c->counts_dirty = true;
 	return 0;
 }
@@ -673,6 +790,15 @@ static bool pod_eligible(const core_pod *p)
 	       p->state != POD_DONE;
 }
 
+/* A pod of a quarantined workload stays where it is (no replacement, no spreading). */
+static bool pod_pinned(const fb_core *c, const core_pod *p)
+{
+	if (!p->workload)
+		return false;
+	const core_workload *w = fb_map_get(&c->workloads, p->workload);
+	return w && w->quarantined;
+}
+
 /* Due time of p on its failed node n; INT64_MAX = never. */
 static int64_t pod_due_ms(const core_pod *p, const core_node *n)
 {
@@ -684,12 +810,12 @@ static int64_t pod_due_ms(const core_pod *p, const core_node *n)
 	return n->failed_since_ms + tol * 1000;
 }
 
-static int64_t node_next_due(const core_node *n)
+static int64_t node_next_due(const fb_core *c, const core_node *n)
 {
 	int64_t due = INT64_MAX;
 	for (size_t i = 0; i < n->npods; i++) {
 		const core_pod *p = n->pods[i];
-		if (!pod_eligible(p))
+		if (!pod_eligible(p) || pod_pinned(c, p))
 			continue;
 		int64_t d = pod_due_ms(p, n);
 		if (d < due)
@@ -938,6 +1064,17 @@ static int64_t pod_actions(fb_core *c, core_node *n, int64_t now_ms, int *budget
 		core_pod *p = n->pods[i];
 		if (!pod_eligible(p) || p->state == POD_INFLIGHT)
 			continue;
+		if (pod_pinned(c, p)) {
+			if (!p->pinned_reported) {
+				p->pinned_reported = true;
+				c->stats.pods_pinned++;
+				event(out, dry, FB_OBJ_POD, p->ns, p->name, p->uid, true, "Pinned",
+				      "Not evicted from failed node %s: %s is quarantined (it arrived on "
+				      "nodes shortly before they failed); it stays so that no replacement "
+				      "spreads it", n->name, p->workload);
+			}
+			continue;
+		}
 		int64_t due = pod_due_ms(p, n);
 		if (p->state == POD_RETRY)
 			due = p->next_try_ms;
@@ -1050,6 +1187,452 @@ static void report_blocked(fb_core *c, core_node *n, fb_actions *out)
 	}
 }
 
+/* ---- poison: evidence, verdicts, quarantine --------------------------------------------- */
+
+/* The poison settings that apply to a node: its first budget's, else the defaults. */
+static const fb_poison_spec *node_poison_spec(const fb_core *c, const core_node *n)
+{
+	for (size_t i = 0; n && i < c->nbudgets; i++)
+		if (budget_selects(c->budgets[i], n))
+			return &c->budgets[i]->spec.poison;
+	return &c->cfg.defaults.poison;
+}
+
+static const char *workload_api_version(const char *kind)
+{
+	if (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") ||
+	    !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet"))
+		return "apps/v1";
+	if (!strcmp(kind, "Job") || !strcmp(kind, "CronJob"))
+		return "batch/v1";
+	if (!strcmp(kind, "Pod"))
+		return "v1";
+	return NULL;
+}
+
+static void workload_event(fb_actions *out, bool dry, const core_workload *w, bool warning,
+                           const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void workload_event(fb_actions *out, bool dry, const core_workload *w, bool warning,
+                           const char *reason, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	event(out, dry, FB_OBJ_WORKLOAD, w->ns, w->name, NULL, warning, reason, "%s", msg);
+	if (out->n)
+		copy_str(out->v[out->n - 1].wl_kind, sizeof(out->v[out->n - 1].wl_kind), w->kind);
+}
+
+static void taint_action(fb_actions *out, const core_node *n, const core_workload *w, bool add)
+{
+	fb_action *a = push_action(out, add ? FB_ACT_TAINT : FB_ACT_UNTAINT);
+	if (!a)
+		return;
+	a->obj = FB_OBJ_NODE;
+	copy_str(a->name, sizeof(a->name), n->name);
+	copy_str(a->uid, sizeof(a->uid), n->uid);
+	fb_quarantine_taint_value(w->ns, w->kind, w->name, a->taint);
+}
+
+/* Record who arrived on node n shortly before its current failure. */
+static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions *out)
+{
+	const fb_poison_spec *spec = node_poison_spec(c, n);
+	n->failure_recorded = true;
+	fb_failure f = { 0 };
+	f.failed_ms = n->failed_since_ms;
+	f.memory_pressure = n->memory_pressure_seen;
+	if (!(f.node = kc_strdup(n->name)))
+		return;
+	char list[400] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < n->npods; i++) {
+		const core_pod *p = n->pods[i];
+		if (p->daemonset || p->mirror || p->terminal || !p->workload || p->arrived_ms <= 0)
+			continue;
+		int64_t before = f.failed_ms - p->arrived_ms;
+		if (before < 0 || before > spec->arrival_window_ms)
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < f.n && !dup; j++)
+			dup = strcmp(f.s[j].workload, p->workload) == 0;
+		if (dup)
+			continue;
+		const char *from = fb_evidence_migrated_from(&c->evidence, p->workload, n->name,
+		                                             p->arrived_ms, spec->window_ms);
+		if (fb_failure_add_suspect(&f, p->workload, p->name, p->arrived_ms, from) != 0)
+			break;
+		char ago_buf[32];
+		int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s before%s%s)",
+		                 len ? ", " : "", p->workload, ago(before, ago_buf, sizeof(ago_buf)),
+		                 from ? ", moved here from failed node " : "", from ? from : "");
+		if (w > 0 && (size_t)w < sizeof(list) - len)
+			len += (size_t)w;
+	}
+	if (f.n == 0) {
+		fb_failure_release(&f);
+		return;
+	}
+	char *json = fb_failure_to_json(&f);
+	for (size_t i = 0; i < f.n; i++) {
+		core_workload *w = workload_get_or_add(c, f.s[i].workload);
+		if (!w)
+			continue;
+		w->dirty = true;
+		if (w->quarantined && !c->cfg.dry_run) /* it killed another node: mark it too */
+			taint_action(out, n, w, true);
+	}
+	bool dry = c->cfg.dry_run;
+	event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, false, "FailureRecorded",
+	      "Node %s failed; recent arrivals: %s", n->name, list);
+	if (json && !dry) {
+		fb_action *a = push_action(out, FB_ACT_NODE_ANNOTATE);
+		if (a) {
+			a->obj = FB_OBJ_NODE;
+			copy_str(a->name, sizeof(a->name), n->name);
+			a->payload = json;
+			json = NULL;
+		}
+	}
+	kc_free(json);
+	fb_evidence_take(&c->evidence, &f);
+	(void)now_ms;
+}
+
+/* Distinct healthy nodes where w arrived since since_ms and is still running. */
+static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms)
+{
+	const char *seen[64];
+	int n = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
+		const core_pod *p = v;
+		if (!p->workload || strcmp(p->workload, w->id) != 0 || !p->node || p->node->failed ||
+		    p->terminating || p->terminal || p->arrived_ms < since_ms)
+			continue;
+		bool dup = false;
+		for (int i = 0; i < n && i < 64 && !dup; i++)
+			dup = seen[i] == p->node->name;
+		if (dup)
+			continue;
+		if (n < 64)
+			seen[n] = p->node->name;
+		n++;
+	}
+	return n;
+}
+
+static char *quarantine_object(fb_core *c, const core_workload *w, const char **nodes, int bad,
+                               const char *message, int64_t now_ms, char *qname, size_t qcap)
+{
+	char lower[64];
+	size_t i;
+	for (i = 0; w->kind[i] && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)(w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 : w->kind[i]);
+	lower[i] = '\0';
+	snprintf(qname, qcap, "%s-%.180s", lower, w->name);
+	char ts[32], tv[64];
+	cJSON *o = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
+	cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
+	cJSON *spec = cJSON_AddObjectToObject(o, "spec");
+	cJSON *wl = cJSON_AddObjectToObject(spec, "workload");
+	cJSON *st = cJSON_AddObjectToObject(o, "status");
+	cJSON *jn = cJSON_AddArrayToObject(st, "nodes");
+	cJSON *tn = cJSON_AddArrayToObject(st, "taintedNodes");
+	cJSON *ev = cJSON_AddArrayToObject(st, "evidence");
+	if (!o || !meta || !labels || !spec || !wl || !st || !jn || !tn || !ev) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	cJSON_AddStringToObject(o, "apiVersion", "firebreak.dev/v1alpha1");
+	cJSON_AddStringToObject(o, "kind", "Quarantine");
+	cJSON_AddStringToObject(meta, "name", qname);
+	cJSON_AddStringToObject(meta, "namespace", w->ns);
+	cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "firebreak");
+	const char *av = workload_api_version(w->kind);
+	if (av)
+		cJSON_AddStringToObject(wl, "apiVersion", av);
+	cJSON_AddStringToObject(wl, "kind", w->kind);
+	cJSON_AddStringToObject(wl, "name", w->name);
+	cJSON_AddStringToObject(spec, "action", "Pin");
+	cJSON_AddStringToObject(st, "phase", "Active");
+	cJSON_AddStringToObject(st, "declaredAt", kc_time_format(now_ms * 1000, ts));
+	cJSON_AddStringToObject(st, "reason", "RepeatedNodeFailures");
+	cJSON_AddStringToObject(st, "message", message);
+	fb_quarantine_taint_value(w->ns, w->kind, w->name, tv);
+	for (int b = 0; b < bad && b < 64; b++) {
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			const fb_failure *f = &c->evidence.v[e];
+			if (strcmp(f->node, nodes[b]) != 0)
+				continue;
+			for (size_t s2 = 0; s2 < f->n; s2++) {
+				const fb_suspect *su = &f->s[s2];
+				if (strcmp(su->workload, w->id) != 0)
+					continue;
+				cJSON *jnode = cJSON_CreateObject();
+				cJSON_AddStringToObject(jnode, "name", f->node);
+				cJSON_AddStringToObject(jnode, "arrivedAt", kc_time_format(su->arrived_ms * 1000, ts));
+				cJSON_AddStringToObject(jnode, "failedAt", kc_time_format(f->failed_ms * 1000, ts));
+				if (su->migrated_from)
+					cJSON_AddStringToObject(jnode, "migratedFrom", su->migrated_from);
+				cJSON_AddItemToArray(jn, jnode);
+				char detail[300], abuf[32];
+				cJSON *e1 = cJSON_CreateObject();
+				cJSON_AddStringToObject(e1, "kind", "Arrival");
+				cJSON_AddStringToObject(e1, "node", f->node);
+				cJSON_AddStringToObject(e1, "time", kc_time_format(su->arrived_ms * 1000, ts));
+				snprintf(detail, sizeof(detail), "pod %s arrived %s before the node failed",
+				         su->pod, ago(f->failed_ms - su->arrived_ms, abuf, sizeof(abuf)));
+				cJSON_AddStringToObject(e1, "detail", detail);
+				cJSON_AddItemToArray(ev, e1);
+				if (su->migrated_from) {
+					cJSON *e2 = cJSON_CreateObject();
+					cJSON_AddStringToObject(e2, "kind", "MigrationChain");
+					cJSON_AddStringToObject(e2, "node", f->node);
+					cJSON_AddStringToObject(e2, "time", kc_time_format(su->arrived_ms * 1000, ts));
+					snprintf(detail, sizeof(detail),
+					         "its previous pod was on node %s, which had failed",
+					         su->migrated_from);
+					cJSON_AddStringToObject(e2, "detail", detail);
+					cJSON_AddItemToArray(ev, e2);
+				}
+				if (f->memory_pressure) {
+					cJSON *e3 = cJSON_CreateObject();
+					cJSON_AddStringToObject(e3, "kind", "MemoryPressure");
+					cJSON_AddStringToObject(e3, "node", f->node);
+					cJSON_AddStringToObject(e3, "time", kc_time_format(f->failed_ms * 1000, ts));
+					cJSON_AddStringToObject(e3, "detail",
+					                        "MemoryPressure was True before the node failed");
+					cJSON_AddItemToArray(ev, e3);
+				}
+				break;
+			}
+			break;
+		}
+		const core_node *node = fb_map_get(&c->nodes, nodes[b]);
+		if (node && node->known)
+			cJSON_AddItemToArray(tn, cJSON_CreateString(nodes[b]));
+	}
+	char *json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return json;
+}
+
+static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, int good,
+                    const fb_poison_spec *spec, int64_t now_ms, fb_actions *out)
+{
+	bool dry = c->cfg.dry_run;
+	w->quarantined = !dry;
+	w->dry_run = dry;
+	w->declared_ms = now_ms;
+	c->stats.quarantines_total++;
+	c->stats.nodes_lost_before_quarantine = (size_t)bad;
+	/* "Deployment gpu/render arrived on node-3 and node-7 within 12m before each failed" */
+	char names[300] = "", within[32];
+	size_t len = 0;
+	int64_t worst = 0;
+	for (int i = 0; i < bad && i < 64; i++) {
+		int n = snprintf(names + len, sizeof(names) - len, "%s%s",
+		                 i == 0 ? "" : (i == bad - 1 ? " and " : ", "), nodes[i]);
+		if (n > 0 && (size_t)n < sizeof(names) - len)
+			len += (size_t)n;
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			const fb_failure *f = &c->evidence.v[e];
+			if (strcmp(f->node, nodes[i]) != 0)
+				continue;
+			for (size_t s2 = 0; s2 < f->n; s2++)
+				if (strcmp(f->s[s2].workload, w->id) == 0 &&
+				    f->failed_ms - f->s[s2].arrived_ms > worst)
+					worst = f->failed_ms - f->s[s2].arrived_ms;
+		}
+	}
+	char tv[64], msg[512];
+	fb_quarantine_taint_value(w->ns, w->kind, w->name, tv);
+	snprintf(msg, sizeof(msg),
+	         "%s %s/%s arrived on %s within %s before each failed (%d failed nodes, %d healthy; "
+	         "threshold %d); pinned, nodes tainted %s=%s:NoSchedule",
+	         w->kind, w->ns, w->name, names, ago(worst, within, sizeof(within)), bad, good,
+	         spec->failures, FB_QUARANTINE_TAINT_KEY, tv);
+	workload_event(out, dry, w, true, "Quarantined", "%s", msg);
+	for (int i = 0; i < bad && i < 64; i++) {
+		core_node *n = fb_map_get(&c->nodes, nodes[i]);
+		if (!n || !n->known)
+			continue;
+		if (!dry)
+			taint_action(out, n, w, true);
+		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "NodeQuarantined",
+		      "%s %s/%s arrived here shortly before this node failed and is quarantined; "
+		      "tainted %s=%s:NoSchedule", w->kind, w->ns, w->name, FB_QUARANTINE_TAINT_KEY, tv);
+	}
+	if (dry)
+		return;
+	char qname[FB_NAME_MAX];
+	char *json = quarantine_object(c, w, nodes, bad, msg, now_ms, qname, sizeof(qname));
+	fb_action *a = json ? push_action(out, FB_ACT_QUARANTINE) : NULL;
+	if (!a) {
+		kc_free(json);
+		return;
+	}
+	a->obj = FB_OBJ_QUARANTINE;
+	copy_str(a->ns, sizeof(a->ns), w->ns);
+	copy_str(a->name, sizeof(a->name), qname);
+	a->payload = json;
+	w->announced = true;
+}
+
+static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	const char *k;
+	void *v;
+	size_t suspects = 0, active = 0;
+	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (w->quarantined)
+			active++;
+		if (!w->dirty) {
+			if (!w->quarantined && w->bad > 0)
+				suspects++;
+			continue;
+		}
+		w->dirty = false;
+		if (w->quarantined || (w->dry_run && w->declared_ms))
+			continue;
+		const char *nodes[64];
+		/* the settings of the node that failed last with it */
+		const fb_poison_spec *spec = &c->cfg.defaults.poison;
+		int64_t latest = INT64_MIN;
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			const fb_failure *f = &c->evidence.v[e];
+			if (f->failed_ms <= latest)
+				continue;
+			for (size_t s2 = 0; s2 < f->n; s2++) {
+				if (strcmp(f->s[s2].workload, w->id) == 0) {
+					latest = f->failed_ms;
+					spec = node_poison_spec(c, fb_map_get(&c->nodes, f->node));
+					break;
+				}
+			}
+		}
+		if (!spec->enabled)
+			continue;
+		int64_t since = now_ms - spec->window_ms;
+		int bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
+		int good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
+		w->bad = bad;
+		if (fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
+			declare(c, w, nodes, bad, good, spec, now_ms, out);
+			if (w->quarantined)
+				active++;
+		} else if (bad > 0) {
+			suspects++;
+		}
+	}
+	c->stats.suspects = suspects;
+	c->stats.quarantines_active = active;
+}
+
+static void poison_pass(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	const char *k;
+	void *v;
+	int64_t keep = c->cfg.defaults.poison.window_ms;
+	for (size_t i = 0; i < c->nbudgets; i++)
+		if (c->budgets[i]->spec.poison.window_ms > keep)
+			keep = c->budgets[i]->spec.poison.window_ms;
+	fb_evidence_prune(&c->evidence, now_ms - keep);
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (n->known && n->failed && !n->failure_recorded)
+			record_failure(c, n, now_ms, out);
+	}
+	judge_workloads(c, now_ms, out);
+}
+
+int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const char *kind,
+                           const char *workload_name, bool released, int64_t now_ms)
+{
+	char id[600];
+	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, workload_name);
+	core_workload *w = workload_get_or_add(c, id);
+	if (!w)
+		return -1;
+	(void)name;
+	if (released) {
+		fb_core_quarantine_delete(c, ns, kind, workload_name, now_ms);
+		return 0;
+	}
+	if (!w->quarantined) {
+		w->quarantined = true;
+		w->announced = true; /* it exists: do not create it again */
+		w->declared_ms = now_ms;
+	}
+	return 0;
+}
+
+/* Pending untaint work is found by the tick: nodes tainted for a workload no longer quarantined. */
+void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
+                               const char *workload_name, int64_t now_ms)
+{
+	char id[600];
+	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, workload_name);
+	core_workload *w = fb_map_get(&c->workloads, id);
+	if (!w || !w->quarantined)
+		return;
+	w->quarantined = false;
+	w->announced = false;
+	w->released_ms = now_ms;
+	w->bad = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
+		core_pod *p = v;
+		if (p->workload && strcmp(p->workload, id) == 0)
+			p->pinned_reported = false;
+	}
+	c->counts_dirty = true;
+}
+
+/* Nodes still carrying the taint of a workload that is not quarantined any more. */
+static void release_pass(fb_core *c, fb_actions *out)
+{
+	const char *k;
+	void *v;
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (!n->known || !n->quarantine_taint)
+			continue;
+		bool held = false;
+		const char *wk;
+		void *wv;
+		core_workload *released = NULL;
+		for (size_t jt = 0; fb_map_next(&c->workloads, &jt, &wk, &wv) && !held;) {
+			core_workload *w = wv;
+			char tv[64];
+			fb_quarantine_taint_value(w->ns, w->kind, w->name, tv);
+			if (strcmp(tv, n->quarantine_taint) != 0)
+				continue;
+			if (w->quarantined)
+				held = true;
+			else if (w->released_ms)
+				released = w;
+		}
+		if (held || !released)
+			continue; /* a taint we know nothing of is not ours to remove */
+		taint_action(out, n, released, false);
+		event(out, false, FB_OBJ_NODE, NULL, n->name, n->uid, false, "QuarantineReleased",
+		      "Quarantine of %s %s/%s released; taint %s removed", released->kind, released->ns,
+		      released->name, FB_QUARANTINE_TAINT_KEY);
+		kc_free(n->quarantine_taint); /* until the node update shows it gone */
+		n->quarantine_taint = NULL;
+	}
+}
+
 /* ---- the tick -------------------------------------------------------------------------------- */
 
 static void rejudge(fb_core *c)
@@ -1080,6 +1663,9 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		budget_prune(c->budgets[i], now_ms);
 	if (c->counts_dirty)
 		recount(c, now_ms, out);
+	poison_pass(c, now_ms, out);
+	if (!c->cfg.dry_run)
+		release_pass(c, out);
 
 	int64_t next = INT64_MAX;
 	const char *k;
@@ -1094,7 +1680,7 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		failed++;
 		if (n->admitted)
 			continue;
-		int64_t due = node_next_due(n);
+		int64_t due = node_next_due(c, n);
 		if (due > now_ms) {
 			if (due < next)
 				next = due;

@@ -38,6 +38,7 @@
 #include <cjson/cJSON.h>
 
 #include "budget.h"
+#include "poison.h"
 #include "selector.h"
 #include "zones.h"
 
@@ -56,6 +57,7 @@ typedef struct fb_core_config {
 	int64_t pdb_retry_max_ms;
 	int max_pod_actions_per_tick;   /* bound on the work of one tick */
 	fb_budget_spec defaults;        /* podEviction/poison when no budget selects a node */
+	double poison_ratio;            /* the verdict's guard: bad >= ratio x (bad + good) */
 } fb_core_config;
 
 /* Kubernetes' defaults; dry_run off. */
@@ -72,6 +74,8 @@ typedef struct fb_node_obs {
 	int64_t ready_transition_ms;    /* Ready.lastTransitionTime, wall clock */
 	bool exclude_disruption;        /* node.kubernetes.io/exclude-disruption */
 	bool memory_pressure;
+	const char *failure_annotation; /* firebreak.dev/failure: evidence recorded earlier */
+	const char *quarantine_taint;   /* value of its firebreak.dev/quarantine taint, if any */
 } fb_node_obs;
 
 typedef struct fb_pod_obs {
@@ -91,9 +95,21 @@ typedef enum fb_action_kind {
 	FB_ACT_DELETE,         /* DELETE the pod (mode Delete, or after pdbBlockedTimeout) */
 	FB_ACT_EVENT,          /* record an Event */
 	FB_ACT_BUDGET_STATUS,  /* write an EvictionBudget's status (fb_core_budget_status) */
+	FB_ACT_NODE_ANNOTATE,  /* set firebreak.dev/failure on node `name` to payload */
+	FB_ACT_TAINT,          /* add firebreak.dev/quarantine=`taint`:NoSchedule to node `name` */
+	FB_ACT_UNTAINT,        /* remove firebreak.dev/quarantine=`taint` from node `name` */
+	FB_ACT_QUARANTINE,     /* create Quarantine ns/name: payload is the object, status included */
 } fb_action_kind;
 
-typedef enum fb_obj_kind { FB_OBJ_NODE, FB_OBJ_POD, FB_OBJ_BUDGET } fb_obj_kind;
+#define FB_QUARANTINE_TAINT_KEY "firebreak.dev/quarantine"
+
+typedef enum fb_obj_kind {
+	FB_OBJ_NODE,
+	FB_OBJ_POD,
+	FB_OBJ_BUDGET,
+	FB_OBJ_WORKLOAD,       /* its kind in wl_kind (Deployment, StatefulSet, Job, ...) */
+	FB_OBJ_QUARANTINE,
+} fb_obj_kind;
 
 typedef struct fb_action {
 	fb_action_kind kind;
@@ -105,6 +121,9 @@ typedef struct fb_action {
 	char uid[64];
 	char node[FB_NAME_MAX];         /* pods: the node they are on */
 	int64_t grace_period_s;         /* -1 = not set */
+	char wl_kind[64];               /* FB_OBJ_WORKLOAD: its kind (Deployment, ...) */
+	char taint[64];                 /* FB_ACT_TAINT / FB_ACT_UNTAINT: the taint's value */
+	char *payload;                  /* owned by the fb_actions list; NULL if none */
 	/* events */
 	bool warning;
 	char reason[64];
@@ -142,6 +161,26 @@ void fb_core_pod_delete(fb_core *c, const char *uid);
 int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const cJSON *spec,
                        const fb_admission *admissions, size_t nadmissions, int64_t now_ms);
 void fb_core_budget_delete(fb_core *c, const char *name);
+
+/*
+ * A Quarantine object was observed (kind/name of its workload, in ns): the
+ * verdict is durable there, so a restarted core knows it. released (its
+ * spec.release) or fb_core_quarantine_delete lifts it: the taints firebreak
+ * added are removed, its pods may be evicted again, and only evidence newer
+ * than the release counts towards a new verdict.
+ */
+int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const char *kind,
+                           const char *workload_name, bool released, int64_t now_ms);
+void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
+                               const char *workload_name, int64_t now_ms);
+
+/*
+ * The taint value that marks nodes a workload killed:
+ * "<namespace>.<kind>.<name>", shortened with a hash to the 63 characters a
+ * taint value may have.
+ */
+void fb_quarantine_taint_value(const char *ns, const char *kind, const char *name,
+                               char out[64]);
 
 /* ---- decisions ---------------------------------------------------------------- */
 
@@ -183,6 +222,10 @@ typedef struct fb_core_stats {
 	size_t nodes, pods, failed_nodes, admitted_nodes, budgets;
 	size_t evictions_requested, deletions_requested;
 	size_t deferrals_rate, deferrals_budget, deferrals_disruption;
+	size_t suspects;                /* workloads with evidence but no verdict */
+	size_t quarantines_active, quarantines_total;
+	size_t nodes_lost_before_quarantine; /* at the latest verdict */
+	size_t pods_pinned;
 } fb_core_stats;
 void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
 /* Zone table of the cluster-wide limiter (for metrics). */

@@ -19,6 +19,10 @@
 
 const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evictionbudgets",
 	                                     "EvictionBudget", false };
+const kc_resource FB_RES_QUARANTINES = { "firebreak.dev", "v1alpha1", "quarantines", "Quarantine",
+	                                 true };
+
+#define TAINT_WRITE_TRIES 5
 
 #define FB_CONTROLLER_NAME "firebreak.dev/firebreak"
 #define LOOP_MAX_WAIT_MS 250
@@ -26,7 +30,7 @@ const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evict
 typedef struct fb_controller {
 	const fb_controller_options *opts;
 	kc_client *client;
-	kc_informer *nodes, *pods, *budgets;
+	kc_informer *nodes, *pods, *budgets, *quarantines;
 	kc_leader *leader;
 	kc_recorder *recorder;
 	pthread_mutex_t lock;
@@ -36,6 +40,7 @@ typedef struct fb_controller {
 	atomic_bool leading;
 	atomic_bool synced;
 	bool budgets_available;
+	bool quarantines_available;
 	fb_metrics *metrics;
 	fb_http *http;
 	atomic_llong loop_mono_ms;     /* the run loop's last turn, for /healthz */
@@ -183,6 +188,48 @@ static void budget_deleted(const char *key, const void *obj, void *ud)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void quarantine_apply(fb_controller *c, const fb_quarantine_proj *q)
+{
+	if (!q->kind || !q->workload)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (fb_core_quarantine_set(c->core, q->ns, q->name, q->kind, q->workload, q->release,
+	                           wall_ms()) != 0)
+		fb_log(FB_ERROR, "out of memory recording a Quarantine", "quarantine=%s/%s", q->ns,
+		       q->name);
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void quarantine_added(const char *key, const void *obj, void *ud)
+{
+	const fb_quarantine_proj *q = obj;
+	fb_log(FB_INFO, "Quarantine observed", "quarantine=%s/%s workload=%s/%s release=%s", q->ns,
+	       q->name, q->kind ? q->kind : "?", q->workload ? q->workload : "?",
+	       q->release ? "true" : "false");
+	quarantine_apply(ud, q);
+}
+
+static void quarantine_updated(const char *key, const void *old_obj, const void *new_obj,
+                               void *ud)
+{
+	quarantine_apply(ud, new_obj);
+}
+
+static void quarantine_deleted(const char *key, const void *obj, void *ud)
+{
+	fb_controller *c = ud;
+	const fb_quarantine_proj *q = obj;
+	if (!q->kind || !q->workload)
+		return;
+	fb_log(FB_INFO, "Quarantine deleted: releasing", "quarantine=%s/%s workload=%s/%s", q->ns,
+	       q->name, q->kind, q->workload);
+	pthread_mutex_lock(&c->lock);
+	fb_core_quarantine_delete(c->core, q->ns, q->kind, q->workload, wall_ms());
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- leader election ------------------------------------------------------------ */
 
 static void started_leading(void *ud)
@@ -244,6 +291,17 @@ static void do_event(fb_controller *c, const fb_action *a)
 		break;
 	case FB_OBJ_BUDGET:
 		ref = (kc_objref){ "firebreak.dev/v1alpha1", "EvictionBudget", NULL, a->name, NULL };
+		break;
+	case FB_OBJ_WORKLOAD: {
+		const char *k = a->wl_kind;
+		const char *av = !strcmp(k, "Job") || !strcmp(k, "CronJob") ? "batch/v1"
+		                 : !strcmp(k, "Pod")                        ? "v1"
+		                                                            : "apps/v1";
+		ref = (kc_objref){ av, k, a->ns, a->name, NULL };
+		break;
+	}
+	case FB_OBJ_QUARANTINE:
+		ref = (kc_objref){ "firebreak.dev/v1alpha1", "Quarantine", a->ns, a->name, NULL };
 		break;
 	}
 	char q[640];
@@ -376,6 +434,142 @@ static void do_budget_status(fb_controller *c, const fb_action *a)
 	cJSON_free(body);
 }
 
+/* Record the failure evidence on the node (durable across restarts and leaders). */
+static void do_annotate(fb_controller *c, const fb_action *a)
+{
+	if (!may_write(c) || !a->payload)
+		return;
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
+	cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
+	if (!ann || !cJSON_AddStringToObject(ann, FB_FAILURE_ANNOTATION, a->payload)) {
+		cJSON_Delete(patch);
+		return;
+	}
+	char *body = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	if (!body)
+		return;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_patch(c->client, &KC_RES_NODES, NULL, a->name, NULL, KC_PATCH_MERGE, body,
+	                      NULL, NULL, &d);
+	cJSON_free(body);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "could not record failure evidence on the node",
+		       "node=%s err=\"%s\" detail=\"%.200s\"", a->name, kc_strerror(err), d.message);
+}
+
+/*
+ * Add or remove our NoSchedule taint: read the node, change spec.taints, write
+ * it back with its resourceVersion; a conflict means someone else wrote in
+ * between, so read again (as controller.AddOrUpdateTaintOnNode does).
+ */
+static void do_taint(fb_controller *c, const fb_action *a, bool add)
+{
+	for (int tries = 0; tries < TAINT_WRITE_TRIES && may_write(c); tries++) {
+		cJSON *node = NULL;
+		kc_error_detail d;
+		kc_detail_clear(&d);
+		kc_err err = kc_get(c->client, &KC_RES_NODES, NULL, a->name, NULL, &node, &d);
+		if (err != KC_OK) {
+			fb_log(FB_WARN, "could not read node to change its taints", "node=%s err=\"%s\"",
+			       a->name, kc_strerror(err));
+			return;
+		}
+		cJSON *spec = cJSON_GetObjectItemCaseSensitive(node, "spec");
+		if (!spec)
+			spec = cJSON_AddObjectToObject(node, "spec");
+		cJSON *taints = cJSON_GetObjectItemCaseSensitive(spec, "taints");
+		if (!cJSON_IsArray(taints)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(spec, "taints");
+			taints = cJSON_AddArrayToObject(spec, "taints");
+		}
+		bool present = false, changed = false;
+		for (int i = cJSON_GetArraySize(taints) - 1; i >= 0; i--) {
+			cJSON *t = cJSON_GetArrayItem(taints, i);
+			const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "key");
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "value");
+			if (!cJSON_IsString(k) || strcmp(k->valuestring, FB_QUARANTINE_TAINT_KEY) != 0)
+				continue;
+			if (cJSON_IsString(v) && strcmp(v->valuestring, a->taint) == 0) {
+				present = true;
+				if (!add) {
+					cJSON_DeleteItemFromArray(taints, i);
+					changed = true;
+				}
+			}
+		}
+		if (add && !present) {
+			cJSON *t = cJSON_CreateObject();
+			char ts[KC_TIME_STR_MAX];
+			cJSON_AddStringToObject(t, "key", FB_QUARANTINE_TAINT_KEY);
+			cJSON_AddStringToObject(t, "value", a->taint);
+			cJSON_AddStringToObject(t, "effect", "NoSchedule");
+			cJSON_AddStringToObject(t, "timeAdded", kc_time_format(kc_now_wall_us(), ts));
+			cJSON_AddItemToArray(taints, t);
+			changed = true;
+		}
+		if (!changed) {
+			cJSON_Delete(node);
+			return;
+		}
+		kc_detail_clear(&d);
+		err = kc_update(c->client, &KC_RES_NODES, NULL, a->name, NULL, node, NULL, NULL, &d);
+		cJSON_Delete(node);
+		if (err == KC_OK) {
+			fb_log(FB_INFO, add ? "node tainted" : "node untainted", "node=%s taint=%s=%s",
+			       a->name, FB_QUARANTINE_TAINT_KEY, a->taint);
+			return;
+		}
+		if (err != KC_ERR_CONFLICT) {
+			fb_log(FB_WARN, "could not change node taints", "node=%s err=\"%s\" detail=\"%.200s\"",
+			       a->name, kc_strerror(err), d.message);
+			return;
+		}
+	}
+}
+
+/* Create the Quarantine (the verdict, durable), then write its status. */
+static void do_quarantine(fb_controller *c, const fb_action *a)
+{
+	if (!may_write(c) || !a->payload)
+		return;
+	cJSON *obj = cJSON_Parse(a->payload);
+	if (!obj)
+		return;
+	cJSON *status = cJSON_DetachItemFromObjectCaseSensitive(obj, "status");
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_create(c->client, &FB_RES_QUARANTINES, a->ns, obj, NULL, NULL, &d);
+	cJSON_Delete(obj);
+	if (err != KC_OK && err != KC_ERR_CONFLICT) {
+		fb_log(FB_ERROR, "could not create the Quarantine", "quarantine=%s/%s err=\"%s\" detail=\"%.300s\"",
+		       a->ns, a->name, kc_strerror(err), d.message);
+		cJSON_Delete(status);
+		return;
+	}
+	fb_log(FB_WARN, "workload quarantined", "quarantine=%s/%s", a->ns, a->name);
+	cJSON *patch = cJSON_CreateObject();
+	if (!patch || !status) {
+		cJSON_Delete(patch);
+		cJSON_Delete(status);
+		return;
+	}
+	cJSON_AddItemToObject(patch, "status", status);
+	char *body = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	if (!body)
+		return;
+	kc_detail_clear(&d);
+	err = kc_patch(c->client, &FB_RES_QUARANTINES, a->ns, a->name, "status", KC_PATCH_MERGE,
+	               body, NULL, NULL, &d);
+	cJSON_free(body);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "could not write the Quarantine status", "quarantine=%s/%s err=\"%s\" detail=\"%.300s\"",
+		       a->ns, a->name, kc_strerror(err), d.message);
+}
+
 static void execute(fb_controller *c, const fb_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
@@ -390,6 +584,17 @@ static void execute(fb_controller *c, const fb_actions *acts)
 			break;
 		case FB_ACT_BUDGET_STATUS:
 			do_budget_status(c, a);
+			break;
+		case FB_ACT_NODE_ANNOTATE:
+			do_annotate(c, a);
+			break;
+		case FB_ACT_TAINT:
+		case FB_ACT_UNTAINT:
+			if (!a->dry_run)
+				do_taint(c, a, a->kind == FB_ACT_TAINT);
+			break;
+		case FB_ACT_QUARANTINE:
+			do_quarantine(c, a);
 			break;
 		}
 	}
@@ -430,6 +635,17 @@ static int metrics_setup(fb_controller *c)
 	                        NULL, 0);
 	rc |= fb_metrics_family(m, "firebreak_watch_events_total", FB_COUNTER,
 	                        "Watch events received, by resource.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_poison_suspects", FB_GAUGE,
+	                        "Workloads that arrived on failed nodes but have no verdict.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_quarantines_active", FB_GAUGE,
+	                        "Workloads quarantined now.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_quarantines_total", FB_COUNTER,
+	                        "Verdicts declared since start.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_nodes_lost_before_quarantine", FB_GAUGE,
+	                        "Failed nodes that led to the latest verdict.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_pods_pinned_total", FB_COUNTER,
+	                        "Pods kept on failed nodes because their workload is quarantined.",
+	                        NULL, 0);
 	rc |= fb_metrics_family(m, "firebreak_api_requests_total", FB_COUNTER,
 	                        "HTTP exchanges with the API server by verb and status code "
 	                        "(code 0: no answer).", NULL, 0);
@@ -479,8 +695,15 @@ static void metrics_refresh(fb_controller *c)
 	               (double)st.deferrals_budget);
 	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"FullDisruption\"",
 	               (double)st.deferrals_disruption);
+	fb_metrics_set(m, "firebreak_poison_suspects", NULL, (double)st.suspects);
+	fb_metrics_set(m, "firebreak_quarantines_active", NULL, (double)st.quarantines_active);
+	fb_metrics_set(m, "firebreak_quarantines_total", NULL, (double)st.quarantines_total);
+	fb_metrics_set(m, "firebreak_nodes_lost_before_quarantine", NULL,
+	               (double)st.nodes_lost_before_quarantine);
+	fb_metrics_set(m, "firebreak_pods_pinned_total", NULL, (double)st.pods_pinned);
 	struct { kc_informer *inf; const char *name; } infs[] = {
-		{ c->nodes, "nodes" }, { c->pods, "pods" }, { c->budgets, "evictionbudgets" } };
+		{ c->nodes, "nodes" }, { c->pods, "pods" }, { c->budgets, "evictionbudgets" },
+		{ c->quarantines, "quarantines" } };
 	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++) {
 		if (!infs[i].inf)
 			continue;
@@ -573,9 +796,10 @@ static void report_sync(fb_controller *c)
 	pthread_mutex_lock(&c->lock);
 	fb_core_get_stats(c->core, &st);
 	pthread_mutex_unlock(&c->lock);
-	fb_log(FB_INFO, "informers synced", "nodes=%zu pods=%zu budgets=%zu",
+	fb_log(FB_INFO, "informers synced", "nodes=%zu pods=%zu budgets=%zu quarantines=%zu",
 	       kc_informer_count(c->nodes), kc_informer_count(c->pods),
-	       c->budgets_available ? kc_informer_count(c->budgets) : 0);
+	       c->budgets_available ? kc_informer_count(c->budgets) : 0,
+	       c->quarantines_available ? kc_informer_count(c->quarantines) : 0);
 }
 
 static void teardown(fb_controller *c)
@@ -583,6 +807,7 @@ static void teardown(fb_controller *c)
 	fb_http_stop(c->http);
 	if (c->leader)
 		kc_leader_stop(c->leader);
+	kc_informer_stop(c->quarantines);
 	kc_informer_stop(c->budgets);
 	kc_informer_stop(c->pods);
 	kc_informer_stop(c->nodes);
@@ -590,6 +815,7 @@ static void teardown(fb_controller *c)
 		kc_recorder_stop(c->recorder, 3000);
 	kc_leader_free(c->leader);
 	kc_recorder_free(c->recorder);
+	kc_informer_free(c->quarantines);
 	kc_informer_free(c->budgets);
 	kc_informer_free(c->pods);
 	kc_informer_free(c->nodes);
@@ -659,7 +885,10 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	    start_informer(&c, &KC_RES_PODS, fb_project_pod, fb_pod_proj_free, pod_added,
 	                   pod_updated, pod_deleted, &c.pods) != KC_OK ||
 	    start_informer(&c, &FB_RES_EVICTIONBUDGETS, fb_project_budget, fb_budget_proj_free,
-	                   budget_added, budget_updated, budget_deleted, &c.budgets) != KC_OK) {
+	                   budget_added, budget_updated, budget_deleted, &c.budgets) != KC_OK ||
+	    start_informer(&c, &FB_RES_QUARANTINES, fb_project_quarantine, fb_quarantine_proj_free,
+	                   quarantine_added, quarantine_updated, quarantine_deleted,
+	                   &c.quarantines) != KC_OK) {
 		fb_log(FB_ERROR, "cannot start informers", NULL);
 		goto out;
 	}
@@ -677,6 +906,10 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	}
 	/* EvictionBudgets are optional: without the CRD, the built-in defaults apply. */
 	c.budgets_available = kc_informer_wait_synced(c.budgets, 5000, stop) == KC_OK;
+	c.quarantines_available = kc_informer_wait_synced(c.quarantines, 5000, stop) == KC_OK;
+	if (!c.quarantines_available)
+		fb_log(FB_WARN, "Quarantines not available (CRD not installed?); verdicts cannot be "
+		       "recorded", NULL);
 	if (!c.budgets_available)
 		fb_log(FB_WARN, "EvictionBudgets not available (CRD not installed?); built-in defaults apply",
 		       NULL);

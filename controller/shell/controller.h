@@ -20,6 +20,7 @@
 #include "kc/leader.h"
 
 extern const kc_resource FB_RES_EVICTIONBUDGETS;
+extern const kc_resource FB_RES_QUARANTINES;
 
 typedef struct fb_controller_options {
 	const char *kubeconfig;        /* NULL: in-cluster, $KUBECONFIG, ~/.kube/config */

@@ -59,6 +59,8 @@ void fb_node_proj_free(void *p, void *ud)
 	kc_free(n->uid);
 	kc_free(n->region);
 	kc_free(n->zone);
+	kc_free(n->failure_annotation);
+	kc_free(n->quarantine_taint);
 	fb_labels_release(&n->labels);
 	kc_free(n);
 }
@@ -84,6 +86,20 @@ void *fb_project_node(const cJSON *obj, void *ud)
 	    fb_labels_from_json(&n->labels, labels) != 0)
 		goto fail;
 	n->exclude_disruption = str(labels, FB_LABEL_EXCLUDE_DISRUPTION) != NULL;
+	const char *failure = str(get(meta, "annotations"), FB_FAILURE_ANNOTATION);
+	if (failure && strlen(failure) <= FB_FAILURE_ANNOTATION_MAX &&
+	    !(n->failure_annotation = kc_strdup(failure)))
+		goto fail;
+	const cJSON *t;
+	const cJSON *taints = arr(get(obj, "spec"), "taints");
+	cJSON_ArrayForEach(t, taints) {
+		const char *key = str(t, "key");
+		if (key && strcmp(key, FB_QUARANTINE_TAINT_KEY) == 0) {
+			if (!dup_opt(&n->quarantine_taint, str(t, "value") ? str(t, "value") : ""))
+				goto fail;
+			break;
+		}
+	}
 	const cJSON *conds = arr(get(obj, "status"), "conditions");
 	const cJSON *c;
 	cJSON_ArrayForEach(c, conds) {
@@ -109,7 +125,9 @@ void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out)
 	                      .zone = n->zone, .labels = &n->labels, .ready = n->ready,
 	                      .ready_transition_ms = n->ready_transition_ms,
 	                      .exclude_disruption = n->exclude_disruption,
-	                      .memory_pressure = n->memory_pressure };
+	                      .memory_pressure = n->memory_pressure,
+	                      .failure_annotation = n->failure_annotation,
+	                      .quarantine_taint = n->quarantine_taint };
 }
 
 /* v1.Toleration.ToleratesTaint for a NoExecute taint key=taint_key, value "". */
@@ -284,4 +302,37 @@ void *fb_project_budget(const cJSON *obj, void *ud)
 fail:
 	fb_budget_proj_free(b, ud);
 	return NULL;
+}
+
+void fb_quarantine_proj_free(void *p, void *ud)
+{
+	fb_quarantine_proj *q = p;
+	if (!q)
+		return;
+	kc_free(q->ns);
+	kc_free(q->name);
+	kc_free(q->kind);
+	kc_free(q->workload);
+	kc_free(q);
+}
+
+void *fb_project_quarantine(const cJSON *obj, void *ud)
+{
+	const cJSON *meta = get(obj, "metadata");
+	const cJSON *spec = get(obj, "spec");
+	const cJSON *wl = get(spec, "workload");
+	const char *name = str(meta, "name"), *ns = str(meta, "namespace");
+	const char *kind = str(wl, "kind"), *wname = str(wl, "name");
+	/* Not one we can act on (the schema requires these): projected empty and
+	 * ignored, since NULL would mean "out of memory, retry" to the informer. */
+	if (!ns || !kind || !wname || strchr(kind, '/') || strchr(wname, '/'))
+		kind = wname = NULL;
+	fb_quarantine_proj *q = kc_calloc(1, sizeof(*q));
+	if (!q || !dup_opt(&q->ns, ns) || !dup_opt(&q->name, name) || !dup_opt(&q->kind, kind) ||
+	    !dup_opt(&q->workload, wname)) {
+		fb_quarantine_proj_free(q, ud);
+		return NULL;
+	}
+	q->release = cJSON_IsTrue(get(spec, "release"));
+	return q;
 }

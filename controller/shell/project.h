@@ -29,7 +29,15 @@ typedef struct fb_node_proj {
 	int64_t ready_transition_ms;
 	bool exclude_disruption;
 	bool memory_pressure;
+	char *failure_annotation;       /* firebreak.dev/failure, if set (capped) */
+	char *quarantine_taint;         /* value of a firebreak.dev/quarantine taint, if any */
 } fb_node_proj;
+
+typedef struct fb_quarantine_proj {
+	char *ns, *name;
+	char *kind, *workload;          /* spec.workload kind and name; NULL if unusable */
+	bool release;                   /* spec.release */
+} fb_quarantine_proj;
 
 typedef struct fb_pod_proj {
 	char *ns, *name, *uid, *node;
@@ -54,6 +62,8 @@ void *fb_project_pod(const cJSON *obj, void *ud);
 void fb_pod_proj_free(void *p, void *ud);
 void *fb_project_budget(const cJSON *obj, void *ud);
 void fb_budget_proj_free(void *p, void *ud);
+void *fb_project_quarantine(const cJSON *obj, void *ud);
+void fb_quarantine_proj_free(void *p, void *ud);
 
 /* Views for the core (pointers into the projection; no copies). */
 void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);

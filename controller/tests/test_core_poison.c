@@ -1,0 +1,358 @@
+/*
+ * Poison detection and quarantine in the decision core: the cascade stops at
+ * the second node, coincidences in a busy cluster quarantine nothing, the
+ * evidence survives a restart, and a release undoes everything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core.h"
+#include "kc/alloc.h"
+#include "kctest.h"
+
+#define S 1000LL
+#define MIN (60 * S)
+#define T0 (1700000000LL * S)
+
+static fb_core *core;
+static fb_actions acts;
+
+static void setup(bool dry_run)
+{
+	fb_core_config cfg;
+	fb_core_config_defaults(&cfg);
+	cfg.dry_run = dry_run;
+	core = fb_core_new(&cfg);
+	fb_actions_init(&acts);
+}
+
+static void teardown(void)
+{
+	fb_core_free(core);
+	fb_actions_release(&acts);
+}
+
+static void node_full(const char *name, fb_cond ready, int64_t since, const char *annotation,
+                      const char *taint)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	/* one zone per node: zone rates never get in the way here */
+	fb_node_obs o = { .name = name, .uid = uid, .zone = name, .ready = ready,
+	                  .ready_transition_ms = since, .failure_annotation = annotation,
+	                  .quarantine_taint = taint };
+	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
+}
+
+static void node(const char *name, fb_cond ready, int64_t since)
+{
+	node_full(name, ready, since, NULL, NULL);
+}
+
+static void pod(const char *name, const char *on, const char *workload, int64_t arrived)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = workload,
+	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
+	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
+}
+
+static void gone(const char *name)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_core_pod_delete(core, uid);
+}
+
+static void tick(int64_t now)
+{
+	fb_actions_clear(&acts);
+	fb_core_tick(core, now, &acts);
+}
+
+static const fb_action *find(fb_action_kind kind, const char *name_or_reason)
+{
+	for (size_t i = 0; i < acts.n; i++) {
+		const fb_action *a = &acts.v[i];
+		if (a->kind == kind && (!name_or_reason || !strcmp(a->name, name_or_reason) ||
+		                        (kind == FB_ACT_EVENT && !strcmp(a->reason, name_or_reason))))
+			return a;
+	}
+	return NULL;
+}
+
+static int count(fb_action_kind kind)
+{
+	int n = 0;
+	for (size_t i = 0; i < acts.n; i++)
+		n += acts.v[i].kind == kind;
+	return n;
+}
+
+#define POISON "Deployment/default/poison"
+#define WEB "Deployment/default/web"
+
+/* Six healthy nodes; innocent web pods everywhere, long settled. */
+static void cluster(void)
+{
+	for (int i = 1; i <= 6; i++) {
+		char n[8], p[16];
+		snprintf(n, sizeof(n), "n%d", i);
+		snprintf(p, sizeof(p), "web-%d", i);
+		node(n, FB_COND_TRUE, T0 - 86400 * S);
+		pod(p, n, WEB, T0 - 86400 * S);
+	}
+}
+
+KT_TEST(cascade_stops_at_the_second_node)
+{
+	setup(false);
+	cluster();
+	tick(T0);
+	/* the poison pod lands on n1; n1 dies 25 s later */
+	pod("poison-a", "n1", POISON, T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	const fb_action *ann = find(FB_ACT_NODE_ANNOTATE, "n1");
+	KT_CHECK(ann && ann->payload && strstr(ann->payload, POISON));
+	KT_CHECK(find(FB_ACT_EVENT, "FailureRecorded") != NULL);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL); /* one failure is not a verdict */
+	/* its pods (poison included) are evicted after the 30 s toleration */
+	tick(T0 + 55 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") && find(FB_ACT_EVICT, "web-1"));
+	fb_core_evict_result(core, "uid-poison-a", FB_EVICT_OK, T0 + 55 * S);
+	fb_core_evict_result(core, "uid-web-1", FB_EVICT_OK, T0 + 55 * S);
+	gone("poison-a");
+	gone("web-1");
+	/* the replacement lands on n2, which dies the same way */
+	pod("poison-b", "n2", POISON, T0 + 56 * S);
+	pod("web-1b", "n3", WEB, T0 + 56 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 81 * S);
+	tick(T0 + 81 * S);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q != NULL);
+	KT_CHECK(q && !strcmp(q->ns, "default") && !strcmp(q->name, "deployment-poison"));
+	KT_CHECK(q && q->payload && strstr(q->payload, "\"migratedFrom\":\"n1\"") &&
+	         strstr(q->payload, "MigrationChain") && strstr(q->payload, "\"taintedNodes\":[\"n1\",\"n2\"]"));
+	KT_EQ_INT(count(FB_ACT_TAINT), 2);
+	const fb_action *t = find(FB_ACT_TAINT, "n2");
+	KT_CHECK(t && !strcmp(t->taint, "default.Deployment.poison"));
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->wl_kind, "Deployment"));
+	KT_CHECK(e && strstr(e->message, "arrived on n1 and n2 within"));
+	/* the poison pod on n2 stays; the innocent pod on n2 leaves as usual */
+	pod("web-2", "n2", WEB, T0 - 86400 * S);
+	tick(T0 + 111 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-b") == NULL);
+	KT_CHECK(find(FB_ACT_EVICT, "web-2") != NULL);
+	KT_CHECK(find(FB_ACT_EVENT, "Pinned") != NULL);
+	tick(T0 + 3600 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-b") == NULL);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.quarantines_active, 1);
+	KT_EQ_INT(st.nodes_lost_before_quarantine, 2);
+	teardown();
+}
+
+KT_TEST(two_replicas_killing_two_nodes_at_once)
+{
+	setup(false);
+	cluster();
+	tick(T0);
+	pod("poison-a", "n1", POISON, T0);
+	pod("poison-b", "n2", POISON, T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 26 * S);
+	tick(T0 + 26 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
+	tick(T0 + 60 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") == NULL && find(FB_ACT_EVICT, "poison-b") == NULL);
+	KT_CHECK(find(FB_ACT_EVICT, "web-1") && find(FB_ACT_EVICT, "web-2"));
+	teardown();
+}
+
+KT_TEST(rollout_with_random_failures_quarantines_nothing)
+{
+	/* a workload rolled out onto 20 nodes; 2 of them fail at random within the hour */
+	setup(false);
+	for (int i = 1; i <= 20; i++) {
+		char n[8], p[16];
+		snprintf(n, sizeof(n), "n%d", i);
+		snprintf(p, sizeof(p), "api-%d", i);
+		node(n, FB_COND_TRUE, T0 - 86400 * S);
+		pod(p, n, "Deployment/default/api", T0 + i * S);
+	}
+	tick(T0 + 60 * S);
+	node("n3", FB_COND_UNKNOWN, T0 + 10 * MIN);
+	tick(T0 + 10 * MIN);
+	node("n11", FB_COND_FALSE, T0 + 20 * MIN);
+	tick(T0 + 20 * MIN);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	KT_EQ_INT(count(FB_ACT_TAINT), 0);
+	tick(T0 + 21 * MIN);
+	KT_CHECK(find(FB_ACT_EVICT, "api-3") || find(FB_ACT_EVICT, "api-11"));
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.quarantines_total, 0);
+	KT_EQ_INT(st.suspects, 1);
+	teardown();
+}
+
+KT_TEST(old_arrivals_are_not_suspects)
+{
+	setup(false);
+	cluster();
+	tick(T0);
+	/* web pods arrived a day ago: two failures say nothing about them */
+	node("n1", FB_COND_UNKNOWN, T0 + 10 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 20 * S);
+	tick(T0 + 30 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	KT_CHECK(find(FB_ACT_NODE_ANNOTATE, NULL) == NULL);
+	teardown();
+}
+
+KT_TEST(evidence_on_nodes_survives_a_restart)
+{
+	/* leader 1 records n1's failure, then dies */
+	setup(false);
+	cluster();
+	tick(T0);
+	pod("poison-a", "n1", POISON, T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	const fb_action *ann = find(FB_ACT_NODE_ANNOTATE, "n1");
+	char *saved = ann && ann->payload ? kc_strdup(ann->payload) : NULL;
+	KT_CHECK(saved != NULL);
+	teardown();
+
+	/* leader 2 starts from what the API holds: n1 annotated, the poison moved to n2 */
+	setup(false);
+	cluster();
+	node_full("n1", FB_COND_UNKNOWN, T0 + 25 * S, saved, NULL);
+	pod("poison-b", "n2", POISON, T0 + 56 * S);
+	tick(T0 + 60 * S);
+	KT_CHECK(find(FB_ACT_NODE_ANNOTATE, "n1") == NULL); /* not written again */
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	node("n2", FB_COND_UNKNOWN, T0 + 81 * S);
+	tick(T0 + 81 * S);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q && strstr(q->payload, "\"migratedFrom\":\"n1\""));
+	kc_free(saved);
+	teardown();
+}
+
+KT_TEST(release_untaints_and_lets_pods_go)
+{
+	setup(false);
+	cluster();
+	pod("poison-a", "n1", POISON, T0);
+	pod("poison-b", "n2", POISON, T0);
+	tick(T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
+	/* the informer shows the Quarantine and the taints */
+	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
+	                                 false, T0 + 26 * S), 0);
+	node_full("n1", FB_COND_UNKNOWN, T0 + 25 * S, NULL, "default.Deployment.poison");
+	node_full("n2", FB_COND_UNKNOWN, T0 + 25 * S, NULL, "default.Deployment.poison");
+	node_full("n3", FB_COND_TRUE, T0 - 86400 * S, NULL, "other.Deployment.x"); /* not ours */
+	tick(T0 + 100 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") == NULL);
+	KT_EQ_INT(count(FB_ACT_UNTAINT), 0);
+	/* the operator deletes the Quarantine */
+	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 200 * S);
+	tick(T0 + 200 * S);
+	KT_CHECK(find(FB_ACT_UNTAINT, "n1") && find(FB_ACT_UNTAINT, "n2"));
+	KT_CHECK(find(FB_ACT_UNTAINT, "n3") == NULL);
+	KT_CHECK(find(FB_ACT_EVENT, "QuarantineReleased") != NULL);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") && find(FB_ACT_EVICT, "poison-b"));
+	/* old evidence does not bring the verdict straight back */
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	tick(T0 + 201 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	teardown();
+}
+
+KT_TEST(dry_run_reports_the_verdict_only)
+{
+	setup(true);
+	cluster();
+	pod("poison-a", "n1", POISON, T0);
+	pod("poison-b", "n2", POISON, T0);
+	tick(T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && e->dry_run && !strncmp(e->message, "(dry run)", 9));
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
+	KT_EQ_INT(count(FB_ACT_TAINT), 0);
+	KT_EQ_INT(count(FB_ACT_NODE_ANNOTATE), 0);
+	/* nothing is pinned in dry run: evictions are reported as usual */
+	tick(T0 + 60 * S);
+	const fb_action *a = find(FB_ACT_EVICT, "poison-a");
+	KT_CHECK(a && a->dry_run);
+	teardown();
+}
+
+KT_TEST(failure_annotation_round_trips_and_rejects_garbage)
+{
+	fb_failure f = { 0 }, back;
+	f.node = kc_strdup("n1");
+	f.failed_ms = T0 + 123;
+	f.memory_pressure = true;
+	KT_EQ_INT(fb_failure_add_suspect(&f, POISON, "poison-a", T0 - 5 * S, "n0"), 0);
+	KT_EQ_INT(fb_failure_add_suspect(&f, WEB, "web-1", T0 - 9 * S, NULL), 0);
+	char *json = fb_failure_to_json(&f);
+	KT_CHECK(json != NULL);
+	KT_EQ_INT(fb_failure_from_json(json, "n1", &back), 0);
+	KT_EQ_INT(back.failed_ms, f.failed_ms);
+	KT_CHECK(back.memory_pressure);
+	KT_EQ_INT(back.n, 2);
+	KT_EQ_STR(back.s[0].migrated_from, "n0");
+	KT_CHECK(back.s[1].migrated_from == NULL);
+	KT_EQ_INT(back.s[1].arrived_ms, T0 - 9 * S);
+	fb_failure_release(&back);
+	const char *bad[] = { "", "{}", "[]", "{\"failedAt\":7}", "{\"failedAt\":\"yesterday\"}",
+		              "{\"failedAt\":\"2026-01-01T00:00:00Z\",\"arrivals\":{}}",
+		              "{\"failedAt\":\"2026-01-01T00:00:00Z\",\"arrivals\":[{\"pod\":\"x\"}]}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		KT_EQ_INT(fb_failure_from_json(bad[i], "n1", &back), -1);
+	kc_free(json);
+	fb_failure_release(&f);
+}
+
+KT_TEST(verdict_rule)
+{
+	KT_CHECK(fb_poison_verdict(2, 0, 2, 0.5));
+	KT_CHECK(fb_poison_verdict(2, 2, 2, 0.5));
+	KT_CHECK(!fb_poison_verdict(2, 3, 2, 0.5));
+	KT_CHECK(!fb_poison_verdict(1, 0, 2, 0.5));
+	KT_CHECK(fb_poison_verdict(3, 1, 3, 0.5));
+	char tv[64];
+	fb_quarantine_taint_value("gpu", "Deployment", "render", tv);
+	KT_EQ_STR(tv, "gpu.Deployment.render");
+	fb_quarantine_taint_value("a-very-long-namespace-name-indeed", "StatefulSet",
+	                          "with-an-even-longer-workload-name-that-goes-on", tv);
+	KT_CHECK(strlen(tv) <= 63);
+	KT_CHECK(!strncmp(tv, "a-very-long-namespace-name-indeed.StatefulSet.", 46));
+}
+
+int main(void)
+{
+	KT_RUN(cascade_stops_at_the_second_node);
+	KT_RUN(two_replicas_killing_two_nodes_at_once);
+	KT_RUN(rollout_with_random_failures_quarantines_nothing);
+	KT_RUN(old_arrivals_are_not_suspects);
+	KT_RUN(evidence_on_nodes_survives_a_restart);
+	KT_RUN(release_untaints_and_lets_pods_go);
+	KT_RUN(dry_run_reports_the_verdict_only);
+	KT_RUN(failure_annotation_round_trips_and_rejects_garbage);
+	KT_RUN(verdict_rule);
+	return KT_DONE();
+}
