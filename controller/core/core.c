@@ -300,6 +300,10 @@ void fb_core_free(fb_core *c)
 		pod_free(v);
 	for (size_t i = 0; fb_map_next(&c->nodes, &i, &k, &v);)
 		node_free(v);
+	for (size_t i = 0; fb_map_next(&c->workloads, &i, &k, &v);)
+		workload_free(v);
+	fb_map_release(&c->workloads);
+	fb_evidence_release(&c->evidence);
 	for (size_t i = 0; i < c->nbudgets; i++)
 		budget_free(c->budgets[i]);
 	kc_free(c->budgets);
