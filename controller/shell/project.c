@@ -182,6 +182,7 @@ void fb_pod_proj_free(void *p, void *ud)
 	kc_free(pod->node);
 	kc_free(pod->owner_kind);
 	kc_free(pod->owner_name);
+	kc_free(pod->template_hash);
 	kc_free(pod);
 }
 
@@ -208,7 +209,8 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 	}
 	if (!dup_opt(&p->name, name) || !dup_opt(&p->ns, str(meta, "namespace")) ||
 	    !dup_opt(&p->uid, str(meta, "uid")) || !dup_opt(&p->node, str(spec, "nodeName")) ||
-	    !dup_opt(&p->owner_kind, owner_kind) || !dup_opt(&p->owner_name, owner_name))
+	    !dup_opt(&p->owner_kind, owner_kind) || !dup_opt(&p->owner_name, owner_name) ||
+	    !dup_opt(&p->template_hash, str(get(meta, "labels"), "pod-template-hash")))
 		goto fail;
 	p->daemonset = owner_kind && strcmp(owner_kind, "DaemonSet") == 0;
 	p->mirror = str(get(meta, "annotations"), FB_ANNOTATION_MIRROR) != NULL;
@@ -233,13 +235,50 @@ fail:
 	return NULL;
 }
 
+/* "<prefix>-<suffix>": the length of prefix if the name ends so, else 0. */
+static size_t strip_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+	if (!s || n < s + 2 || name[n - s - 1] != '-' || strcmp(name + n - s, suffix) != 0)
+		return 0;
+	return n - s - 1;
+}
+
+/* A Job named by the cronjob controller: "<cronjob>-<minutes since the epoch>". */
+static size_t cronjob_prefix(const char *job)
+{
+	const char *dash = strrchr(job, '-');
+	if (!dash || dash == job)
+		return 0;
+	long long minutes = 0;
+	const char *p = dash + 1;
+	if (!*p)
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || minutes > 1000000000LL)
+			return 0;
+		minutes = minutes * 10 + (*p - '0');
+	}
+	/* 2000-01-01 .. 2200-01-01 in minutes */
+	if (minutes < 15778080LL || minutes > 120000000LL)
+		return 0;
+	return (size_t)(dash - job);
+}
+
 void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap)
 {
-	if (p->owner_kind && p->owner_name)
-		snprintf(workload_buf, cap, "%s/%s/%s", p->owner_kind, p->ns ? p->ns : "",
-		         p->owner_name);
+	const char *ns = p->ns ? p->ns : "";
+	size_t len;
+	if (p->owner_kind && p->owner_name && !strcmp(p->owner_kind, "ReplicaSet") &&
+	    p->template_hash && (len = strip_suffix(p->owner_name, p->template_hash)) > 0)
+		snprintf(workload_buf, cap, "Deployment/%s/%.*s", ns, (int)len, p->owner_name);
+	else if (p->owner_kind && p->owner_name && !strcmp(p->owner_kind, "Job") &&
+	         (len = cronjob_prefix(p->owner_name)) > 0)
+		snprintf(workload_buf, cap, "CronJob/%s/%.*s", ns, (int)len, p->owner_name);
+	else if (p->owner_kind && p->owner_name)
+		snprintf(workload_buf, cap, "%s/%s/%s", p->owner_kind, ns, p->owner_name);
 	else
-		snprintf(workload_buf, cap, "Pod/%s/%s", p->ns ? p->ns : "", p->name);
+		snprintf(workload_buf, cap, "Pod/%s/%s", ns, p->name);
 	*out = (fb_pod_obs){ .ns = p->ns, .name = p->name, .uid = p->uid, .node = p->node,
 	                     .workload = workload_buf, .daemonset = p->daemonset,
 	                     .mirror = p->mirror, .terminating = p->terminating,

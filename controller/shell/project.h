@@ -42,6 +42,7 @@ typedef struct fb_quarantine_proj {
 typedef struct fb_pod_proj {
 	char *ns, *name, *uid, *node;
 	char *owner_kind, *owner_name;  /* the controller ownerReference, if any */
+	char *template_hash;            /* label pod-template-hash (Deployment's ReplicaSets) */
 	bool daemonset, mirror, terminating, terminal;
 	int64_t tol_not_ready_s, tol_unreachable_s;
 	int64_t arrived_ms;
@@ -67,7 +68,16 @@ void fb_quarantine_proj_free(void *p, void *ud);
 
 /* Views for the core (pointers into the projection; no copies). */
 void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);
-/* workload_buf receives "Kind/namespace/name" (or "Pod/namespace/name" for a bare pod). */
+/*
+ * workload_buf receives the pod's workload, "Kind/namespace/name":
+ *   - ReplicaSet "<d>-<hash>" whose pod carries pod-template-hash=<hash>:
+ *     Deployment <d> (the deployment controller names its ReplicaSets so:
+ *     pkg/controller/deployment/sync.go getNewReplicaSet);
+ *   - Job "<c>-<n>" with <n> a Unix time in minutes: CronJob <c> (the cronjob
+ *     controller's getJobName);
+ *   - any other controller: itself; a bare pod: "Pod/namespace/name".
+ * DaemonSet pods are never suspects (the core skips them).
+ */
 void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap);
 
 /*

@@ -101,6 +101,49 @@ KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
 	cJSON_Delete(obj);
 }
 
+static const char *workload_of(const char *meta_json)
+{
+	static char wl[256];
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "{\"metadata\":%s}", meta_json);
+	cJSON *obj = cJSON_Parse(buf);
+	fb_pod_proj *p = fb_project_pod(obj, NULL);
+	fb_pod_obs o;
+	snprintf(wl, sizeof(wl), "(null)");
+	if (p)
+		fb_pod_proj_obs(p, &o, wl, sizeof(wl));
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(obj);
+	return wl;
+}
+
+KT_TEST(workload_identity_follows_controllers)
+{
+	KT_EQ_STR(workload_of("{\"name\":\"web-7d4b9-x\",\"namespace\":\"shop\","
+	                      "\"labels\":{\"pod-template-hash\":\"7d4b9\"},"
+	                      "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web-7d4b9\","
+	                      "\"controller\":true}]}"),
+	          "Deployment/shop/web");
+	/* a ReplicaSet without the Deployment's hash label is its own workload */
+	KT_EQ_STR(workload_of("{\"name\":\"x\",\"namespace\":\"shop\","
+	                      "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web-7d4b9\","
+	                      "\"controller\":true}]}"),
+	          "ReplicaSet/shop/web-7d4b9");
+	KT_EQ_STR(workload_of("{\"name\":\"x\",\"namespace\":\"ops\","
+	                      "\"ownerReferences\":[{\"kind\":\"Job\",\"name\":\"backup-29387540\","
+	                      "\"controller\":true}]}"),
+	          "CronJob/ops/backup");
+	KT_EQ_STR(workload_of("{\"name\":\"x\",\"namespace\":\"ops\","
+	                      "\"ownerReferences\":[{\"kind\":\"Job\",\"name\":\"migrate-v2\","
+	                      "\"controller\":true}]}"),
+	          "Job/ops/migrate-v2");
+	KT_EQ_STR(workload_of("{\"name\":\"db-0\",\"namespace\":\"d\","
+	                      "\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"db\","
+	                      "\"controller\":true}]}"),
+	          "StatefulSet/d/db");
+	KT_EQ_STR(workload_of("{\"name\":\"lonely\",\"namespace\":\"d\"}"), "Pod/d/lonely");
+}
+
 KT_TEST(budget_projection_reads_admissions_and_skips_damaged_ones)
 {
 	cJSON *obj = cJSON_Parse(
@@ -161,6 +204,7 @@ int main(void)
 	KT_RUN(toleration_matching_follows_tolerates_taint);
 	KT_RUN(node_projection_keeps_zone_labels_and_ready);
 	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
+	KT_RUN(workload_identity_follows_controllers);
 	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
 	KT_RUN(malformed_objects_give_null_or_defaults_never_crash);
 	KT_RUN(projection_survives_allocation_failure);
