@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Run e2e scenarios, each on a fresh cluster in the scenario's mode.
+#
+#   e2e/run.sh [--strict] [--keep] [--events] [scenario...]   (default: every e2e/scenarios/*.sh)
+#
+# Per scenario: build (cached), cluster.sh up --mode M --nodes N, start the timeline
+# watcher, run scenario_run, print PASS/FAIL/SKIP with the observed timeline, cluster.sh down.
+# Exit status: 1 if any scenario failed; skipped scenarios (exit 77, e.g. firebreak binary not
+# built yet) do not fail the run unless --strict. --keep leaves the last cluster running;
+# --events also prints the scenario's Kubernetes Events (always saved to events.txt).
+# Artifacts (logs, timeline) of each scenario: e2e/.run/results/<scenario>/.
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SKIP_RC=77
+strict=0
+keep=0
+show_events=0
+scenarios=()
+while (($#)); do
+  case "$1" in
+    --strict) strict=1 ;;
+    --keep) keep=1 ;;
+    --events) show_events=1 ;;
+    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $1" ;;
+    *) scenarios+=("$1") ;;
+  esac
+  shift
+done
+if ((${#scenarios[@]} == 0)); then
+  for f in "${E2E_DIR}"/scenarios/*.sh; do
+    scenarios+=("$(basename "${f}" .sh)")
+  done
+fi
+for s in "${scenarios[@]}"; do
+  [[ -f "${E2E_DIR}/scenarios/${s}.sh" ]] || die "no such scenario: ${s} (see ${E2E_DIR}/scenarios/)"
+done
+
+t_build=${SECONDS}
+"${E2E_DIR}/build.sh"
+log "build step took $((SECONDS - t_build)) s"
+
+# ---- helpers available to scenario_run ----
+# shellcheck disable=SC2317  # called from the sourced scenario files
+{
+e2ectl() { KUBECONFIG="${KUBECONFIG_PATH}" "${BIN_DIR}/e2ectl" "$@"; }
+fail_node() { "${E2E_DIR}/cluster.sh" fail-node "$1"; timeline_mark "fail-node $1"; }
+revive_node() { "${E2E_DIR}/cluster.sh" revive-node "$1"; timeline_mark "revive-node $1"; }
+start_bg() { start_proc "$@"; }   # start_bg NAME CMD... (stopped by cluster.sh down)
+skip() { log "SKIP: $*"; exit "${SKIP_RC}"; }
+step() { log "-- $*"; timeline_mark "$*"; }
+}
+
+run_one() {
+  local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
+  SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_DESCRIPTION=""
+  unset -f scenario_run
+  # shellcheck source=/dev/null
+  source "${file}"
+  declare -F scenario_run >/dev/null || die "${file} defines no scenario_run"
+  log "=== scenario ${name} (${SCENARIO_MODE} mode, ${SCENARIO_NODES} nodes): ${SCENARIO_DESCRIPTION}"
+  t0=${SECONDS}
+  "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
+  if ! "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
+    rc=1
+    log "cluster failed to start"
+  fi
+  t_up=$((SECONDS - t0))
+  if ((rc == 0)); then
+    start_proc watcher "${BIN_DIR}/e2ectl" watch --kubeconfig "${KUBECONFIG_PATH}" --out "${RUN_DIR}/timeline.log"
+    timeline_mark "start ${name}"
+    set +e
+    (
+      set -euo pipefail
+      export KUBECONFIG="${KUBECONFIG_PATH}"
+      scenario_run
+    ) 2>&1 | tee "${LOG_DIR}/scenario.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    timeline_mark "end ${name} (rc=${rc})"
+    e2ectl events >"${LOG_DIR}/events.txt" 2>&1 || true
+    sleep 0.5
+    stop_proc watcher
+  fi
+  dur=$((SECONDS - t0))
+  local result=PASS
+  ((rc == 0)) || result=FAIL
+  ((rc == SKIP_RC)) && result=SKIP
+  echo
+  echo "---- timeline of ${name} (t=0: scenario start; node Ready transitions, taints, pod moves) ----"
+  "${BIN_DIR}/e2ectl" timeline "${RUN_DIR}/timeline.log" "${RUN_DIR}/fakelet/events.log" |
+    grep -Ev 'watch +(pod .* on .* phase=|pod .* Running on |node .* Ready=True$|node .* taint - node.kubernetes.io/not-ready:NoSchedule|watcher synced)' || true
+  if ((show_events)) && [[ -f "${LOG_DIR}/events.txt" ]]; then
+    echo "---- Kubernetes Events of ${name} (node lifecycle, taint eviction, scheduling) ----"
+    grep -Ev ' (Scheduled|SuccessfulCreate|ScalingReplicaSet|RegisteredNode|Starting|NodeHasSufficient|NodeHasNoDiskPressure|NodeReady) ' \
+      "${LOG_DIR}/events.txt" || true
+  fi
+  echo "---- ${result}: ${name} (cluster up ${t_up} s, total ${dur} s)"
+  echo
+  local dest="${RUN_DIR}/results/${name}"
+  rm -rf "${dest}"
+  mkdir -p "${dest}"
+  cp -r "${LOG_DIR}" "${dest}/" 2>/dev/null || true
+  cp "${RUN_DIR}/timeline.log" "${RUN_DIR}/fakelet/events.log" "${dest}/" 2>/dev/null || true
+  if ((keep == 0)) || [[ "${name}" != "${scenarios[-1]}" ]]; then
+    "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
+  fi
+  RESULTS+=("$(printf '%-5s %-24s %4ss' "${result}" "${name}" "${dur}")")
+  case "${result}" in
+    FAIL) FAILED=1 ;;
+    SKIP) ((strict == 0)) || FAILED=1 ;;
+  esac
+}
+
+RESULTS=()
+FAILED=0
+trap '"${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true; exit 130' INT TERM
+t_all=${SECONDS}
+for s in "${scenarios[@]}"; do
+  run_one "${s}"
+done
+echo "==== e2e results ($((SECONDS - t_all)) s) ===="
+printf '%s\n' "${RESULTS[@]}"
+exit "${FAILED}"

@@ -1,0 +1,18 @@
+# shellcheck shell=bash disable=SC2034  # SCENARIO_* are read by run.sh
+# Baseline: stock Kubernetes eviction. One poison pod walks from node to node: each node
+# it runs on stops heartbeating, the node lifecycle controller marks it Unknown and taints
+# it, the taint-eviction controller deletes the pods, the poison pod is rescheduled and
+# kills the next node. Passes when at least 4 nodes were lost that way.
+SCENARIO_MODE=baseline
+SCENARIO_NODES=6
+SCENARIO_DESCRIPTION="poison Deployment (1 replica) takes down >= 4 of 6 nodes"
+
+scenario_run() {
+  step "deploy innocent workloads"
+  e2ectl deploy web --replicas 6
+  e2ectl deploy api --replicas 4
+  e2ectl rollout web api --timeout 60s
+  step "deploy poison"
+  e2ectl deploy poison --replicas 1 --poison
+  e2ectl expect-cascade --app poison --min-nodes 4 --timeout 240s
+}

@@ -1,0 +1,7 @@
+# shellcheck shell=bash
+# Pinned versions (must agree with e2e/go.mod).
+K8S_VERSION=v1.37.1
+K8S_MAJOR=1
+K8S_MINOR=37
+ETCD_VERSION=v3.7.0
+export K8S_VERSION K8S_MAJOR K8S_MINOR ETCD_VERSION
