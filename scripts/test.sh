@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+export PATH="$PATH:/usr/local/go/bin"
+t_start=$SECONDS
 
 FB_NEED_GO=$([ "${FB_SKIP_E2E:-0}" = 1 ] && echo 0 || echo 1) scripts/install-deps.sh
 jobs=$(nproc)
@@ -70,4 +72,4 @@ if [ "${FB_SKIP_E2E:-0}" != 1 ] && [ -x e2e/run.sh ]; then
   e2e/run.sh
 fi
 
-step "all tests passed"
+step "all tests passed in $((SECONDS - t_start)) s"
