@@ -63,6 +63,8 @@ struct core_node {
 typedef struct core_workload {
 	char *id;
 	char *ns, *kind, *name;
+	char *quarantine;          /* name of its Quarantine object, once known */
+	bool release_pending;      /* released while the object still exists: mark it so */
 	bool quarantined;          /* verdict in force: its pods on failed nodes stay */
 	bool dry_run;              /* the verdict was only reported */
 	bool announced;            /* the Quarantine object and Events went out */
@@ -263,6 +265,7 @@ static void pod_free(core_pod *p)
 
 static void workload_free(core_workload *w)
 {
+	kc_free(w->quarantine);
 	kc_free(w->id);
 	kc_free(w->ns);
 	kc_free(w->kind);
@@ -1026,19 +1029,19 @@ static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_m
 		      n->name, v->by ? " selected by the budget" : "");
 		break;
 	case FB_DENY_PAUSED:
-		c->stats.deferrals_budget++;
+		c->stats.deferrals_paused++;
 		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 		      "Evictions from node %s deferred: EvictionBudget %s is paused", n->name, by);
 		break;
 	case FB_DENY_MAX_UNHEALTHY:
-		c->stats.deferrals_budget++;
+		c->stats.deferrals_max_unhealthy++;
 		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionHalted",
 		      "Evictions from node %s halted by EvictionBudget %s: %d of %d selected nodes "
 		      "unhealthy, above maxUnhealthy %d", n->name, by, v->by->unhealthy,
 		      v->by->selected, fb_budget_max_unhealthy(&v->by->spec, v->by->selected));
 		break;
 	case FB_DENY_WINDOW: {
-		c->stats.deferrals_budget++;
+		c->stats.deferrals_window++;
 		const fb_window *w = &v->by->spec.windows[v->window];
 		event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 		      "Evictions from node %s deferred by EvictionBudget %s: %d of %d nodes per %s "
@@ -1287,10 +1290,10 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		if (!w)
 			continue;
 		w->dirty = true;
-		if (w->quarantined && !c->cfg.dry_run) /* it killed another node: mark it too */
+		if (w->quarantined && !node_dry_run(c, n)) /* it killed another node: mark it too */
 			taint_action(out, n, w, true);
 	}
-	bool dry = c->cfg.dry_run;
+	bool dry = node_dry_run(c, n);
 	event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, false, "FailureRecorded",
 	      "Node %s failed; recent arrivals: %s", n->name, list);
 	if (json && !dry) {
@@ -1431,7 +1434,12 @@ static char *quarantine_object(fb_core *c, const core_workload *w, const char **
 static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, int good,
                     const fb_poison_spec *spec, int64_t now_ms, fb_actions *out)
 {
+	/* dry run if global, or if a budget over any of the nodes it killed says so */
 	bool dry = c->cfg.dry_run;
+	for (int i = 0; i < bad && i < 64 && !dry; i++) {
+		const core_node *dn = fb_map_get(&c->nodes, nodes[i]);
+		dry = dn && node_dry_run(c, dn);
+	}
 	w->quarantined = !dry;
 	w->dry_run = dry;
 	w->declared_ms = now_ms;
@@ -1564,10 +1572,11 @@ int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const c
 	char id[600];
 	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, workload_name);
 	core_workload *w = workload_get_or_add(c, id);
-	if (!w)
+	if (!w || !replace_str(&w->quarantine, name))
 		return -1;
-	(void)name;
 	if (released) {
+		if (w->quarantined)
+			w->release_pending = true; /* the object stays: its status says Released */
 		fb_core_quarantine_delete(c, ns, kind, workload_name, now_ms);
 		return 0;
 	}
@@ -1607,6 +1616,21 @@ static void release_pass(fb_core *c, fb_actions *out)
 {
 	const char *k;
 	void *v;
+	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (!w->release_pending || !w->quarantine)
+			continue;
+		w->release_pending = false;
+		fb_action *a = push_action(out, FB_ACT_QUARANTINE_RELEASED);
+		if (a) {
+			a->obj = FB_OBJ_QUARANTINE;
+			copy_str(a->ns, sizeof(a->ns), w->ns);
+			copy_str(a->name, sizeof(a->name), w->quarantine);
+		}
+		workload_event(out, false, w, false, "QuarantineReleased",
+		               "%s %s/%s released (spec.release); its pods may be evicted again",
+		               w->kind, w->ns, w->name);
+	}
 	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->quarantine_taint)

@@ -99,6 +99,7 @@ typedef enum fb_action_kind {
 	FB_ACT_TAINT,          /* add firebreak.dev/quarantine=`taint`:NoSchedule to node `name` */
 	FB_ACT_UNTAINT,        /* remove firebreak.dev/quarantine=`taint` from node `name` */
 	FB_ACT_QUARANTINE,     /* create Quarantine ns/name: payload is the object, status included */
+	FB_ACT_QUARANTINE_RELEASED, /* set Quarantine ns/name status.phase to Released */
 } fb_action_kind;
 
 #define FB_QUARANTINE_TAINT_KEY "firebreak.dev/quarantine"
@@ -221,7 +222,8 @@ cJSON *fb_core_budget_status(fb_core *c, const char *name, int64_t now_ms);
 typedef struct fb_core_stats {
 	size_t nodes, pods, failed_nodes, admitted_nodes, budgets;
 	size_t evictions_requested, deletions_requested;
-	size_t deferrals_rate, deferrals_budget, deferrals_disruption;
+	size_t deferrals_rate, deferrals_window, deferrals_paused, deferrals_max_unhealthy,
+	       deferrals_disruption;
 	size_t suspects;                /* workloads with evidence but no verdict */
 	size_t quarantines_active, quarantines_total;
 	size_t nodes_lost_before_quarantine; /* at the latest verdict */

@@ -570,6 +570,26 @@ static void do_quarantine(fb_controller *c, const fb_action *a)
 		       a->ns, a->name, kc_strerror(err), d.message);
 }
 
+/* A quarantine released by spec.release: the object stays, its status says so. */
+static void do_quarantine_released(fb_controller *c, const fb_action *a)
+{
+	if (!may_write(c))
+		return;
+	char ts[KC_TIME_STR_MAX], body[256];
+	kc_time_format(kc_now_wall_us(), ts);
+	snprintf(body, sizeof(body),
+	         "{\"status\":{\"phase\":\"Released\",\"message\":\"released by spec.release at %s; "
+	         "taints removed\"}}", ts);
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_patch(c->client, &FB_RES_QUARANTINES, a->ns, a->name, "status",
+	                      KC_PATCH_MERGE, body, NULL, NULL, &d);
+	if (err != KC_OK && err != KC_ERR_NOT_FOUND)
+		fb_log(FB_WARN, "could not mark the Quarantine released",
+		       "quarantine=%s/%s err=\"%s\" detail=\"%.200s\"", a->ns, a->name,
+		       kc_strerror(err), d.message);
+}
+
 static void execute(fb_controller *c, const fb_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
@@ -595,6 +615,9 @@ static void execute(fb_controller *c, const fb_actions *acts)
 			break;
 		case FB_ACT_QUARANTINE:
 			do_quarantine(c, a);
+			break;
+		case FB_ACT_QUARANTINE_RELEASED:
+			do_quarantine_released(c, a);
 			break;
 		}
 	}
@@ -691,8 +714,12 @@ static void metrics_refresh(fb_controller *c)
 	fb_metrics_set(m, "firebreak_nodes", "state=\"failed\"", (double)st.failed_nodes);
 	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"RateLimited\"",
 	               (double)st.deferrals_rate);
-	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"Budget\"",
-	               (double)st.deferrals_budget);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"WindowExhausted\"",
+	               (double)st.deferrals_window);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"Paused\"",
+	               (double)st.deferrals_paused);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"MaxUnhealthy\"",
+	               (double)st.deferrals_max_unhealthy);
 	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"FullDisruption\"",
 	               (double)st.deferrals_disruption);
 	fb_metrics_set(m, "firebreak_poison_suspects", NULL, (double)st.suspects);
@@ -747,7 +774,11 @@ static void serve(void *ud, const char *path, int *status, const char **ctype, c
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0) {
-		bool ok = kc_now_mono_ms() - atomic_load(&c->loop_mono_ms) < HEALTH_STALL_MS;
+		/* Until the caches have synced the loop has not started: alive is all
+		 * there is to say (readiness says the rest). After that a loop that
+		 * stopped turning is a stuck process. */
+		bool ok = !atomic_load(&c->synced) ||
+		          kc_now_mono_ms() - atomic_load(&c->loop_mono_ms) < HEALTH_STALL_MS;
 		*status = ok ? 200 : 500;
 		text = ok ? "ok\n" : "run loop stalled\n";
 	} else if (strcmp(path, "/readyz") == 0) {

@@ -278,6 +278,53 @@ KT_TEST(release_untaints_and_lets_pods_go)
 	teardown();
 }
 
+KT_TEST(spec_release_marks_the_object_released)
+{
+	setup(false);
+	cluster();
+	pod("poison-a", "n1", POISON, T0);
+	pod("poison-b", "n2", POISON, T0);
+	tick(T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
+	                                 false, T0 + 26 * S), 0);
+	tick(T0 + 27 * S);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
+	/* the operator sets spec.release: true */
+	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
+	                                 true, T0 + 100 * S), 0);
+	tick(T0 + 100 * S);
+	const fb_action *r = find(FB_ACT_QUARANTINE_RELEASED, "deployment-poison");
+	KT_CHECK(r && !strcmp(r->ns, "default"));
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL);
+	tick(T0 + 101 * S);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0); /* said once */
+	teardown();
+}
+
+KT_TEST(dry_run_budget_covers_poison_writes)
+{
+	setup(false);
+	cluster();
+	cJSON *spec = cJSON_Parse("{\"dryRun\":true}");
+	KT_EQ_INT(fb_core_budget_set(core, "rollout", 1, spec, NULL, 0, T0), 0);
+	cJSON_Delete(spec);
+	pod("poison-a", "n1", POISON, T0);
+	pod("poison-b", "n2", POISON, T0);
+	tick(T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && e->dry_run);
+	KT_EQ_INT(count(FB_ACT_NODE_ANNOTATE), 0);
+	KT_EQ_INT(count(FB_ACT_TAINT), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
+	teardown();
+}
+
 KT_TEST(dry_run_reports_the_verdict_only)
 {
 	setup(true);
@@ -351,6 +398,8 @@ int main(void)
 	KT_RUN(old_arrivals_are_not_suspects);
 	KT_RUN(evidence_on_nodes_survives_a_restart);
 	KT_RUN(release_untaints_and_lets_pods_go);
+	KT_RUN(spec_release_marks_the_object_released);
+	KT_RUN(dry_run_budget_covers_poison_writes);
 	KT_RUN(dry_run_reports_the_verdict_only);
 	KT_RUN(failure_annotation_round_trips_and_rejects_garbage);
 	KT_RUN(verdict_rule);
