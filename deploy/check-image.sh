@@ -54,10 +54,11 @@ if grep -q '^ENTRYPOINT \["/usr/local/bin/firebreak"\]$' <<<"$runtime_stage"; th
 # ---- build stage == CI -------------------------------------------------------------------
 mapfile -t deps_pkgs < <(sed -n '/^pkgs=(/,/^)/p' scripts/install-deps.sh | tr ' ' '\n' | grep -v -e '^pkgs=(' -e '^)' -e '^$')
 # what the build needs of install-deps.sh: compilers and build tools and the -dev packages;
-# not what only tests/CI tooling use (clang/libclang-rt for fuzzing, valgrind, git, openssl)
+# not what only tests/CI tooling use (clang/libclang-rt for fuzzing, valgrind, git, openssl,
+# python3/python3-yaml/shellcheck for the chart checks)
 missing=()
 for p in "${deps_pkgs[@]}"; do
-  case "$p" in clang|libclang-rt-*|valgrind|git|openssl) continue ;; esac
+  case "$p" in clang|libclang-rt-*|valgrind|git|openssl|python3|python3-yaml|shellcheck) continue ;; esac
   printf '%s\n' "${build_pkgs[@]}" | grep -qx "$p" || missing+=("$p")
 done
 for p in "${build_pkgs[@]}"; do

@@ -4,7 +4,9 @@
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the unit tests under valgrind (no leaks, no errors);
 #   4. a short libFuzzer run of every fuzz target over its seed corpus;
-#   5. the end-to-end scenarios on a real control plane (e2e/), unless
+#   5. the Helm chart, its RBAC against the API calls in the code, the image's
+#      library coverage, the Grafana dashboard and the Prometheus alerts;
+#   6. the end-to-end scenarios on a real control plane (e2e/), unless
 #      FB_SKIP_E2E=1.
 # Usage: scripts/test.sh            (all)
 #        FB_SKIP_E2E=1 scripts/test.sh
@@ -14,7 +16,7 @@ root=$PWD
 export PATH="$PATH:/usr/local/go/bin"
 t_start=$SECONDS
 
-FB_NEED_GO=$([ "${FB_SKIP_E2E:-0}" = 1 ] && echo 0 || echo 1) scripts/install-deps.sh
+FB_NEED_GO=1 scripts/install-deps.sh
 jobs=$(nproc)
 fuzz_seconds=${FB_FUZZ_SECONDS:-20}
 
@@ -66,6 +68,10 @@ for f in build/fuzz/k8sclient/kc_fuzz_* build/fuzz/controller/fb_fuzz_*; do
     exit 1
   fi
 done
+
+step "Helm chart, RBAC against the code, image library coverage, dashboards and alerts"
+scripts/check-chart.sh
+deploy/check-image.sh
 
 if [ "${FB_SKIP_E2E:-0}" != 1 ] && [ -x e2e/run.sh ]; then
   step "end-to-end scenarios on a real control plane"
