@@ -1083,8 +1083,14 @@ static int64_t pod_actions(fb_core *c, core_node *n, int64_t now_ms, int *budget
 			continue;
 		}
 		int64_t due = pod_due_ms(p, n);
-		if (p->state == POD_RETRY)
+		if (p->state == POD_RETRY) {
 			due = p->next_try_ms;
+			/* The delete fallback is due when pdbBlockedTimeout expires, not at the
+			 * next backed-off retry (5 s, 10 s, 20 s, ... up to 60 s later): found by
+			 * e2e pdb-block, where a 20 s timeout deleted the pod after 35 s. */
+			if (pdb_timeout_ms > 0 && p->first_try_ms + pdb_timeout_ms < due)
+				due = p->first_try_ms + pdb_timeout_ms;
+		}
 		if (due > now_ms) {
 			if (due < next)
 				next = due;
@@ -1245,11 +1251,75 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
 	fb_quarantine_taint_value(w->ns, w->kind, w->name, a->taint);
 }
 
+/* Failures of a whole zone within this span are one event: an outage. */
+#define ZONE_OUTAGE_SPAN_MS (60 * 1000)
+
+/*
+ * Did n fail as part of an outage of its whole zone? When every node of a
+ * zone of two or more fails within a minute, the cause is the zone (power,
+ * network), not what arrived on its nodes: a poison kills the nodes it lands
+ * on, one after another. Found by firebreak-sim (docs/simulator.md): without
+ * this, a zone outage shortly after a rollout quarantined the rolled-out
+ * workload. If so, failures already recorded in the zone within the span lose
+ * their suspects too.
+ */
+static bool zone_outage(fb_core *c, const core_node *n)
+{
+	int total = 0, together = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		const core_node *m = v;
+		if (!m->known || m->zone_len != n->zone_len ||
+		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
+			continue;
+		total++;
+		int64_t d = m->failed_since_ms - n->failed_since_ms;
+		if (m->failed && d <= ZONE_OUTAGE_SPAN_MS && d >= -ZONE_OUTAGE_SPAN_MS)
+			together++;
+	}
+	if (total < 2 || together < total)
+		return false;
+	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		const core_node *m = v;
+		if (!m->known || m == n || m->zone_len != n->zone_len ||
+		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
+			continue;
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			fb_failure *f = &c->evidence.v[e];
+			if (f->failed_ms != m->failed_since_ms || strcmp(f->node, m->name) != 0)
+				continue;
+			for (size_t i = 0; i < f->n; i++) {
+				core_workload *w = fb_map_get(&c->workloads, f->s[i].workload);
+				if (w)
+					w->dirty = true;
+			}
+			fb_failure cleared = { 0 };
+			cleared.node = f->node;
+			cleared.failed_ms = f->failed_ms;
+			cleared.memory_pressure = f->memory_pressure;
+			f->node = NULL;
+			fb_failure_release(f);
+			*f = cleared;
+		}
+	}
+	return true;
+}
+
 /* Record who arrived on node n shortly before its current failure. */
 static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions *out)
 {
 	const fb_poison_spec *spec = node_poison_spec(c, n);
 	n->failure_recorded = true;
+	if (zone_outage(c, n)) {
+		char zbuf[128];
+		fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, false,
+		      "FailureRecorded",
+		      "Node %s failed with every other node of zone %s within a minute: a zone "
+		      "outage, not evidence against what arrived here", n->name, zbuf);
+		return;
+	}
 	fb_failure f = { 0 };
 	f.failed_ms = n->failed_since_ms;
 	f.memory_pressure = n->memory_pressure_seen;

@@ -1,0 +1,164 @@
+/*
+ * firebreak-sim: the same seed gives the same numbers; the poison cascade in
+ * a GPU pool stops at two nodes with firebreak and does not with default
+ * Kubernetes; random failures in a busy cluster quarantine nothing; a bad
+ * scenario file is refused with a message naming the field.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kctest.h"
+#include "sim.h"
+
+static fb_sim_scenario *load(const char *name)
+{
+	const char *dir = getenv("FB_SOURCE_DIR");
+	char path[1024], err[512];
+	snprintf(path, sizeof(path), "%s/controller/sim/scenarios/%s", dir ? dir : ".", name);
+	fb_sim_scenario *s = NULL;
+	if (fb_sim_scenario_load_file(path, &s, err, sizeof(err)) != 0)
+		fprintf(stderr, "  %s\n", err);
+	return s;
+}
+
+static fb_sim_result run(const fb_sim_scenario *s, fb_sim_policy p, uint64_t seed)
+{
+	fb_sim_result r;
+	char err[256];
+	KT_EQ_INT(fb_sim_run(s, p, seed, NULL, &r, err, sizeof(err)), 0);
+	return r;
+}
+
+/* A small cluster with everything moving: failures, rollouts, an outage, a poison. */
+static const char busy[] =
+	"name: busy\n"
+	"duration: 12h\n"
+	"pools:\n"
+	"- {name: gpu, nodes: 12, zones: [a, b], labels: [\"pool=gpu\"], maxPods: 30}\n"
+	"- {name: cpu, nodes: 60, zones: [a, b, c]}\n"
+	"workloads:\n"
+	"- {name: web, count: 40, replicas: 2, replicasMax: 12, pool: cpu}\n"
+	"- {name: train, count: 6, replicas: 1, replicasMax: 3, pool: gpu}\n"
+	"- {name: leak, replicas: 1, pool: gpu, poison: {killAfter: 7m, start: 3h, repair: 2h}}\n"
+	"nodeFailures: {perNodePerDay: 0.5, repair: 1h}\n"
+	"rollouts: {every: 30m, spacing: 5s}\n"
+	"zoneOutages: [{zone: c, at: 6h, duration: 1h}]\n"
+	"budgets:\n"
+	"- {name: gpu, spec: '{\"nodeSelector\": {\"matchLabels\": {\"pool\": \"gpu\"}},"
+	" \"windows\": [{\"maxNodes\": 3, \"window\": \"1h\"}]}'}\n";
+
+KT_TEST(same_seed_same_numbers)
+{
+	char err[512];
+	fb_sim_scenario *s = NULL;
+	KT_EQ_INT(fb_sim_scenario_load_mem(busy, sizeof(busy) - 1, "busy", &s, err, sizeof(err)), 0);
+	if (!s) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	for (int p = 0; p < FB_SIM_NPOLICIES; p++) {
+		fb_sim_result a = run(s, (fb_sim_policy)p, 7);
+		fb_sim_result b = run(s, (fb_sim_policy)p, 7);
+		KT_CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+		KT_CHECK(a.events > 100 && a.node_failures > 0);
+		if (p != FB_SIM_K8S_NO_EVICTION)
+			KT_CHECK(a.evictions > 0);
+		else
+			KT_EQ_INT(a.evictions, 0);
+	}
+	/* another seed is another run */
+	fb_sim_result a = run(s, FB_SIM_FIREBREAK, 7), c = run(s, FB_SIM_FIREBREAK, 8);
+	KT_CHECK(memcmp(&a, &c, sizeof(a)) != 0);
+	fb_sim_scenario_free(s);
+}
+
+KT_TEST(gpu_pool_cascade_stops_at_two_nodes)
+{
+	fb_sim_scenario *s = load("poison-gpu-pool.yaml");
+	KT_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		fb_sim_result fb = run(s, FB_SIM_FIREBREAK, seed);
+		fb_sim_result k8s = run(s, FB_SIM_K8S, seed);
+		KT_CHECK(fb.nodes_lost >= 1 && fb.nodes_lost <= 2);
+		KT_EQ_INT(fb.poison_quarantined, 1);
+		KT_EQ_INT(fb.false_quarantines, 0);
+		KT_CHECK(k8s.nodes_lost > 2);
+		/* the innocent pods of the killed nodes still moved, as fast as Kubernetes moves them */
+		KT_CHECK(fb.evictions > 0 && fb.stuck_pod_minutes < k8s.stuck_pod_minutes);
+	}
+	fb_sim_scenario_free(s);
+}
+
+KT_TEST(random_failures_quarantine_nothing)
+{
+	fb_sim_scenario *s = load("random-failures.yaml");
+	KT_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		fb_sim_result r = run(s, FB_SIM_FIREBREAK, seed);
+		KT_CHECK(r.node_failures >= 3);  /* the test means something */
+		KT_CHECK(r.evictions > 0);
+		KT_EQ_INT(r.false_quarantines, 0);
+		KT_EQ_INT(r.nodes_lost, 0);
+	}
+	fb_sim_scenario_free(s);
+}
+
+static void refused(const char *yaml, const char *needle)
+{
+	fb_sim_scenario *s = NULL;
+	char err[512] = "";
+	int rc = fb_sim_scenario_load_mem(yaml, strlen(yaml), "t.yaml", &s, err, sizeof(err));
+	KT_EQ_INT(rc, -1);
+	KT_CHECK(s == NULL);
+	if (!strstr(err, needle) || strncmp(err, "t.yaml: ", 8) != 0)
+		fprintf(stderr, "  wanted \"%s\" in: %s\n", needle, err);
+	KT_CHECK(strstr(err, needle) != NULL && strncmp(err, "t.yaml: ", 8) == 0);
+	fb_sim_scenario_free(s);
+}
+
+#define HEAD "name: t\nduration: 1h\npools: [{name: p, nodes: 3, zones: [a]}]\n"
+#define WL "workloads: [{name: w, replicas: 2}]\n"
+
+KT_TEST(bad_scenarios_are_refused_naming_the_field)
+{
+	refused(HEAD WL "nodeFailure: {perNodePerDay: 1, repair: 1h}\n", "nodeFailure");
+	refused(HEAD "workloads: [{name: w, replicas: 2, replica: 3}]\n", "replica");
+	refused(HEAD "workloads: [{name: w, replicas: 0}]\n", "workloads[0].replicas");
+	refused(HEAD "workloads: [{name: w, replicas: 2, pool: gpu}]\n", "workloads[0].pool");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: soon}}]\n",
+	        "workloads[0].poison.killAfter");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {start: 1m}}]\n", "killAfter");
+	refused("name: t\npools: [{name: p, nodes: 3, zones: [a]}]\n" WL, "duration");
+	refused("name: t\nduration: 1 hour\npools: [{name: p, nodes: 3, zones: [a]}]\n" WL,
+	        "duration");
+	refused(HEAD WL "zoneOutages: [{zone: z, at: 10m, duration: 1h}]\n", "zoneOutages[0].zone");
+	refused(HEAD WL "rollouts: {every: 1h, spacing: -1s}\n", "rollouts.spacing");
+	refused(HEAD WL "budgets: [{name: b, spec: '{\"maxUnhealthy\": \"140%\"}'}]\n",
+	        "budgets[0].spec");
+	refused(HEAD WL "nodeFailures: {perNodePerDay: -1, repair: 1h}\n", "nodeFailures.perNodePerDay");
+	refused("name: t\nduration: 1h\npools: [{name: p, nodes: 0, zones: [a]}]\n" WL,
+	        "pools[0].nodes");
+	refused("name: [t\n", "t.yaml");
+	refused("", "empty");
+	/* a good one loads */
+	fb_sim_scenario *s = NULL;
+	char err[256];
+	const char ok[] = HEAD WL;
+	KT_EQ_INT(fb_sim_scenario_load_mem(ok, sizeof(ok) - 1, "ok", &s, err, sizeof(err)), 0);
+	KT_CHECK(s && !strcmp(fb_sim_scenario_name(s), "t") && fb_sim_scenario_nodes(s) == 3);
+	fb_sim_scenario_free(s);
+}
+
+int main(void)
+{
+	KT_RUN(same_seed_same_numbers);
+	KT_RUN(gpu_pool_cascade_stops_at_two_nodes);
+	KT_RUN(random_failures_quarantine_nothing);
+	KT_RUN(bad_scenarios_are_refused_naming_the_field);
+	return KT_DONE();
+}
