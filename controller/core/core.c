@@ -1255,17 +1255,19 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
 #define ZONE_OUTAGE_SPAN_MS (60 * 1000)
 
 /*
- * Did n fail as part of an outage of its whole zone? When every node of a
- * zone of two or more fails within a minute, the cause is the zone (power,
- * network), not what arrived on its nodes: a poison kills the nodes it lands
- * on, one after another. Found by firebreak-sim (docs/simulator.md): without
- * this, a zone outage shortly after a rollout quarantined the rolled-out
- * workload. If so, failures already recorded in the zone within the span lose
- * their suspects too.
+ * Did n fail as part of an outage of its zone? When at least two nodes of
+ * the zone fail within a minute of each other and the zone is disrupted in
+ * the node lifecycle controller's sense (no node Ready, or more than 2 not
+ * Ready and at least unhealthyZoneThreshold of them: ComputeZoneState), the
+ * cause is the zone (power, network), not what arrived on its nodes: a
+ * poison kills the nodes it lands on, not their neighbours. Found by
+ * firebreak-sim (docs/simulator.md): without this, a zone outage shortly
+ * after a rollout quarantined the rolled-out workload. If so, failures
+ * already recorded in the zone within the span lose their suspects too.
  */
 static bool zone_outage(fb_core *c, const core_node *n)
 {
-	int total = 0, together = 0;
+	int total = 0, together = 0, failed = 0;
 	const char *k;
 	void *v;
 	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
@@ -1274,11 +1276,16 @@ static bool zone_outage(fb_core *c, const core_node *n)
 		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
 			continue;
 		total++;
+		if (!m->failed)
+			continue;
+		failed++;
 		int64_t d = m->failed_since_ms - n->failed_since_ms;
-		if (m->failed && d <= ZONE_OUTAGE_SPAN_MS && d >= -ZONE_OUTAGE_SPAN_MS)
+		if (d <= ZONE_OUTAGE_SPAN_MS && d >= -ZONE_OUTAGE_SPAN_MS)
 			together++;
 	}
-	if (total < 2 || together < total)
+	if (together < 2 ||
+	    fb_compute_zone_state(total - failed, failed, c->cfg.rates.unhealthy_threshold) ==
+	            FB_ZONE_NORMAL)
 		return false;
 	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
 		const core_node *m = v;
