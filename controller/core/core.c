@@ -12,6 +12,7 @@
 #include "map.h"
 
 typedef struct core_node core_node;
+typedef struct core_workload core_workload;
 
 typedef enum pod_state {
 	POD_IDLE,      /* nothing asked yet */
@@ -22,6 +23,7 @@ typedef enum pod_state {
 
 typedef struct core_pod {
 	char *ns, *name, *uid, *node_name, *workload;
+	core_workload *wl;         /* the record of its workload (indexed both ways) */
 	bool daemonset, mirror, terminating, terminal;
 	int64_t tol_not_ready_s, tol_unreachable_s;
 	int64_t arrived_ms;
@@ -59,8 +61,8 @@ struct core_node {
 	char *quarantine_taint;    /* value of our taint on it, if any */
 };
 
-/* A workload (Kind/namespace/name) that is a suspect or has a verdict. */
-typedef struct core_workload {
+/* A workload (Kind/namespace/name): its pods, and its evidence and verdict. */
+struct core_workload {
 	char *id;
 	char *ns, *kind, *name;
 	char *quarantine;          /* name of its Quarantine object, once known */
@@ -72,7 +74,9 @@ typedef struct core_workload {
 	int64_t released_ms;       /* evidence from before this does not count */
 	bool dirty;                /* evidence changed: judge again */
 	int bad;                   /* failed nodes at the last judgement */
-} core_workload;
+	core_pod **pods;           /* its pods, so that judging it is O(replicas) */
+	size_t npods, podcap;
+};
 
 typedef struct core_admission {
 	fb_admission a;
@@ -112,7 +116,8 @@ struct fb_core {
 	fb_core_stats stats;
 	int64_t last_now_ms;
 	fb_evidence evidence;      /* recent node failures and who arrived before them */
-	fb_map workloads;          /* id -> core_workload (suspects and verdicts) */
+	fb_map workloads;          /* id -> core_workload */
+	bool workloads_dirty;      /* some workload needs judging */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -265,6 +270,7 @@ static void pod_free(core_pod *p)
 
 static void workload_free(core_workload *w)
 {
+	kc_free(w->pods);
 	kc_free(w->quarantine);
 	kc_free(w->id);
 	kc_free(w->ns);
@@ -349,6 +355,44 @@ static core_workload *workload_get_or_add(fb_core *c, const char *id)
 	return w;
 }
 
+static void workload_unlink_pod(fb_core *c, core_pod *p)
+{
+	core_workload *w = p->wl;
+	if (!w)
+		return;
+	p->wl = NULL;
+	for (size_t i = 0; i < w->npods; i++) {
+		if (w->pods[i] == p) {
+			w->pods[i] = w->pods[--w->npods];
+			break;
+		}
+	}
+	/* Forget a workload with nothing left to remember (Jobs come and go). */
+	if (w->npods == 0 && !w->quarantined && !w->release_pending && !w->released_ms &&
+	    !w->dirty && w->bad == 0 && !w->declared_ms) {
+		fb_map_del(&c->workloads, w->id);
+		workload_free(w);
+	}
+}
+
+static int workload_link_pod(fb_core *c, core_pod *p)
+{
+	core_workload *w = workload_get_or_add(c, p->workload);
+	if (!w)
+		return -1;
+	if (w->npods == w->podcap) {
+		size_t cap = w->podcap ? w->podcap * 2 : 4;
+		core_pod **v = kc_realloc(w->pods, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		w->pods = v;
+		w->podcap = cap;
+	}
+	w->pods[w->npods++] = p;
+	p->wl = w;
+	return 0;
+}
+
 void fb_quarantine_taint_value(const char *ns, const char *kind, const char *name, char out[64])
 {
 	char full[600];
@@ -430,7 +474,7 @@ static void restore_failure(fb_core *c, core_node *n, const char *json)
 	for (size_t i = 0; i < f.n; i++) {
 		core_workload *w = workload_get_or_add(c, f.s[i].workload);
 		if (w)
-			w->dirty = true;
+			w->dirty = c->workloads_dirty = true;
 	}
 	if (fb_evidence_take(&c->evidence, &f) && current)
 		n->failure_recorded = true;
@@ -527,8 +571,13 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	const char *node = obs->node && obs->node[0] ? obs->node : NULL;
 	bool moved = added || (p->node_name == NULL) != (node == NULL) ||
 	             (node && strcmp(p->node_name, node) != 0);
+	bool relink = !p->workload || !obs->workload || strcmp(p->workload, obs->workload) != 0;
+	if (relink)
+		workload_unlink_pod(c, p);
 	if (!replace_str(&p->ns, obs->ns) || !replace_str(&p->name, obs->name) ||
 	    !replace_str(&p->workload, obs->workload))
+		goto nomem;
+	if (relink && p->workload && workload_link_pod(c, p) != 0)
 		goto nomem;
 	if (moved) {
 		if (p->node) {
@@ -565,6 +614,7 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 	core_pod *p = fb_map_del(&c->pods, uid);
 	if (!p)
 		return;
+	workload_unlink_pod(c, p);
 	core_node *n = p->node;
 	if (n) {
 		node_unlink_pod(n, p);
@@ -800,10 +850,8 @@ static bool pod_eligible(const core_pod *p)
 /* A pod of a quarantined workload stays where it is (no replacement, no spreading). */
 static bool pod_pinned(const fb_core *c, const core_pod *p)
 {
-	if (!p->workload)
-		return false;
-	const core_workload *w = fb_map_get(&c->workloads, p->workload);
-	return w && w->quarantined;
+	(void)c;
+	return p->wl && p->wl->quarantined;
 }
 
 /* Due time of p on its failed node n; INT64_MAX = never. */
@@ -1299,7 +1347,7 @@ static bool zone_outage(fb_core *c, const core_node *n)
 			for (size_t i = 0; i < f->n; i++) {
 				core_workload *w = fb_map_get(&c->workloads, f->s[i].workload);
 				if (w)
-					w->dirty = true;
+					w->dirty = c->workloads_dirty = true;
 			}
 			fb_failure cleared = { 0 };
 			cleared.node = f->node;
@@ -1366,7 +1414,7 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		core_workload *w = workload_get_or_add(c, f.s[i].workload);
 		if (!w)
 			continue;
-		w->dirty = true;
+		w->dirty = c->workloads_dirty = true;
 		if (w->quarantined && !node_dry_run(c, n)) /* it killed another node: mark it too */
 			taint_action(out, n, w, true);
 	}
@@ -1392,16 +1440,15 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
 {
 	const char *seen[64];
 	int n = 0;
-	const char *k;
-	void *v;
-	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
-		const core_pod *p = v;
-		if (!p->workload || strcmp(p->workload, w->id) != 0 || !p->node || p->node->failed ||
-		    p->terminating || p->terminal || p->arrived_ms < since_ms)
+	(void)c;
+	for (size_t i = 0; i < w->npods; i++) {
+		const core_pod *p = w->pods[i];
+		if (!p->node || p->node->failed || p->terminating || p->terminal ||
+		    p->arrived_ms < since_ms)
 			continue;
 		bool dup = false;
-		for (int i = 0; i < n && i < 64 && !dup; i++)
-			dup = seen[i] == p->node->name;
+		for (int j = 0; j < n && j < 64 && !dup; j++)
+			dup = seen[j] == p->node->name;
 		if (dup)
 			continue;
 		if (n < 64)
@@ -1579,6 +1626,9 @@ static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
+	if (!c->workloads_dirty)
+		return; /* nothing new: verdicts and counts stand */
+	c->workloads_dirty = false;
 	size_t suspects = 0, active = 0;
 	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
@@ -1661,6 +1711,7 @@ int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const c
 		w->quarantined = true;
 		w->announced = true; /* it exists: do not create it again */
 		w->declared_ms = now_ms;
+		c->workloads_dirty = true;
 	}
 	return 0;
 }
@@ -1678,13 +1729,9 @@ void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
 	w->announced = false;
 	w->released_ms = now_ms;
 	w->bad = 0;
-	const char *k;
-	void *v;
-	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
-		core_pod *p = v;
-		if (p->workload && strcmp(p->workload, id) == 0)
-			p->pinned_reported = false;
-	}
+	c->workloads_dirty = true;
+	for (size_t i = 0; i < w->npods; i++)
+		w->pods[i]->pinned_reported = false;
 	c->counts_dirty = true;
 }
 
