@@ -41,6 +41,7 @@
 #include "kc/client.h"
 #include "kc/informer.h"
 #include "kc/time.h"
+#include "controller.h"
 #include "project.h"
 
 #define LOOP_MAX_WAIT_MS 250 /* as controller.c */
@@ -297,6 +298,7 @@ static void usage_exit(void)
 
 int main(int argc, char **argv)
 {
+	fb_tune_malloc(); /* as the firebreak binary does */
 	int64_t start_us = kc_now_mono_us();
 	const char *server = NULL;
 	long long expect = -1, settle_ms = 2000, timeout_s = 600;

@@ -39,6 +39,13 @@ typedef struct fb_controller_options {
 void fb_controller_options_defaults(fb_controller_options *o);
 
 /*
+ * glibc malloc tuning for what firebreak does most: parse a 500-object LIST
+ * page into ~1,000 small cJSON nodes per object, keep a ~100-byte projection,
+ * free the rest. Call once at start, before any thread exists.
+ */
+void fb_tune_malloc(void);
+
+/*
  * Run until stop fires (or once synced, with exit_after_sync). Returns 0 on a
  * clean stop, 1 when it could not start (config, client, sync), with the
  * reason logged.

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,16 +191,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fb_log_setup(level, format);
-	/*
-	 * glibc malloc tuning for what firebreak does most: parse a 500-object
-	 * LIST page into ~1,000 small cJSON nodes per object, keep a ~100-byte
-	 * projection, free the rest. Fastbins make malloc_consolidate the top
-	 * cost, and per-thread arenas keep each informer's freed pages. Measured
-	 * with bench/run.sh --small (docs/benchmarks.md): -30 % sync CPU, -23 %
-	 * peak RSS.
-	 */
-	mallopt(M_MXFAST, 0);
-	mallopt(M_ARENA_MAX, 1);
+	fb_tune_malloc();
 	if (kc_global_init() != 0) {
 		fb_log(FB_ERROR, "cannot initialise libcurl", NULL);
 		return 1;
