@@ -78,7 +78,7 @@ defaults||
   check(c["ports"][0] == {"name": "http-metrics", "containerPort": 8080, "protocol": "TCP"}, "port 8080 named http-metrics")
   check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz", "probes /healthz and /readyz")
   check(c["livenessProbe"]["httpGet"]["port"] == "http-metrics", "probes on http-metrics")
-  check(c["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}, "resources 50m/64Mi, limit 256Mi")
+  check(c["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}, "resources 100m/128Mi, limit 512Mi (docs/benchmarks.md)")
   tol = {(t["key"], t["effect"]): t.get("tolerationSeconds") for t in p["tolerations"]}
   check(tol.get(("node.kubernetes.io/not-ready", "NoExecute"), 0) >= 3600 and tol.get(("node.kubernetes.io/unreachable", "NoExecute"), 0) >= 3600, "not-ready/unreachable tolerated >= 1h")
   check(("firebreak.dev/quarantine", "NoSchedule") in tol, "tolerates firebreak.dev/quarantine")
