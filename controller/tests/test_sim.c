@@ -92,6 +92,27 @@ KT_TEST(gpu_pool_cascade_stops_at_two_nodes)
 	fb_sim_scenario_free(s);
 }
 
+KT_TEST(e2e_cascade_matches_the_real_control_plane)
+{
+	/* e2e/scenarios/cascade-{baseline,firebreak}.sh on the real control plane:
+	 * baseline lost 4 nodes (it stops counting at 4), firebreak lost 2. */
+	fb_sim_scenario *s = load("e2e-cascade.yaml");
+	KT_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		fb_sim_result fb = run(s, FB_SIM_FIREBREAK, seed);
+		fb_sim_result k8s = run(s, FB_SIM_K8S, seed);
+		KT_EQ_INT(fb.nodes_lost, 2);
+		KT_EQ_INT(fb.poison_quarantined, 1);
+		KT_CHECK(k8s.nodes_lost >= 4);
+		if (seed == 1)
+			printf("  e2e-cascade seed 1: kubernetes lost %d nodes, firebreak %d\n",
+			       (int)k8s.nodes_lost, (int)fb.nodes_lost);
+	}
+	fb_sim_scenario_free(s);
+}
+
 KT_TEST(random_failures_quarantine_nothing)
 {
 	fb_sim_scenario *s = load("random-failures.yaml");
@@ -158,6 +179,7 @@ int main(void)
 {
 	KT_RUN(same_seed_same_numbers);
 	KT_RUN(gpu_pool_cascade_stops_at_two_nodes);
+	KT_RUN(e2e_cascade_matches_the_real_control_plane);
 	KT_RUN(random_failures_quarantine_nothing);
 	KT_RUN(bad_scenarios_are_refused_naming_the_field);
 	return KT_DONE();
