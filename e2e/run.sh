@@ -52,6 +52,30 @@ revive_node() { "${E2E_DIR}/cluster.sh" revive-node "$1"; timeline_mark "revive-
 start_bg() { start_proc "$@"; }   # start_bg NAME CMD... (stopped by cluster.sh down)
 skip() { log "SKIP: $*"; exit "${SKIP_RC}"; }
 step() { log "-- $*"; timeline_mark "$*"; }
+# firebreak-mode helpers
+FB_BIN="${FB_BIN:-${REPO_DIR}/build/release/controller/firebreak}"
+need_firebreak() { [[ -x "${FB_BIN}" ]] || skip "firebreak binary not found at ${FB_BIN} (build it first, or set FB_BIN)"; }
+apply_crds() { e2ectl apply "${REPO_DIR}/config/crds/" --field-manager e2e; }
+# start_firebreak NAME PORT [FLAGS...]: start a firebreak replica (admin kubeconfig, metrics on
+# 127.0.0.1:PORT) and wait for its informers to sync.
+start_firebreak() {
+  local name="$1" port="$2"
+  shift 2
+  start_bg "${name}" "${FB_BIN}" --kubeconfig "${KUBECONFIG}" --metrics-addr "127.0.0.1:${port}" "$@"
+  if ! wait_for_log "${name}" 'msg="?informers synced' 60; then
+    tail -n 30 "${LOG_DIR}/${name}.log" >&2 || true
+    echo "${name} did not report informers synced within 60 s" >&2
+    return 1
+  fi
+}
+# fb_log_time NAME REGEX: the ts= of the first matching line of a firebreak log, as epoch seconds.
+fb_log_time() {
+  local ts
+  ts="$(grep -m1 -E -- "$2" "${LOG_DIR}/$1.log" | sed -n 's/^ts=\([^ ]*\).*/\1/p')"
+  [[ -n "${ts}" ]] && date -u -d "${ts}" +%s.%N
+}
+# summary KEY VALUE: a figure of the scenario, collected by the runner (results/NAME/summary.txt).
+summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary: $1=$2"; }
 }
 
 run_one() {
@@ -98,6 +122,9 @@ run_one() {
     grep -Ev ' (Scheduled|SuccessfulCreate|ScalingReplicaSet|RegisteredNode|Starting|NodeHasSufficient|NodeHasNoDiskPressure|NodeReady) ' \
       "${LOG_DIR}/events.txt" || true
   fi
+  if [[ -s "${LOG_DIR}/summary.txt" ]]; then
+    echo "---- figures of ${name}: $(paste -sd' ' "${LOG_DIR}/summary.txt")"
+  fi
   echo "---- ${result}: ${name} (cluster up ${t_up} s, total ${dur} s)"
   echo
   local dest="${RUN_DIR}/results/${name}"
@@ -124,4 +151,8 @@ for s in "${scenarios[@]}"; do
 done
 echo "==== e2e results ($((SECONDS - t_all)) s) ===="
 printf '%s\n' "${RESULTS[@]}"
+if [[ "${E2E_COMPARE:-1}" == 1 && " ${scenarios[*]} " == *" cascade-baseline "* && " ${scenarios[*]} " == *" cascade-firebreak "* ]]; then
+  echo
+  "${E2E_DIR}/compare.sh"
+fi
 exit "${FAILED}"

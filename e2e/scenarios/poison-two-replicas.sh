@@ -1,0 +1,31 @@
+# shellcheck shell=bash disable=SC2034  # SCENARIO_* are read by run.sh
+# Two poison replicas start on two nodes at once: both nodes die at about the same time;
+# firebreak declares the Deployment poison at the second failure, before the first node's
+# pods are due, so both poison pods stay pinned and no third node is lost.
+SCENARIO_MODE=firebreak
+SCENARIO_NODES=6
+SCENARIO_DESCRIPTION="poison Deployment with 2 replicas: both nodes lost, then quarantine, no third"
+
+scenario_run() {
+  need_firebreak
+  step "apply CRDs, start firebreak"
+  apply_crds
+  start_firebreak firebreak 18080 --leader-elect=false
+  step "deploy innocent workloads"
+  e2ectl deploy web --replicas 6
+  e2ectl rollout web --timeout 60s
+  step "deploy poison (2 replicas)"
+  e2ectl deploy poison --replicas 2 --poison
+  e2ectl expect-contained --app poison --max-nodes 2 --settle 40s --timeout 120s
+  local lost
+  lost="$(e2ectl failed-nodes)"
+  [[ "$(tr ',' '\n' <<<"${lost}" | grep -c .)" == 2 ]] || { echo "expected exactly 2 failed nodes, got ${lost}" >&2; return 1; }
+  step "check"
+  e2ectl expect-pinned --app poison
+  [[ "$(e2ectl get pods -o 'jsonpath={range .items[?(@.metadata.labels.app=="poison")]}{.metadata.name}{"\n"}{end}' | grep -c .)" == 2 ]] ||
+    { echo "the poison Deployment has more than its 2 pods: a replacement was created" >&2; return 1; }
+  e2ectl expect-taint --node "${lost}" --key firebreak.dev/quarantine
+  e2ectl expect-event --reason Pinned --kind Pod --name poison --count 2 --timeout 30s
+  e2ectl expect-moved --node "${lost}" --except-app poison --timeout 30s
+  summary nodes_lost "$(tr ',' '\n' <<<"${lost}" | grep -c .) (${lost})"
+}
