@@ -917,7 +917,7 @@ static int setup_workloads(sim *s)
 			if (ws->count == 1)
 				snprintf(w->name, sizeof(w->name), "%s", ws->name);
 			else
-				snprintf(w->name, sizeof(w->name), "%s-%d", ws->name, k);
+				snprintf(w->name, sizeof(w->name), "%.56s-%d", ws->name, k);
 			snprintf(w->id, sizeof(w->id), "Deployment/%s/%s", SIM_NS, w->name);
 			w->spec = i;
 			w->replicas = (int)rng_range(&s->exo, ws->replicas_min, ws->replicas_max);
