@@ -75,7 +75,7 @@ deploy/check-image.sh
 
 if [ "${FB_SKIP_E2E:-0}" != 1 ] && [ -x e2e/run.sh ]; then
   step "end-to-end scenarios on a real control plane"
-  e2e/run.sh
+  e2e/run.sh --strict
 fi
 
 step "all tests passed in $((SECONDS - t_start)) s"
