@@ -118,6 +118,8 @@ struct fb_core {
 	fb_evidence evidence;      /* recent node failures and who arrived before them */
 	fb_map workloads;          /* id -> core_workload */
 	bool workloads_dirty;      /* some workload needs judging */
+	size_t releases_pending;   /* workloads with release_pending set */
+	size_t tainted_nodes;      /* known nodes carrying a firebreak.dev/quarantine taint */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -512,10 +514,12 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 	n->memory_pressure = obs->memory_pressure;
 	if (obs->memory_pressure)
 		n->memory_pressure_seen = true;
+	bool had_taint = n->quarantine_taint != NULL;
 	if (!replace_str(&n->quarantine_taint,
 	                 obs->quarantine_taint && obs->quarantine_taint[0] ? obs->quarantine_taint
 	                                                                   : NULL))
 		return -1;
+	c->tainted_nodes += (n->quarantine_taint != NULL) - had_taint;
 	bool was_failed = cond_failed(n->ready);
 	n->ready = obs->ready;
 	n->ready_transition_ms = obs->ready_transition_ms;
@@ -542,6 +546,11 @@ void fb_core_node_delete(fb_core *c, const char *name)
 	if (!n)
 		return;
 	c->counts_dirty = true;
+	if (n->quarantine_taint) {
+		c->tainted_nodes--;
+		kc_free(n->quarantine_taint);
+		n->quarantine_taint = NULL;
+	}
 	if (n->npods) {
 		/* pods still point at it: keep a placeholder until they go */
 		n->known = false;
@@ -1702,8 +1711,10 @@ int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const c
 	if (!w || !replace_str(&w->quarantine, name))
 		return -1;
 	if (released) {
-		if (w->quarantined)
+		if (w->quarantined && !w->release_pending) {
 			w->release_pending = true; /* the object stays: its status says Released */
+			c->releases_pending++;
+		}
 		fb_core_quarantine_delete(c, ns, kind, workload_name, now_ms);
 		return 0;
 	}
@@ -1740,10 +1751,11 @@ static void release_pass(fb_core *c, fb_actions *out)
 {
 	const char *k;
 	void *v;
-	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+	for (size_t it = 0; c->releases_pending && fb_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (!w->release_pending || !w->quarantine)
 			continue;
+		c->releases_pending--;
 		w->release_pending = false;
 		fb_action *a = push_action(out, FB_ACT_QUARANTINE_RELEASED);
 		if (a) {
@@ -1755,7 +1767,7 @@ static void release_pass(fb_core *c, fb_actions *out)
 		               "%s %s/%s released (spec.release); its pods may be evicted again",
 		               w->kind, w->ns, w->name);
 	}
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; c->tainted_nodes && fb_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->quarantine_taint)
 			continue;
@@ -1782,6 +1794,7 @@ static void release_pass(fb_core *c, fb_actions *out)
 		      released->name, FB_QUARANTINE_TAINT_KEY);
 		kc_free(n->quarantine_taint); /* until the node update shows it gone */
 		n->quarantine_taint = NULL;
+		c->tainted_nodes--;
 	}
 }
 

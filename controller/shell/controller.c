@@ -53,6 +53,9 @@ typedef struct fb_controller {
 
 void fb_tune_malloc(void)
 {
+	const char *off = getenv("FB_MALLOC_TUNE");
+	if (off && strcmp(off, "0") == 0)
+		return; /* for measuring the difference (bench/run.sh) */
 	/* Fastbins make malloc_consolidate the top cost of parse-and-free, and
 	 * per-thread arenas keep each informer's freed pages. Measured with
 	 * bench/run.sh --small (docs/benchmarks.md): -30 % sync CPU, -23 % peak RSS. */
