@@ -12,7 +12,6 @@
 #        FB_SKIP_E2E=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 export PATH="$PATH:/usr/local/go/bin"
 t_start=$SECONDS
 
