@@ -6,6 +6,8 @@
 
 #include <cyaml/cyaml.h>
 
+#include "yamlerr.h"
+
 #include "config.h"
 #include "duration.h"
 #include "kc/alloc.h"
@@ -103,46 +105,6 @@ static const cyaml_schema_value_t top_schema = {
 
 /* ---- loading -------------------------------------------------------------------- */
 
-typedef struct log_capture {
-	char msg[384];
-} log_capture;
-
-/*
- * Keep cyaml's error lines, joined on one line: the first says what is wrong,
- * the backtrace after it names the keys that lead there ("in mapping field
- * 'burst'").
- */
-static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-	log_capture *lc = ctx;
-	if (level < CYAML_LOG_ERROR)
-		return;
-	size_t n = strlen(lc->msg);
-	if (n + 8 >= sizeof(lc->msg))
-		return;
-	char line[256];
-	vsnprintf(line, sizeof(line), fmt, args);
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncmp(p, "Load: ", 6) == 0)
-		p += 6;
-	size_t l = strlen(p);
-	while (l && (p[l - 1] == '\n' || p[l - 1] == ' '))
-		p[--l] = '\0';
-	if (!l || strcmp(p, "Backtrace:") == 0)
-		return;
-	snprintf(lc->msg + n, sizeof(lc->msg) - n, "%s%s", n ? "; " : "", p);
-}
-
-static void *mem(void *ctx, void *ptr, size_t size)
-{
-	if (size == 0) {
-		kc_free(ptr);
-		return NULL;
-	}
-	return kc_realloc(ptr, size);
-}
 
 void fb_settings_defaults(fb_settings *s)
 {
@@ -186,9 +148,9 @@ static bool duration(const char *v, int64_t *out)
 int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const char *name,
                          char *err, size_t errcap)
 {
-	log_capture lc = { "" };
-	cyaml_config_t cfg = { .log_fn = capture_log, .log_ctx = &lc, .mem_fn = mem,
-	                       .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_NO_ALIAS };
+	fb_yaml_errors lc;
+	cyaml_config_t cfg;
+	fb_yaml_config(&cfg, &lc);
 	file_config *f = NULL;
 	int rc = -1;
 	if (len > FB_CONFIG_FILE_MAX)

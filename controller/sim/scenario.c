@@ -26,6 +26,8 @@
 #include <cjson/cJSON.h>
 #include <cyaml/cyaml.h>
 
+#include "yamlerr.h"
+
 #include "budget.h"
 #include "duration.h"
 #include "kc/alloc.h"
@@ -200,43 +202,6 @@ static const cyaml_schema_value_t top_schema = {
 
 /* ---- loading ---------------------------------------------------------------------- */
 
-typedef struct log_capture {
-	char msg[384];
-} log_capture;
-
-/* cyaml's error lines joined on one: what is wrong, then the keys leading there. */
-static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-	log_capture *lc = ctx;
-	if (level < CYAML_LOG_ERROR)
-		return;
-	size_t n = strlen(lc->msg);
-	if (n + 8 >= sizeof(lc->msg))
-		return;
-	char line[256];
-	vsnprintf(line, sizeof(line), fmt, args);
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncmp(p, "Load: ", 6) == 0)
-		p += 6;
-	size_t l = strlen(p);
-	while (l && (p[l - 1] == '\n' || p[l - 1] == ' '))
-		p[--l] = '\0';
-	if (!l || strcmp(p, "Backtrace:") == 0)
-		return;
-	snprintf(lc->msg + n, sizeof(lc->msg) - n, "%s%s", n ? "; " : "", p);
-}
-
-static void *mem(void *ctx, void *ptr, size_t size)
-{
-	(void)ctx;
-	if (size == 0) {
-		kc_free(ptr);
-		return NULL;
-	}
-	return kc_realloc(ptr, size);
-}
 
 #define BAD(...)                                                                   \
 	do {                                                                       \
@@ -445,9 +410,9 @@ out:
 int fb_sim_scenario_load_mem(const char *data, size_t len, const char *source,
                              fb_sim_scenario **out, char *err, size_t errcap)
 {
-	log_capture lc = { "" };
-	cyaml_config_t cfg = { .log_fn = capture_log, .log_ctx = &lc, .mem_fn = mem,
-	                       .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_NO_ALIAS };
+	fb_yaml_errors lc;
+	cyaml_config_t cfg;
+	fb_yaml_config(&cfg, &lc);
 	y_scenario *y = NULL;
 	fb_sim_scenario *s = NULL;
 	int rc = -1;
