@@ -1358,13 +1358,7 @@ static bool zone_outage(fb_core *c, const core_node *n)
 				if (w)
 					w->dirty = c->workloads_dirty = true;
 			}
-			fb_failure cleared = { 0 };
-			cleared.node = f->node;
-			cleared.failed_ms = f->failed_ms;
-			cleared.memory_pressure = f->memory_pressure;
-			f->node = NULL;
-			fb_failure_release(f);
-			*f = cleared;
+			fb_failure_drop_suspects(f);
 		}
 	}
 	return true;

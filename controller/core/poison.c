@@ -8,14 +8,21 @@
 
 void fb_failure_release(fb_failure *f)
 {
+	fb_failure_drop_suspects(f);
+	kc_free(f->node);
+	memset(f, 0, sizeof(*f));
+}
+
+void fb_failure_drop_suspects(fb_failure *f)
+{
 	for (size_t i = 0; i < f->n; i++) {
 		kc_free(f->s[i].workload);
 		kc_free(f->s[i].pod);
 		kc_free(f->s[i].migrated_from);
 	}
 	kc_free(f->s);
-	kc_free(f->node);
-	memset(f, 0, sizeof(*f));
+	f->s = NULL;
+	f->n = 0;
 }
 
 int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,

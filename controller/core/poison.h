@@ -54,6 +54,8 @@ typedef struct fb_evidence {
 } fb_evidence;
 
 void fb_failure_release(fb_failure *f);
+/* Keep the failure on record but with no suspects (it was not their doing). */
+void fb_failure_drop_suspects(fb_failure *f);
 /* Append a suspect (strings copied). -1 on ENOMEM or when full. */
 int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
                            int64_t arrived_ms, const char *migrated_from);

@@ -87,15 +87,26 @@ static void poke(fb_controller *c)
 
 /* ---- informer callbacks: observations into the core ------------------------- */
 
+/* Informer threads change the core under the lock, then wake the run loop. */
+static void observing(fb_controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+static void observed(fb_controller *c)
+{
+	poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void node_apply(fb_controller *c, const fb_node_proj *n)
 {
 	fb_node_obs o;
 	fb_node_proj_obs(n, &o);
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	if (fb_core_node_set(c->core, &o, wall_ms()) != 0)
 		fb_log(FB_ERROR, "out of memory recording a node", "node=%s", n->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static const char *cond_str(fb_cond c)
@@ -125,10 +136,9 @@ static void node_deleted(const char *key, const void *obj, void *ud)
 	fb_controller *c = ud;
 	const fb_node_proj *n = obj;
 	fb_log(FB_INFO, "node deleted", "node=%s", n->name);
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	fb_core_node_delete(c->core, n->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void pod_apply(fb_controller *c, const fb_pod_proj *p)
@@ -138,11 +148,10 @@ static void pod_apply(fb_controller *c, const fb_pod_proj *p)
 	fb_pod_obs o;
 	char workload[512];
 	fb_pod_proj_obs(p, &o, workload, sizeof(workload));
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	if (fb_core_pod_set(c->core, &o) != 0)
 		fb_log(FB_ERROR, "out of memory recording a pod", "pod=%s/%s", p->ns, p->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void pod_added(const char *key, const void *obj, void *ud)
@@ -161,20 +170,18 @@ static void pod_deleted(const char *key, const void *obj, void *ud)
 	const fb_pod_proj *p = obj;
 	if (!p->uid)
 		return;
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	fb_core_pod_delete(c->core, p->uid);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void budget_apply(fb_controller *c, const fb_budget_proj *b)
 {
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	if (fb_core_budget_set(c->core, b->name, b->generation, b->spec, b->admissions,
 	                       b->nadmissions, wall_ms()) != 0)
 		fb_log(FB_ERROR, "out of memory recording an EvictionBudget", "budget=%s", b->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void budget_added(const char *key, const void *obj, void *ud)
@@ -195,23 +202,21 @@ static void budget_deleted(const char *key, const void *obj, void *ud)
 	fb_controller *c = ud;
 	const fb_budget_proj *b = obj;
 	fb_log(FB_INFO, "EvictionBudget deleted", "budget=%s", b->name);
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	fb_core_budget_delete(c->core, b->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void quarantine_apply(fb_controller *c, const fb_quarantine_proj *q)
 {
 	if (!q->kind || !q->workload)
 		return;
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	if (fb_core_quarantine_set(c->core, q->ns, q->name, q->kind, q->workload, q->release,
 	                           wall_ms()) != 0)
 		fb_log(FB_ERROR, "out of memory recording a Quarantine", "quarantine=%s/%s", q->ns,
 		       q->name);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void quarantine_added(const char *key, const void *obj, void *ud)
@@ -237,10 +242,9 @@ static void quarantine_deleted(const char *key, const void *obj, void *ud)
 		return;
 	fb_log(FB_INFO, "Quarantine deleted: releasing", "quarantine=%s/%s workload=%s/%s", q->ns,
 	       q->name, q->kind, q->workload);
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	fb_core_quarantine_delete(c->core, q->ns, q->kind, q->workload, wall_ms());
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 /* ---- leader election ------------------------------------------------------------ */
@@ -250,10 +254,9 @@ static void started_leading(void *ud)
 	fb_controller *c = ud;
 	fb_log(FB_INFO, "became leader", NULL);
 	atomic_store(&c->leading, true);
-	pthread_mutex_lock(&c->lock);
+	observing(c);
 	fb_core_set_leader(c->core, true);
-	poke(c);
-	pthread_mutex_unlock(&c->lock);
+	observed(c);
 }
 
 static void stopped_leading(void *ud)
