@@ -5,6 +5,7 @@
 #   e2e/cluster.sh down                                         stop everything (idempotent)
 #   e2e/cluster.sh status                                       processes and nodes
 #   e2e/cluster.sh fail-node NAME | revive-node NAME            stop / resume a node's heartbeat
+#   e2e/cluster.sh restart-apiserver [--kill] [--down S]        stop kube-apiserver, start it again
 #   e2e/cluster.sh kubeconfig                                   print the admin kubeconfig path
 #
 # Modes: baseline  = stock kube-controller-manager (taint-based eviction on)
@@ -36,7 +37,7 @@ GRACE="${E2E_GRACE:-8s}"
 POISON_DELAY="${E2E_POISON_DELAY:-10s}"
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -132,6 +133,26 @@ wait_port() { # NAME PORT TIMEOUT_S
   die "$1 not listening on 127.0.0.1:$2 after $3 s; see ${LOG_DIR}/$1.log"
 }
 
+# The API server's flags, in one place for `up` and `restart-apiserver`.
+start_apiserver() {
+  start_proc kube-apiserver "${BIN_DIR}/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:${ETCD_CLIENT_PORT}" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
+    --tls-cert-file "${PKI_DIR}/apiserver.crt" --tls-private-key-file "${PKI_DIR}/apiserver.key" \
+    --client-ca-file "${PKI_DIR}/ca.crt" --token-auth-file "${PKI_DIR}/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer "https://127.0.0.1:${APISERVER_PORT}" \
+    --service-account-key-file "${PKI_DIR}/sa.pub" \
+    --service-account-signing-key-file "${PKI_DIR}/sa.key" \
+    --service-cluster-ip-range "${SERVICE_CIDR}" \
+    --endpoint-reconciler-type none \
+    --default-not-ready-toleration-seconds "${TOLERATION}" \
+    --default-unreachable-toleration-seconds "${TOLERATION}" \
+    --allow-privileged --profiling=false
+  KUBECONFIG="${PKI_DIR}/admin.kubeconfig" "${BIN_DIR}/e2ectl" ready --nodes 0 --timeout 90s >/dev/null ||
+    die "kube-apiserver not ready; see ${LOG_DIR}/kube-apiserver.log"
+}
+
 cmd_up() {
   command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
   ensure_binaries
@@ -162,22 +183,7 @@ cmd_up() {
     --unsafe-no-fsync --log-level warn
   wait_port etcd "${ETCD_CLIENT_PORT}" 30
 
-  start_proc kube-apiserver "${BIN_DIR}/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:${ETCD_CLIENT_PORT}" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
-    --tls-cert-file "${PKI_DIR}/apiserver.crt" --tls-private-key-file "${PKI_DIR}/apiserver.key" \
-    --client-ca-file "${PKI_DIR}/ca.crt" --token-auth-file "${PKI_DIR}/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-issuer "https://127.0.0.1:${APISERVER_PORT}" \
-    --service-account-key-file "${PKI_DIR}/sa.pub" \
-    --service-account-signing-key-file "${PKI_DIR}/sa.key" \
-    --service-cluster-ip-range "${SERVICE_CIDR}" \
-    --endpoint-reconciler-type none \
-    --default-not-ready-toleration-seconds "${TOLERATION}" \
-    --default-unreachable-toleration-seconds "${TOLERATION}" \
-    --allow-privileged --profiling=false
-  KUBECONFIG="${PKI_DIR}/admin.kubeconfig" "${BIN_DIR}/e2ectl" ready --nodes 0 --timeout 90s >/dev/null ||
-    die "kube-apiserver not ready; see ${LOG_DIR}/kube-apiserver.log"
+  start_apiserver
   cp "${PKI_DIR}/admin.kubeconfig" "${KUBECONFIG_PATH}"
 
   local controllers='*'
@@ -242,6 +248,34 @@ cmd_status() {
   return "${rc}"
 }
 
+# restart-apiserver [--kill] [--down SECONDS]: stop kube-apiserver (TERM, or KILL as in a
+# crash), keep it down for SECONDS (default 0), start it again with the same flags and wait
+# until it answers. Every client's watches break; etcd keeps the state.
+cmd_restart_apiserver() {
+  local sig=TERM down=0 pid
+  while (($#)); do
+    case "$1" in
+      --kill) sig=KILL; shift ;;
+      --down) down="$2"; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  pid="$(pid_of kube-apiserver)" || die "kube-apiserver is not running"
+  if [[ "${sig}" == KILL ]]; then
+    kill -KILL "${pid}"
+    while kill -0 "${pid}" 2>/dev/null; do sleep 0.05; done
+    rm -f "${PID_DIR}/kube-apiserver.pid" "${PID_DIR}/kube-apiserver.cmd"
+    log "kube-apiserver (pid ${pid}) killed"
+  else
+    stop_proc kube-apiserver
+  fi
+  sleep "${down}"
+  # start_proc truncates the log; keep the previous run's for the artifacts.
+  cp "${LOG_DIR}/kube-apiserver.log" "${LOG_DIR}/kube-apiserver.$(date +%s).log" 2>/dev/null || true
+  start_apiserver
+  log "kube-apiserver restarted"
+}
+
 cmd_fail_node() {
   [[ -n "${1:-}" ]] || usage
   mkdir -p "${FAKELET_DIR}/dead"
@@ -280,6 +314,7 @@ main() {
     status) cmd_status ;;
     fail-node) cmd_fail_node "${args[@]}" ;;
     revive-node) cmd_revive_node "${args[@]}" ;;
+    restart-apiserver) cmd_restart_apiserver "${args[@]}" ;;
     kubeconfig) printf '%s\n' "${KUBECONFIG_PATH}" ;;
     *) usage ;;
   esac

@@ -51,6 +51,7 @@ fail_node() { "${E2E_DIR}/cluster.sh" fail-node "$1"; timeline_mark "fail-node $
 revive_node() { "${E2E_DIR}/cluster.sh" revive-node "$1"; timeline_mark "revive-node $1"; }
 start_bg() { start_proc "$@"; }   # start_bg NAME CMD... (stopped by cluster.sh down)
 skip() { log "SKIP: $*"; exit "${SKIP_RC}"; }
+restart_apiserver() { timeline_mark "restart kube-apiserver $*"; "${E2E_DIR}/cluster.sh" restart-apiserver "$@"; }
 step() { log "-- $*"; timeline_mark "$*"; }
 # firebreak-mode helpers
 FB_BIN="${FB_BIN:-${REPO_DIR}/build/release/controller/firebreak}"
@@ -80,7 +81,7 @@ summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary
 
 run_one() {
   local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
-  SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_DESCRIPTION=""
+  SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION=""
   unset -f scenario_run
   # shellcheck source=/dev/null
   source "${file}"
@@ -88,7 +89,9 @@ run_one() {
   log "=== scenario ${name} (${SCENARIO_MODE} mode, ${SCENARIO_NODES} nodes): ${SCENARIO_DESCRIPTION}"
   t0=${SECONDS}
   "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
-  if ! "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
+  # SCENARIO_ZONES: the zones fakelet assigns round robin (cluster.sh's default when empty).
+  if ! E2E_ZONES="${SCENARIO_ZONES:-${E2E_ZONES:-}}" \
+    "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
     rc=1
     log "cluster failed to start"
   fi

@@ -310,6 +310,8 @@ if python3 - <<'EOF'
 import re, sys, glob
 src = "".join(open(f).read() for f in glob.glob("controller/shell/*.c"))
 res = {"KC_RES_NODES": ("", "nodes"), "KC_RES_PODS": ("", "pods"),
+       "KC_RES_DEPLOYMENTS": ("apps", "deployments"), "KC_RES_STATEFULSETS": ("apps", "statefulsets"),
+       "KC_RES_REPLICASETS": ("apps", "replicasets"),
        "FB_RES_EVICTIONBUDGETS": ("firebreak.dev", "evictionbudgets"),
        "FB_RES_QUARANTINES": ("firebreak.dev", "quarantines")}
 verb = {"kc_get": "get", "kc_list": "list", "kc_create": "create", "kc_update": "update",
@@ -322,6 +324,17 @@ for fn, r, rest in re.findall(r"\b(kc_get|kc_list|kc_create|kc_update|kc_patch|k
     calls.add((g, p + ("/" + sub.group(1) if sub else ""), verb[fn]))
 for r in re.findall(r"start_informer\(&c,\s*&(\w+),", src):
     g, p = res[r]; calls |= {(g, p, "list"), (g, p, "watch")}
+# scale.c (ScaleToZero) reaches the workloads of its `scalable` table through a variable:
+# each kc_<verb>(c, res, ns, name, NULL|"sub", ...) counts for every resource of the table.
+sc = open("controller/shell/scale.c").read()
+scalable = re.findall(r'\{\s*"\w+",\s*&(KC_RES_\w+)\s*\}', sc)
+vcalls = re.findall(r"\b(kc_get|kc_list|kc_create|kc_update|kc_patch|kc_delete)\(\s*c,\s*res,\s*ns,\s*name,\s*(NULL|\"\w+\")", sc)
+if not scalable or len(vcalls) != len(re.findall(r"\bkc_(?:get|list|create|update|patch|delete|watch)\(", sc)):
+    print("  scale.c: its scalable table or a kc_ call is not in the form this check reads"); sys.exit(1)
+for fn, sub in vcalls:
+    for r in scalable:
+        g, p = res[r]
+        calls.add((g, p + ("" if sub == "NULL" else "/" + sub.strip('"')), verb[fn]))
 if re.search(r"\bkc_evict\(", src): calls.add(("", "pods/eviction", "create"))
 lead = open("k8sclient/src/leader.c").read(); ev = open("k8sclient/src/events.c").read()
 if "KC_RES_LEASES" in lead:

@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
   libcurl4-openssl-dev libcjson-dev libwebsockets-dev libssl-dev libcyaml-dev
-  valgrind openssl ca-certificates git python3 python3-yaml shellcheck
+  valgrind openssl ca-certificates curl git python3 python3-yaml shellcheck
 )
 
 missing=()

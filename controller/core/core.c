@@ -61,6 +61,25 @@ struct core_node {
 	char *quarantine_taint;    /* value of our taint on it, if any */
 };
 
+/*
+ * ScaleToZero, per workload: WANTED -> SENT -> DONE while the quarantine is
+ * in force; on release any of them -> RESTORE -> RESTORE_SENT -> NONE. A
+ * failed try goes back one step with backoff; a leadership change turns the
+ * SENT states back into the ones before (nothing is lost: both actions are
+ * idempotent, the replica count before the quarantine lives on the workload).
+ */
+typedef enum scale_state {
+	SCALE_NONE,          /* not scaled by a quarantine, nothing pending */
+	SCALE_WANTED,        /* to be scaled to zero (at scale_next_ms) */
+	SCALE_SENT,          /* FB_ACT_SCALE_TO_ZERO is out; waiting for its result */
+	SCALE_DONE,          /* held at zero replicas */
+	SCALE_RESTORE,       /* released: its replicas to be restored (at scale_next_ms) */
+	SCALE_RESTORE_SENT,  /* FB_ACT_SCALE_RESTORE is out */
+} scale_state;
+
+#define SCALE_RETRY_INITIAL_MS 5000
+#define SCALE_RETRY_MAX_MS (5 * 60 * 1000)
+
 /* A workload (Kind/namespace/name): its pods, and its evidence and verdict. */
 struct core_workload {
 	char *id;
@@ -74,6 +93,9 @@ struct core_workload {
 	int64_t released_ms;       /* evidence from before this does not count */
 	bool dirty;                /* evidence changed: judge again */
 	int bad;                   /* failed nodes at the last judgement */
+	scale_state scale;         /* ScaleToZero (see scale_state) */
+	int64_t scale_next_ms;     /* no try before this (backoff after a failure) */
+	int64_t scale_backoff_ms;
 	core_pod **pods;           /* its pods, so that judging it is O(replicas) */
 	size_t npods, podcap;
 };
@@ -107,6 +129,7 @@ struct fb_core {
 	fb_core_config cfg;
 	bool leader;
 	bool rejudge;              /* leadership just gained: forget in-flight work */
+	bool outage_seen;          /* master disruption already handled by the poison pass */
 	fb_map nodes;              /* name -> core_node */
 	fb_map pods;               /* uid -> core_pod */
 	core_budget **budgets;     /* sorted by name */
@@ -120,6 +143,8 @@ struct fb_core {
 	bool workloads_dirty;      /* some workload needs judging */
 	size_t releases_pending;   /* workloads with release_pending set */
 	size_t tainted_nodes;      /* known nodes carrying a firebreak.dev/quarantine taint */
+	size_t scales_pending;     /* workloads in SCALE_WANTED or SCALE_RESTORE */
+	int64_t scale_due_ms;      /* none of them is due before this */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -133,6 +158,7 @@ void fb_core_config_defaults(fb_core_config *c)
 	c->max_pod_actions_per_tick = 256;
 	fb_budget_spec_defaults(&c->defaults);
 	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
+	c->poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
 }
 
 void fb_actions_init(fb_actions *a)
@@ -255,6 +281,8 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 	fb_zones_init(&c->zones);
 	if (c->cfg.poison_ratio <= 0 || c->cfg.poison_ratio > 1)
 		c->cfg.poison_ratio = FB_POISON_RATIO_DEFAULT;
+	if (c->cfg.poison_settle_ms < 0)
+		c->cfg.poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
 	c->leader = true;
 	c->counts_dirty = true;
 	return c;
@@ -371,7 +399,7 @@ static void workload_unlink_pod(fb_core *c, core_pod *p)
 	}
 	/* Forget a workload with nothing left to remember (Jobs come and go). */
 	if (w->npods == 0 && !w->quarantined && !w->release_pending && !w->released_ms &&
-	    !w->dirty && w->bad == 0 && !w->declared_ms) {
+	    !w->dirty && w->bad == 0 && !w->declared_ms && w->scale == SCALE_NONE) {
 		fb_map_del(&c->workloads, w->id);
 		workload_free(w);
 	}
@@ -1069,14 +1097,20 @@ static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_m
 		if (v->by)
 			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 			      "Evictions from node %s deferred by the rate of EvictionBudget %s "
-			      "(zone %s); next in %s", n->name, by, zbuf,
-			      ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+			      "(zone %s); %s%s", n->name, by, zbuf,
+			      v->retry_ms == INT64_MAX ? "none until the zone's state changes"
+			                               : "next in ",
+			      v->retry_ms == INT64_MAX ? ""
+			                               : ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
 		else
 			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 			      "Evictions from node %s deferred by the rate limit of zone %s (%s, "
-			      "%g nodes/s); next in %s", n->name, zbuf,
+			      "%g nodes/s); %s%s", n->name, zbuf,
 			      z ? fb_zone_state_name(z->state) : "Normal", z ? z->bucket.qps : 0,
-			      ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+			      v->retry_ms == INT64_MAX ? "none until the zone's state changes"
+			                               : "next in ",
+			      v->retry_ms == INT64_MAX ? ""
+			                               : ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
 		break;
 	case FB_DENY_FULL_DISRUPTION:
 		c->stats.deferrals_disruption++;
@@ -1259,7 +1293,12 @@ static void report_blocked(fb_core *c, core_node *n, fb_actions *out)
 
 /* ---- poison: evidence, verdicts, quarantine --------------------------------------------- */
 
-/* The poison settings that apply to a node: its first budget's, else the defaults. */
+/*
+ * The poison settings that apply to a node: those of the first budget (by
+ * name) that selects it, else the defaults. A verdict, and the action it
+ * takes, follow the settings of the node that failed last with the workload
+ * (judge_workloads).
+ */
 static const fb_poison_spec *node_poison_spec(const fb_core *c, const core_node *n)
 {
 	for (size_t i = 0; n && i < c->nbudgets; i++)
@@ -1278,6 +1317,49 @@ static const char *workload_api_version(const char *kind)
 	if (!strcmp(kind, "Pod"))
 		return "v1";
 	return NULL;
+}
+
+bool fb_workload_scalable(const char *kind)
+{
+	return kind && (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
+	                !strcmp(kind, "ReplicaSet"));
+}
+
+/* Move w to scale state st, keeping the counts of pending and scaled workloads. */
+static void set_scale(fb_core *c, core_workload *w, scale_state st)
+{
+	bool was_pending = w->scale == SCALE_WANTED || w->scale == SCALE_RESTORE;
+	bool pending = st == SCALE_WANTED || st == SCALE_RESTORE;
+	if (was_pending && !pending)
+		c->scales_pending--;
+	else if (pending && !was_pending)
+		c->scales_pending++;
+	if (pending && w->scale_next_ms < c->scale_due_ms)
+		c->scale_due_ms = w->scale_next_ms;
+	if (w->scale == SCALE_DONE && st != SCALE_DONE)
+		c->stats.scaled_to_zero--;
+	else if (st == SCALE_DONE && w->scale != SCALE_DONE)
+		c->stats.scaled_to_zero++;
+	w->scale = st;
+}
+
+/* Start a scale (or a restore) afresh: at once, no backoff from earlier tries. */
+static void start_scale(fb_core *c, core_workload *w, scale_state st)
+{
+	w->scale_next_ms = 0;
+	w->scale_backoff_ms = 0;
+	set_scale(c, w, st);
+}
+
+/* The name of a workload's Quarantine: "<kind in lower case>-<name>". */
+static void quarantine_name(const core_workload *w, char *out, size_t cap)
+{
+	char lower[64];
+	size_t i;
+	for (i = 0; w->kind[i] && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)(w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 : w->kind[i]);
+	lower[i] = '\0';
+	snprintf(out, cap, "%s-%.180s", lower, w->name);
 }
 
 static void workload_event(fb_actions *out, bool dry, const core_workload *w, bool warning,
@@ -1312,6 +1394,35 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
 #define ZONE_OUTAGE_SPAN_MS (60 * 1000)
 
 /*
+ * Failure f of node m turned out to be part of an outage: its suspects were
+ * not the cause. Keep the failure with no suspects, judge its workloads
+ * again, and rewrite the node's record so that a restart or a new leader
+ * reads the same (the annotation is the durable evidence).
+ */
+static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_actions *out)
+{
+	if (f->n == 0)
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		core_workload *w = fb_map_get(&c->workloads, f->s[i].workload);
+		if (w)
+			w->dirty = c->workloads_dirty = true;
+	}
+	fb_failure_drop_suspects(f);
+	if (!m || node_dry_run(c, m))
+		return;
+	char *json = fb_failure_to_json(f);
+	fb_action *a = json ? push_action(out, FB_ACT_NODE_ANNOTATE) : NULL;
+	if (!a) {
+		kc_free(json);
+		return;
+	}
+	a->obj = FB_OBJ_NODE;
+	copy_str(a->name, sizeof(a->name), m->name);
+	a->payload = json;
+}
+
+/*
  * Did n fail as part of an outage of its zone? When at least two nodes of
  * the zone fail within a minute of each other and the zone is disrupted in
  * the node lifecycle controller's sense (no node Ready, or more than 2 not
@@ -1322,7 +1433,7 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
  * after a rollout quarantined the rolled-out workload. If so, failures
  * already recorded in the zone within the span lose their suspects too.
  */
-static bool zone_outage(fb_core *c, const core_node *n)
+static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 {
 	int total = 0, together = 0, failed = 0;
 	const char *k;
@@ -1353,12 +1464,7 @@ static bool zone_outage(fb_core *c, const core_node *n)
 			fb_failure *f = &c->evidence.v[e];
 			if (f->failed_ms != m->failed_since_ms || strcmp(f->node, m->name) != 0)
 				continue;
-			for (size_t i = 0; i < f->n; i++) {
-				core_workload *w = fb_map_get(&c->workloads, f->s[i].workload);
-				if (w)
-					w->dirty = c->workloads_dirty = true;
-			}
-			fb_failure_drop_suspects(f);
+			forget_suspects(c, f, m, out);
 		}
 	}
 	return true;
@@ -1369,7 +1475,14 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 {
 	const fb_poison_spec *spec = node_poison_spec(c, n);
 	n->failure_recorded = true;
-	if (zone_outage(c, n)) {
+	if (c->zones.master_disruption) {
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, false,
+		      "FailureRecorded",
+		      "Node %s failed while every zone is disrupted: a cluster-wide outage (control "
+		      "plane or network), not evidence against what arrived here", n->name);
+		return;
+	}
+	if (zone_outage(c, n, out)) {
 		char zbuf[128];
 		fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
 		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, false,
@@ -1462,14 +1575,9 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
 }
 
 static char *quarantine_object(fb_core *c, const core_workload *w, const char **nodes, int bad,
-                               const char *message, int64_t now_ms, char *qname, size_t qcap)
+                               const char *message, const char *action, int64_t now_ms,
+                               const char *qname)
 {
-	char lower[64];
-	size_t i;
-	for (i = 0; w->kind[i] && i < sizeof(lower) - 1; i++)
-		lower[i] = (char)(w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 : w->kind[i]);
-	lower[i] = '\0';
-	snprintf(qname, qcap, "%s-%.180s", lower, w->name);
 	char ts[32], tv[64];
 	cJSON *o = cJSON_CreateObject();
 	cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
@@ -1494,7 +1602,7 @@ static char *quarantine_object(fb_core *c, const core_workload *w, const char **
 		cJSON_AddStringToObject(wl, "apiVersion", av);
 	cJSON_AddStringToObject(wl, "kind", w->kind);
 	cJSON_AddStringToObject(wl, "name", w->name);
-	cJSON_AddStringToObject(spec, "action", "Pin");
+	cJSON_AddStringToObject(spec, "action", action);
 	cJSON_AddStringToObject(st, "phase", "Active");
 	cJSON_AddStringToObject(st, "declaredAt", kc_time_format(now_ms * 1000, ts));
 	cJSON_AddStringToObject(st, "reason", "RepeatedNodeFailures");
@@ -1558,6 +1666,12 @@ static char *quarantine_object(fb_core *c, const core_workload *w, const char **
 	return json;
 }
 
+/*
+ * The verdict: Events, taints, the Quarantine object and, with action
+ * ScaleToZero, the scaling. spec is the poison section that judged w (see
+ * judge_workloads); its action decides. A workload without a scale
+ * subresource falls back to Pin, and an Event says why.
+ */
 static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, int good,
                     const fb_poison_spec *spec, int64_t now_ms, fb_actions *out)
 {
@@ -1591,14 +1705,33 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 					worst = f->failed_ms - f->s[s2].arrived_ms;
 		}
 	}
-	char tv[64], msg[512];
+	bool scale = spec->action == FB_POISON_SCALE_TO_ZERO;
+	bool scalable = scale && fb_workload_scalable(w->kind);
+	char tv[64], msg[768], qname[FB_NAME_MAX], how[96];
 	fb_quarantine_taint_value(w->ns, w->kind, w->name, tv);
+	quarantine_name(w, qname, sizeof(qname));
+	if (scalable)
+		snprintf(how, sizeof(how), "pinned and scaled to 0 replicas (restored on release)");
+	else if (scale)
+		snprintf(how, sizeof(how), "pinned (a %.40s cannot be scaled to zero)", w->kind);
+	else
+		snprintf(how, sizeof(how), "pinned");
 	snprintf(msg, sizeof(msg),
 	         "%s %s/%s arrived on %s within %s before each failed (%d failed nodes, %d healthy; "
-	         "threshold %d); pinned, nodes tainted %s=%s:NoSchedule",
+	         "threshold %d); %s, nodes tainted %s=%s:NoSchedule",
 	         w->kind, w->ns, w->name, names, ago(worst, within, sizeof(within)), bad, good,
-	         spec->failures, FB_QUARANTINE_TAINT_KEY, tv);
+	         spec->failures, how, FB_QUARANTINE_TAINT_KEY, tv);
 	workload_event(out, dry, w, true, "Quarantined", "%s", msg);
+	if (scale && !scalable)
+		workload_event(out, dry, w, true, "ScaleToZeroSkipped",
+		               "%s %s/%s is not scaled to zero (poison.action ScaleToZero): only "
+		               "Deployments, StatefulSets and ReplicaSets are; pinned instead",
+		               w->kind, w->ns, w->name);
+	else if (scalable && dry)
+		workload_event(out, dry, w, true, "ScaledToZero",
+		               "%s %s/%s would be scaled to 0 replicas by quarantine %s "
+		               "(poison.action ScaleToZero); nothing written",
+		               w->kind, w->ns, w->name, qname);
 	for (int i = 0; i < bad && i < 64; i++) {
 		core_node *n = fb_map_get(&c->nodes, nodes[i]);
 		if (!n || !n->known)
@@ -1611,8 +1744,8 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 	}
 	if (dry)
 		return;
-	char qname[FB_NAME_MAX];
-	char *json = quarantine_object(c, w, nodes, bad, msg, now_ms, qname, sizeof(qname));
+	char *json = quarantine_object(c, w, nodes, bad, msg, scalable ? "ScaleToZero" : "Pin",
+	                               now_ms, qname);
 	fb_action *a = json ? push_action(out, FB_ACT_QUARANTINE) : NULL;
 	if (!a) {
 		kc_free(json);
@@ -1623,14 +1756,64 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 	copy_str(a->name, sizeof(a->name), qname);
 	a->payload = json;
 	w->announced = true;
+	/* scaled only once the Quarantine that records it (and releases it) is on its way */
+	if (scalable && replace_str(&w->quarantine, qname))
+		start_scale(c, w, SCALE_WANTED);
 }
 
-static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
+/*
+ * When failure f may be judged: poison_settle_ms after it, or when the first
+ * pod on its node is due if that is sooner (a verdict must be in force before
+ * the poison's pod could be evicted and replaced). Until then a failure may
+ * still turn out to be part of a zone or cluster-wide outage: when the
+ * control plane or a network loses every node, the node lifecycle controller
+ * marks them Unknown over several monitor passes (node-monitor-period 5 s,
+ * leases renewed every 10 s), so the first failures are recorded before the
+ * outage is evident from the zone states.
+ */
+static int64_t failure_judge_at(const fb_core *c, const fb_failure *f)
+{
+	int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
+	const core_node *n = fb_map_get(&c->nodes, f->node);
+	if (n && n->known && n->failed && !n->admitted) {
+		int64_t due = node_next_due(c, n);
+		if (due < at)
+			at = due;
+	}
+	return at;
+}
+
+/* The earliest time one of w's failures (since since_ms) may be judged, if later than now. */
+static int64_t unsettled_until(const fb_core *c, const core_workload *w, int64_t since_ms,
+                               int64_t now_ms)
+{
+	int64_t until = INT64_MIN;
+	for (size_t e = 0; e < c->evidence.n; e++) {
+		const fb_failure *f = &c->evidence.v[e];
+		if (f->failed_ms < since_ms)
+			continue;
+		for (size_t i = 0; i < f->n; i++) {
+			if (strcmp(f->s[i].workload, w->id) != 0)
+				continue;
+			int64_t at = failure_judge_at(c, f);
+			if (at > now_ms && at > until)
+				until = at;
+			break;
+		}
+	}
+	return until;
+}
+
+/* Returns when a workload held back by unsettled failures is to be judged (INT64_MAX: none). */
+static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
+	int64_t next = INT64_MAX;
 	if (!c->workloads_dirty)
-		return; /* nothing new: verdicts and counts stand */
+		return next; /* nothing new: verdicts and counts stand */
+	if (c->zones.master_disruption)
+		return now_ms + 1000; /* every zone down: nothing can be told apart; wait */
 	c->workloads_dirty = false;
 	size_t suspects = 0, active = 0;
 	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
@@ -1646,7 +1829,8 @@ static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (w->quarantined || (w->dry_run && w->declared_ms))
 			continue;
 		const char *nodes[64];
-		/* the settings of the node that failed last with it */
+		/* the settings (enabled, failures, window, action) of the node that failed
+		 * last with it: the budget over the latest damage decides */
 		const fb_poison_spec *spec = &c->cfg.defaults.poison;
 		int64_t latest = INT64_MIN;
 		for (size_t e = 0; e < c->evidence.n; e++) {
@@ -1664,6 +1848,16 @@ static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (!spec->enabled)
 			continue;
 		int64_t since = now_ms - spec->window_ms;
+		int64_t settle = unsettled_until(c, w, since, now_ms);
+		if (settle != INT64_MIN) {
+			/* judged again once its latest failure has settled */
+			w->dirty = c->workloads_dirty = true;
+			if (settle < next)
+				next = settle;
+			if (w->bad > 0)
+				suspects++;
+			continue;
+		}
 		int bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
 		int good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
 		w->bad = bad;
@@ -1677,9 +1871,30 @@ static void judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 	}
 	c->stats.suspects = suspects;
 	c->stats.quarantines_active = active;
+	return next;
 }
 
-static void poison_pass(fb_core *c, int64_t now_ms, fb_actions *out)
+/*
+ * Every zone is fully disrupted (the node lifecycle controller's master
+ * disruption mode): failures recorded within the outage span before it
+ * became evident were part of it too.
+ */
+static void cluster_outage(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	bool master = c->zones.master_disruption;
+	if (master == c->outage_seen)
+		return;
+	c->outage_seen = master;
+	if (!master)
+		return;
+	for (size_t e = 0; e < c->evidence.n; e++) {
+		fb_failure *f = &c->evidence.v[e];
+		if (f->failed_ms >= now_ms - ZONE_OUTAGE_SPAN_MS)
+			forget_suspects(c, f, fb_map_get(&c->nodes, f->node), out);
+	}
+}
+
+static int64_t poison_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
@@ -1693,31 +1908,48 @@ static void poison_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (n->known && n->failed && !n->failure_recorded)
 			record_failure(c, n, now_ms, out);
 	}
-	judge_workloads(c, now_ms, out);
+	cluster_outage(c, now_ms, out);
+	return judge_workloads(c, now_ms, out);
 }
 
-int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const char *kind,
-                           const char *workload_name, bool released, int64_t now_ms)
+/* A quarantine this core learns of from its object (restart, follower, released while away). */
+static void quarantine_adopt(fb_core *c, core_workload *w, const fb_quarantine_obs *q,
+                             int64_t now_ms)
+{
+	w->quarantined = true;
+	w->announced = true; /* it exists: do not create it again */
+	w->declared_ms = now_ms;
+	c->workloads_dirty = true;
+	/* ScaleToZero again unless the status says it was done: harmless if it was (the
+	 * count from before stays on the workload), needed if a leader died midway */
+	if (q->action == FB_POISON_SCALE_TO_ZERO && fb_workload_scalable(w->kind))
+		start_scale(c, w, q->scaled_from >= 0 ? SCALE_DONE : SCALE_WANTED);
+}
+
+int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_ms)
 {
 	char id[600];
-	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, workload_name);
+	snprintf(id, sizeof(id), "%s/%s/%s", q->kind, q->ns, q->workload);
 	core_workload *w = workload_get_or_add(c, id);
-	if (!w || !replace_str(&w->quarantine, name))
+	if (!w || !replace_str(&w->quarantine, q->name))
 		return -1;
-	if (released) {
+	if (q->released) {
+		/* released before this core saw it in force (no leader at the time, or a
+		 * restart in between): carry the release out, taints and scaling included */
+		if (!w->quarantined && !w->released_ms && !q->phase_released)
+			quarantine_adopt(c, w, q, now_ms);
 		if (w->quarantined && !w->release_pending) {
 			w->release_pending = true; /* the object stays: its status says Released */
 			c->releases_pending++;
 		}
-		fb_core_quarantine_delete(c, ns, kind, workload_name, now_ms);
+		fb_core_quarantine_delete(c, q->ns, q->kind, q->workload, now_ms);
 		return 0;
 	}
-	if (!w->quarantined) {
-		w->quarantined = true;
-		w->announced = true; /* it exists: do not create it again */
-		w->declared_ms = now_ms;
-		c->workloads_dirty = true;
-	}
+	if (!w->quarantined)
+		quarantine_adopt(c, w, q, now_ms);
+	else if (w->scale == SCALE_WANTED && q->action == FB_POISON_SCALE_TO_ZERO &&
+	         q->scaled_from >= 0)
+		set_scale(c, w, SCALE_DONE); /* the leader did it (this core follows) */
 	return 0;
 }
 
@@ -1734,6 +1966,9 @@ void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
 	w->announced = false;
 	w->released_ms = now_ms;
 	w->bad = 0;
+	/* whatever became of the scaling, undo it: a restore with nothing to undo is a no-op */
+	if (w->scale != SCALE_NONE)
+		start_scale(c, w, SCALE_RESTORE);
 	c->workloads_dirty = true;
 	for (size_t i = 0; i < w->npods; i++)
 		w->pods[i]->pinned_reported = false;
@@ -1792,6 +2027,68 @@ static void release_pass(fb_core *c, fb_actions *out)
 	}
 }
 
+/*
+ * ScaleToZero and its undoing: one action per pending workload, in the order
+ * the tick runs (after the verdict's Quarantine, before the Released status).
+ * Returns when a try waiting for its backoff is due.
+ */
+static int64_t scale_pass(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	if (!c->scales_pending)
+		return INT64_MAX;
+	if (now_ms < c->scale_due_ms)
+		return c->scale_due_ms; /* only retries waiting for their backoff: no scan */
+	int64_t next = INT64_MAX;
+	const char *k;
+	void *v;
+	for (size_t it = 0; c->scales_pending && fb_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (w->scale != SCALE_WANTED && w->scale != SCALE_RESTORE)
+			continue;
+		if (w->scale_next_ms > now_ms) {
+			if (w->scale_next_ms < next)
+				next = w->scale_next_ms;
+			continue;
+		}
+		bool restore = w->scale == SCALE_RESTORE;
+		fb_action *a = push_action(out, restore ? FB_ACT_SCALE_RESTORE : FB_ACT_SCALE_TO_ZERO);
+		if (!a) {
+			next = now_ms; /* out of memory: the rest next tick */
+			break;
+		}
+		a->obj = FB_OBJ_WORKLOAD;
+		copy_str(a->ns, sizeof(a->ns), w->ns);
+		copy_str(a->name, sizeof(a->name), w->name);
+		copy_str(a->wl_kind, sizeof(a->wl_kind), w->kind);
+		copy_str(a->quarantine, sizeof(a->quarantine), w->quarantine);
+		set_scale(c, w, restore ? SCALE_RESTORE_SENT : SCALE_SENT);
+	}
+	c->scale_due_ms = next;
+	return next;
+}
+
+void fb_core_scale_result(fb_core *c, const char *ns, const char *kind, const char *name,
+                          bool restore, fb_scale_result r, int64_t now_ms)
+{
+	char id[600];
+	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, name);
+	core_workload *w = fb_map_get(&c->workloads, id);
+	if (!w || w->scale != (restore ? SCALE_RESTORE_SENT : SCALE_SENT))
+		return; /* released (or quarantined again) meanwhile: that is pending now */
+	if (r == FB_SCALE_FAILED) {
+		w->scale_backoff_ms = w->scale_backoff_ms ? w->scale_backoff_ms * 2
+		                                          : SCALE_RETRY_INITIAL_MS;
+		if (w->scale_backoff_ms > SCALE_RETRY_MAX_MS)
+			w->scale_backoff_ms = SCALE_RETRY_MAX_MS;
+		w->scale_next_ms = now_ms + w->scale_backoff_ms;
+		set_scale(c, w, restore ? SCALE_RESTORE : SCALE_WANTED);
+		return;
+	}
+	w->scale_backoff_ms = 0;
+	/* gone or refused: nothing of ours to undo later */
+	set_scale(c, w, !restore && r == FB_SCALE_DONE ? SCALE_DONE : SCALE_NONE);
+}
+
 /* ---- the tick -------------------------------------------------------------------------------- */
 
 static void rejudge(fb_core *c)
@@ -1808,6 +2105,14 @@ static void rejudge(fb_core *c)
 		n->admitted = false;
 		n->deferred = FB_ADMIT;
 	}
+	/* a scale whose result never came (leadership lost before it was carried out) */
+	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (w->scale == SCALE_SENT)
+			set_scale(c, w, SCALE_WANTED);
+		else if (w->scale == SCALE_RESTORE_SENT)
+			set_scale(c, w, SCALE_RESTORE);
+	}
 	c->rejudge = false;
 }
 
@@ -1822,11 +2127,14 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		budget_prune(c->budgets[i], now_ms);
 	if (c->counts_dirty)
 		recount(c, now_ms, out);
-	poison_pass(c, now_ms, out);
-	if (!c->cfg.dry_run)
+	int64_t next = poison_pass(c, now_ms, out);
+	if (!c->cfg.dry_run) {
+		int64_t t = scale_pass(c, now_ms, out);
+		if (t < next)
+			next = t;
 		release_pass(c, out);
+	}
 
-	int64_t next = INT64_MAX;
 	const char *k;
 	void *v;
 	size_t ncand = 0, capcand = 0;

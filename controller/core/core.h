@@ -26,6 +26,10 @@
  *     pdbBlockedTimeout; or deleted at once in mode Delete;
  *   - a node that recovers before its pods are due keeps them.
  *
+ * And the poison guard (poison.h, DESIGN.md 2.4-2.5): evidence, verdicts,
+ * quarantine (pins, taints, the Quarantine object) and, with the opt-in
+ * poison.action ScaleToZero, scaling the workload to zero and back.
+ *
  * Threading: none. One owner calls everything.
  */
 #ifndef FB_CORE_H
@@ -58,6 +62,8 @@ typedef struct fb_core_config {
 	int max_pod_actions_per_tick;   /* bound on the work of one tick */
 	fb_budget_spec defaults;        /* podEviction/poison when no budget selects a node */
 	double poison_ratio;            /* the verdict's guard: bad >= ratio x (bad + good) */
+	int64_t poison_settle_ms;       /* a failure is judged this long after it happened (or
+	                                   when the first pod on its node is due, if sooner) */
 } fb_core_config;
 
 /* Kubernetes' defaults; dry_run off. */
@@ -100,6 +106,10 @@ typedef enum fb_action_kind {
 	FB_ACT_UNTAINT,        /* remove firebreak.dev/quarantine=`taint` from node `name` */
 	FB_ACT_QUARANTINE,     /* create Quarantine ns/name: payload is the object, status included */
 	FB_ACT_QUARANTINE_RELEASED, /* set Quarantine ns/name status.phase to Released */
+	FB_ACT_SCALE_TO_ZERO,  /* scale workload wl_kind ns/name to 0 replicas for Quarantine
+	                        * `quarantine`, keeping the old count; report the outcome with
+	                        * fb_core_scale_result */
+	FB_ACT_SCALE_RESTORE,  /* give it back the replicas it had before; report the outcome */
 } fb_action_kind;
 
 #define FB_QUARANTINE_TAINT_KEY "firebreak.dev/quarantine"
@@ -124,6 +134,7 @@ typedef struct fb_action {
 	int64_t grace_period_s;         /* -1 = not set */
 	char wl_kind[64];               /* FB_OBJ_WORKLOAD: its kind (Deployment, ...) */
 	char taint[64];                 /* FB_ACT_TAINT / FB_ACT_UNTAINT: the taint's value */
+	char quarantine[FB_NAME_MAX];   /* FB_ACT_SCALE_*: the workload's Quarantine object */
 	char *payload;                  /* owned by the fb_actions list; NULL if none */
 	/* events */
 	bool warning;
@@ -164,16 +175,43 @@ int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const c
 void fb_core_budget_delete(fb_core *c, const char *name);
 
 /*
- * A Quarantine object was observed (kind/name of its workload, in ns): the
- * verdict is durable there, so a restarted core knows it. released (its
- * spec.release) or fb_core_quarantine_delete lifts it: the taints firebreak
- * added are removed, its pods may be evicted again, and only evidence newer
- * than the release counts towards a new verdict.
+ * A Quarantine object as observed (the strings are copied).
  */
-int fb_core_quarantine_set(fb_core *c, const char *ns, const char *name, const char *kind,
-                           const char *workload_name, bool released, int64_t now_ms);
+typedef struct fb_quarantine_obs {
+	const char *ns, *name;          /* the object */
+	const char *kind, *workload;    /* spec.workload: its kind and name (in ns) */
+	bool released;                  /* spec.release */
+	fb_poison_action action;        /* spec.action */
+	int64_t scaled_from;            /* status.scaledFromReplicas; -1 when absent */
+	bool phase_released;            /* status.phase is Released: the release was carried out */
+} fb_quarantine_obs;
+
+/*
+ * A Quarantine object was observed: the verdict is durable there, so a
+ * restarted core knows it. released (its spec.release) or
+ * fb_core_quarantine_delete lifts it: the taints firebreak added are removed,
+ * a workload it scaled to zero is restored, its pods may be evicted again,
+ * and only evidence newer than the release counts towards a new verdict. A
+ * released object whose status does not say Released yet is released by this
+ * core too, even if it never saw it active (the release came while no
+ * firebreak was leading).
+ *
+ * ScaleToZero across restarts: a quarantine first seen here with action
+ * ScaleToZero is scaled (again) unless status.scaledFromReplicas says it was
+ * done; scaling again is harmless, the count from before the quarantine is
+ * kept on the workload (FB_ACT_SCALE_TO_ZERO never overwrites it).
+ * Returns -1 only on ENOMEM.
+ */
+int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_ms);
 void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
                                const char *workload_name, int64_t now_ms);
+
+/*
+ * Kinds whose replicas ScaleToZero can set through the apps/v1 scale
+ * subresource: Deployment, StatefulSet, ReplicaSet. Any other workload (Job,
+ * CronJob, a bare Pod, another controller) is pinned instead.
+ */
+bool fb_workload_scalable(const char *kind);
 
 /*
  * The taint value that marks nodes a workload killed:
@@ -203,6 +241,22 @@ typedef enum fb_evict_result {
 /* What became of an EVICT or DELETE action (by pod uid). */
 void fb_core_evict_result(fb_core *c, const char *uid, fb_evict_result r, int64_t now_ms);
 
+typedef enum fb_scale_result {
+	FB_SCALE_DONE,         /* scaled (or restored); or nothing was left to do */
+	FB_SCALE_GONE,         /* 404: the workload no longer exists */
+	FB_SCALE_REFUSED,      /* cannot be done and retrying will not help (e.g. the workload
+	                        * is managed by another controller): the quarantine pins only */
+	FB_SCALE_FAILED,       /* any other error: retried with backoff */
+} fb_scale_result;
+
+/*
+ * What became of a SCALE_TO_ZERO (restore false) or SCALE_RESTORE (restore
+ * true) action for workload kind ns/name. A result that no longer matches
+ * what is pending (the quarantine was released meanwhile) is ignored.
+ */
+void fb_core_scale_result(fb_core *c, const char *ns, const char *kind, const char *name,
+                          bool restore, fb_scale_result r, int64_t now_ms);
+
 /*
  * Leadership: a follower observes but does not decide. Becoming leader makes
  * the next tick re-judge everything from the observed state (budget history
@@ -228,6 +282,7 @@ typedef struct fb_core_stats {
 	size_t quarantines_active, quarantines_total;
 	size_t nodes_lost_before_quarantine; /* at the latest verdict */
 	size_t pods_pinned;
+	size_t scaled_to_zero;          /* workloads a quarantine holds at zero replicas now */
 } fb_core_stats;
 void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
 /* Zone table of the cluster-wide limiter (for metrics). */

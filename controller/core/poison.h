@@ -32,6 +32,12 @@
 #define FB_FAILURE_ANNOTATION_MAX (64u << 10)  /* cap on what is read back */
 #define FB_FAILURE_SUSPECTS_MAX 64             /* workloads kept per failure */
 #define FB_POISON_RATIO_DEFAULT 0.5
+/*
+ * A failure is judged 15 s after it (or when its node's first pod is due):
+ * long enough for the node lifecycle controller to mark the rest of a zone
+ * or cluster outage (monitor period 5 s, lease renewals every 10 s).
+ */
+#define FB_POISON_SETTLE_DEFAULT_MS 15000
 
 typedef struct fb_suspect {
 	char *workload;        /* "Kind/namespace/name" */

@@ -100,6 +100,71 @@ static int add_req(fb_selector *s, const char *key, fb_sel_op op, const cJSON *v
 	return 0;
 }
 
+/*
+ * Label syntax, as apimachinery's labels.NewRequirement checks it
+ * (k8s.io/apimachinery/pkg/util/validation: IsQualifiedName for keys,
+ * IsValidLabelValue for the values of In and NotIn). The CRD's schema cannot
+ * express these for matchLabels keys, so a selector that the API server
+ * accepted may still be one Kubernetes itself would refuse to use.
+ */
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63 characters; empty if allow_empty. */
+static bool valid_name_part(const char *s, size_t n, bool allow_empty)
+{
+	if (n == 0)
+		return allow_empty;
+	if (n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+/* A DNS-1123 subdomain: lower-case labels [a-z0-9]([-a-z0-9]*[a-z0-9])? joined by dots, <= 253. */
+static bool valid_dns_subdomain(const char *s, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		size_t len = i - start;
+		if (len == 0)
+			return false;
+		for (size_t j = start; j < i; j++) {
+			char ch = s[j];
+			bool lower_alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+			bool edge = j == start || j == i - 1;
+			if (!lower_alnum && (edge || ch != '-'))
+				return false;
+		}
+		start = i + 1;
+	}
+	return true;
+}
+
+bool fb_label_key_valid(const char *key)
+{
+	const char *slash = strchr(key, '/');
+	if (!slash)
+		return valid_name_part(key, strlen(key), false);
+	if (strchr(slash + 1, '/'))
+		return false;
+	return valid_dns_subdomain(key, (size_t)(slash - key)) &&
+	       valid_name_part(slash + 1, strlen(slash + 1), false);
+}
+
+bool fb_label_value_valid(const char *value)
+{
+	return valid_name_part(value, strlen(value), true);
+}
+
 #define SEL_FAIL(...)                                  \
 	do {                                           \
 		snprintf(err, errcap, __VA_ARGS__);    \
@@ -131,6 +196,12 @@ int fb_selector_parse(fb_selector *out, const cJSON *obj, char *err, size_t errc
 		cJSON_ArrayForEach(it, ml) {
 			if (!cJSON_IsString(it))
 				SEL_FAIL("nodeSelector.matchLabels[%s] must be a string", it->string);
+			if (!fb_label_key_valid(it->string))
+				SEL_FAIL("nodeSelector.matchLabels: \"%.80s\" is not a valid label key",
+				         it->string);
+			if (!fb_label_value_valid(it->valuestring))
+				SEL_FAIL("nodeSelector.matchLabels[%.80s]: \"%.80s\" is not a valid label "
+				         "value", it->string, it->valuestring);
 			if (add_req(out, it->string, FB_SEL_IN, NULL, it->valuestring) != 0)
 				SEL_FAIL("out of memory");
 		}
@@ -143,6 +214,9 @@ int fb_selector_parse(fb_selector *out, const cJSON *obj, char *err, size_t errc
 			const cJSON *values = cJSON_GetObjectItemCaseSensitive(it, "values");
 			if (!cJSON_IsString(key) || !key->valuestring[0])
 				SEL_FAIL("nodeSelector.matchExpressions[%d]: key is required", idx);
+			if (!fb_label_key_valid(key->valuestring))
+				SEL_FAIL("nodeSelector.matchExpressions[%d]: \"%.80s\" is not a valid "
+				         "label key", idx, key->valuestring);
 			if (!cJSON_IsString(op))
 				SEL_FAIL("nodeSelector.matchExpressions[%d]: operator is required", idx);
 			fb_sel_op o;
@@ -169,6 +243,9 @@ int fb_selector_parse(fb_selector *out, const cJSON *obj, char *err, size_t errc
 				if (!cJSON_IsString(v))
 					SEL_FAIL("nodeSelector.matchExpressions[%d]: values must be strings",
 					         idx);
+				if (!fb_label_value_valid(v->valuestring))
+					SEL_FAIL("nodeSelector.matchExpressions[%d]: \"%.80s\" is not a "
+					         "valid label value", idx, v->valuestring);
 			}
 			if (add_req(out, key->valuestring, o, nv ? values : NULL, NULL) != 0)
 				SEL_FAIL("out of memory");

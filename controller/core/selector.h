@@ -47,6 +47,14 @@ typedef struct fb_selector {
  * operator \"Near\" is not In, NotIn, Exists or DoesNotExist"), *out empty.
  */
 int fb_selector_parse(fb_selector *out, const cJSON *obj, char *err, size_t errcap);
+
+/*
+ * Label syntax as Kubernetes validates it: a key is a qualified name
+ * ([prefix/]name, prefix a DNS subdomain, name <= 63 of [-A-Za-z0-9_.] starting
+ * and ending alphanumeric); a value is empty or such a name.
+ */
+bool fb_label_key_valid(const char *key);
+bool fb_label_value_valid(const char *value);
 void fb_selector_release(fb_selector *s);
 bool fb_selector_matches(const fb_selector *s, const fb_labels *labels);
 

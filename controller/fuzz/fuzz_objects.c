@@ -1,6 +1,6 @@
 /*
- * Fuzz the controller's decoders of API objects: Node, Pod and
- * EvictionBudget projections and the EvictionBudget spec parser, over any
+ * Fuzz the controller's decoders of API objects: Node, Pod, EvictionBudget
+ * and Quarantine projections and the EvictionBudget spec parser, over any
  * bytes that parse as JSON.
  */
 #include <stddef.h>
@@ -31,6 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fb_pod_proj_free(p, NULL);
 	fb_budget_proj_free(fb_project_budget(obj, NULL), NULL);
+	fb_quarantine_proj *q = fb_project_quarantine(obj, NULL);
+	if (q) {
+		fb_quarantine_obs qo;
+		fb_quarantine_proj_obs(q, &qo);
+	}
+	fb_quarantine_proj_free(q, NULL);
 	fb_budget_spec spec;
 	char err[256];
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "spec");

@@ -1,6 +1,7 @@
 /* controller.c - informers, leader election and API writes around the core. */
 #include <malloc.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "project.h"
+#include "scale.h"
 
 const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evictionbudgets",
 	                                     "EvictionBudget", false };
@@ -211,9 +213,10 @@ static void quarantine_apply(fb_controller *c, const fb_quarantine_proj *q)
 {
 	if (!q->kind || !q->workload)
 		return;
+	fb_quarantine_obs o;
+	fb_quarantine_proj_obs(q, &o);
 	observing(c);
-	if (fb_core_quarantine_set(c->core, q->ns, q->name, q->kind, q->workload, q->release,
-	                           wall_ms()) != 0)
+	if (fb_core_quarantine_set(c->core, &o, wall_ms()) != 0)
 		fb_log(FB_ERROR, "out of memory recording a Quarantine", "quarantine=%s/%s", q->ns,
 		       q->name);
 	observed(c);
@@ -222,8 +225,9 @@ static void quarantine_apply(fb_controller *c, const fb_quarantine_proj *q)
 static void quarantine_added(const char *key, const void *obj, void *ud)
 {
 	const fb_quarantine_proj *q = obj;
-	fb_log(FB_INFO, "Quarantine observed", "quarantine=%s/%s workload=%s/%s release=%s", q->ns,
-	       q->name, q->kind ? q->kind : "?", q->workload ? q->workload : "?",
+	fb_log(FB_INFO, "Quarantine observed", "quarantine=%s/%s workload=%s/%s action=%s release=%s",
+	       q->ns, q->name, q->kind ? q->kind : "?", q->workload ? q->workload : "?",
+	       q->action == FB_POISON_SCALE_TO_ZERO ? "ScaleToZero" : "Pin",
 	       q->release ? "true" : "false");
 	quarantine_apply(ud, q);
 }
@@ -286,6 +290,8 @@ static bool may_write(fb_controller *c)
 
 static const char *event_action(const char *reason)
 {
+	if (strstr(reason, "Scale"))
+		return "Scale";
 	if (strstr(reason, "Deferred") || strstr(reason, "Halted"))
 		return "Defer";
 	if (strstr(reason, "Delet"))
@@ -586,6 +592,19 @@ static void do_quarantine(fb_controller *c, const fb_action *a)
 		       a->ns, a->name, kc_strerror(err), d.message);
 }
 
+/* Merge-patch a Quarantine's status; a Quarantine already gone is no error. */
+static void patch_quarantine_status(fb_controller *c, const char *ns, const char *name,
+                                    const char *body, const char *failure_msg)
+{
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_patch(c->client, &FB_RES_QUARANTINES, ns, name, "status", KC_PATCH_MERGE,
+	                      body, NULL, NULL, &d);
+	if (err != KC_OK && err != KC_ERR_NOT_FOUND)
+		fb_log(FB_WARN, failure_msg, "quarantine=%s/%s err=\"%s\" detail=\"%.200s\"", ns,
+		       name, kc_strerror(err), d.message);
+}
+
 /* A quarantine released by spec.release: the object stays, its status says so. */
 static void do_quarantine_released(fb_controller *c, const fb_action *a)
 {
@@ -596,14 +615,164 @@ static void do_quarantine_released(fb_controller *c, const fb_action *a)
 	snprintf(body, sizeof(body),
 	         "{\"status\":{\"phase\":\"Released\",\"message\":\"released by spec.release at %s; "
 	         "taints removed\"}}", ts);
+	patch_quarantine_status(c, a->ns, a->name, body, "could not mark the Quarantine released");
+}
+
+/* An Event on the workload of action a, from the shell (which alone knows the counts). */
+static void scale_event(fb_controller *c, const fb_action *a, bool warning, const char *reason,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void scale_event(fb_controller *c, const fb_action *a, bool warning, const char *reason,
+                        const char *fmt, ...)
+{
+	fb_action e = { .kind = FB_ACT_EVENT, .obj = FB_OBJ_WORKLOAD, .warning = warning,
+	                .grace_period_s = -1 };
+	snprintf(e.ns, sizeof(e.ns), "%s", a->ns);
+	snprintf(e.name, sizeof(e.name), "%s", a->name);
+	snprintf(e.wl_kind, sizeof(e.wl_kind), "%s", a->wl_kind);
+	snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	do_event(c, &e);
+}
+
+/*
+ * Scale only what a Quarantine records, and only while it is in force: it is
+ * what restores the workload later. FB_SCALE_DONE if so.
+ */
+static fb_scale_result quarantine_in_force(fb_controller *c, const fb_action *a,
+                                           fb_scale_report *rep)
+{
+	cJSON *q = NULL;
 	kc_error_detail d;
 	kc_detail_clear(&d);
-	kc_err err = kc_patch(c->client, &FB_RES_QUARANTINES, a->ns, a->name, "status",
-	                      KC_PATCH_MERGE, body, NULL, NULL, &d);
-	if (err != KC_OK && err != KC_ERR_NOT_FOUND)
-		fb_log(FB_WARN, "could not mark the Quarantine released",
-		       "quarantine=%s/%s err=\"%s\" detail=\"%.200s\"", a->ns, a->name,
-		       kc_strerror(err), d.message);
+	kc_err err = a->quarantine[0] ? kc_get(c->client, &FB_RES_QUARANTINES, a->ns, a->quarantine,
+	                                       NULL, &q, &d)
+	                              : KC_ERR_NOT_FOUND;
+	if (err == KC_ERR_NOT_FOUND) {
+		snprintf(rep->why, sizeof(rep->why), "its Quarantine %.63s/%.200s does not exist", a->ns,
+		         a->quarantine);
+		return FB_SCALE_REFUSED;
+	}
+	if (err != KC_OK) {
+		rep->err = err;
+		snprintf(rep->why, sizeof(rep->why), "reading its Quarantine: %s: %.200s",
+		         kc_strerror(err), d.message);
+		return FB_SCALE_FAILED;
+	}
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(q, "metadata");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(q, "spec");
+	bool released = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "release")) ||
+	                cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp") != NULL;
+	cJSON_Delete(q);
+	if (released) {
+		snprintf(rep->why, sizeof(rep->why), "its Quarantine %.63s/%.200s is being released", a->ns,
+		         a->quarantine);
+		return FB_SCALE_REFUSED;
+	}
+	return FB_SCALE_DONE;
+}
+
+/* Record the count in the Quarantine's status.scaledFromReplicas (a restarted core reads it). */
+static void record_scaled_from(fb_controller *c, const fb_action *a, int64_t from)
+{
+	char body[96];
+	snprintf(body, sizeof(body), "{\"status\":{\"scaledFromReplicas\":%lld}}", (long long)from);
+	patch_quarantine_status(c, a->ns, a->quarantine, body,
+	                        "could not record the replica count in the Quarantine");
+}
+
+/*
+ * ScaleToZero and its restore (scale.h), then what came of it: a log line, an
+ * Event on the workload, the count in the Quarantine's status, a metric, and
+ * the result to the core (which retries failures with backoff).
+ */
+static void do_scale(fb_controller *c, const fb_action *a)
+{
+	bool restore = a->kind == FB_ACT_SCALE_RESTORE;
+	if (a->dry_run) { /* the core reports dry runs by Event only; should one come, no write */
+		fb_log(FB_INFO, restore ? "would restore workload replicas (dry run)"
+		                        : "would scale workload to 0 (dry run)",
+		       "workload=%s/%s/%s", a->wl_kind, a->ns, a->name);
+		return;
+	}
+	if (!may_write(c))
+		return; /* the core asks again when it leads again */
+	fb_scale_report rep = { .from = -1, .to = -1 };
+	fb_scale_result r = restore ? FB_SCALE_DONE : quarantine_in_force(c, a, &rep);
+	if (r == FB_SCALE_DONE)
+		r = restore ? fb_scale_restore(c->client, a->wl_kind, a->ns, a->name, &rep)
+		            : fb_scale_to_zero(c->client, a->wl_kind, a->ns, a->name, &rep);
+	static const char *const results[] = { "done", "gone", "refused", "failed" };
+	char lbl[96], q[512];
+	snprintf(lbl, sizeof(lbl), "action=\"%s\",result=\"%s\"",
+	         restore ? "restore" : "scale_to_zero", results[r]);
+	fb_metrics_add(c->metrics, "firebreak_workload_scales_total", lbl, 1);
+	const char *k = a->wl_kind;
+	switch (r) {
+	case FB_SCALE_DONE:
+		if (!restore) {
+			fb_log(FB_WARN, "workload scaled to zero",
+			       "workload=%s/%s/%s from=%lld quarantine=%s kept_annotation=%s", k, a->ns,
+			       a->name, (long long)rep.from, a->quarantine,
+			       rep.kept_annotation ? "true" : "false");
+			scale_event(c, a, true, "ScaledToZero",
+			            "%s %s/%s scaled from %lld to 0 replicas by quarantine %s; restored on "
+			            "release (annotation %s)", k, a->ns, a->name, (long long)rep.from,
+			            a->quarantine, FB_REPLICAS_ANNOTATION);
+			record_scaled_from(c, a, rep.from);
+		} else if (rep.nothing_to_do) {
+			fb_log(FB_INFO, "nothing to restore", "workload=%s/%s/%s replicas=%lld", k, a->ns,
+			       a->name, (long long)rep.to);
+		} else if (rep.changed_meanwhile) {
+			fb_log(FB_INFO, "workload replicas changed during the quarantine; left as they are",
+			       "workload=%s/%s/%s replicas=%lld before=%lld", k, a->ns, a->name,
+			       (long long)rep.to, (long long)rep.from);
+			scale_event(c, a, false, "ScaleRestored",
+			            "%s %s/%s left at %lld replica%s on release: scaled by someone else "
+			            "since quarantine %s took it from %lld to 0", k, a->ns, a->name,
+			            (long long)rep.to, rep.to == 1 ? "" : "s", a->quarantine,
+			            (long long)rep.from);
+		} else {
+			fb_log(FB_INFO, "workload replicas restored", "workload=%s/%s/%s replicas=%lld", k,
+			       a->ns, a->name, (long long)rep.to);
+			scale_event(c, a, false, "ScaleRestored",
+			            "%s %s/%s restored to %lld replica%s: quarantine %s released", k, a->ns,
+			            a->name, (long long)rep.to, rep.to == 1 ? "" : "s", a->quarantine);
+		}
+		break;
+	case FB_SCALE_GONE:
+		fb_log(FB_INFO, restore ? "workload gone; nothing to restore"
+		                        : "workload gone; nothing to scale",
+		       "workload=%s/%s/%s", k, a->ns, a->name);
+		break;
+	case FB_SCALE_REFUSED:
+		fb_log(FB_WARN, restore ? "workload not restored" : "workload not scaled to zero",
+		       "workload=%s/%s/%s why=%s", k, a->ns, a->name,
+		       fb_log_quote(rep.why, q, sizeof(q)));
+		if (restore)
+			scale_event(c, a, true, "ScaleRestoreFailed", "%s %s/%s not restored: %s", k,
+			            a->ns, a->name, rep.why);
+		else
+			scale_event(c, a, true, "ScaleToZeroSkipped",
+			            "%s %s/%s not scaled to zero: %s; pinned only", k, a->ns, a->name,
+			            rep.why);
+		break;
+	case FB_SCALE_FAILED:
+		fb_log(FB_WARN, restore ? "could not restore workload replicas; retrying"
+		                        : "could not scale workload to zero; retrying",
+		       "workload=%s/%s/%s why=%s", k, a->ns, a->name,
+		       fb_log_quote(rep.why, q, sizeof(q)));
+		scale_event(c, a, true, restore ? "ScaleRestoreFailed" : "ScaleToZeroFailed",
+		            "%s %s/%s %s failed, retrying: %s", k, a->ns, a->name,
+		            restore ? "restoring its replicas" : "scaling to 0 replicas", rep.why);
+		break;
+	}
+	pthread_mutex_lock(&c->lock);
+	fb_core_scale_result(c->core, a->ns, a->wl_kind, a->name, restore, r, wall_ms());
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void execute(fb_controller *c, const fb_actions *acts)
@@ -634,6 +803,10 @@ static void execute(fb_controller *c, const fb_actions *acts)
 			break;
 		case FB_ACT_QUARANTINE_RELEASED:
 			do_quarantine_released(c, a);
+			break;
+		case FB_ACT_SCALE_TO_ZERO:
+		case FB_ACT_SCALE_RESTORE:
+			do_scale(c, a);
 			break;
 		}
 	}
@@ -685,6 +858,10 @@ static int metrics_setup(fb_controller *c)
 	rc |= fb_metrics_family(m, "firebreak_pods_pinned_total", FB_COUNTER,
 	                        "Pods kept on failed nodes because their workload is quarantined.",
 	                        NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_workloads_scaled_to_zero", FB_GAUGE,
+	                        "Workloads a ScaleToZero quarantine holds at zero replicas.", NULL, 0);
+	rc |= fb_metrics_family(m, "firebreak_workload_scales_total", FB_COUNTER,
+	                        "ScaleToZero actions and their restores, by result.", NULL, 0);
 	rc |= fb_metrics_family(m, "firebreak_api_requests_total", FB_COUNTER,
 	                        "HTTP exchanges with the API server by verb and status code "
 	                        "(code 0: no answer).", NULL, 0);
@@ -700,6 +877,54 @@ static void count_request(void *ud, const char *method, long status, int64_t dur
 	char lbl[64];
 	snprintf(lbl, sizeof(lbl), "verb=\"%s\",code=\"%ld\"", method, status);
 	fb_metrics_add(c->metrics, "firebreak_api_requests_total", lbl, 1);
+}
+
+#define NUM_INFORMERS 4
+typedef struct named_informer {
+	kc_informer *inf;   /* NULL before it starts */
+	const char *name;
+} named_informer;
+
+static void informer_table(const fb_controller *c, named_informer out[NUM_INFORMERS])
+{
+	out[0] = (named_informer){ c->nodes, "nodes" };
+	out[1] = (named_informer){ c->pods, "pods" };
+	out[2] = (named_informer){ c->budgets, "evictionbudgets" };
+	out[3] = (named_informer){ c->quarantines, "quarantines" };
+}
+
+/*
+ * client-go's reflector logs every failed list or watch ("Failed to watch",
+ * "watch of *v1.Node ended with: ...") and then resumes or relists; ours only
+ * counts them, so the run loop reports what changed since its last turn: a
+ * warning per failure burst (the API server restarting, a 410 Gone) and a line
+ * when a relist completed, so an operator can tell a gap in the stream from
+ * a quiet cluster.
+ */
+typedef struct watch_seen {
+	uint64_t failures;
+	uint64_t lists;
+} watch_seen;
+
+static void watch_report(const fb_controller *c, watch_seen seen[NUM_INFORMERS])
+{
+	named_informer infs[NUM_INFORMERS];
+	informer_table(c, infs);
+	for (size_t i = 0; i < NUM_INFORMERS; i++) {
+		if (!infs[i].inf)
+			continue;
+		kc_reflector_stats rs;
+		kc_informer_stats(infs[i].inf, &rs);
+		if (rs.failures > seen[i].failures)
+			fb_log(FB_WARN, "list/watch failed; backing off, then resuming or relisting",
+			       "resource=%s failures=%llu err=\"%s\" detail=\"%.200s\"", infs[i].name,
+			       (unsigned long long)rs.failures, kc_strerror(rs.last_err),
+			       rs.last_err_message);
+		if (rs.lists > seen[i].lists && seen[i].lists > 0)
+			fb_log(FB_INFO, "relisted", "resource=%s lists=%llu resource_version=%s",
+			       infs[i].name, (unsigned long long)rs.lists, rs.last_sync_rv);
+		seen[i] = (watch_seen){ rs.failures, rs.lists };
+	}
 }
 
 /* Refresh the gauges that mirror state (cheap: a few zones and budgets). */
@@ -744,10 +969,10 @@ static void metrics_refresh(fb_controller *c)
 	fb_metrics_set(m, "firebreak_nodes_lost_before_quarantine", NULL,
 	               (double)st.nodes_lost_before_quarantine);
 	fb_metrics_set(m, "firebreak_pods_pinned_total", NULL, (double)st.pods_pinned);
-	struct { kc_informer *inf; const char *name; } infs[] = {
-		{ c->nodes, "nodes" }, { c->pods, "pods" }, { c->budgets, "evictionbudgets" },
-		{ c->quarantines, "quarantines" } };
-	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++) {
+	fb_metrics_set(m, "firebreak_workloads_scaled_to_zero", NULL, (double)st.scaled_to_zero);
+	named_informer infs[NUM_INFORMERS];
+	informer_table(c, infs);
+	for (size_t i = 0; i < NUM_INFORMERS; i++) {
 		if (!infs[i].inf)
 			continue;
 		kc_reflector_stats rs;
@@ -996,6 +1221,9 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	fb_actions acts;
 	fb_actions_init(&acts);
 	int64_t next = 0;
+	watch_seen seen[NUM_INFORMERS];
+	memset(seen, 0, sizeof(seen));
+	watch_report(&c, seen); /* the initial lists are not relists */
 	while (!kc_cancel_fired(stop)) {
 		pthread_mutex_lock(&c.lock);
 		int64_t now = wall_ms();
@@ -1022,6 +1250,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 			fb_metrics_observe(c.metrics, "firebreak_decision_latency_seconds", NULL,
 			                   (double)(now_us - since) / 1e6);
 		execute(&c, &acts);
+		watch_report(&c, seen);
 	}
 	fb_actions_release(&acts);
 	fb_log(FB_INFO, "stopping", NULL);

@@ -1,4 +1,4 @@
-/* project.c - projections of Nodes, Pods and EvictionBudgets (see project.h). */
+/* project.c - projections of Nodes, Pods, EvictionBudgets and Quarantines (see project.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -373,5 +373,25 @@ void *fb_project_quarantine(const cJSON *obj, void *ud)
 		return NULL;
 	}
 	q->release = cJSON_IsTrue(get(spec, "release"));
+	const char *action = str(spec, "action");
+	q->action = action && strcmp(action, "ScaleToZero") == 0 ? FB_POISON_SCALE_TO_ZERO
+	                                                          : FB_POISON_PIN;
+	const cJSON *status = get(obj, "status");
+	const cJSON *from = get(status, "scaledFromReplicas");
+	/* range-checked before converting: the input is untrusted */
+	q->scaled_from = cJSON_IsNumber(from) && from->valuedouble >= 0 &&
+	                 from->valuedouble <= 2147483647.0
+	                         ? (int64_t)from->valuedouble
+	                         : -1;
+	const char *phase = str(status, "phase");
+	q->phase_released = phase && strcmp(phase, "Released") == 0;
 	return q;
+}
+
+void fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out)
+{
+	*out = (fb_quarantine_obs){ .ns = q->ns, .name = q->name, .kind = q->kind,
+	                            .workload = q->workload, .released = q->release,
+	                            .action = q->action, .scaled_from = q->scaled_from,
+	                            .phase_released = q->phase_released };
 }

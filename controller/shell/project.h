@@ -37,6 +37,9 @@ typedef struct fb_quarantine_proj {
 	char *ns, *name;
 	char *kind, *workload;          /* spec.workload kind and name; NULL if unusable */
 	bool release;                   /* spec.release */
+	fb_poison_action action;        /* spec.action (Pin unless it says ScaleToZero) */
+	int64_t scaled_from;            /* status.scaledFromReplicas; -1 if absent or not a count */
+	bool phase_released;            /* status.phase == Released */
 } fb_quarantine_proj;
 
 typedef struct fb_pod_proj {
@@ -68,6 +71,7 @@ void fb_quarantine_proj_free(void *p, void *ud);
 
 /* Views for the core (pointers into the projection; no copies). */
 void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);
+void fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out);
 /*
  * workload_buf receives the pod's workload, "Kind/namespace/name":
  *   - ReplicaSet "<d>-<hash>" whose pod carries pod-template-hash=<hash>:

@@ -547,9 +547,11 @@ static void apply_quarantine(sim *s, const fb_action *a)
 		else
 			s->res.false_quarantines++;
 		/* the informer sees the Quarantine object it created */
-		fb_core_quarantine_set(s->core, a->ns, a->name,
-		                       cJSON_IsString(kind) ? kind->valuestring : "Deployment",
-		                       w->name, false, s->now);
+		fb_quarantine_obs q = { .ns = a->ns, .name = a->name,
+		                        .kind = cJSON_IsString(kind) ? kind->valuestring : "Deployment",
+		                        .workload = w->name, .action = FB_POISON_PIN,
+		                        .scaled_from = -1 };
+		fb_core_quarantine_set(s->core, &q, s->now);
 	}
 	cJSON_Delete(o);
 }
@@ -602,6 +604,12 @@ static void apply_actions(sim *s)
 		case FB_ACT_BUDGET_STATUS:
 		case FB_ACT_NODE_ANNOTATE:
 		case FB_ACT_QUARANTINE_RELEASED:
+			break;
+		case FB_ACT_SCALE_TO_ZERO:
+		case FB_ACT_SCALE_RESTORE:
+			/* not modelled: the simulated budgets never choose ScaleToZero */
+			fb_core_scale_result(s->core, a->ns, a->wl_kind, a->name,
+			                     a->kind == FB_ACT_SCALE_RESTORE, FB_SCALE_REFUSED, s->now);
 			break;
 		}
 	}

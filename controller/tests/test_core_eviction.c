@@ -208,6 +208,9 @@ KT_TEST(partial_disruption_of_small_zone_stops_evictions)
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p1") != NULL);
+	const fb_action *e = find(FB_ACT_EVENT, "EvictionDeferred");
+	KT_CHECK(e && strstr(e->message, "(PartialDisruption, 0 nodes/s); none until the zone's "
+	                                 "state changes"));
 	tick(T0 + 3600 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
 	teardown();

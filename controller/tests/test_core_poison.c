@@ -17,13 +17,20 @@
 static fb_core *core;
 static fb_actions acts;
 
-static void setup(bool dry_run)
+static void setup_settle(bool dry_run, int64_t settle_ms)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
 	cfg.dry_run = dry_run;
+	cfg.poison_settle_ms = settle_ms;
 	core = fb_core_new(&cfg);
 	fb_actions_init(&acts);
+}
+
+/* Most tests look at the verdict itself: judged the moment a failure is recorded. */
+static void setup(bool dry_run)
+{
+	setup_settle(dry_run, 0);
 }
 
 static void teardown(void)
@@ -90,6 +97,16 @@ static int count(fb_action_kind kind)
 	return n;
 }
 
+/* The informer shows a Quarantine in namespace default (status without phase). */
+static int qset(const char *name, const char *kind, const char *workload, bool released,
+                fb_poison_action action, int64_t scaled_from, int64_t now)
+{
+	fb_quarantine_obs q = { .ns = "default", .name = name, .kind = kind, .workload = workload,
+	                        .released = released, .action = action,
+	                        .scaled_from = scaled_from };
+	return fb_core_quarantine_set(core, &q, now);
+}
+
 #define POISON "Deployment/default/poison"
 #define WEB "Deployment/default/web"
 
@@ -153,6 +170,87 @@ KT_TEST(cascade_stops_at_the_second_node)
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.quarantines_active, 1);
 	KT_EQ_INT(st.nodes_lost_before_quarantine, 2);
+	teardown();
+}
+
+/* A node in a zone of its own choosing (the other tests give every node its own zone). */
+static void zoned_node(const char *name, const char *zone, fb_cond ready, int64_t since)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_node_obs o = { .name = name, .uid = uid, .zone = zone, .ready = ready,
+	                  .ready_transition_ms = since };
+	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
+}
+
+static const char *const zones6[] = { "a", "b", "c", "a", "b", "c" };
+
+/* Six nodes in three zones with settled web pods; then batch, 2 replicas, lands on n1 and n2. */
+static void zoned_cluster_with_rollout(void)
+{
+	setup_settle(false, FB_POISON_SETTLE_DEFAULT_MS);
+	for (int i = 1; i <= 6; i++) {
+		char n[8], p[16];
+		snprintf(n, sizeof(n), "n%d", i);
+		snprintf(p, sizeof(p), "web-%d", i);
+		zoned_node(n, zones6[i - 1], FB_COND_TRUE, T0 - 86400 * S);
+		pod(p, n, WEB, T0 - 86400 * S);
+	}
+	tick(T0);
+	pod("batch-1", "n1", "Deployment/default/batch", T0);
+	pod("batch-2", "n2", "Deployment/default/batch", T0 + 1 * S);
+}
+
+/*
+ * The control plane loses every node of a 6-node, 3-zone cluster a minute after a
+ * 2-replica Deployment rolled out onto n1 and n2. The node lifecycle controller marks the
+ * nodes Unknown one by one, n1 and n2 first, and firebreak ticks in between: the first two
+ * failures look like a poison killing two nodes, until the rest show a cluster-wide outage.
+ * Nothing may be quarantined, and the records on n1 and n2 are rewritten without suspects.
+ */
+KT_TEST(cluster_wide_outage_quarantines_nothing)
+{
+	zoned_cluster_with_rollout();
+	int quarantines = 0, cleared = 0;
+	for (int i = 1; i <= 6; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "n%d", i);
+		int64_t t = T0 + 60 * S + (i - 1) * 2 * S; /* one monitor pass every 2 s */
+		zoned_node(n, zones6[i - 1], FB_COND_UNKNOWN, t);
+		tick(t);
+		quarantines += count(FB_ACT_QUARANTINE);
+		for (size_t a = 0; a < acts.n; a++)
+			if (acts.v[a].kind == FB_ACT_NODE_ANNOTATE && acts.v[a].payload &&
+			    (!strcmp(acts.v[a].name, "n1") || !strcmp(acts.v[a].name, "n2")) &&
+			    !strstr(acts.v[a].payload, "batch"))
+				cleared++;
+	}
+	for (int64_t t = T0 + 71 * S; t <= T0 + 10 * MIN; t += 5 * S) {
+		tick(t);
+		quarantines += count(FB_ACT_QUARANTINE);
+	}
+	KT_EQ_INT(quarantines, 0);
+	KT_EQ_INT(cleared, 2);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.quarantines_total, 0);
+	KT_EQ_INT(st.suspects, 0);
+	teardown();
+}
+
+/* The same two failures with the rest of the cluster healthy: a poison, judged once settled. */
+KT_TEST(two_failures_are_judged_once_settled)
+{
+	zoned_cluster_with_rollout();
+	zoned_node("n1", "a", FB_COND_UNKNOWN, T0 + 60 * S);
+	zoned_node("n2", "b", FB_COND_UNKNOWN, T0 + 62 * S);
+	int64_t next = fb_core_tick(core, T0 + 62 * S, (fb_actions_clear(&acts), &acts));
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	/* settled 15 s after the second failure, before any pod is due (tolerations 30 s) */
+	KT_EQ_INT(next, T0 + 77 * S);
+	tick(T0 + 77 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
+	KT_CHECK(find(FB_ACT_EVICT, "batch-1") == NULL);
 	teardown();
 }
 
@@ -256,8 +354,7 @@ KT_TEST(release_untaints_and_lets_pods_go)
 	tick(T0 + 25 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
 	/* the informer shows the Quarantine and the taints */
-	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
-	                                 false, T0 + 26 * S), 0);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, FB_POISON_PIN, -1, T0 + 26 * S), 0);
 	node_full("n1", FB_COND_UNKNOWN, T0 + 25 * S, NULL, "default.Deployment.poison");
 	node_full("n2", FB_COND_UNKNOWN, T0 + 25 * S, NULL, "default.Deployment.poison");
 	node_full("n3", FB_COND_TRUE, T0 - 86400 * S, NULL, "other.Deployment.x"); /* not ours */
@@ -288,13 +385,11 @@ KT_TEST(spec_release_marks_the_object_released)
 	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
 	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
 	tick(T0 + 25 * S);
-	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
-	                                 false, T0 + 26 * S), 0);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, FB_POISON_PIN, -1, T0 + 26 * S), 0);
 	tick(T0 + 27 * S);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
 	/* the operator sets spec.release: true */
-	KT_EQ_INT(fb_core_quarantine_set(core, "default", "deployment-poison", "Deployment", "poison",
-	                                 true, T0 + 100 * S), 0);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", true, FB_POISON_PIN, -1, T0 + 100 * S), 0);
 	tick(T0 + 100 * S);
 	const fb_action *r = find(FB_ACT_QUARANTINE_RELEASED, "deployment-poison");
 	KT_CHECK(r && !strcmp(r->ns, "default"));
@@ -394,6 +489,8 @@ int main(void)
 {
 	KT_RUN(cascade_stops_at_the_second_node);
 	KT_RUN(two_replicas_killing_two_nodes_at_once);
+	KT_RUN(cluster_wide_outage_quarantines_nothing);
+	KT_RUN(two_failures_are_judged_once_settled);
 	KT_RUN(rollout_with_random_failures_quarantines_nothing);
 	KT_RUN(old_arrivals_are_not_suspects);
 	KT_RUN(evidence_on_nodes_survives_a_restart);

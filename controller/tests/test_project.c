@@ -160,6 +160,50 @@ KT_TEST(budget_projection_reads_admissions_and_skips_damaged_ones)
 	cJSON_Delete(obj);
 }
 
+KT_TEST(quarantine_projection_reads_action_count_and_phase)
+{
+	cJSON *obj = cJSON_Parse(
+		"{\"metadata\":{\"name\":\"deployment-render\",\"namespace\":\"gpu\"},"
+		"\"spec\":{\"workload\":{\"kind\":\"Deployment\",\"name\":\"render\"},"
+		"\"action\":\"ScaleToZero\",\"release\":true},"
+		"\"status\":{\"phase\":\"Released\",\"scaledFromReplicas\":3}}");
+	fb_quarantine_proj *q = fb_project_quarantine(obj, NULL);
+	KT_CHECK(q != NULL);
+	fb_quarantine_obs o;
+	fb_quarantine_proj_obs(q, &o);
+	KT_EQ_STR(o.ns, "gpu");
+	KT_EQ_STR(o.name, "deployment-render");
+	KT_EQ_STR(o.kind, "Deployment");
+	KT_EQ_STR(o.workload, "render");
+	KT_CHECK(o.released && o.phase_released);
+	KT_EQ_INT(o.action, FB_POISON_SCALE_TO_ZERO);
+	KT_EQ_INT(o.scaled_from, 3);
+	fb_quarantine_proj_free(q, NULL);
+	cJSON_Delete(obj);
+	/* defaults, and values that are not what the schema allows */
+	const char *odd[] = {
+		"{\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},\"spec\":{}}",
+		"{\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},\"spec\":{\"action\":\"Kill\"},"
+		"\"status\":{\"scaledFromReplicas\":-1,\"phase\":7}}",
+		"{\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},\"spec\":{\"action\":5},"
+		"\"status\":{\"scaledFromReplicas\":1e300}}",
+		"{\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},\"status\":{\"scaledFromReplicas\":\"3\"}}",
+	};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		obj = cJSON_Parse(odd[i]);
+		q = fb_project_quarantine(obj, NULL);
+		KT_CHECK(q != NULL);
+		if (q) {
+			KT_EQ_INT(q->action, FB_POISON_PIN);
+			KT_EQ_INT(q->scaled_from, -1);
+			KT_CHECK(!q->phase_released && !q->release);
+			KT_CHECK(q->kind == NULL); /* no usable workload: ignored by the controller */
+		}
+		fb_quarantine_proj_free(q, NULL);
+		cJSON_Delete(obj);
+	}
+}
+
 KT_TEST(malformed_objects_give_null_or_defaults_never_crash)
 {
 	const char *inputs[] = {
@@ -173,6 +217,7 @@ KT_TEST(malformed_objects_give_null_or_defaults_never_crash)
 		fb_node_proj_free(fb_project_node(obj, NULL), NULL);
 		fb_pod_proj_free(fb_project_pod(obj, NULL), NULL);
 		fb_budget_proj_free(fb_project_budget(obj, NULL), NULL);
+		fb_quarantine_proj_free(fb_project_quarantine(obj, NULL), NULL);
 		cJSON_Delete(obj);
 	}
 	cJSON *obj = cJSON_Parse("{\"metadata\":{}}");
@@ -206,6 +251,7 @@ int main(void)
 	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
 	KT_RUN(workload_identity_follows_controllers);
 	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
+	KT_RUN(quarantine_projection_reads_action_count_and_phase);
 	KT_RUN(malformed_objects_give_null_or_defaults_never_crash);
 	KT_RUN(projection_survives_allocation_failure);
 	return KT_DONE();

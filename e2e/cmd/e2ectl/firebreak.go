@@ -1011,14 +1011,19 @@ func podsOn(ctx context.Context, cs kubernetes.Interface, node, app string) ([]c
 
 // expectStay: for the whole duration, no pod on node (optionally of app) is deleted or
 // terminating, and there is at least one.
-func expectStay(ctx context.Context, cs kubernetes.Interface, node, app string, dur time.Duration) error {
-	pods, err := podsOn(ctx, cs, node, app)
-	if err != nil {
-		return err
+func expectStay(ctx context.Context, cs kubernetes.Interface, nodes, app string, dur time.Duration) error {
+	var pods []corev1.Pod
+	for _, node := range strings.Split(nodes, ",") {
+		on, err := podsOn(ctx, cs, node, app)
+		if err != nil {
+			return err
+		}
+		if len(on) == 0 {
+			return fmt.Errorf("no pod on %s", node)
+		}
+		pods = append(pods, on...)
 	}
-	if len(pods) == 0 {
-		return fmt.Errorf("no pod on %s", node)
-	}
+	node := nodes
 	end := time.Now().Add(dur)
 	for {
 		for i := range pods {

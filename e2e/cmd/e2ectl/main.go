@@ -33,7 +33,7 @@
 //	                                   pods on those nodes (default: the failed ones) terminating and
 //	                                   their Deployments fully Running elsewhere
 //	e2ectl expect-pinned --app A       every pod of A is on a failed node, bound, not terminating
-//	e2ectl expect-stay --node N [--app A] --for 25s   no pod on N deleted/terminating meanwhile
+//	e2ectl expect-stay --node N,.. [--app A] --for 25s  no pod on them deleted/terminating meanwhile
 //	e2ectl expect-evicted --node N [--within 12s] [--timeout]
 //	                                   pods on N terminating; prints/limits the latency from the
 //	                                   node's Ready transition

@@ -1,0 +1,487 @@
+/*
+ * The opt-in quarantine action ScaleToZero in the decision core: the scale is
+ * asked for once, after the Quarantine that records it, and not again when the
+ * object is observed, after a restart that finds it done, or while the result
+ * is out; it is restored on release (also a release that happened while no
+ * firebreak was leading); failures are retried with backoff; workloads without
+ * a scale subresource fall back to Pin with an Event; dry run writes nothing;
+ * and the budget of the node that failed last decides.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core.h"
+#include "kc/alloc.h"
+#include "kctest.h"
+
+#define S 1000LL
+#define T0 (1700000000LL * S)
+#define VERDICT (T0 + 44 * S) /* failures at T0 + 25 s are judged by then */
+
+static fb_core *core;
+static fb_actions acts;
+
+static void setup(bool dry_run)
+{
+	fb_core_config cfg;
+	fb_core_config_defaults(&cfg);
+	cfg.dry_run = dry_run;
+	core = fb_core_new(&cfg);
+	fb_actions_init(&acts);
+}
+
+static void teardown(void)
+{
+	fb_core_free(core);
+	fb_actions_release(&acts);
+}
+
+static void budget(const char *name, const char *json)
+{
+	cJSON *spec = cJSON_Parse(json);
+	KT_CHECK(spec != NULL);
+	KT_EQ_INT(fb_core_budget_set(core, name, 1, spec, NULL, 0, T0), 0);
+	cJSON_Delete(spec);
+}
+
+static void node_labelled(const char *name, fb_cond ready, int64_t since, const char *labels)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_labels l = { 0 };
+	cJSON *lj = cJSON_Parse(labels ? labels : "{}");
+	KT_EQ_INT(fb_labels_from_json(&l, lj), 0);
+	cJSON_Delete(lj);
+	fb_node_obs o = { .name = name, .uid = uid, .zone = name, .labels = labels ? &l : NULL, .ready = ready,
+	                  .ready_transition_ms = since };
+	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
+	fb_labels_release(&l);
+}
+
+static void node(const char *name, fb_cond ready, int64_t since)
+{
+	node_labelled(name, ready, since, NULL);
+}
+
+static void pod(const char *name, const char *on, const char *workload, int64_t arrived)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = workload,
+	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
+	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
+}
+
+static int64_t tick(int64_t now)
+{
+	fb_actions_clear(&acts);
+	return fb_core_tick(core, now, &acts);
+}
+
+static const fb_action *find(fb_action_kind kind, const char *reason)
+{
+	for (size_t i = 0; i < acts.n; i++) {
+		const fb_action *a = &acts.v[i];
+		if (a->kind == kind && (!reason || !strcmp(a->reason, reason)))
+			return a;
+	}
+	return NULL;
+}
+
+static const fb_action *named(fb_action_kind kind, const char *name)
+{
+	for (size_t i = 0; i < acts.n; i++)
+		if (acts.v[i].kind == kind && !strcmp(acts.v[i].name, name))
+			return &acts.v[i];
+	return NULL;
+}
+
+static int count(fb_action_kind kind)
+{
+	int n = 0;
+	for (size_t i = 0; i < acts.n; i++)
+		n += acts.v[i].kind == kind;
+	return n;
+}
+
+static int index_of(fb_action_kind kind)
+{
+	for (size_t i = 0; i < acts.n; i++)
+		if (acts.v[i].kind == kind)
+			return (int)i;
+	return -1;
+}
+
+static int qset(const char *name, const char *kind, const char *workload, bool released,
+                fb_poison_action action, int64_t scaled_from, bool phase_released, int64_t now)
+{
+	fb_quarantine_obs q = { .ns = "default", .name = name, .kind = kind, .workload = workload,
+	                        .released = released, .action = action,
+	                        .scaled_from = scaled_from, .phase_released = phase_released };
+	return fb_core_quarantine_set(core, &q, now);
+}
+
+#define POISON "Deployment/default/poison"
+#define S2Z FB_POISON_SCALE_TO_ZERO
+
+/* Six healthy nodes with innocent pods; a poison workload kills n1 and n2 at T0 + 25 s. */
+static void cascade(const char *workload)
+{
+	for (int i = 1; i <= 6; i++) {
+		char n[8], p[16];
+		snprintf(n, sizeof(n), "n%d", i);
+		snprintf(p, sizeof(p), "web-%d", i);
+		node(n, FB_COND_TRUE, T0 - 86400 * S);
+		pod(p, n, "Deployment/default/web", T0 - 86400 * S);
+	}
+	pod("poison-a", "n1", workload, T0);
+	pod("poison-b", "n2", workload, T0);
+	tick(T0);
+	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	/* the verdict may wait for the failures to settle: keep what both ticks decided */
+	fb_core_tick(core, VERDICT, &acts);
+}
+
+KT_TEST(scaled_once_and_restored_on_release)
+{
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"ScaleToZero\""));
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	const fb_action *sc = find(FB_ACT_SCALE_TO_ZERO, NULL);
+	KT_CHECK(sc && !strcmp(sc->ns, "default") && !strcmp(sc->name, "poison") &&
+	         !strcmp(sc->wl_kind, "Deployment") && !strcmp(sc->quarantine, "deployment-poison") &&
+	         !sc->dry_run);
+	/* after the Quarantine that records it; pins and taints as with Pin */
+	KT_CHECK(index_of(FB_ACT_QUARANTINE) >= 0 &&
+	         index_of(FB_ACT_QUARANTINE) < index_of(FB_ACT_SCALE_TO_ZERO));
+	KT_EQ_INT(count(FB_ACT_TAINT), 2);
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && strstr(e->message, "scaled to 0 replicas"));
+	/* not again while its result is out, nor when the informer shows the object */
+	tick(T0 + 46 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, -1, false,
+	               T0 + 46 * S), 0);
+	tick(T0 + 47 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_DONE,
+	                     T0 + 47 * S);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, 2, false,
+	               T0 + 48 * S), 0);
+	tick(T0 + 80 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	for (size_t i = 0; i < acts.n; i++) /* still pinned */
+		KT_CHECK(acts.v[i].kind != FB_ACT_EVICT || strncmp(acts.v[i].name, "poison-", 7) != 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.scaled_to_zero, 1);
+	/* the operator deletes the Quarantine: restored once */
+	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 120 * S);
+	tick(T0 + 120 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
+	const fb_action *r = find(FB_ACT_SCALE_RESTORE, NULL);
+	KT_CHECK(r && !strcmp(r->name, "poison") && !strcmp(r->wl_kind, "Deployment"));
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	tick(T0 + 121 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_DONE,
+	                     T0 + 121 * S);
+	tick(T0 + 220 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.scaled_to_zero, 0);
+	teardown();
+}
+
+KT_TEST(pin_by_default_makes_no_scale)
+{
+	setup(false);
+	cascade(POISON);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"Pin\""));
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 120 * S);
+	tick(T0 + 120 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	teardown();
+}
+
+KT_TEST(failures_are_retried_with_backoff)
+{
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_FAILED,
+	                     T0 + 45 * S);
+	int64_t next = tick(T0 + 46 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_CHECK(next <= T0 + 50 * S);
+	tick(T0 + 50 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	/* the second failure waits twice as long */
+	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_FAILED,
+	                     T0 + 50 * S);
+	tick(T0 + 55 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	tick(T0 + 60 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	/* refused (e.g. managed by another controller): pinned only, nothing to restore */
+	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_REFUSED,
+	                     T0 + 60 * S);
+	tick(T0 + 420 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 520 * S);
+	tick(T0 + 520 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	KT_CHECK(named(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
+	teardown();
+}
+
+KT_TEST(release_while_the_scale_is_out_restores)
+{
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 46 * S);
+	/* the scale's result arrives after the release: ignored, the restore follows */
+	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_DONE,
+	                     T0 + 46 * S);
+	tick(T0 + 47 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.scaled_to_zero, 0);
+	/* a failed restore is tried again */
+	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_FAILED,
+	                     T0 + 47 * S);
+	tick(T0 + 48 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	tick(T0 + 53 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
+	teardown();
+}
+
+KT_TEST(a_restart_does_not_scale_twice)
+{
+	/* a new leader finds the Quarantine with the count recorded: nothing to do */
+	setup(false);
+	node("n1", FB_COND_UNKNOWN, T0);
+	pod("poison-a", "n1", POISON, T0 - 10 * S);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, 3, false, T0), 0);
+	tick(T0 + S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.scaled_to_zero, 1);
+	/* its release restores */
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", true, S2Z, 3, false, T0 + 9 * S),
+	          0);
+	tick(T0 + 10 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
+	KT_CHECK(find(FB_ACT_QUARANTINE_RELEASED, NULL) != NULL);
+	/* the restore goes out before the status says Released */
+	KT_CHECK(index_of(FB_ACT_SCALE_RESTORE) < index_of(FB_ACT_QUARANTINE_RELEASED));
+	teardown();
+
+	/* the old leader died between the annotation and the scale (no count in the status):
+	 * the scale is asked for once more; carrying it out keeps the annotated count */
+	setup(false);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, -1, false, T0), 0);
+	tick(T0 + S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	tick(T0 + 2 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	teardown();
+
+	/* a Pin quarantine is never scaled */
+	setup(false);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, FB_POISON_PIN, -1, false,
+	               T0), 0);
+	tick(T0 + S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	teardown();
+}
+
+KT_TEST(released_while_no_leader_was_watching)
+{
+	/* spec.release was set while firebreak was down: the new leader restores */
+	setup(false);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", true, S2Z, 3, false, T0), 0);
+	tick(T0 + S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 1);
+	teardown();
+	/* ... but not one whose release was carried out already */
+	setup(false);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", true, S2Z, 3, true, T0), 0);
+	tick(T0 + S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
+	teardown();
+}
+
+KT_TEST(leadership_regained_asks_again)
+{
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	/* the lease was lost before the shell carried it out: no result ever came */
+	fb_core_set_leader(core, false);
+	tick(T0 + 46 * S);
+	KT_EQ_INT(acts.n, 0);
+	fb_core_set_leader(core, true);
+	tick(T0 + 47 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
+	teardown();
+
+	/* a follower that saw the leader's count does not scale when it takes over */
+	setup(false);
+	fb_core_set_leader(core, false);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, -1, false, T0), 0);
+	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, 4, false, T0 + S), 0);
+	fb_core_set_leader(core, true);
+	tick(T0 + 2 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	teardown();
+}
+
+static void expect_fallback(const char *kind, const char *name)
+{
+	char workload[128];
+	snprintf(workload, sizeof(workload), "%s/default/%s", kind, name);
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(workload);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"Pin\""));
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_TAINT), 2);
+	const fb_action *e = find(FB_ACT_EVENT, "ScaleToZeroSkipped");
+	KT_CHECK(e && e->warning && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->wl_kind, kind) &&
+	         strstr(e->message, "pinned instead"));
+	if (!e)
+		fprintf(stderr, "  (no ScaleToZeroSkipped for %s)\n", workload);
+	const fb_action *qe = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(qe && strstr(qe->message, "cannot be scaled to zero"));
+	tick(T0 + 80 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	fb_core_quarantine_delete(core, "default", kind, name, T0 + 120 * S);
+	tick(T0 + 120 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	teardown();
+}
+
+KT_TEST(kinds_without_scale_fall_back_to_pin)
+{
+	KT_CHECK(fb_workload_scalable("Deployment") && fb_workload_scalable("StatefulSet") &&
+	         fb_workload_scalable("ReplicaSet"));
+	KT_CHECK(!fb_workload_scalable("Job") && !fb_workload_scalable("CronJob") &&
+	         !fb_workload_scalable("Pod") && !fb_workload_scalable("DaemonSet") &&
+	         !fb_workload_scalable("ReplicationController") && !fb_workload_scalable(NULL));
+	expect_fallback("Job", "batch");
+	expect_fallback("CronJob", "nightly");
+	expect_fallback("Pod", "lonely");
+	expect_fallback("Widget", "custom");
+	/* a StatefulSet is scaled */
+	setup(false);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade("StatefulSet/default/db");
+	const fb_action *sc = find(FB_ACT_SCALE_TO_ZERO, NULL);
+	KT_CHECK(sc && !strcmp(sc->wl_kind, "StatefulSet") && !strcmp(sc->quarantine, "statefulset-db"));
+	teardown();
+}
+
+KT_TEST(dry_run_writes_nothing)
+{
+	/* the whole controller */
+	setup(true);
+	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
+	const fb_action *e = find(FB_ACT_EVENT, "ScaledToZero");
+	KT_CHECK(e && e->dry_run && !strncmp(e->message, "(dry run)", 9) &&
+	         strstr(e->message, "would be scaled to 0 replicas"));
+	tick(T0 + 80 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	/* Quarantines already in force are not scaled by a dry-run controller either */
+	KT_EQ_INT(qset("deployment-other", "Deployment", "other", false, S2Z, -1, false, T0 + 81 * S),
+	          0);
+	tick(T0 + 82 * S);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	teardown();
+
+	/* a dry-run budget over the nodes it killed */
+	setup(false);
+	budget("all", "{\"dryRun\":true,\"poison\":{\"action\":\"ScaleToZero\"}}");
+	cascade(POISON);
+	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
+	e = find(FB_ACT_EVENT, "ScaledToZero");
+	KT_CHECK(e && e->dry_run);
+	teardown();
+}
+
+KT_TEST(the_budget_of_the_last_failed_node_decides)
+{
+	/* budget "gpu" (ScaleToZero) selects n2 only; n1 has the defaults (Pin) */
+	for (int order = 0; order < 2; order++) {
+		setup(false);
+		budget("gpu", "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
+		              "\"poison\":{\"action\":\"ScaleToZero\"}}");
+		node("n1", FB_COND_TRUE, T0 - 86400 * S);
+		node_labelled("n2", FB_COND_TRUE, T0 - 86400 * S, "{\"pool\":\"gpu\"}");
+		for (int i = 3; i <= 6; i++) {
+			char n[8];
+			snprintf(n, sizeof(n), "n%d", i);
+			node(n, FB_COND_TRUE, T0 - 86400 * S);
+		}
+		pod("poison-a", "n1", POISON, T0);
+		pod("poison-b", "n2", POISON, T0);
+		tick(T0);
+		/* order 0: n1 fails first, then n2 (gpu) -> ScaleToZero; order 1: the reverse -> Pin */
+		const char *first = order == 0 ? "n1" : "n2", *second = order == 0 ? "n2" : "n1";
+		if (!strcmp(first, "n2"))
+			node_labelled("n2", FB_COND_UNKNOWN, T0 + 20 * S, "{\"pool\":\"gpu\"}");
+		else
+			node("n1", FB_COND_UNKNOWN, T0 + 20 * S);
+		tick(T0 + 20 * S);
+		KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+		if (!strcmp(second, "n2"))
+			node_labelled("n2", FB_COND_UNKNOWN, T0 + 25 * S, "{\"pool\":\"gpu\"}");
+		else
+			node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+		tick(T0 + 25 * S);
+		fb_core_tick(core, VERDICT, &acts);
+		KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
+		KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), order == 0 ? 1 : 0);
+		teardown();
+	}
+}
+
+int main(void)
+{
+	KT_RUN(scaled_once_and_restored_on_release);
+	KT_RUN(pin_by_default_makes_no_scale);
+	KT_RUN(failures_are_retried_with_backoff);
+	KT_RUN(release_while_the_scale_is_out_restores);
+	KT_RUN(a_restart_does_not_scale_twice);
+	KT_RUN(released_while_no_leader_was_watching);
+	KT_RUN(leadership_regained_asks_again);
+	KT_RUN(kinds_without_scale_fall_back_to_pin);
+	KT_RUN(dry_run_writes_nothing);
+	KT_RUN(the_budget_of_the_last_failed_node_decides);
+	return KT_DONE();
+}
