@@ -55,10 +55,10 @@ if grep -q '^ENTRYPOINT \["/usr/local/bin/firebreak"\]$' <<<"$runtime_stage"; th
 mapfile -t deps_pkgs < <(sed -n '/^pkgs=(/,/^)/p' scripts/install-deps.sh | tr ' ' '\n' | grep -v -e '^pkgs=(' -e '^)' -e '^$')
 # what the build needs of install-deps.sh: compilers and build tools and the -dev packages;
 # not what only tests/CI tooling use (clang/libclang-rt for fuzzing, valgrind, git, openssl,
-# python3/python3-yaml/shellcheck for the chart checks)
+# python3/python3-yaml/shellcheck for the chart checks, curl for the e2e scenarios)
 missing=()
 for p in "${deps_pkgs[@]}"; do
-  case "$p" in clang|libclang-rt-*|valgrind|git|openssl|python3|python3-yaml|shellcheck) continue ;; esac
+  case "$p" in clang|libclang-rt-*|valgrind|git|openssl|python3|python3-yaml|shellcheck|curl) continue ;; esac
   printf '%s\n' "${build_pkgs[@]}" | grep -qx "$p" || missing+=("$p")
 done
 for p in "${build_pkgs[@]}"; do
