@@ -150,7 +150,9 @@ for line in m.group(1).strip().splitlines()[2:]:
     r = base + ("." + group if group else "")
     name = "firebreak" if "(name:" in c[2] else "-"
     where = ns if c[0] == "lease" else "ANY"
-    print("yes %s %s %s %s %s" % (verb, r, sub or "-", where, name))
+    # scaleToZero rows: granted only with rbac.scaleToZero=true, refused with the defaults
+    answer = "no" if c[0] == "scaleToZero" else "yes"
+    print("%s %s %s %s %s %s" % (answer, verb, r, sub or "-", where, name))
 PY
 # ... and these must be refused
 # columns: answer verb resource subresource namespace|ANY name ("-" = none)

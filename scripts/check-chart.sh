@@ -242,10 +242,17 @@ else
 fi
 
 step "RBAC: rendered roles == docs/operations.md table; code calls covered"
-rbac_rows=$(sed -n '/rbac-table:begin/,/rbac-table:end/p' docs/operations.md | grep -c '^| \(cluster\|lease\)' || true)
-if python3 - "$work/render.0.yaml" docs/operations.md <<'EOF'
+rbac_rows=$(sed -n '/rbac-table:begin/,/rbac-table:end/p' docs/operations.md | grep -c '^| \(cluster\|lease\|scaleToZero\)' || true)
+"$helm" template firebreak "$chart" --kube-version "$kube_version" --set rbac.scaleToZero=true \
+  >"$work/render.scale.yaml"
+rbac_ok=1
+for variant in default scale; do
+render=$work/render.0.yaml
+[ "$variant" = scale ] && render=$work/render.scale.yaml
+echo "  -- rbac.scaleToZero=$([ "$variant" = scale ] && echo true || echo false)"
+if ! python3 - "$render" docs/operations.md "$variant" <<'EOF'
 import re, sys, yaml
-render, doc = sys.argv[1], sys.argv[2]
+render, doc, variant = sys.argv[1], sys.argv[2], sys.argv[3]
 text = open(doc).read()
 m = re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", text, re.S)
 if not m: sys.exit("no rbac-table markers in " + doc)
@@ -254,6 +261,9 @@ for line in m.group(1).strip().splitlines()[2:]:
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     scope, group, res, verb = cells[0], cells[1].strip("`"), cells[2], cells[3].strip("`")
     group = "" if group == '""' else group
+    if scope == "scaleToZero":  # granted cluster-wide with rbac.scaleToZero only
+        if variant != "scale": continue
+        scope = "cluster"
     names = "*"
     mm = re.match(r"`([^`]+)`(?: \(name: the Lease's\))?$", res)
     if not mm: sys.exit("cannot parse resource cell: " + res)
@@ -297,7 +307,11 @@ for kind, role in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role"
 sys.exit(1 if bad else 0)
 EOF
 then
-  pass "rendered RBAC == table ($rbac_rows rows), bound to the chart's ServiceAccount"
+  rbac_ok=0
+fi
+done
+if [ "$rbac_ok" = 1 ]; then
+  pass "rendered RBAC == table ($rbac_rows rows; scaleToZero rows only with rbac.scaleToZero), bound to the chart's ServiceAccount"
 else
   fail "rendered RBAC != table"
 fi

@@ -495,7 +495,18 @@ static void restore_failure(fb_core *c, core_node *n, const char *json)
 	if (fb_failure_from_json(json, n->name, &f) != 0)
 		return;
 	bool current = n->failed && f.failed_ms == n->failed_since_ms;
-	if (fb_evidence_has(&c->evidence, n->name, f.failed_ms)) {
+	fb_failure *known = fb_evidence_find(&c->evidence, n->name, f.failed_ms);
+	if (known) {
+		/* The leader found the failure part of an outage and rewrote the record
+		 * without suspects (forget_suspects): a follower must forget them too. */
+		if (f.n == 0 && known->n > 0) {
+			for (size_t i = 0; i < known->n; i++) {
+				core_workload *w = fb_map_get(&c->workloads, known->s[i].workload);
+				if (w)
+					w->dirty = c->workloads_dirty = true;
+			}
+			fb_failure_drop_suspects(known);
+		}
 		fb_failure_release(&f);
 		if (current)
 			n->failure_recorded = true;
@@ -1399,6 +1410,9 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
  * again, and rewrite the node's record so that a restart or a new leader
  * reads the same (the annotation is the durable evidence).
  */
+static void write_failure(fb_core *c, const fb_failure *f, const core_node *m,
+                                  fb_actions *out);
+
 static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_actions *out)
 {
 	if (f->n == 0)
@@ -1409,6 +1423,13 @@ static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_ac
 			w->dirty = c->workloads_dirty = true;
 	}
 	fb_failure_drop_suspects(f);
+	write_failure(c, f, m, out);
+}
+
+/* Write failure f (as it now stands) to node m's annotation, unless in dry run. */
+static void write_failure(fb_core *c, const fb_failure *f, const core_node *m,
+                                  fb_actions *out)
+{
 	if (!m || node_dry_run(c, m))
 		return;
 	char *json = fb_failure_to_json(f);
@@ -1470,6 +1491,22 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 	return true;
 }
 
+/*
+ * An outage's failure is written down too, with no suspects: a restart or a
+ * new leader reads it back (restore_failure) instead of recording the failure
+ * afresh, perhaps after the outage has ended and with suspects.
+ */
+static void record_outage_failure(fb_core *c, const core_node *n, fb_actions *out)
+{
+	fb_failure f = { 0 };
+	f.failed_ms = n->failed_since_ms;
+	if (!(f.node = kc_strdup(n->name)))
+		return;
+	const fb_failure *kept = fb_evidence_take(&c->evidence, &f);
+	if (kept)
+		write_failure(c, kept, n, out);
+}
+
 /* Record who arrived on node n shortly before its current failure. */
 static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions *out)
 {
@@ -1480,6 +1517,7 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		      "FailureRecorded",
 		      "Node %s failed while every zone is disrupted: a cluster-wide outage (control "
 		      "plane or network), not evidence against what arrived here", n->name);
+		record_outage_failure(c, n, out);
 		return;
 	}
 	if (zone_outage(c, n, out)) {
@@ -1489,6 +1527,7 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		      "FailureRecorded",
 		      "Node %s failed with every other node of zone %s within a minute: a zone "
 		      "outage, not evidence against what arrived here", n->name, zbuf);
+		record_outage_failure(c, n, out);
 		return;
 	}
 	fb_failure f = { 0 };
@@ -1762,32 +1801,22 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 }
 
 /*
- * When failure f may be judged: poison_settle_ms after it, or when the first
- * pod on its node is due if that is sooner (a verdict must be in force before
- * the poison's pod could be evicted and replaced). Until then a failure may
- * still turn out to be part of a zone or cluster-wide outage: when the
- * control plane or a network loses every node, the node lifecycle controller
- * marks them Unknown over several monitor passes (node-monitor-period 5 s,
- * leases renewed every 10 s), so the first failures are recorded before the
- * outage is evident from the zone states.
+ * When a workload's evidence may be judged. A failure settles poison_settle_ms
+ * after it: until then it may still turn out to be part of a zone or
+ * cluster-wide outage. When the control plane or a network loses every node,
+ * the node lifecycle controller marks them Unknown over several monitor passes
+ * (node-monitor-period 5 s, leases renewed every 10 s), so the first failures
+ * are recorded before the outage is evident from the zone states. The
+ * workload is judged once all its failures have settled, or as soon as one of
+ * its failed nodes (not yet admitted) has a pod due, whichever comes first: a
+ * verdict must be in force before a poison's pod could be evicted and
+ * replaced, and the judgement runs before admission in the same tick.
+ * Returns INT64_MIN if it may be judged now, else the time it may.
  */
-static int64_t failure_judge_at(const fb_core *c, const fb_failure *f)
+static int64_t judge_time(const fb_core *c, const core_workload *w, int64_t since_ms,
+                          int64_t now_ms)
 {
-	int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
-	const core_node *n = fb_map_get(&c->nodes, f->node);
-	if (n && n->known && n->failed && !n->admitted) {
-		int64_t due = node_next_due(c, n);
-		if (due < at)
-			at = due;
-	}
-	return at;
-}
-
-/* The earliest time one of w's failures (since since_ms) may be judged, if later than now. */
-static int64_t unsettled_until(const fb_core *c, const core_workload *w, int64_t since_ms,
-                               int64_t now_ms)
-{
-	int64_t until = INT64_MIN;
+	int64_t settled = INT64_MIN, due = INT64_MAX;
 	for (size_t e = 0; e < c->evidence.n; e++) {
 		const fb_failure *f = &c->evidence.v[e];
 		if (f->failed_ms < since_ms)
@@ -1795,13 +1824,21 @@ static int64_t unsettled_until(const fb_core *c, const core_workload *w, int64_t
 		for (size_t i = 0; i < f->n; i++) {
 			if (strcmp(f->s[i].workload, w->id) != 0)
 				continue;
-			int64_t at = failure_judge_at(c, f);
-			if (at > now_ms && at > until)
-				until = at;
+			int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
+			if (at > settled)
+				settled = at;
+			const core_node *n = fb_map_get(&c->nodes, f->node);
+			if (n && n->known && n->failed && !n->admitted &&
+			    n->failed_since_ms == f->failed_ms) {
+				int64_t d = node_next_due(c, n);
+				if (d < due)
+					due = d;
+			}
 			break;
 		}
 	}
-	return until;
+	int64_t at = settled < due ? settled : due;
+	return at > now_ms ? at : INT64_MIN;
 }
 
 /* Returns when a workload held back by unsettled failures is to be judged (INT64_MAX: none). */
@@ -1848,7 +1885,7 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (!spec->enabled)
 			continue;
 		int64_t since = now_ms - spec->window_ms;
-		int64_t settle = unsettled_until(c, w, since, now_ms);
+		int64_t settle = judge_time(c, w, since, now_ms);
 		if (settle != INT64_MIN) {
 			/* judged again once its latest failure has settled */
 			w->dirty = c->workloads_dirty = true;
@@ -1983,6 +2020,11 @@ static void release_pass(fb_core *c, fb_actions *out)
 	for (size_t it = 0; c->releases_pending && fb_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (!w->release_pending || !w->quarantine)
+			continue;
+		/* ScaleToZero: the status says Released only once the replicas are back (or
+		 * there was nothing to restore); until then a restart or a new leader, reading
+		 * spec.release without Released, restores again. */
+		if (w->scale == SCALE_RESTORE || w->scale == SCALE_RESTORE_SENT)
 			continue;
 		c->releases_pending--;
 		w->release_pending = false;

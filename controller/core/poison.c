@@ -136,12 +136,17 @@ void fb_evidence_release(fb_evidence *e)
 	memset(e, 0, sizeof(*e));
 }
 
-bool fb_evidence_has(const fb_evidence *e, const char *node, int64_t failed_ms)
+fb_failure *fb_evidence_find(fb_evidence *e, const char *node, int64_t failed_ms)
 {
 	for (size_t i = 0; i < e->n; i++)
 		if (e->v[i].failed_ms == failed_ms && strcmp(e->v[i].node, node) == 0)
-			return true;
-	return false;
+			return &e->v[i];
+	return NULL;
+}
+
+bool fb_evidence_has(const fb_evidence *e, const char *node, int64_t failed_ms)
+{
+	return fb_evidence_find((fb_evidence *)e, node, failed_ms) != NULL;
 }
 
 fb_failure *fb_evidence_take(fb_evidence *e, fb_failure *f)

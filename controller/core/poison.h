@@ -83,6 +83,8 @@ void fb_evidence_release(fb_evidence *e);
  */
 fb_failure *fb_evidence_take(fb_evidence *e, fb_failure *f);
 bool fb_evidence_has(const fb_evidence *e, const char *node, int64_t failed_ms);
+/* The record of node's failure at failed_ms, or NULL. */
+fb_failure *fb_evidence_find(fb_evidence *e, const char *node, int64_t failed_ms);
 /* Forget failures older than before_ms. */
 void fb_evidence_prune(fb_evidence *e, int64_t before_ms);
 /*

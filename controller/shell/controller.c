@@ -652,9 +652,12 @@ static fb_scale_result quarantine_in_force(fb_controller *c, const fb_action *a,
 	                                       NULL, &q, &d)
 	                              : KC_ERR_NOT_FOUND;
 	if (err == KC_ERR_NOT_FOUND) {
-		snprintf(rep->why, sizeof(rep->why), "its Quarantine %.63s/%.200s does not exist", a->ns,
-		         a->quarantine);
-		return FB_SCALE_REFUSED;
+		/* Not yet, most likely: its creation failed and is retried. Retried with
+		 * backoff too; a release in the meantime makes the result moot. */
+		rep->err = err;
+		snprintf(rep->why, sizeof(rep->why), "its Quarantine %.63s/%.200s does not exist (yet)",
+		         a->ns, a->quarantine);
+		return FB_SCALE_FAILED;
 	}
 	if (err != KC_OK) {
 		rep->err = err;
@@ -666,7 +669,19 @@ static fb_scale_result quarantine_in_force(fb_controller *c, const fb_action *a,
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(q, "spec");
 	bool released = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "release")) ||
 	                cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp") != NULL;
+	/* The object of that name must record this very workload (names are derived from
+	 * the workload's, and a hand-made Quarantine could name another). */
+	const cJSON *wl = cJSON_GetObjectItemCaseSensitive(spec, "workload");
+	const cJSON *wk = cJSON_GetObjectItemCaseSensitive(wl, "kind");
+	const cJSON *wn = cJSON_GetObjectItemCaseSensitive(wl, "name");
+	bool ours = cJSON_IsString(wk) && cJSON_IsString(wn) &&
+	            strcmp(wk->valuestring, a->wl_kind) == 0 && strcmp(wn->valuestring, a->name) == 0;
 	cJSON_Delete(q);
+	if (!ours) {
+		snprintf(rep->why, sizeof(rep->why),
+		         "Quarantine %.63s/%.200s records another workload", a->ns, a->quarantine);
+		return FB_SCALE_REFUSED;
+	}
 	if (released) {
 		snprintf(rep->why, sizeof(rep->why), "its Quarantine %.63s/%.200s is being released", a->ns,
 		         a->quarantine);

@@ -174,13 +174,29 @@ KT_TEST(cascade_stops_at_the_second_node)
 }
 
 /* A node in a zone of its own choosing (the other tests give every node its own zone). */
-static void zoned_node(const char *name, const char *zone, fb_cond ready, int64_t since)
+static void zoned_node_ann(const char *name, const char *zone, fb_cond ready, int64_t since,
+                           const char *annotation)
 {
 	char uid[64];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
 	fb_node_obs o = { .name = name, .uid = uid, .zone = zone, .ready = ready,
-	                  .ready_transition_ms = since };
+	                  .ready_transition_ms = since, .failure_annotation = annotation };
 	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
+}
+
+static void zoned_node(const char *name, const char *zone, fb_cond ready, int64_t since)
+{
+	zoned_node_ann(name, zone, ready, since, NULL);
+}
+
+/* The last annotation written to node in this tick's actions (a copy), or NULL. */
+static char *annotation_of(const char *node)
+{
+	const char *last = NULL;
+	for (size_t a = 0; a < acts.n; a++)
+		if (acts.v[a].kind == FB_ACT_NODE_ANNOTATE && !strcmp(acts.v[a].name, node))
+			last = acts.v[a].payload;
+	return last ? kc_strdup(last) : NULL;
 }
 
 static const char *const zones6[] = { "a", "b", "c", "a", "b", "c" };
@@ -212,6 +228,7 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 {
 	zoned_cluster_with_rollout();
 	int quarantines = 0, cleared = 0;
+	int written = 0;
 	for (int i = 1; i <= 6; i++) {
 		char n[8];
 		snprintf(n, sizeof(n), "n%d", i);
@@ -219,12 +236,19 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 		zoned_node(n, zones6[i - 1], FB_COND_UNKNOWN, t);
 		tick(t);
 		quarantines += count(FB_ACT_QUARANTINE);
-		for (size_t a = 0; a < acts.n; a++)
-			if (acts.v[a].kind == FB_ACT_NODE_ANNOTATE && acts.v[a].payload &&
-			    (!strcmp(acts.v[a].name, "n1") || !strcmp(acts.v[a].name, "n2")) &&
+		for (size_t a = 0; a < acts.n; a++) {
+			if (acts.v[a].kind != FB_ACT_NODE_ANNOTATE || !acts.v[a].payload)
+				continue;
+			written += !strcmp(acts.v[a].name, n);
+			if ((!strcmp(acts.v[a].name, "n1") || !strcmp(acts.v[a].name, "n2")) &&
 			    !strstr(acts.v[a].payload, "batch"))
 				cleared++;
+		}
 	}
+	/* every failure with suspects or in an outage is written down when recorded: n1 and n2
+	 * (suspects), n4, n5, n6 (outages of zones a, b, c); n3, first of zone c and with no
+	 * recent arrival, has nothing to say (a restart records it again, the same way) */
+	KT_EQ_INT(written, 5);
 	for (int64_t t = T0 + 71 * S; t <= T0 + 10 * MIN; t += 5 * S) {
 		tick(t);
 		quarantines += count(FB_ACT_QUARANTINE);
@@ -235,6 +259,100 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.quarantines_total, 0);
 	KT_EQ_INT(st.suspects, 0);
+	teardown();
+}
+
+/*
+ * A follower saw the leader's first records of n1 and n2 (with suspects), then the same
+ * records rewritten without them once the outage showed. It takes over after the outage:
+ * it must judge as the leader would have, and quarantine nothing.
+ */
+KT_TEST(follower_forgets_suspects_the_leader_dropped)
+{
+	char *first[7] = { 0 }, *final[7] = { 0 };
+	zoned_cluster_with_rollout();
+	for (int i = 1; i <= 6; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "n%d", i);
+		int64_t t = T0 + 60 * S + (i - 1) * 2 * S;
+		zoned_node(n, zones6[i - 1], FB_COND_UNKNOWN, t);
+		tick(t);
+		for (int j = 1; j <= 6; j++) {
+			char m[8];
+			snprintf(m, sizeof(m), "n%d", j);
+			char *a = annotation_of(m);
+			if (!a)
+				continue;
+			if (!first[j])
+				first[j] = kc_strdup(a);
+			kc_free(final[j]);
+			final[j] = a;
+		}
+	}
+	teardown();
+	KT_CHECK(first[1] && strstr(first[1], "batch") && final[1] && !strstr(final[1], "batch"));
+
+	zoned_cluster_with_rollout();
+	fb_core_set_leader(core, false);
+	for (int pass = 0; pass < 2; pass++) /* the first records, then the rewritten ones */
+		for (int i = 1; i <= 6; i++) {
+			char n[8];
+			snprintf(n, sizeof(n), "n%d", i);
+			zoned_node_ann(n, zones6[i - 1], FB_COND_UNKNOWN, T0 + 60 * S + (i - 1) * 2 * S,
+			               pass ? final[i] : first[i]);
+		}
+	/* the outage ends for all but n1 and n2; then this replica becomes leader */
+	for (int i = 3; i <= 6; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "n%d", i);
+		zoned_node(n, zones6[i - 1], FB_COND_TRUE, T0 + 20 * MIN);
+	}
+	fb_core_set_leader(core, true);
+	int quarantines = 0;
+	for (int64_t t = T0 + 20 * MIN; t <= T0 + 30 * MIN; t += 5 * S) {
+		tick(t);
+		quarantines += count(FB_ACT_QUARANTINE);
+		KT_CHECK(find(FB_ACT_EVENT, "FailureRecorded") == NULL); /* read back, not again */
+	}
+	KT_EQ_INT(quarantines, 0);
+	for (int i = 0; i < 7; i++) {
+		kc_free(first[i]);
+		kc_free(final[i]);
+	}
+	teardown();
+}
+
+/*
+ * Tolerations of 5 s, shorter than the settling: the verdict must still come before the
+ * poison's second pod is due, although the first failure has not settled yet.
+ */
+KT_TEST(verdict_comes_before_a_short_toleration_expires)
+{
+	setup_settle(false, FB_POISON_SETTLE_DEFAULT_MS);
+	cluster();
+	tick(T0);
+	fb_pod_obs o = { .ns = "default", .name = "poison-1", .uid = "uid-poison-1", .node = "n1",
+	                 .workload = POISON, .tol_not_ready_s = 5, .tol_unreachable_s = 5,
+	                 .arrived_ms = T0 };
+	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
+	node("n1", FB_COND_UNKNOWN, T0 + 20 * S);
+	tick(T0 + 20 * S);
+	tick(T0 + 25 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-1") != NULL); /* one failure: no verdict yet */
+	fb_core_evict_result(core, "uid-poison-1", FB_EVICT_OK, T0 + 25 * S);
+	gone("poison-1");
+	o.name = "poison-2";
+	o.uid = "uid-poison-2";
+	o.node = "n2";
+	o.arrived_ms = T0 + 26 * S;
+	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
+	node("n2", FB_COND_UNKNOWN, T0 + 27 * S);
+	int64_t next = fb_core_tick(core, T0 + 27 * S, (fb_actions_clear(&acts), &acts));
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
+	KT_CHECK(next <= T0 + 32 * S);
+	tick(T0 + 32 * S);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-2") == NULL);
 	teardown();
 }
 
@@ -491,6 +609,8 @@ int main(void)
 	KT_RUN(two_replicas_killing_two_nodes_at_once);
 	KT_RUN(cluster_wide_outage_quarantines_nothing);
 	KT_RUN(two_failures_are_judged_once_settled);
+	KT_RUN(follower_forgets_suspects_the_leader_dropped);
+	KT_RUN(verdict_comes_before_a_short_toleration_expires);
 	KT_RUN(rollout_with_random_failures_quarantines_nothing);
 	KT_RUN(old_arrivals_are_not_suspects);
 	KT_RUN(evidence_on_nodes_survives_a_restart);

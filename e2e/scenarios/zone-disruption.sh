@@ -7,8 +7,9 @@
 #     time node-2 fails in zone-b (1 of 4: Normal): its pods are evicted as usual.
 #  2. Every node fails: every zone is FullDisruption, which upstream reads as a control-plane
 #     or network problem: nothing is evicted anywhere, and Events say why.
-# An EvictionBudget turns the poison guard off: four of eight nodes failing right after a
-# rollout meets the poison verdict, and this scenario is about zone states only.
+# In phase 1 an EvictionBudget turns the poison guard off (four of eight nodes failing right
+# after a rollout can meet the poison verdict; phase 1 is about zone states only). Phase 2
+# runs with it on: a cluster-wide outage right after a rollout must quarantine nothing.
 SCENARIO_MODE=firebreak
 SCENARIO_NODES=8
 SCENARIO_ZONES=zone-a,zone-b
@@ -92,7 +93,11 @@ YAML
   no_terminating_pods 60
   wait_zone_state zone-a Normal 20
 
-  step "phase 2: every node fails"
+  step "phase 2: every node fails, with the poison guard back on (the budget deleted)"
+  # Every pod arrived minutes ago (arrivalWindow 30 m): each failure has suspects, and the
+  # nodes are marked Unknown one by one. An outage is not evidence: nothing may be quarantined.
+  e2ectl delete evictionbudget zones-only
+  wait_for_log firebreak 'msg="?EvictionBudget deleted' 20 || { echo "firebreak did not see the budget go" >&2; return 1; }
   local nodes=() with_pods=""
   for n in 1 2 3 4 5 6 7 8; do
     nodes+=("node-${n}")
