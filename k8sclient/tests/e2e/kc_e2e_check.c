@@ -232,8 +232,24 @@ static void check_informer_and_eviction(void)
 	             "\"metadata\":{\"name\":\"guard\"},\"spec\":{\"maxUnavailable\":0,"
 	             "\"selector\":{\"matchLabels\":{\"app\":\"guarded\"}}}}"));
 	create_pod("guarded", "guarded");
-	/* the disruption controller must observe the PDB before evictions are judged */
+	/* The disruption controller must have counted the pod healthy first: an eviction is
+	 * judged on the PDB's status, and while it says currentHealthy 0 >= desiredHealthy 0
+	 * (pod not Ready yet, e.g. on a loaded machine) an unready pod may be evicted. */
 	int64_t end = kc_now_mono_ms() + 30000;
+	for (;;) {
+		cJSON *pdb = NULL;
+		kc_detail_clear(&d);
+		bool counted = false;
+		if (kc_get(client, &RES_PDB, ns, "guard", NULL, &pdb, &d) == KC_OK) {
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(pdb, "status");
+			const cJSON *h = cJSON_GetObjectItemCaseSensitive(st, "currentHealthy");
+			counted = cJSON_IsNumber(h) && h->valueint >= 1;
+		}
+		cJSON_Delete(pdb);
+		if (counted || kc_now_mono_ms() >= end)
+			break;
+		kc_cancel_sleep(NULL, 250);
+	}
 	do {
 		kc_detail_clear(&d);
 		err = kc_evict(client, ns, "guarded", NULL, &d);
