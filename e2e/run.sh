@@ -75,6 +75,14 @@ fb_log_time() {
   ts="$(grep -m1 -E -- "$2" "${LOG_DIR}/$1.log" | sed -n 's/^ts=\([^ ]*\).*/\1/p')"
   [[ -n "${ts}" ]] && date -u -d "${ts}" +%s.%N
 }
+# deploy_innocent [API_REPLICAS]: the innocent workloads most scenarios run (web, 6 replicas;
+# api, API_REPLICAS or 6), waited for until available.
+deploy_innocent() {
+  step "deploy innocent workloads"
+  e2ectl deploy web --replicas 6
+  e2ectl deploy api --replicas "${1:-6}"
+  e2ectl rollout web api --timeout 60s
+}
 # summary KEY VALUE: a figure of the scenario, collected by the runner (results/NAME/summary.txt).
 summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary: $1=$2"; }
 }

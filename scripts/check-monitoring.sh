@@ -71,7 +71,7 @@ for m in re.findall(r"\$\{?(\w+)", json.dumps(dash)):
 print("  ok   %d panels, %d queries" % (len(ids), len(exprs)))
 # metrics defined in the code
 src = open(src_path).read()
-fams = re.findall(r'fb_metrics_family\(m,\s*"(\w+)",\s*(FB_\w+)', src)
+fams = re.findall(r'\{\s*"(firebreak_\w+)",\s*(FB_\w+)', src)
 defined = set()
 for name, typ in fams:
     defined |= {name + s for s in ("_bucket", "_sum", "_count")} if typ == "FB_HISTOGRAM" else {name}

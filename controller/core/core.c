@@ -1090,6 +1090,16 @@ static void admit(fb_core *c, core_node *n, int64_t now_ms, bool charge, fb_acti
 	      zbuf, z ? fb_zone_state_name(z->state) : "Normal");
 }
 
+/* When a rate limiter admits the next node: "next in 8s", or never at rate 0. */
+static const char *next_slot(int64_t retry_ms, int64_t now_ms, char *buf, size_t cap)
+{
+	if (retry_ms == INT64_MAX)
+		return "none until the zone's state changes";
+	char d[32];
+	snprintf(buf, cap, "next in %s", ago(retry_ms - now_ms, d, sizeof(d)));
+	return buf;
+}
+
 static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_ms,
                        fb_actions *out)
 {
@@ -1099,7 +1109,7 @@ static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_m
 	n->deferred = v->deny;
 	copy_str(n->deferred_by, sizeof(n->deferred_by), by);
 	bool dry = node_dry_run(c, n);
-	char zbuf[128], wbuf[32], rbuf[32];
+	char zbuf[128], wbuf[32], rbuf[48];
 	fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
 	const fb_zone *z = fb_zones_find(&c->zones, n->zone_key, n->zone_len);
 	switch (v->deny) {
@@ -1108,20 +1118,14 @@ static void defer_node(fb_core *c, core_node *n, const verdict *v, int64_t now_m
 		if (v->by)
 			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 			      "Evictions from node %s deferred by the rate of EvictionBudget %s "
-			      "(zone %s); %s%s", n->name, by, zbuf,
-			      v->retry_ms == INT64_MAX ? "none until the zone's state changes"
-			                               : "next in ",
-			      v->retry_ms == INT64_MAX ? ""
-			                               : ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+			      "(zone %s); %s", n->name, by, zbuf,
+			      next_slot(v->retry_ms, now_ms, rbuf, sizeof(rbuf)));
 		else
 			event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, true, "EvictionDeferred",
 			      "Evictions from node %s deferred by the rate limit of zone %s (%s, "
-			      "%g nodes/s); %s%s", n->name, zbuf,
+			      "%g nodes/s); %s", n->name, zbuf,
 			      z ? fb_zone_state_name(z->state) : "Normal", z ? z->bucket.qps : 0,
-			      v->retry_ms == INT64_MAX ? "none until the zone's state changes"
-			                               : "next in ",
-			      v->retry_ms == INT64_MAX ? ""
-			                               : ago(v->retry_ms - now_ms, rbuf, sizeof(rbuf)));
+			      next_slot(v->retry_ms, now_ms, rbuf, sizeof(rbuf)));
 		break;
 	case FB_DENY_FULL_DISRUPTION:
 		c->stats.deferrals_disruption++;
@@ -1410,8 +1414,21 @@ static void taint_action(fb_actions *out, const core_node *n, const core_workloa
  * again, and rewrite the node's record so that a restart or a new leader
  * reads the same (the annotation is the durable evidence).
  */
-static void write_failure(fb_core *c, const fb_failure *f, const core_node *m,
-                                  fb_actions *out);
+/* Write failure f (as it now stands) to node m's annotation, unless in dry run. */
+static void write_failure(fb_core *c, const fb_failure *f, const core_node *m, fb_actions *out)
+{
+	if (!m || node_dry_run(c, m))
+		return;
+	char *json = fb_failure_to_json(f);
+	fb_action *a = json ? push_action(out, FB_ACT_NODE_ANNOTATE) : NULL;
+	if (!a) {
+		kc_free(json);
+		return;
+	}
+	a->obj = FB_OBJ_NODE;
+	copy_str(a->name, sizeof(a->name), m->name);
+	a->payload = json;
+}
 
 static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_actions *out)
 {
@@ -1426,22 +1443,6 @@ static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_ac
 	write_failure(c, f, m, out);
 }
 
-/* Write failure f (as it now stands) to node m's annotation, unless in dry run. */
-static void write_failure(fb_core *c, const fb_failure *f, const core_node *m,
-                                  fb_actions *out)
-{
-	if (!m || node_dry_run(c, m))
-		return;
-	char *json = fb_failure_to_json(f);
-	fb_action *a = json ? push_action(out, FB_ACT_NODE_ANNOTATE) : NULL;
-	if (!a) {
-		kc_free(json);
-		return;
-	}
-	a->obj = FB_OBJ_NODE;
-	copy_str(a->name, sizeof(a->name), m->name);
-	a->payload = json;
-}
 
 /*
  * Did n fail as part of an outage of its zone? When at least two nodes of
@@ -1564,7 +1565,6 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		fb_failure_release(&f);
 		return;
 	}
-	char *json = fb_failure_to_json(&f);
 	for (size_t i = 0; i < f.n; i++) {
 		core_workload *w = workload_get_or_add(c, f.s[i].workload);
 		if (!w)
@@ -1573,19 +1573,9 @@ static void record_failure(fb_core *c, core_node *n, int64_t now_ms, fb_actions 
 		if (w->quarantined && !node_dry_run(c, n)) /* it killed another node: mark it too */
 			taint_action(out, n, w, true);
 	}
-	bool dry = node_dry_run(c, n);
-	event(out, dry, FB_OBJ_NODE, NULL, n->name, n->uid, false, "FailureRecorded",
+	event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, false, "FailureRecorded",
 	      "Node %s failed; recent arrivals: %s", n->name, list);
-	if (json && !dry) {
-		fb_action *a = push_action(out, FB_ACT_NODE_ANNOTATE);
-		if (a) {
-			a->obj = FB_OBJ_NODE;
-			copy_str(a->name, sizeof(a->name), n->name);
-			a->payload = json;
-			json = NULL;
-		}
-	}
-	kc_free(json);
+	write_failure(c, &f, n, out);
 	fb_evidence_take(&c->evidence, &f);
 	(void)now_ms;
 }

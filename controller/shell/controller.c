@@ -832,57 +832,60 @@ static void execute(fb_controller *c, const fb_actions *acts)
 static const double latency_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 	                                  0.01, 0.025, 0.05, 0.1, 0.5 };
 
+/*
+ * Every metric family firebreak exports (docs/operations.md lists them;
+ * scripts/check-monitoring.sh reads this table: keep one { "name", TYPE, help } per entry).
+ */
+static const struct {
+	const char *name;
+	fb_metric_type type;
+	const char *help;
+} metric_families[] = {
+	{ "firebreak_leader", FB_GAUGE, "1 while this replica holds the lease and may act." },
+	{ "firebreak_caches_synced", FB_GAUGE, "1 once the node and pod caches have synced." },
+	{ "firebreak_nodes", FB_GAUGE, "Nodes known, and failed ones." },
+	{ "firebreak_zone_unhealthy_nodes", FB_GAUGE, "Nodes not Ready per zone." },
+	{ "firebreak_zone_state", FB_GAUGE,
+	  "1 for the current state of each zone (Normal, PartialDisruption, FullDisruption)." },
+	{ "firebreak_evictions_total", FB_COUNTER, "Pod evictions and deletions by result." },
+	{ "firebreak_eviction_deferrals_total", FB_COUNTER,
+	  "Failed nodes whose evictions were deferred, by reason." },
+	{ "firebreak_budget_window_used", FB_GAUGE,
+	  "Nodes admitted within each EvictionBudget window." },
+	{ "firebreak_budget_window_max", FB_GAUGE, "maxNodes of each EvictionBudget window." },
+	{ "firebreak_watch_restarts_total", FB_COUNTER,
+	  "List/watch failures that led to a backoff and relist, by resource." },
+	{ "firebreak_watch_events_total", FB_COUNTER, "Watch events received, by resource." },
+	{ "firebreak_poison_suspects", FB_GAUGE,
+	  "Workloads that arrived on failed nodes but have no verdict." },
+	{ "firebreak_quarantines_active", FB_GAUGE, "Workloads quarantined now." },
+	{ "firebreak_quarantines_total", FB_COUNTER, "Verdicts declared since start." },
+	{ "firebreak_nodes_lost_before_quarantine", FB_GAUGE,
+	  "Failed nodes that led to the latest verdict." },
+	{ "firebreak_pods_pinned_total", FB_COUNTER,
+	  "Pods kept on failed nodes because their workload is quarantined." },
+	{ "firebreak_workloads_scaled_to_zero", FB_GAUGE,
+	  "Workloads a ScaleToZero quarantine holds at zero replicas." },
+	{ "firebreak_workload_scales_total", FB_COUNTER,
+	  "ScaleToZero actions and their restores, by result." },
+	{ "firebreak_api_requests_total", FB_COUNTER,
+	  "HTTP exchanges with the API server by verb and status code (code 0: no answer)." },
+	{ "firebreak_decision_latency_seconds", FB_HISTOGRAM,
+	  "From a watch event's arrival to the decision taken on it." },
+};
+
 static int metrics_setup(fb_controller *c)
 {
 	fb_metrics *m = c->metrics = fb_metrics_new();
 	if (!m)
 		return -1;
 	int rc = 0;
-	rc |= fb_metrics_family(m, "firebreak_leader", FB_GAUGE,
-	                        "1 while this replica holds the lease and may act.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_caches_synced", FB_GAUGE,
-	                        "1 once the node and pod caches have synced.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_nodes", FB_GAUGE, "Nodes known, and failed ones.",
-	                        NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_zone_unhealthy_nodes", FB_GAUGE,
-	                        "Nodes not Ready per zone.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_zone_state", FB_GAUGE,
-	                        "1 for the current state of each zone (Normal, PartialDisruption, "
-	                        "FullDisruption).", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_evictions_total", FB_COUNTER,
-	                        "Pod evictions and deletions by result.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_eviction_deferrals_total", FB_COUNTER,
-	                        "Failed nodes whose evictions were deferred, by reason.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_budget_window_used", FB_GAUGE,
-	                        "Nodes admitted within each EvictionBudget window.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_budget_window_max", FB_GAUGE,
-	                        "maxNodes of each EvictionBudget window.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_watch_restarts_total", FB_COUNTER,
-	                        "List/watch failures that led to a backoff and relist, by resource.",
-	                        NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_watch_events_total", FB_COUNTER,
-	                        "Watch events received, by resource.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_poison_suspects", FB_GAUGE,
-	                        "Workloads that arrived on failed nodes but have no verdict.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_quarantines_active", FB_GAUGE,
-	                        "Workloads quarantined now.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_quarantines_total", FB_COUNTER,
-	                        "Verdicts declared since start.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_nodes_lost_before_quarantine", FB_GAUGE,
-	                        "Failed nodes that led to the latest verdict.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_pods_pinned_total", FB_COUNTER,
-	                        "Pods kept on failed nodes because their workload is quarantined.",
-	                        NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_workloads_scaled_to_zero", FB_GAUGE,
-	                        "Workloads a ScaleToZero quarantine holds at zero replicas.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_workload_scales_total", FB_COUNTER,
-	                        "ScaleToZero actions and their restores, by result.", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_api_requests_total", FB_COUNTER,
-	                        "HTTP exchanges with the API server by verb and status code "
-	                        "(code 0: no answer).", NULL, 0);
-	rc |= fb_metrics_family(m, "firebreak_decision_latency_seconds", FB_HISTOGRAM,
-	                        "From a watch event's arrival to the decision taken on it.",
-	                        latency_buckets, sizeof(latency_buckets) / sizeof(latency_buckets[0]));
+	for (size_t i = 0; i < sizeof(metric_families) / sizeof(metric_families[0]); i++) {
+		bool hist = metric_families[i].type == FB_HISTOGRAM;
+		rc |= fb_metrics_family(m, metric_families[i].name, metric_families[i].type,
+		                        metric_families[i].help, hist ? latency_buckets : NULL,
+		                        hist ? sizeof(latency_buckets) / sizeof(latency_buckets[0]) : 0);
+	}
 	return rc ? -1 : 0;
 }
 

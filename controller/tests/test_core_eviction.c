@@ -6,28 +6,8 @@
 #include <stdlib.h>
 
 #include "core.h"
+#include "coretest.h"
 #include "kctest.h"
-
-#define S 1000LL /* one second in ms */
-#define T0 (1700000000LL * S)
-
-static fb_core *core;
-static fb_actions acts;
-
-static void setup(bool dry_run)
-{
-	fb_core_config cfg;
-	fb_core_config_defaults(&cfg);
-	cfg.dry_run = dry_run;
-	core = fb_core_new(&cfg);
-	fb_actions_init(&acts);
-}
-
-static void teardown(void)
-{
-	fb_core_free(core);
-	fb_actions_release(&acts);
-}
 
 static void node(const char *name, const char *zone, fb_cond ready, int64_t since,
                  const char *pool)
@@ -57,33 +37,6 @@ static void pod_full(const char *name, const char *on, int64_t tol, bool ds, boo
 static void pod(const char *name, const char *on, int64_t tol)
 {
 	pod_full(name, on, tol, false, false);
-}
-
-static int64_t tick(int64_t now)
-{
-	fb_actions_clear(&acts);
-	return fb_core_tick(core, now, &acts);
-}
-
-static int count(fb_action_kind kind)
-{
-	int n = 0;
-	for (size_t i = 0; i < acts.n; i++)
-		n += acts.v[i].kind == kind;
-	return n;
-}
-
-static const fb_action *find(fb_action_kind kind, const char *name_or_reason)
-{
-	for (size_t i = 0; i < acts.n; i++) {
-		const fb_action *a = &acts.v[i];
-		if (a->kind != kind)
-			continue;
-		if (!name_or_reason || strcmp(a->name, name_or_reason) == 0 ||
-		    (kind == FB_ACT_EVENT && strcmp(a->reason, name_or_reason) == 0))
-			return a;
-	}
-	return NULL;
 }
 
 static void evicted(const char *pod_name, fb_evict_result r, int64_t now)

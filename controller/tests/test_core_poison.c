@@ -7,15 +7,9 @@
 #include <stdlib.h>
 
 #include "core.h"
+#include "coretest.h"
 #include "kc/alloc.h"
 #include "kctest.h"
-
-#define S 1000LL
-#define MIN (60 * S)
-#define T0 (1700000000LL * S)
-
-static fb_core *core;
-static fb_actions acts;
 
 static void setup_settle(bool dry_run, int64_t settle_ms)
 {
@@ -23,20 +17,13 @@ static void setup_settle(bool dry_run, int64_t settle_ms)
 	fb_core_config_defaults(&cfg);
 	cfg.dry_run = dry_run;
 	cfg.poison_settle_ms = settle_ms;
-	core = fb_core_new(&cfg);
-	fb_actions_init(&acts);
+	setup_config(&cfg);
 }
 
 /* Most tests look at the verdict itself: judged the moment a failure is recorded. */
-static void setup(bool dry_run)
+static void setup_at_once(bool dry_run)
 {
 	setup_settle(dry_run, 0);
-}
-
-static void teardown(void)
-{
-	fb_core_free(core);
-	fb_actions_release(&acts);
 }
 
 static void node_full(const char *name, fb_cond ready, int64_t since, const char *annotation,
@@ -72,31 +59,6 @@ static void gone(const char *name)
 	fb_core_pod_delete(core, uid);
 }
 
-static void tick(int64_t now)
-{
-	fb_actions_clear(&acts);
-	fb_core_tick(core, now, &acts);
-}
-
-static const fb_action *find(fb_action_kind kind, const char *name_or_reason)
-{
-	for (size_t i = 0; i < acts.n; i++) {
-		const fb_action *a = &acts.v[i];
-		if (a->kind == kind && (!name_or_reason || !strcmp(a->name, name_or_reason) ||
-		                        (kind == FB_ACT_EVENT && !strcmp(a->reason, name_or_reason))))
-			return a;
-	}
-	return NULL;
-}
-
-static int count(fb_action_kind kind)
-{
-	int n = 0;
-	for (size_t i = 0; i < acts.n; i++)
-		n += acts.v[i].kind == kind;
-	return n;
-}
-
 /* The informer shows a Quarantine in namespace default (status without phase). */
 static int qset(const char *name, const char *kind, const char *workload, bool released,
                 fb_poison_action action, int64_t scaled_from, int64_t now)
@@ -124,7 +86,7 @@ static void cluster(void)
 
 KT_TEST(cascade_stops_at_the_second_node)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	tick(T0);
 	/* the poison pod lands on n1; n1 dies 25 s later */
@@ -218,6 +180,20 @@ static void zoned_cluster_with_rollout(void)
 }
 
 /*
+ * The outage: the node lifecycle controller marks n<i> (1..6) with ready at its monitor
+ * pass, one every 2 s from T0 + 60 s; annotation is what the informer shows on the node.
+ * Returns that time.
+ */
+static int64_t outage_mark(int i, fb_cond ready, const char *annotation)
+{
+	char n[8];
+	snprintf(n, sizeof(n), "n%d", i);
+	int64_t t = T0 + 60 * S + (i - 1) * 2 * S;
+	zoned_node_ann(n, zones6[i - 1], ready, t, annotation);
+	return t;
+}
+
+/*
  * The control plane loses every node of a 6-node, 3-zone cluster a minute after a
  * 2-replica Deployment rolled out onto n1 and n2. The node lifecycle controller marks the
  * nodes Unknown one by one, n1 and n2 first, and firebreak ticks in between: the first two
@@ -232,9 +208,7 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 	for (int i = 1; i <= 6; i++) {
 		char n[8];
 		snprintf(n, sizeof(n), "n%d", i);
-		int64_t t = T0 + 60 * S + (i - 1) * 2 * S; /* one monitor pass every 2 s */
-		zoned_node(n, zones6[i - 1], FB_COND_UNKNOWN, t);
-		tick(t);
+		tick(outage_mark(i, FB_COND_UNKNOWN, NULL));
 		quarantines += count(FB_ACT_QUARANTINE);
 		for (size_t a = 0; a < acts.n; a++) {
 			if (acts.v[a].kind != FB_ACT_NODE_ANNOTATE || !acts.v[a].payload)
@@ -272,11 +246,7 @@ KT_TEST(follower_forgets_suspects_the_leader_dropped)
 	char *first[7] = { 0 }, *final[7] = { 0 };
 	zoned_cluster_with_rollout();
 	for (int i = 1; i <= 6; i++) {
-		char n[8];
-		snprintf(n, sizeof(n), "n%d", i);
-		int64_t t = T0 + 60 * S + (i - 1) * 2 * S;
-		zoned_node(n, zones6[i - 1], FB_COND_UNKNOWN, t);
-		tick(t);
+		tick(outage_mark(i, FB_COND_UNKNOWN, NULL));
 		for (int j = 1; j <= 6; j++) {
 			char m[8];
 			snprintf(m, sizeof(m), "n%d", j);
@@ -295,12 +265,8 @@ KT_TEST(follower_forgets_suspects_the_leader_dropped)
 	zoned_cluster_with_rollout();
 	fb_core_set_leader(core, false);
 	for (int pass = 0; pass < 2; pass++) /* the first records, then the rewritten ones */
-		for (int i = 1; i <= 6; i++) {
-			char n[8];
-			snprintf(n, sizeof(n), "n%d", i);
-			zoned_node_ann(n, zones6[i - 1], FB_COND_UNKNOWN, T0 + 60 * S + (i - 1) * 2 * S,
-			               pass ? final[i] : first[i]);
-		}
+		for (int i = 1; i <= 6; i++)
+			outage_mark(i, FB_COND_UNKNOWN, pass ? final[i] : first[i]);
 	/* the outage ends for all but n1 and n2; then this replica becomes leader */
 	for (int i = 3; i <= 6; i++) {
 		char n[8];
@@ -347,7 +313,7 @@ KT_TEST(verdict_comes_before_a_short_toleration_expires)
 	o.arrived_ms = T0 + 26 * S;
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 	node("n2", FB_COND_UNKNOWN, T0 + 27 * S);
-	int64_t next = fb_core_tick(core, T0 + 27 * S, (fb_actions_clear(&acts), &acts));
+	int64_t next = tick(T0 + 27 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
 	KT_CHECK(next <= T0 + 32 * S);
 	tick(T0 + 32 * S);
@@ -362,7 +328,7 @@ KT_TEST(two_failures_are_judged_once_settled)
 	zoned_cluster_with_rollout();
 	zoned_node("n1", "a", FB_COND_UNKNOWN, T0 + 60 * S);
 	zoned_node("n2", "b", FB_COND_UNKNOWN, T0 + 62 * S);
-	int64_t next = fb_core_tick(core, T0 + 62 * S, (fb_actions_clear(&acts), &acts));
+	int64_t next = tick(T0 + 62 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
 	/* settled 15 s after the second failure, before any pod is due (tolerations 30 s) */
 	KT_EQ_INT(next, T0 + 77 * S);
@@ -374,7 +340,7 @@ KT_TEST(two_failures_are_judged_once_settled)
 
 KT_TEST(two_replicas_killing_two_nodes_at_once)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	tick(T0);
 	pod("poison-a", "n1", POISON, T0);
@@ -392,7 +358,7 @@ KT_TEST(two_replicas_killing_two_nodes_at_once)
 KT_TEST(rollout_with_random_failures_quarantines_nothing)
 {
 	/* a workload rolled out onto 20 nodes; 2 of them fail at random within the hour */
-	setup(false);
+	setup_at_once(false);
 	for (int i = 1; i <= 20; i++) {
 		char n[8], p[16];
 		snprintf(n, sizeof(n), "n%d", i);
@@ -418,7 +384,7 @@ KT_TEST(rollout_with_random_failures_quarantines_nothing)
 
 KT_TEST(old_arrivals_are_not_suspects)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	tick(T0);
 	/* web pods arrived a day ago: two failures say nothing about them */
@@ -433,7 +399,7 @@ KT_TEST(old_arrivals_are_not_suspects)
 KT_TEST(evidence_on_nodes_survives_a_restart)
 {
 	/* leader 1 records n1's failure, then dies */
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	tick(T0);
 	pod("poison-a", "n1", POISON, T0);
@@ -445,7 +411,7 @@ KT_TEST(evidence_on_nodes_survives_a_restart)
 	teardown();
 
 	/* leader 2 starts from what the API holds: n1 annotated, the poison moved to n2 */
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	node_full("n1", FB_COND_UNKNOWN, T0 + 25 * S, saved, NULL);
 	pod("poison-b", "n2", POISON, T0 + 56 * S);
@@ -462,7 +428,7 @@ KT_TEST(evidence_on_nodes_survives_a_restart)
 
 KT_TEST(release_untaints_and_lets_pods_go)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	pod("poison-a", "n1", POISON, T0);
 	pod("poison-b", "n2", POISON, T0);
@@ -495,7 +461,7 @@ KT_TEST(release_untaints_and_lets_pods_go)
 
 KT_TEST(spec_release_marks_the_object_released)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	pod("poison-a", "n1", POISON, T0);
 	pod("poison-b", "n2", POISON, T0);
@@ -519,7 +485,7 @@ KT_TEST(spec_release_marks_the_object_released)
 
 KT_TEST(dry_run_budget_covers_poison_writes)
 {
-	setup(false);
+	setup_at_once(false);
 	cluster();
 	cJSON *spec = cJSON_Parse("{\"dryRun\":true}");
 	KT_EQ_INT(fb_core_budget_set(core, "rollout", 1, spec, NULL, 0, T0), 0);
@@ -540,7 +506,7 @@ KT_TEST(dry_run_budget_covers_poison_writes)
 
 KT_TEST(dry_run_reports_the_verdict_only)
 {
-	setup(true);
+	setup_at_once(true);
 	cluster();
 	pod("poison-a", "n1", POISON, T0);
 	pod("poison-b", "n2", POISON, T0);

@@ -11,31 +11,11 @@
 #include <stdlib.h>
 
 #include "core.h"
+#include "coretest.h"
 #include "kc/alloc.h"
 #include "kctest.h"
 
-#define S 1000LL
-#define MIN (60 * S)
-#define T0 (1700000000LL * S)
 #define VERDICT (T0 + 44 * S) /* failures at T0 + 25 s are judged by then */
-
-static fb_core *core;
-static fb_actions acts;
-
-static void setup(bool dry_run)
-{
-	fb_core_config cfg;
-	fb_core_config_defaults(&cfg);
-	cfg.dry_run = dry_run;
-	core = fb_core_new(&cfg);
-	fb_actions_init(&acts);
-}
-
-static void teardown(void)
-{
-	fb_core_free(core);
-	fb_actions_release(&acts);
-}
 
 static void budget(const char *name, const char *json)
 {
@@ -71,46 +51,6 @@ static void pod(const char *name, const char *on, const char *workload, int64_t 
 	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = workload,
 	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
-}
-
-static int64_t tick(int64_t now)
-{
-	fb_actions_clear(&acts);
-	return fb_core_tick(core, now, &acts);
-}
-
-static const fb_action *find(fb_action_kind kind, const char *reason)
-{
-	for (size_t i = 0; i < acts.n; i++) {
-		const fb_action *a = &acts.v[i];
-		if (a->kind == kind && (!reason || !strcmp(a->reason, reason)))
-			return a;
-	}
-	return NULL;
-}
-
-static const fb_action *named(fb_action_kind kind, const char *name)
-{
-	for (size_t i = 0; i < acts.n; i++)
-		if (acts.v[i].kind == kind && !strcmp(acts.v[i].name, name))
-			return &acts.v[i];
-	return NULL;
-}
-
-static int count(fb_action_kind kind)
-{
-	int n = 0;
-	for (size_t i = 0; i < acts.n; i++)
-		n += acts.v[i].kind == kind;
-	return n;
-}
-
-static int index_of(fb_action_kind kind)
-{
-	for (size_t i = 0; i < acts.n; i++)
-		if (acts.v[i].kind == kind)
-			return (int)i;
-	return -1;
 }
 
 static int qset(const char *name, const char *kind, const char *workload, bool released,
@@ -241,7 +181,7 @@ KT_TEST(failures_are_retried_with_backoff)
 	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 520 * S);
 	tick(T0 + 520 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
-	KT_CHECK(named(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
 	teardown();
 }
 

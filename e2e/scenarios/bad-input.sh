@@ -50,10 +50,7 @@ scenario_run() {
   start_firebreak firebreak "${FB_PORT}" --leader-elect=false
   e2ectl wait-for evictionbudget one-per-hour \
     --jsonpath '{.status.conditions[?(@.type=="InvalidSpec")].status}' --equals False --timeout 20s
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 6
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent
 
   step "an edit the schema refuses: maxUnhealthy 150%"
   local gen out

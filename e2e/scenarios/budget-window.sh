@@ -25,10 +25,7 @@ spec:
   poison: {enabled: false}
 YAML
   start_firebreak firebreak 18080 --leader-elect=false
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 6
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent
   step "fail node-1 (zone-a), node-2 (zone-b), node-3 (zone-c)"
   fail_node node-1
   fail_node node-2

@@ -8,10 +8,7 @@ SCENARIO_NODES=6
 SCENARIO_DESCRIPTION="poison Deployment (1 replica) takes down >= 4 of 6 nodes"
 
 scenario_run() {
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 4
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent 4
   step "deploy poison"
   local t0=${SECONDS} lost
   e2ectl deploy poison --replicas 1 --poison

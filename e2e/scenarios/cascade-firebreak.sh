@@ -13,10 +13,7 @@ scenario_run() {
   step "apply CRDs, start firebreak"
   apply_crds
   start_firebreak firebreak 18080 --leader-elect=false
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 4
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent 4
   step "deploy poison"
   local t0=${SECONDS} lost q
   e2ectl deploy poison --replicas 1 --poison

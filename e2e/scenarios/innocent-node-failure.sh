@@ -11,10 +11,7 @@ scenario_run() {
   step "apply CRDs, start firebreak"
   apply_crds
   start_firebreak firebreak 18080 --leader-elect=false
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 6
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent
   step "fail node-3"
   fail_node node-3
   local out

@@ -25,10 +25,7 @@ scenario_run() {
   wait_for_log fb-a 'msg="?became leader' 30 || { echo "fb-a did not become leader" >&2; return 1; }
   start_firebreak fb-b 18082 --config "${cfg}" --lease-namespace default
   wait_for_log fb-b 'msg="?leader observed' 30 || { echo "fb-b did not observe the leader" >&2; return 1; }
-  step "deploy innocent workloads"
-  e2ectl deploy web --replicas 6
-  e2ectl deploy api --replicas 6
-  e2ectl rollout web api --timeout 60s
+  deploy_innocent
   step "fail node-3"
   fail_node node-3
   wait_for_log fb-a 'FailureRecorded.*node-3' 30 || { echo "the leader did not record the failure" >&2; return 1; }
