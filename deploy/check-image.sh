@@ -27,6 +27,14 @@ stage() { # NAME -> the lines of that stage, continuation lines joined
     /^FROM / { cur = ($0 ~ (" AS " want "$")) }
     cur { print }' "$dockerfile" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta'
 }
+# in_list WORD ITEM...: WORD is one of the items. (Not `printf | grep -q`: under pipefail,
+# grep -q leaving early can SIGPIPE printf and turn a match into a failure.)
+in_list() {
+  local w="$1" i
+  shift
+  for i in "$@"; do [ "$i" = "$w" ] && return 0; done
+  return 1
+}
 apt_packages() { # stage text on stdin -> the packages of its apt-get install
   grep -o 'apt-get install[^&]*' | tr ' ' '\n' | grep -v -e '^-' -e '^$' -e '^apt-get$' -e '^install$' | sort -u
 }
@@ -59,10 +67,10 @@ mapfile -t deps_pkgs < <(sed -n '/^pkgs=(/,/^)/p' scripts/install-deps.sh | tr '
 missing=()
 for p in "${deps_pkgs[@]}"; do
   case "$p" in clang|libclang-rt-*|valgrind|git|openssl|python3|python3-yaml|shellcheck|curl) continue ;; esac
-  printf '%s\n' "${build_pkgs[@]}" | grep -qx "$p" || missing+=("$p")
+  in_list "$p" "${build_pkgs[@]}" || missing+=("$p")
 done
 for p in "${build_pkgs[@]}"; do
-  printf '%s\n' "${deps_pkgs[@]}" | grep -qx "$p" || missing+=("$p (not in install-deps.sh)")
+  in_list "$p" "${deps_pkgs[@]}" || missing+=("$p (not in install-deps.sh)")
 done
 if ((${#missing[@]})); then fail "build stage packages differ from scripts/install-deps.sh: ${missing[*]}"
 else pass "build stage installs install-deps.sh's build packages"; fi
@@ -130,7 +138,7 @@ while read -r lib path; do
   grep -qx "$lib" <<<"$needed" && direct=1
   if [ -z "$pkg" ]; then
     how="NO PACKAGE FOUND"; fail "$lib ($path) belongs to no package"; lib_fail=1
-  elif printf '%s\n' "${runtime_pkgs[@]}" | grep -qx "$pkg"; then
+  elif in_list "$pkg" "${runtime_pkgs[@]}"; then
     how="installed by the runtime stage"
   elif grep -qx "$pkg" <<<"$base"; then
     how="in debian:bookworm-slim (essential/required + deps)"

@@ -39,7 +39,7 @@ ctest --test-dir build/release --output-on-failure -L unit -j "$jobs" \
   > build/valgrind.log 2>&1 || { tail -50 build/valgrind.log; exit 1; }
 tail -5 build/valgrind.log
 if grep -q "Memory checking results" build/valgrind.log && \
-   sed -n '/Memory checking results/,$p' build/valgrind.log | grep -qE 'Memory Leak|Invalid|Uninitialized|Mismatched'; then
+   grep -qE 'Memory Leak|Invalid|Uninitialized|Mismatched' <<<"$(sed -n '/Memory checking results/,$p' build/valgrind.log)"; then
   sed -n '/Memory checking results/,$p' build/valgrind.log
   echo "valgrind found defects" >&2
   exit 1

@@ -101,7 +101,7 @@ YAML
   local nodes=() with_pods=""
   for n in 1 2 3 4 5 6 7 8; do
     nodes+=("node-${n}")
-    if e2ectl get pods -o "jsonpath={range .items[?(@.spec.nodeName==\"node-${n}\")]}{.metadata.name}{\"\\n\"}{end}" | grep -q .; then
+    if [[ -n "$(e2ectl get pods -o "jsonpath={range .items[?(@.spec.nodeName==\"node-${n}\")]}{.metadata.name}{end}")" ]]; then
       with_pods+="${with_pods:+,}node-${n}"
     fi
   done
