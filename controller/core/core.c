@@ -9,7 +9,7 @@
 #include "duration.h"
 #include "kc/alloc.h"
 #include "kc/time.h"
-#include "map.h"
+#include "kc/map.h"
 
 typedef struct core_node core_node;
 typedef struct core_workload core_workload;
@@ -130,8 +130,8 @@ struct fb_core {
 	bool leader;
 	bool rejudge;              /* leadership just gained: forget in-flight work */
 	bool outage_seen;          /* master disruption already handled by the poison pass */
-	fb_map nodes;              /* name -> core_node */
-	fb_map pods;               /* uid -> core_pod */
+	kc_map nodes;              /* name -> core_node */
+	kc_map pods;               /* uid -> core_pod */
 	core_budget **budgets;     /* sorted by name */
 	size_t nbudgets;
 	fb_zones zones;            /* cluster-wide, the node lifecycle controller's */
@@ -139,7 +139,7 @@ struct fb_core {
 	fb_core_stats stats;
 	int64_t last_now_ms;
 	fb_evidence evidence;      /* recent node failures and who arrived before them */
-	fb_map workloads;          /* id -> core_workload */
+	kc_map workloads;          /* id -> core_workload */
 	bool workloads_dirty;      /* some workload needs judging */
 	size_t releases_pending;   /* workloads with release_pending set */
 	size_t tainted_nodes;      /* known nodes carrying a firebreak.dev/quarantine taint */
@@ -274,9 +274,9 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 		c->cfg.pdb_retry_initial_ms = 5000;
 	if (c->cfg.pdb_retry_max_ms < c->cfg.pdb_retry_initial_ms)
 		c->cfg.pdb_retry_max_ms = c->cfg.pdb_retry_initial_ms;
-	fb_map_init(&c->nodes);
-	fb_map_init(&c->pods);
-	fb_map_init(&c->workloads);
+	kc_map_init(&c->nodes);
+	kc_map_init(&c->pods);
+	kc_map_init(&c->workloads);
 	fb_evidence_init(&c->evidence);
 	fb_zones_init(&c->zones);
 	if (c->cfg.poison_ratio <= 0 || c->cfg.poison_ratio > 1)
@@ -335,19 +335,19 @@ void fb_core_free(fb_core *c)
 		return;
 	const char *k;
 	void *v;
-	for (size_t i = 0; fb_map_next(&c->pods, &i, &k, &v);)
+	for (size_t i = 0; kc_map_next(&c->pods, &i, &k, &v);)
 		pod_free(v);
-	for (size_t i = 0; fb_map_next(&c->nodes, &i, &k, &v);)
+	for (size_t i = 0; kc_map_next(&c->nodes, &i, &k, &v);)
 		node_free(v);
-	for (size_t i = 0; fb_map_next(&c->workloads, &i, &k, &v);)
+	for (size_t i = 0; kc_map_next(&c->workloads, &i, &k, &v);)
 		workload_free(v);
-	fb_map_release(&c->workloads);
+	kc_map_release(&c->workloads);
 	fb_evidence_release(&c->evidence);
 	for (size_t i = 0; i < c->nbudgets; i++)
 		budget_free(c->budgets[i]);
 	kc_free(c->budgets);
-	fb_map_release(&c->pods);
-	fb_map_release(&c->nodes);
+	kc_map_release(&c->pods);
+	kc_map_release(&c->nodes);
 	fb_zones_release(&c->zones);
 	kc_free(c);
 }
@@ -364,7 +364,7 @@ void fb_core_set_leader(fb_core *c, bool leader)
 /* "Kind/namespace/name" -> its parts (copied). NULL on a malformed id or ENOMEM. */
 static core_workload *workload_get_or_add(fb_core *c, const char *id)
 {
-	core_workload *w = fb_map_get(&c->workloads, id);
+	core_workload *w = kc_map_get(&c->workloads, id);
 	if (w)
 		return w;
 	const char *a = strchr(id, '/');
@@ -378,7 +378,7 @@ static core_workload *workload_get_or_add(fb_core *c, const char *id)
 	w->kind = kc_strndup(id, (size_t)(a - id));
 	w->ns = kc_strndup(a + 1, (size_t)(b - a - 1));
 	w->name = kc_strdup(b + 1);
-	if (!w->id || !w->kind || !w->ns || !w->name || fb_map_put(&c->workloads, id, w, NULL) != 0) {
+	if (!w->id || !w->kind || !w->ns || !w->name || kc_map_put(&c->workloads, id, w, NULL) != 0) {
 		workload_free(w);
 		return NULL;
 	}
@@ -400,7 +400,7 @@ static void workload_unlink_pod(fb_core *c, core_pod *p)
 	/* Forget a workload with nothing left to remember (Jobs come and go). */
 	if (w->npods == 0 && !w->quarantined && !w->release_pending && !w->released_ms &&
 	    !w->dirty && w->bad == 0 && !w->declared_ms && w->scale == SCALE_NONE) {
-		fb_map_del(&c->workloads, w->id);
+		kc_map_del(&c->workloads, w->id);
 		workload_free(w);
 	}
 }
@@ -443,11 +443,11 @@ void fb_quarantine_taint_value(const char *ns, const char *kind, const char *nam
 
 static core_node *node_get_or_add(fb_core *c, const char *name)
 {
-	core_node *n = fb_map_get(&c->nodes, name);
+	core_node *n = kc_map_get(&c->nodes, name);
 	if (n)
 		return n;
 	n = kc_calloc(1, sizeof(*n));
-	if (!n || !(n->name = kc_strdup(name)) || fb_map_put(&c->nodes, name, n, NULL) != 0) {
+	if (!n || !(n->name = kc_strdup(name)) || kc_map_put(&c->nodes, name, n, NULL) != 0) {
 		if (n)
 			kc_free(n->name);
 		kc_free(n);
@@ -501,7 +501,7 @@ static void restore_failure(fb_core *c, core_node *n, const char *json)
 		 * without suspects (forget_suspects): a follower must forget them too. */
 		if (f.n == 0 && known->n > 0) {
 			for (size_t i = 0; i < known->n; i++) {
-				core_workload *w = fb_map_get(&c->workloads, known->s[i].workload);
+				core_workload *w = kc_map_get(&c->workloads, known->s[i].workload);
 				if (w)
 					w->dirty = c->workloads_dirty = true;
 			}
@@ -581,7 +581,7 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 
 void fb_core_node_delete(fb_core *c, const char *name)
 {
-	core_node *n = fb_map_get(&c->nodes, name);
+	core_node *n = kc_map_get(&c->nodes, name);
 	if (!n)
 		return;
 	c->counts_dirty = true;
@@ -597,18 +597,18 @@ void fb_core_node_delete(fb_core *c, const char *name)
 		n->admitted = false;
 		return;
 	}
-	fb_map_del(&c->nodes, name);
+	kc_map_del(&c->nodes, name);
 	node_free(n);
 }
 
 int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 {
-	core_pod *p = fb_map_get(&c->pods, obs->uid);
+	core_pod *p = kc_map_get(&c->pods, obs->uid);
 	bool added = false;
 	if (!p) {
 		p = kc_calloc(1, sizeof(*p));
 		if (!p || !(p->uid = kc_strdup(obs->uid)) ||
-		    fb_map_put(&c->pods, obs->uid, p, NULL) != 0) {
+		    kc_map_put(&c->pods, obs->uid, p, NULL) != 0) {
 			if (p)
 				kc_free(p->uid);
 			kc_free(p);
@@ -659,7 +659,7 @@ nomem:
 
 void fb_core_pod_delete(fb_core *c, const char *uid)
 {
-	core_pod *p = fb_map_del(&c->pods, uid);
+	core_pod *p = kc_map_del(&c->pods, uid);
 	if (!p)
 		return;
 	workload_unlink_pod(c, p);
@@ -667,7 +667,7 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 	if (n) {
 		node_unlink_pod(n, p);
 		if (!n->known && n->npods == 0) {
-			fb_map_del(&c->nodes, n->name);
+			kc_map_del(&c->nodes, n->name);
 			node_free(n);
 		}
 	}
@@ -834,7 +834,7 @@ static void recount(fb_core *c, int64_t now_ms, fb_actions *out)
 		c->budgets[i]->unhealthy = 0;
 		fb_zones_begin(&c->budgets[i]->zones);
 	}
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known)
 			continue;
@@ -878,7 +878,7 @@ static void recount(fb_core *c, int64_t now_ms, fb_actions *out)
 	if (was_master && !c->zones.master_disruption) {
 		/* Leaving master disruption mode: upstream resets every node's
 		 * timestamps, and re-taints from scratch, so toleration clocks restart. */
-		for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+		for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 			core_node *n = v;
 			if (n->failed && !n->admitted)
 				n->failed_since_ms = now_ms;
@@ -1256,7 +1256,7 @@ static int64_t pod_actions(fb_core *c, core_node *n, int64_t now_ms, int *budget
 
 void fb_core_evict_result(fb_core *c, const char *uid, fb_evict_result r, int64_t now_ms)
 {
-	core_pod *p = fb_map_get(&c->pods, uid);
+	core_pod *p = kc_map_get(&c->pods, uid);
 	if (!p || p->state != POD_INFLIGHT)
 		return;
 	switch (r) {
@@ -1435,7 +1435,7 @@ static void forget_suspects(fb_core *c, fb_failure *f, const core_node *m, fb_ac
 	if (f->n == 0)
 		return;
 	for (size_t i = 0; i < f->n; i++) {
-		core_workload *w = fb_map_get(&c->workloads, f->s[i].workload);
+		core_workload *w = kc_map_get(&c->workloads, f->s[i].workload);
 		if (w)
 			w->dirty = c->workloads_dirty = true;
 	}
@@ -1460,7 +1460,7 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 	int total = 0, together = 0, failed = 0;
 	const char *k;
 	void *v;
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		const core_node *m = v;
 		if (!m->known || m->zone_len != n->zone_len ||
 		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
@@ -1477,7 +1477,7 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 	    fb_compute_zone_state(total - failed, failed, c->cfg.rates.unhealthy_threshold) ==
 	            FB_ZONE_NORMAL)
 		return false;
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		const core_node *m = v;
 		if (!m->known || m == n || m->zone_len != n->zone_len ||
 		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
@@ -1686,7 +1686,7 @@ static char *quarantine_object(fb_core *c, const core_workload *w, const char **
 			}
 			break;
 		}
-		const core_node *node = fb_map_get(&c->nodes, nodes[b]);
+		const core_node *node = kc_map_get(&c->nodes, nodes[b]);
 		if (node && node->known)
 			cJSON_AddItemToArray(tn, cJSON_CreateString(nodes[b]));
 	}
@@ -1707,7 +1707,7 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 	/* dry run if global, or if a budget over any of the nodes it killed says so */
 	bool dry = c->cfg.dry_run;
 	for (int i = 0; i < bad && i < 64 && !dry; i++) {
-		const core_node *dn = fb_map_get(&c->nodes, nodes[i]);
+		const core_node *dn = kc_map_get(&c->nodes, nodes[i]);
 		dry = dn && node_dry_run(c, dn);
 	}
 	w->quarantined = !dry;
@@ -1762,7 +1762,7 @@ static void declare(fb_core *c, core_workload *w, const char **nodes, int bad, i
 		               "(poison.action ScaleToZero); nothing written",
 		               w->kind, w->ns, w->name, qname);
 	for (int i = 0; i < bad && i < 64; i++) {
-		core_node *n = fb_map_get(&c->nodes, nodes[i]);
+		core_node *n = kc_map_get(&c->nodes, nodes[i]);
 		if (!n || !n->known)
 			continue;
 		if (!dry)
@@ -1817,7 +1817,7 @@ static int64_t judge_time(const fb_core *c, const core_workload *w, int64_t sinc
 			int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
 			if (at > settled)
 				settled = at;
-			const core_node *n = fb_map_get(&c->nodes, f->node);
+			const core_node *n = kc_map_get(&c->nodes, f->node);
 			if (n && n->known && n->failed && !n->admitted &&
 			    n->failed_since_ms == f->failed_ms) {
 				int64_t d = node_next_due(c, n);
@@ -1843,7 +1843,7 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		return now_ms + 1000; /* every zone down: nothing can be told apart; wait */
 	c->workloads_dirty = false;
 	size_t suspects = 0, active = 0;
-	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (w->quarantined)
 			active++;
@@ -1867,7 +1867,7 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 			for (size_t s2 = 0; s2 < f->n; s2++) {
 				if (strcmp(f->s[s2].workload, w->id) == 0) {
 					latest = f->failed_ms;
-					spec = node_poison_spec(c, fb_map_get(&c->nodes, f->node));
+					spec = node_poison_spec(c, kc_map_get(&c->nodes, f->node));
 					break;
 				}
 			}
@@ -1917,7 +1917,7 @@ static void cluster_outage(fb_core *c, int64_t now_ms, fb_actions *out)
 	for (size_t e = 0; e < c->evidence.n; e++) {
 		fb_failure *f = &c->evidence.v[e];
 		if (f->failed_ms >= now_ms - ZONE_OUTAGE_SPAN_MS)
-			forget_suspects(c, f, fb_map_get(&c->nodes, f->node), out);
+			forget_suspects(c, f, kc_map_get(&c->nodes, f->node), out);
 	}
 }
 
@@ -1930,7 +1930,7 @@ static int64_t poison_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (c->budgets[i]->spec.poison.window_ms > keep)
 			keep = c->budgets[i]->spec.poison.window_ms;
 	fb_evidence_prune(&c->evidence, now_ms - keep);
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (n->known && n->failed && !n->failure_recorded)
 			record_failure(c, n, now_ms, out);
@@ -1986,7 +1986,7 @@ void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
 {
 	char id[600];
 	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, workload_name);
-	core_workload *w = fb_map_get(&c->workloads, id);
+	core_workload *w = kc_map_get(&c->workloads, id);
 	if (!w || !w->quarantined)
 		return;
 	w->quarantined = false;
@@ -2007,7 +2007,7 @@ static void release_pass(fb_core *c, fb_actions *out)
 {
 	const char *k;
 	void *v;
-	for (size_t it = 0; c->releases_pending && fb_map_next(&c->workloads, &it, &k, &v);) {
+	for (size_t it = 0; c->releases_pending && kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (!w->release_pending || !w->quarantine)
 			continue;
@@ -2028,7 +2028,7 @@ static void release_pass(fb_core *c, fb_actions *out)
 		               "%s %s/%s released (spec.release); its pods may be evicted again",
 		               w->kind, w->ns, w->name);
 	}
-	for (size_t it = 0; c->tainted_nodes && fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; c->tainted_nodes && kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->quarantine_taint)
 			continue;
@@ -2036,7 +2036,7 @@ static void release_pass(fb_core *c, fb_actions *out)
 		const char *wk;
 		void *wv;
 		core_workload *released = NULL;
-		for (size_t jt = 0; fb_map_next(&c->workloads, &jt, &wk, &wv) && !held;) {
+		for (size_t jt = 0; kc_map_next(&c->workloads, &jt, &wk, &wv) && !held;) {
 			core_workload *w = wv;
 			char tv[64];
 			fb_quarantine_taint_value(w->ns, w->kind, w->name, tv);
@@ -2073,7 +2073,7 @@ static int64_t scale_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 	int64_t next = INT64_MAX;
 	const char *k;
 	void *v;
-	for (size_t it = 0; c->scales_pending && fb_map_next(&c->workloads, &it, &k, &v);) {
+	for (size_t it = 0; c->scales_pending && kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (w->scale != SCALE_WANTED && w->scale != SCALE_RESTORE)
 			continue;
@@ -2104,7 +2104,7 @@ void fb_core_scale_result(fb_core *c, const char *ns, const char *kind, const ch
 {
 	char id[600];
 	snprintf(id, sizeof(id), "%s/%s/%s", kind, ns, name);
-	core_workload *w = fb_map_get(&c->workloads, id);
+	core_workload *w = kc_map_get(&c->workloads, id);
 	if (!w || w->scale != (restore ? SCALE_RESTORE_SENT : SCALE_SENT))
 		return; /* released (or quarantined again) meanwhile: that is pending now */
 	if (r == FB_SCALE_FAILED) {
@@ -2127,18 +2127,18 @@ static void rejudge(fb_core *c)
 {
 	const char *k;
 	void *v;
-	for (size_t it = 0; fb_map_next(&c->pods, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->pods, &it, &k, &v);) {
 		core_pod *p = v;
 		if (p->state == POD_INFLIGHT || p->state == POD_RETRY)
 			p->state = POD_IDLE;
 	}
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		n->admitted = false;
 		n->deferred = FB_ADMIT;
 	}
 	/* a scale whose result never came (leadership lost before it was carried out) */
-	for (size_t it = 0; fb_map_next(&c->workloads, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		if (w->scale == SCALE_SENT)
 			set_scale(c, w, SCALE_WANTED);
@@ -2172,7 +2172,7 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 	size_t ncand = 0, capcand = 0;
 	candidate *cand = NULL;
 	size_t failed = 0;
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->failed)
 			continue;
@@ -2213,7 +2213,7 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 	kc_free(cand);
 
 	int budget = c->cfg.max_pod_actions_per_tick;
-	for (size_t it = 0; fb_map_next(&c->nodes, &it, &k, &v);) {
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->failed || !n->admitted)
 			continue;
