@@ -159,8 +159,8 @@ static void pod_apply(bench *b, const fb_pod_proj *p)
 	if (!p->uid)
 		return;
 	fb_pod_obs o;
-	char workload[512];
-	fb_pod_proj_obs(p, &o, workload, sizeof(workload));
+	fb_workload_ref workload;
+	fb_pod_proj_obs(p, &o, &workload);
 	pthread_mutex_lock(&b->lock);
 	if (fb_core_pod_set(b->core, &o) != 0)
 		fprintf(stderr, "fb_bench: out of memory recording pod %s/%s\n", p->ns, p->name);

@@ -62,14 +62,16 @@ static void set_node(cluster *c, int i, fb_cond ready, int64_t transition_ms)
 
 static void set_pod(cluster *c, int i, int node, int64_t arrived_ms, int gen)
 {
-	char ns[32], name[96], uid[64], nname[64], wl[128];
+	char ns[32], name[96], uid[64], nname[64], wname[64];
 	int w = i / REPLICAS;
 	snprintf(ns, sizeof(ns), "team-%03d", w / 50);
 	snprintf(name, sizeof(name), "svc-%05d-7d9f8c6b5d-%05d", w, i);
 	snprintf(uid, sizeof(uid), "pod-uid-%08d", i);
-	snprintf(wl, sizeof(wl), "Deployment/%s/svc-%05d", ns, w);
+	snprintf(wname, sizeof(wname), "svc-%05d", w);
+	fb_workload_ref wl;
+	fb_workload_ref_set(&wl, "Deployment", ns, wname);
 	node_name(node, nname, sizeof(nname));
-	fb_pod_obs o = { .ns = ns, .name = name, .uid = uid, .node = nname, .workload = wl,
+	fb_pod_obs o = { .ns = ns, .name = name, .uid = uid, .node = nname, .workload = &wl,
 		         .tol_not_ready_s = 300 + gen % 2, .tol_unreachable_s = 300,
 		         .arrived_ms = arrived_ms };
 	fb_core_pod_set(c->core, &o);

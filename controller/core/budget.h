@@ -14,11 +14,11 @@
 #include <cjson/cJSON.h>
 
 #include "selector.h"
+#include "workload.h"
 #include "zones.h"
 
 #define FB_MAX_WINDOWS 10
 #define FB_BUDGET_ADMISSIONS_MAX 1000 /* kept in status; the CRD caps the list there */
-#define FB_NAME_MAX 254               /* DNS subdomain names are at most 253 */
 
 typedef enum fb_evict_mode { FB_MODE_EVICT, FB_MODE_DELETE } fb_evict_mode;
 typedef enum fb_poison_action { FB_POISON_PIN, FB_POISON_SCALE_TO_ZERO } fb_poison_action;

@@ -44,6 +44,7 @@
 #include "budget.h"
 #include "poison.h"
 #include "selector.h"
+#include "workload.h"
 #include "zones.h"
 
 typedef struct fb_core fb_core;
@@ -87,7 +88,7 @@ typedef struct fb_node_obs {
 typedef struct fb_pod_obs {
 	const char *ns, *name, *uid;
 	const char *node;               /* spec.nodeName; NULL or "" = unscheduled */
-	const char *workload;           /* identity from the shell, e.g. "Deployment/ns/name" */
+	const fb_workload_ref *workload; /* its workload (workload.h); NULL: none */
 	bool daemonset, mirror, terminating, terminal;
 	int64_t tol_not_ready_s;        /* FB_TOL_NONE, FB_TOL_FOREVER or seconds */
 	int64_t tol_unreachable_s;
@@ -100,13 +101,13 @@ typedef enum fb_action_kind {
 	FB_ACT_EVICT,          /* POST pods/eviction */
 	FB_ACT_DELETE,         /* DELETE the pod (mode Delete, or after pdbBlockedTimeout) */
 	FB_ACT_EVENT,          /* record an Event */
-	FB_ACT_BUDGET_STATUS,  /* write an EvictionBudget's status (fb_core_budget_status) */
-	FB_ACT_NODE_ANNOTATE,  /* set firebreak.dev/failure on node `name` to payload */
+	FB_ACT_BUDGET_STATUS,  /* write an EvictionBudget's status (fb_core_budget_status_json) */
+	FB_ACT_NODE_ANNOTATE,  /* set firebreak.dev/failure on node `name` to `failure` */
 	FB_ACT_TAINT,          /* add firebreak.dev/quarantine=`taint`:NoSchedule to node `name` */
 	FB_ACT_UNTAINT,        /* remove firebreak.dev/quarantine=`taint` from node `name` */
-	FB_ACT_QUARANTINE,     /* create Quarantine ns/name: payload is the object, status included */
+	FB_ACT_QUARANTINE,     /* create Quarantine ns/name: `verdict` (render.h), status included */
 	FB_ACT_QUARANTINE_RELEASED, /* set Quarantine ns/name status.phase to Released */
-	FB_ACT_SCALE_TO_ZERO,  /* scale workload wl_kind ns/name to 0 replicas for Quarantine
+	FB_ACT_SCALE_TO_ZERO,  /* scale `workload` to 0 replicas for Quarantine
 	                        * `quarantine`, keeping the old count; report the outcome with
 	                        * fb_core_scale_result */
 	FB_ACT_SCALE_RESTORE,  /* give it back the replicas it had before; report the outcome */
@@ -118,27 +119,95 @@ typedef enum fb_obj_kind {
 	FB_OBJ_NODE,
 	FB_OBJ_POD,
 	FB_OBJ_BUDGET,
-	FB_OBJ_WORKLOAD,       /* its kind in wl_kind (Deployment, StatefulSet, Job, ...) */
+	FB_OBJ_WORKLOAD,       /* the action's `workload` (Deployment, StatefulSet, Job, ...) */
 	FB_OBJ_QUARANTINE,
 } fb_obj_kind;
+
+/*
+ * Every Event reason the core gives, with the `action` field of the
+ * events.k8s.io Event it goes out as (what firebreak did or would do) and
+ * whether its type is Warning (else Normal).
+ * The shell's own Events about the outcome of a scale are listed too, so
+ * that the choice of action is made here, once.
+ */
+#define FB_REASONS(X)                                                   \
+	X(EVICTION_STARTED, "EvictionStarted", "Evict", false)                 \
+	X(EVICTION_DEFERRED, "EvictionDeferred", "Defer", true)                \
+	X(EVICTION_HALTED, "EvictionHalted", "Defer", true)                    \
+	X(EVICTIONS_HALTED, "EvictionsHalted", "Defer", true)                  \
+	X(EVICTING, "Evicting", "Evict", false)                                \
+	X(DELETING, "Deleting", "Delete", false)                               \
+	X(DELETED_AFTER_PDB_TIMEOUT, "DeletedAfterPDBTimeout", "Delete", true) \
+	X(EVICTION_BLOCKED, "EvictionBlocked", "Evict", true)                  \
+	X(INVALID_SPEC, "InvalidSpec", "Validate", true)                       \
+	X(FAILURE_RECORDED, "FailureRecorded", "Evict", false)                 \
+	X(QUARANTINED, "Quarantined", "Evict", true)                           \
+	X(NODE_QUARANTINED, "NodeQuarantined", "Evict", true)                  \
+	X(PINNED, "Pinned", "Evict", true)                                     \
+	X(QUARANTINE_RELEASED, "QuarantineReleased", "Evict", false)           \
+	X(SCALED_TO_ZERO, "ScaledToZero", "Scale", true)                       \
+	X(SCALE_TO_ZERO_SKIPPED, "ScaleToZeroSkipped", "Scale", true)          \
+	X(SCALE_TO_ZERO_FAILED, "ScaleToZeroFailed", "Scale", true)            \
+	X(SCALE_RESTORED, "ScaleRestored", "Scale", false)                     \
+	X(SCALE_RESTORE_FAILED, "ScaleRestoreFailed", "Scale", true)
+
+typedef enum fb_reason {
+#define FB_REASON_ENUM(id, name, action, warning) FB_REASON_##id,
+	FB_REASONS(FB_REASON_ENUM)
+#undef FB_REASON_ENUM
+	FB_REASON_COUNT
+} fb_reason;
+
+/* The reason as an Event says it ("EvictionStarted"), the Event's action ("Evict"), its type. */
+const char *fb_reason_name(fb_reason r);
+const char *fb_reason_action(fb_reason r);
+bool fb_reason_warning(fb_reason r);
+
+/*
+ * The verdict as the Quarantine object records it (render.h turns it into
+ * the object). nodes: one entry per failed node of the verdict, with the
+ * evidence of the workload's arrival there when the node's record has it.
+ */
+typedef struct fb_quarantine_node {
+	char *name;
+	bool has_arrival;               /* the fields below are set */
+	char *pod;                      /* the pod that arrived */
+	int64_t arrived_ms, failed_ms;
+	char *migrated_from;            /* a failed node its previous pod was on, or NULL */
+	bool memory_pressure;           /* MemoryPressure was True before the node failed */
+	bool tainted;                   /* the node is known, and tainted by the verdict */
+} fb_quarantine_node;
+
+typedef struct fb_quarantine_record {
+	fb_workload_ref workload;
+	char name[FB_NAME_MAX];         /* the Quarantine object's, in workload.ns */
+	fb_poison_action action;
+	int64_t declared_ms;
+	char message[768];
+	fb_quarantine_node *nodes;
+	size_t nnodes;
+} fb_quarantine_record;
+
+void fb_quarantine_record_free(fb_quarantine_record *q);
 
 typedef struct fb_action {
 	fb_action_kind kind;
 	bool dry_run;                   /* report it, do not write it */
 	/* the object acted on or reported about */
 	fb_obj_kind obj;
-	char ns[64];
+	char ns[FB_NS_MAX];
 	char name[FB_NAME_MAX];
 	char uid[64];
 	char node[FB_NAME_MAX];         /* pods: the node they are on */
 	int64_t grace_period_s;         /* -1 = not set */
-	char wl_kind[64];               /* FB_OBJ_WORKLOAD: its kind (Deployment, ...) */
+	fb_workload_ref workload;       /* FB_OBJ_WORKLOAD events, FB_ACT_SCALE_*: the workload */
 	char taint[64];                 /* FB_ACT_TAINT / FB_ACT_UNTAINT: the taint's value */
 	char quarantine[FB_NAME_MAX];   /* FB_ACT_SCALE_*: the workload's Quarantine object */
-	char *payload;                  /* owned by the fb_actions list; NULL if none */
+	fb_failure *failure;            /* FB_ACT_NODE_ANNOTATE: the record (owned by the list) */
+	fb_quarantine_record *verdict;  /* FB_ACT_QUARANTINE: the object (owned by the list) */
 	/* events */
-	bool warning;
-	char reason[64];
+	fb_reason reason;
+	bool warning;                   /* fb_reason_warning(reason) */
 	char message[512];
 } fb_action;
 
@@ -179,7 +248,7 @@ void fb_core_budget_delete(fb_core *c, const char *name);
  */
 typedef struct fb_quarantine_obs {
 	const char *ns, *name;          /* the object */
-	const char *kind, *workload;    /* spec.workload: its kind and name (in ns) */
+	fb_workload_ref workload;       /* spec.workload, in the object's namespace */
 	bool released;                  /* spec.release */
 	fb_poison_action action;        /* spec.action */
 	int64_t scaled_from;            /* status.scaledFromReplicas; -1 when absent */
@@ -203,23 +272,14 @@ typedef struct fb_quarantine_obs {
  * Returns -1 only on ENOMEM.
  */
 int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_ms);
-void fb_core_quarantine_delete(fb_core *c, const char *ns, const char *kind,
-                               const char *workload_name, int64_t now_ms);
-
-/*
- * Kinds whose replicas ScaleToZero can set through the apps/v1 scale
- * subresource: Deployment, StatefulSet, ReplicaSet. Any other workload (Job,
- * CronJob, a bare Pod, another controller) is pinned instead.
- */
-bool fb_workload_scalable(const char *kind);
+void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int64_t now_ms);
 
 /*
  * The taint value that marks nodes a workload killed:
  * "<namespace>.<kind>.<name>", shortened with a hash to the 63 characters a
  * taint value may have.
  */
-void fb_quarantine_taint_value(const char *ns, const char *kind, const char *name,
-                               char out[64]);
+void fb_quarantine_taint_value(const fb_workload_ref *w, char out[64]);
 
 /* ---- decisions ---------------------------------------------------------------- */
 
@@ -251,11 +311,11 @@ typedef enum fb_scale_result {
 
 /*
  * What became of a SCALE_TO_ZERO (restore false) or SCALE_RESTORE (restore
- * true) action for workload kind ns/name. A result that no longer matches
- * what is pending (the quarantine was released meanwhile) is ignored.
+ * true) action for the workload. A result that no longer matches what is
+ * pending (the quarantine was released meanwhile) is ignored.
  */
-void fb_core_scale_result(fb_core *c, const char *ns, const char *kind, const char *name,
-                          bool restore, fb_scale_result r, int64_t now_ms);
+void fb_core_scale_result(fb_core *c, const fb_workload_ref *workload, bool restore,
+                          fb_scale_result r, int64_t now_ms);
 
 /*
  * Leadership: a follower observes but does not decide. Becoming leader makes
@@ -267,11 +327,38 @@ void fb_core_set_leader(fb_core *c, bool leader);
 /* ---- status for the shell --------------------------------------------------- */
 
 /*
- * The status object of a budget to write back (conditions, counts, window
- * usage, admissions, lastAppliedSpec, observedGeneration). Caller frees with
- * cJSON_Delete. NULL if the budget is unknown or on ENOMEM.
+ * The status of a budget to write back: conditions, counts, window usage,
+ * admissions, lastAppliedSpec, observedGeneration. The pointers in it are
+ * the core's and valid until the next call into the core. -1 if the budget
+ * is unknown. render.h turns it into the object; fb_core_budget_status_json
+ * does both.
  */
-cJSON *fb_core_budget_status(fb_core *c, const char *name, int64_t now_ms);
+typedef struct fb_budget_condition {
+	const char *type;               /* Ready, InvalidSpec, Halted */
+	bool status;
+	const char *reason;
+	char message[320];
+} fb_budget_condition;
+
+typedef struct fb_budget_window_usage {
+	int64_t window_ms;
+	int max_nodes, used;
+} fb_budget_window_usage;
+
+typedef struct fb_budget_status {
+	int64_t generation;
+	int selected, unhealthy;
+	fb_budget_condition conditions[3];
+	fb_budget_window_usage windows[FB_MAX_WINDOWS];
+	int nwindows;
+	const fb_admission *admissions;
+	size_t nadmissions;
+	const cJSON *last_applied_spec; /* NULL before a good spec */
+} fb_budget_status;
+
+int fb_core_budget_status(fb_core *c, const char *name, int64_t now_ms, fb_budget_status *out);
+/* The status object (caller frees with cJSON_Delete); NULL if unknown or on ENOMEM. */
+cJSON *fb_core_budget_status_json(fb_core *c, const char *name, int64_t now_ms);
 
 typedef struct fb_core_stats {
 	size_t nodes, pods, failed_nodes, admitted_nodes, budgets;

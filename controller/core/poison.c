@@ -46,6 +46,32 @@ int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
 	return 0;
 }
 
+const fb_suspect *fb_failure_suspect(const fb_failure *f, const char *workload)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->s[i].workload, workload) == 0)
+			return &f->s[i];
+	return NULL;
+}
+
+int fb_failure_copy(fb_failure *dst, const fb_failure *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->failed_ms = src->failed_ms;
+	dst->memory_pressure = src->memory_pressure;
+	if (!(dst->node = kc_strdup(src->node)))
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		const fb_suspect *s = &src->s[i];
+		if (fb_failure_add_suspect(dst, s->workload, s->pod, s->arrived_ms,
+		                           s->migrated_from) != 0) {
+			fb_failure_release(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void add_time(cJSON *obj, const char *key, int64_t ms)
 {
 	char ts[KC_TIME_STR_MAX];

@@ -62,6 +62,10 @@ typedef struct fb_evidence {
 void fb_failure_release(fb_failure *f);
 /* Keep the failure on record but with no suspects (it was not their doing). */
 void fb_failure_drop_suspects(fb_failure *f);
+/* The suspect of f that is workload (its first), or NULL. */
+const fb_suspect *fb_failure_suspect(const fb_failure *f, const char *workload);
+/* A deep copy of src into *dst. -1 on ENOMEM (*dst is then released). */
+int fb_failure_copy(fb_failure *dst, const fb_failure *src);
 /* Append a suspect (strings copied). -1 on ENOMEM or when full. */
 int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
                            int64_t arrived_ms, const char *migrated_from);

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fb_pod_proj *p = fb_project_pod(obj, NULL);
 	if (p) {
 		fb_pod_obs o;
-		char wl[512];
-		fb_pod_proj_obs(p, &o, wl, sizeof(wl));
+		fb_workload_ref wl;
+		fb_pod_proj_obs(p, &o, &wl);
 	}
 	fb_pod_proj_free(p, NULL);
 	fb_budget_proj_free(fb_project_budget(obj, NULL), NULL);

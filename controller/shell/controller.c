@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "project.h"
+#include "render.h"
 #include "scale.h"
 
 const kc_resource FB_RES_EVICTIONBUDGETS = { "firebreak.dev", "v1alpha1", "evictionbudgets",
@@ -148,8 +149,8 @@ static void pod_apply(fb_controller *c, const fb_pod_proj *p)
 	if (!p->uid)
 		return;
 	fb_pod_obs o;
-	char workload[512];
-	fb_pod_proj_obs(p, &o, workload, sizeof(workload));
+	fb_workload_ref workload;
+	fb_pod_proj_obs(p, &o, &workload);
 	observing(c);
 	if (fb_core_pod_set(c->core, &o) != 0)
 		fb_log(FB_ERROR, "out of memory recording a pod", "pod=%s/%s", p->ns, p->name);
@@ -211,10 +212,9 @@ static void budget_deleted(const char *key, const void *obj, void *ud)
 
 static void quarantine_apply(fb_controller *c, const fb_quarantine_proj *q)
 {
-	if (!q->kind || !q->workload)
-		return;
 	fb_quarantine_obs o;
-	fb_quarantine_proj_obs(q, &o);
+	if (fb_quarantine_proj_obs(q, &o) != 0)
+		return;
 	observing(c);
 	if (fb_core_quarantine_set(c->core, &o, wall_ms()) != 0)
 		fb_log(FB_ERROR, "out of memory recording a Quarantine", "quarantine=%s/%s", q->ns,
@@ -242,12 +242,13 @@ static void quarantine_deleted(const char *key, const void *obj, void *ud)
 {
 	fb_controller *c = ud;
 	const fb_quarantine_proj *q = obj;
-	if (!q->kind || !q->workload)
+	fb_quarantine_obs o;
+	if (fb_quarantine_proj_obs(q, &o) != 0)
 		return;
 	fb_log(FB_INFO, "Quarantine deleted: releasing", "quarantine=%s/%s workload=%s/%s", q->ns,
 	       q->name, q->kind, q->workload);
 	observing(c);
-	fb_core_quarantine_delete(c->core, q->ns, q->kind, q->workload, wall_ms());
+	fb_core_quarantine_delete(c->core, &o.workload, wall_ms());
 	observed(c);
 }
 
@@ -288,19 +289,6 @@ static bool may_write(fb_controller *c)
 
 /* ---- carrying out actions ----------------------------------------------------------- */
 
-static const char *event_action(const char *reason)
-{
-	if (strstr(reason, "Scale"))
-		return "Scale";
-	if (strstr(reason, "Deferred") || strstr(reason, "Halted"))
-		return "Defer";
-	if (strstr(reason, "Delet"))
-		return "Delete";
-	if (strcmp(reason, "InvalidSpec") == 0)
-		return "Validate";
-	return "Evict";
-}
-
 static void do_event(fb_controller *c, const fb_action *a)
 {
 	kc_objref ref = { 0 };
@@ -314,29 +302,27 @@ static void do_event(fb_controller *c, const fb_action *a)
 	case FB_OBJ_BUDGET:
 		ref = (kc_objref){ "firebreak.dev/v1alpha1", "EvictionBudget", NULL, a->name, NULL };
 		break;
-	case FB_OBJ_WORKLOAD: {
-		const char *k = a->wl_kind;
-		const char *av = !strcmp(k, "Job") || !strcmp(k, "CronJob") ? "batch/v1"
-		                 : !strcmp(k, "Pod")                        ? "v1"
-		                                                            : "apps/v1";
-		ref = (kc_objref){ av, k, a->ns, a->name, NULL };
+	case FB_OBJ_WORKLOAD:
+		/* a kind the table does not know goes without apiVersion (omitted, as Go's omitempty) */
+		ref = (kc_objref){ fb_kind_api_version(a->workload.kind), a->workload.kind, a->ns,
+		                   a->name, NULL };
 		break;
-	}
 	case FB_OBJ_QUARANTINE:
 		ref = (kc_objref){ "firebreak.dev/v1alpha1", "Quarantine", a->ns, a->name, NULL };
 		break;
 	}
 	char q[640];
-	fb_log(a->warning ? FB_WARN : FB_INFO, a->reason, "object=%s/%s%s%s message=%s",
+	const char *reason = fb_reason_name(a->reason);
+	fb_log(a->warning ? FB_WARN : FB_INFO, reason, "object=%s/%s%s%s message=%s",
 	       ref.kind, a->ns[0] ? a->ns : "", a->ns[0] ? "/" : "", a->name,
 	       fb_log_quote(a->message, q, sizeof(q)));
 	if (!c->recorder || !may_write(c))
 		return;
 	kc_err err = kc_recorder_event(c->recorder, &ref, NULL,
-	                               a->warning ? KC_EVENT_WARNING : KC_EVENT_NORMAL, a->reason,
-	                               event_action(a->reason), a->message);
+	                               a->warning ? KC_EVENT_WARNING : KC_EVENT_NORMAL, reason,
+	                               fb_reason_action(a->reason), a->message);
 	if (err != KC_OK)
-		fb_log(FB_WARN, "event not recorded", "reason=%s err=\"%s\"", a->reason,
+		fb_log(FB_WARN, "event not recorded", "reason=%s err=\"%s\"", reason,
 		       kc_strerror(err));
 }
 
@@ -431,7 +417,7 @@ static void do_budget_status(fb_controller *c, const fb_action *a)
 	if (!may_write(c))
 		return;
 	pthread_mutex_lock(&c->lock);
-	cJSON *status = fb_core_budget_status(c->core, a->name, wall_ms());
+	cJSON *status = fb_core_budget_status_json(c->core, a->name, wall_ms());
 	pthread_mutex_unlock(&c->lock);
 	if (!status)
 		return;
@@ -459,15 +445,18 @@ static void do_budget_status(fb_controller *c, const fb_action *a)
 /* Record the failure evidence on the node (durable across restarts and leaders). */
 static void do_annotate(fb_controller *c, const fb_action *a)
 {
-	if (!may_write(c) || !a->payload)
+	if (!may_write(c) || !a->failure)
 		return;
+	char *value = fb_failure_to_json(a->failure);
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
 	cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
-	if (!ann || !cJSON_AddStringToObject(ann, FB_FAILURE_ANNOTATION, a->payload)) {
+	if (!value || !ann || !cJSON_AddStringToObject(ann, FB_FAILURE_ANNOTATION, value)) {
+		kc_free(value);
 		cJSON_Delete(patch);
 		return;
 	}
+	kc_free(value);
 	char *body = cJSON_PrintUnformatted(patch);
 	cJSON_Delete(patch);
 	if (!body)
@@ -555,9 +544,9 @@ static void do_taint(fb_controller *c, const fb_action *a, bool add)
 /* Create the Quarantine (the verdict, durable), then write its status. */
 static void do_quarantine(fb_controller *c, const fb_action *a)
 {
-	if (!may_write(c) || !a->payload)
+	if (!may_write(c) || !a->verdict)
 		return;
-	cJSON *obj = cJSON_Parse(a->payload);
+	cJSON *obj = fb_render_quarantine(a->verdict);
 	if (!obj)
 		return;
 	cJSON *status = cJSON_DetachItemFromObjectCaseSensitive(obj, "status");
@@ -619,18 +608,17 @@ static void do_quarantine_released(fb_controller *c, const fb_action *a)
 }
 
 /* An Event on the workload of action a, from the shell (which alone knows the counts). */
-static void scale_event(fb_controller *c, const fb_action *a, bool warning, const char *reason,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void scale_event(fb_controller *c, const fb_action *a, fb_reason reason, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 
-static void scale_event(fb_controller *c, const fb_action *a, bool warning, const char *reason,
-                        const char *fmt, ...)
+static void scale_event(fb_controller *c, const fb_action *a, fb_reason reason, const char *fmt,
+                        ...)
 {
-	fb_action e = { .kind = FB_ACT_EVENT, .obj = FB_OBJ_WORKLOAD, .warning = warning,
-	                .grace_period_s = -1 };
+	fb_action e = { .kind = FB_ACT_EVENT, .obj = FB_OBJ_WORKLOAD, .reason = reason,
+	                .warning = fb_reason_warning(reason), .grace_period_s = -1,
+	                .workload = a->workload };
 	snprintf(e.ns, sizeof(e.ns), "%s", a->ns);
 	snprintf(e.name, sizeof(e.name), "%s", a->name);
-	snprintf(e.wl_kind, sizeof(e.wl_kind), "%s", a->wl_kind);
-	snprintf(e.reason, sizeof(e.reason), "%s", reason);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
@@ -675,7 +663,7 @@ static fb_scale_result quarantine_in_force(fb_controller *c, const fb_action *a,
 	const cJSON *wk = cJSON_GetObjectItemCaseSensitive(wl, "kind");
 	const cJSON *wn = cJSON_GetObjectItemCaseSensitive(wl, "name");
 	bool ours = cJSON_IsString(wk) && cJSON_IsString(wn) &&
-	            strcmp(wk->valuestring, a->wl_kind) == 0 && strcmp(wn->valuestring, a->name) == 0;
+	            strcmp(wk->valuestring, a->workload.kind) == 0 && strcmp(wn->valuestring, a->name) == 0;
 	cJSON_Delete(q);
 	if (!ours) {
 		snprintf(rep->why, sizeof(rep->why),
@@ -710,7 +698,7 @@ static void do_scale(fb_controller *c, const fb_action *a)
 	if (a->dry_run) { /* the core reports dry runs by Event only; should one come, no write */
 		fb_log(FB_INFO, restore ? "would restore workload replicas (dry run)"
 		                        : "would scale workload to 0 (dry run)",
-		       "workload=%s/%s/%s", a->wl_kind, a->ns, a->name);
+		       "workload=%s/%s/%s", a->workload.kind, a->ns, a->name);
 		return;
 	}
 	if (!may_write(c))
@@ -718,14 +706,14 @@ static void do_scale(fb_controller *c, const fb_action *a)
 	fb_scale_report rep = { .from = -1, .to = -1 };
 	fb_scale_result r = restore ? FB_SCALE_DONE : quarantine_in_force(c, a, &rep);
 	if (r == FB_SCALE_DONE)
-		r = restore ? fb_scale_restore(c->client, a->wl_kind, a->ns, a->name, &rep)
-		            : fb_scale_to_zero(c->client, a->wl_kind, a->ns, a->name, &rep);
+		r = restore ? fb_scale_restore(c->client, a->workload.kind, a->ns, a->name, &rep)
+		            : fb_scale_to_zero(c->client, a->workload.kind, a->ns, a->name, &rep);
 	static const char *const results[] = { "done", "gone", "refused", "failed" };
 	char lbl[96], q[512];
 	snprintf(lbl, sizeof(lbl), "action=\"%s\",result=\"%s\"",
 	         restore ? "restore" : "scale_to_zero", results[r]);
 	fb_metrics_add(c->metrics, "firebreak_workload_scales_total", lbl, 1);
-	const char *k = a->wl_kind;
+	const char *k = a->workload.kind;
 	switch (r) {
 	case FB_SCALE_DONE:
 		if (!restore) {
@@ -733,7 +721,7 @@ static void do_scale(fb_controller *c, const fb_action *a)
 			       "workload=%s/%s/%s from=%lld quarantine=%s kept_annotation=%s", k, a->ns,
 			       a->name, (long long)rep.from, a->quarantine,
 			       rep.kept_annotation ? "true" : "false");
-			scale_event(c, a, true, "ScaledToZero",
+			scale_event(c, a, FB_REASON_SCALED_TO_ZERO,
 			            "%s %s/%s scaled from %lld to 0 replicas by quarantine %s; restored on "
 			            "release (annotation %s)", k, a->ns, a->name, (long long)rep.from,
 			            a->quarantine, FB_REPLICAS_ANNOTATION);
@@ -745,7 +733,7 @@ static void do_scale(fb_controller *c, const fb_action *a)
 			fb_log(FB_INFO, "workload replicas changed during the quarantine; left as they are",
 			       "workload=%s/%s/%s replicas=%lld before=%lld", k, a->ns, a->name,
 			       (long long)rep.to, (long long)rep.from);
-			scale_event(c, a, false, "ScaleRestored",
+			scale_event(c, a, FB_REASON_SCALE_RESTORED,
 			            "%s %s/%s left at %lld replica%s on release: scaled by someone else "
 			            "since quarantine %s took it from %lld to 0", k, a->ns, a->name,
 			            (long long)rep.to, rep.to == 1 ? "" : "s", a->quarantine,
@@ -753,7 +741,7 @@ static void do_scale(fb_controller *c, const fb_action *a)
 		} else {
 			fb_log(FB_INFO, "workload replicas restored", "workload=%s/%s/%s replicas=%lld", k,
 			       a->ns, a->name, (long long)rep.to);
-			scale_event(c, a, false, "ScaleRestored",
+			scale_event(c, a, FB_REASON_SCALE_RESTORED,
 			            "%s %s/%s restored to %lld replica%s: quarantine %s released", k, a->ns,
 			            a->name, (long long)rep.to, rep.to == 1 ? "" : "s", a->quarantine);
 		}
@@ -768,10 +756,10 @@ static void do_scale(fb_controller *c, const fb_action *a)
 		       "workload=%s/%s/%s why=%s", k, a->ns, a->name,
 		       fb_log_quote(rep.why, q, sizeof(q)));
 		if (restore)
-			scale_event(c, a, true, "ScaleRestoreFailed", "%s %s/%s not restored: %s", k,
+			scale_event(c, a, FB_REASON_SCALE_RESTORE_FAILED, "%s %s/%s not restored: %s", k,
 			            a->ns, a->name, rep.why);
 		else
-			scale_event(c, a, true, "ScaleToZeroSkipped",
+			scale_event(c, a, FB_REASON_SCALE_TO_ZERO_SKIPPED,
 			            "%s %s/%s not scaled to zero: %s; pinned only", k, a->ns, a->name,
 			            rep.why);
 		break;
@@ -780,13 +768,14 @@ static void do_scale(fb_controller *c, const fb_action *a)
 		                        : "could not scale workload to zero; retrying",
 		       "workload=%s/%s/%s why=%s", k, a->ns, a->name,
 		       fb_log_quote(rep.why, q, sizeof(q)));
-		scale_event(c, a, true, restore ? "ScaleRestoreFailed" : "ScaleToZeroFailed",
+		scale_event(c, a,
+		            restore ? FB_REASON_SCALE_RESTORE_FAILED : FB_REASON_SCALE_TO_ZERO_FAILED,
 		            "%s %s/%s %s failed, retrying: %s", k, a->ns, a->name,
 		            restore ? "restoring its replicas" : "scaling to 0 replicas", rep.why);
 		break;
 	}
 	pthread_mutex_lock(&c->lock);
-	fb_core_scale_result(c->core, a->ns, a->wl_kind, a->name, restore, r, wall_ms());
+	fb_core_scale_result(c->core, &a->workload, restore, r, wall_ms());
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -265,22 +265,27 @@ static size_t cronjob_prefix(const char *job)
 	return (size_t)(dash - job);
 }
 
-void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap)
+void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 {
 	const char *ns = p->ns ? p->ns : "";
+	char name[FB_NAME_MAX];
 	size_t len;
+	int rc;
 	if (p->owner_kind && p->owner_name && !strcmp(p->owner_kind, "ReplicaSet") &&
-	    p->template_hash && (len = strip_suffix(p->owner_name, p->template_hash)) > 0)
-		snprintf(workload_buf, cap, "Deployment/%s/%.*s", ns, (int)len, p->owner_name);
-	else if (p->owner_kind && p->owner_name && !strcmp(p->owner_kind, "Job") &&
-	         (len = cronjob_prefix(p->owner_name)) > 0)
-		snprintf(workload_buf, cap, "CronJob/%s/%.*s", ns, (int)len, p->owner_name);
-	else if (p->owner_kind && p->owner_name)
-		snprintf(workload_buf, cap, "%s/%s/%s", p->owner_kind, ns, p->owner_name);
-	else
-		snprintf(workload_buf, cap, "Pod/%s/%s", ns, p->name);
+	    p->template_hash && (len = strip_suffix(p->owner_name, p->template_hash)) > 0) {
+		snprintf(name, sizeof(name), "%.*s", (int)len, p->owner_name);
+		rc = fb_workload_ref_set(wl, "Deployment", ns, name);
+	} else if (p->owner_kind && p->owner_name && !strcmp(p->owner_kind, "Job") &&
+	           (len = cronjob_prefix(p->owner_name)) > 0) {
+		snprintf(name, sizeof(name), "%.*s", (int)len, p->owner_name);
+		rc = fb_workload_ref_set(wl, "CronJob", ns, name);
+	} else if (p->owner_kind && p->owner_name) {
+		rc = fb_workload_ref_set(wl, p->owner_kind, ns, p->owner_name);
+	} else {
+		rc = fb_workload_ref_set(wl, "Pod", ns, p->name);
+	}
 	*out = (fb_pod_obs){ .ns = p->ns, .name = p->name, .uid = p->uid, .node = p->node,
-	                     .workload = workload_buf, .daemonset = p->daemonset,
+	                     .workload = rc == 0 ? wl : NULL, .daemonset = p->daemonset,
 	                     .mirror = p->mirror, .terminating = p->terminating,
 	                     .terminal = p->terminal, .tol_not_ready_s = p->tol_not_ready_s,
 	                     .tol_unreachable_s = p->tol_unreachable_s,
@@ -388,10 +393,10 @@ void *fb_project_quarantine(const cJSON *obj, void *ud)
 	return q;
 }
 
-void fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out)
+int fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out)
 {
-	*out = (fb_quarantine_obs){ .ns = q->ns, .name = q->name, .kind = q->kind,
-	                            .workload = q->workload, .released = q->release,
+	*out = (fb_quarantine_obs){ .ns = q->ns, .name = q->name, .released = q->release,
 	                            .action = q->action, .scaled_from = q->scaled_from,
 	                            .phase_released = q->phase_released };
+	return fb_workload_ref_set(&out->workload, q->kind, q->ns, q->workload);
 }

@@ -71,18 +71,20 @@ void fb_quarantine_proj_free(void *p, void *ud);
 
 /* Views for the core (pointers into the projection; no copies). */
 void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);
-void fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out);
+/* -1 when spec.workload is missing or unusable (the Quarantine names no workload). */
+int fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out);
 /*
- * workload_buf receives the pod's workload, "Kind/namespace/name":
+ * wl receives the pod's workload (out->workload points at it):
  *   - ReplicaSet "<d>-<hash>" whose pod carries pod-template-hash=<hash>:
  *     Deployment <d> (the deployment controller names its ReplicaSets so:
  *     pkg/controller/deployment/sync.go getNewReplicaSet);
  *   - Job "<c>-<n>" with <n> a Unix time in minutes: CronJob <c> (the cronjob
  *     controller's getJobName);
- *   - any other controller: itself; a bare pod: "Pod/namespace/name".
- * DaemonSet pods are never suspects (the core skips them).
+ *   - any other controller: itself; a bare pod: Pod <namespace>/<name>.
+ * A value too long to be a kind, namespace or name (workload.h) gives no
+ * workload. DaemonSet pods are never suspects (the core skips them).
  */
-void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, char *workload_buf, size_t cap);
+void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl);
 
 /*
  * The pod's tolerance of a NoExecute taint with this key and an empty value,

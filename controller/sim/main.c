@@ -218,11 +218,13 @@ int main(int argc, char **argv)
 				agg_add(&a, &r);
 				if (per_seed)
 					printf("  %s %s seed %llu: lost %d stuck %.0f falseq %d poisonq %d "
-					       "evictions %ld failures %ld events %ld ticks %ld\n",
+					       "evictions %ld failures %ld events %ld ticks %ld actions %ld "
+					       "digest %016llx\n",
 					       fb_sim_scenario_name(sc[i]), fb_sim_policy_name((fb_sim_policy)p),
 					       (unsigned long long)seed, r.nodes_lost, r.stuck_pod_minutes,
 					       r.false_quarantines, r.poison_quarantined, r.evictions,
-					       r.node_failures, r.events, r.core_ticks);
+					       r.node_failures, r.events, r.core_ticks, r.actions,
+					       (unsigned long long)r.digest);
 			}
 			double wall = (wall_now() - t0) / (double)seeds;
 			char caught[16] = "-";

@@ -21,6 +21,8 @@
 
 #include "core.h"
 #include "kc/alloc.h"
+#include "kc/hash.h"
+#include "render.h"
 #include "sim_int.h"
 
 #define SIM_T0 (1700000000LL * 1000)      /* a wall-clock epoch: arrivals must be > 0 */
@@ -163,7 +165,7 @@ typedef struct sim_pod {
 
 typedef struct sim_wl {
 	char name[FB_SIM_NAME_MAX + 8];
-	char id[FB_SIM_NAME_MAX + 32];  /* "Deployment/default/<name>" */
+	fb_workload_ref ref;            /* Deployment default/<name> */
 	int spec;
 	int replicas;
 	int pool;
@@ -360,7 +362,7 @@ static void core_pod(sim *s, int idx)
 	snprintf(name, sizeof(name), "%s-%d", w->name, idx);
 	fb_pod_obs o = { .ns = SIM_NS, .name = name, .uid = uid,
 	                 .node = p->node >= 0 ? s->nodes[p->node].name : NULL,
-	                 .workload = w->id,
+	                 .workload = &w->ref,
 	                 .tol_not_ready_s = s->sc->toleration_s,
 	                 .tol_unreachable_s = s->sc->toleration_s,
 	                 .arrived_ms = p->arrived_ms };
@@ -532,14 +534,10 @@ static int parse_index(const char *s, const char *prefix)
 
 static void apply_quarantine(sim *s, const fb_action *a)
 {
-	cJSON *o = cJSON_Parse(a->payload ? a->payload : "");
-	const cJSON *wl = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(o, "spec"), "workload");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(wl, "name");
-	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(wl, "kind");
-	for (int i = 0; cJSON_IsString(name) && i < s->nwls; i++) {
+	const fb_workload_ref *ref = &a->verdict->workload;
+	for (int i = 0; i < s->nwls; i++) {
 		sim_wl *w = &s->wls[i];
-		if (strcmp(w->name, name->valuestring) != 0 || w->quarantined)
+		if (strcmp(w->name, ref->name) != 0 || w->quarantined)
 			continue;
 		w->quarantined = true;
 		if (w->poison)
@@ -547,13 +545,72 @@ static void apply_quarantine(sim *s, const fb_action *a)
 		else
 			s->res.false_quarantines++;
 		/* the informer sees the Quarantine object it created */
-		fb_quarantine_obs q = { .ns = a->ns, .name = a->name,
-		                        .kind = cJSON_IsString(kind) ? kind->valuestring : "Deployment",
-		                        .workload = w->name, .action = FB_POISON_PIN,
-		                        .scaled_from = -1 };
+		fb_quarantine_obs q = { .ns = a->ns, .name = a->name, .workload = w->ref,
+		                        .action = FB_POISON_PIN, .scaled_from = -1 };
+		snprintf(q.workload.kind, sizeof(q.workload.kind), "%s", ref->kind);
 		fb_core_quarantine_set(s->core, &q, s->now);
 	}
+}
+
+/* FNV-1a over a string and its terminator. */
+static void digest_str(uint64_t *h, const char *str)
+{
+	*h = (*h ^ kc_fnv1a64(str ? str : "", str ? strlen(str) + 1 : 1)) * 1099511628211ULL;
+}
+
+static void digest_json(uint64_t *h, cJSON *o)
+{
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	digest_str(h, text ? text : "(none)");
+	cJSON_free(text);
 	cJSON_Delete(o);
+}
+
+/*
+ * Every action the core gives, in order, folded into one number per run
+ * (--per-seed prints it): what the core decided, compared across builds
+ * that must decide the same (a restructuring, say). The API objects go in
+ * as the shell would write them.
+ */
+static void digest_action(sim *s, const fb_action *a)
+{
+	uint64_t *h = &s->res.digest;
+	char head[96];
+	snprintf(head, sizeof(head), "%d %d %d %lld", (int)a->kind, (int)a->dry_run, (int)a->obj,
+	         (long long)a->grace_period_s);
+	digest_str(h, head);
+	digest_str(h, a->ns);
+	digest_str(h, a->name);
+	digest_str(h, a->uid);
+	digest_str(h, a->node);
+	digest_str(h, a->taint);
+	digest_str(h, a->quarantine);
+	bool wl = a->obj == FB_OBJ_WORKLOAD || a->kind == FB_ACT_SCALE_TO_ZERO ||
+	          a->kind == FB_ACT_SCALE_RESTORE;
+	digest_str(h, wl ? a->workload.kind : "");
+	switch (a->kind) {
+	case FB_ACT_EVENT:
+		digest_str(h, a->warning ? "Warning" : "Normal");
+		digest_str(h, fb_reason_name(a->reason));
+		digest_str(h, fb_reason_action(a->reason));
+		digest_str(h, a->message);
+		break;
+	case FB_ACT_NODE_ANNOTATE: {
+		char *json = a->failure ? fb_failure_to_json(a->failure) : NULL;
+		digest_str(h, json ? json : "(none)");
+		kc_free(json);
+		break;
+	}
+	case FB_ACT_QUARANTINE:
+		digest_json(h, a->verdict ? fb_render_quarantine(a->verdict) : NULL);
+		break;
+	case FB_ACT_BUDGET_STATUS:
+		digest_json(h, fb_core_budget_status_json(s->core, a->name, s->now));
+		break;
+	default:
+		break;
+	}
+	s->res.actions++;
 }
 
 static void apply_actions(sim *s)
@@ -561,6 +618,7 @@ static void apply_actions(sim *s)
 	bool untainted = false;
 	for (size_t i = 0; i < s->acts.n; i++) {
 		const fb_action *a = &s->acts.v[i];
+		digest_action(s, a);
 		if (a->dry_run)
 			continue;
 		switch (a->kind) {
@@ -596,7 +654,7 @@ static void apply_actions(sim *s)
 			apply_quarantine(s, a);
 			break;
 		case FB_ACT_EVENT:
-			if (s->params.trace && strcmp(a->reason, "Quarantined") == 0)
+			if (s->params.trace && a->reason == FB_REASON_QUARANTINED)
 				fprintf(stderr, "  [%s seed %llu +%.1fmin] %s\n", s->sc->name,
 				        (unsigned long long)s->seed, (double)(s->now - SIM_T0) / 60000.0,
 				        a->message);
@@ -608,8 +666,8 @@ static void apply_actions(sim *s)
 		case FB_ACT_SCALE_TO_ZERO:
 		case FB_ACT_SCALE_RESTORE:
 			/* not modelled: the simulated budgets never choose ScaleToZero */
-			fb_core_scale_result(s->core, a->ns, a->wl_kind, a->name,
-			                     a->kind == FB_ACT_SCALE_RESTORE, FB_SCALE_REFUSED, s->now);
+			fb_core_scale_result(s->core, &a->workload, a->kind == FB_ACT_SCALE_RESTORE,
+			                     FB_SCALE_REFUSED, s->now);
 			break;
 		}
 	}
@@ -926,7 +984,7 @@ static int setup_workloads(sim *s)
 				snprintf(w->name, sizeof(w->name), "%s", ws->name);
 			else
 				snprintf(w->name, sizeof(w->name), "%.56s-%d", ws->name, k);
-			snprintf(w->id, sizeof(w->id), "Deployment/%s/%s", SIM_NS, w->name);
+			fb_workload_ref_set(&w->ref, "Deployment", SIM_NS, w->name);
 			w->spec = i;
 			w->replicas = (int)rng_range(&s->exo, ws->replicas_min, ws->replicas_max);
 			w->pool = ws->pool;

@@ -72,6 +72,8 @@ typedef struct fb_sim_result {
 	long node_failures;             /* node stops of any cause */
 	long events;                    /* simulation events processed */
 	long core_ticks;                /* fb_core_tick calls (firebreak) */
+	long actions;                   /* actions the core gave (firebreak) */
+	uint64_t digest;                /* of those actions, in order (sim.c digest_action) */
 } fb_sim_result;
 
 /*

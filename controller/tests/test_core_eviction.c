@@ -28,7 +28,7 @@ static void pod_full(const char *name, const char *on, int64_t tol, bool ds, boo
 	char uid[64];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
 	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on,
-	                 .workload = "Deployment/default/web", .daemonset = ds,
+	                 .workload = WL("Deployment/default/web"), .daemonset = ds,
 	                 .terminating = terminating, .tol_not_ready_s = tol,
 	                 .tol_unreachable_s = tol, .arrived_ms = T0 - 3600 * S };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
@@ -236,7 +236,7 @@ KT_TEST(budget_window_admits_one_node_and_names_itself)
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p2") != NULL);
 
-	cJSON *st = fb_core_budget_status(core, "gpu-pool", T0 + 3600 * S + 10);
+	cJSON *st = fb_core_budget_status_json(core, "gpu-pool", T0 + 3600 * S + 10);
 	KT_CHECK(st != NULL);
 	cJSON *usage = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "windowUsage"), 0);
 	KT_EQ_INT(cJSON_GetObjectItem(usage, "used")->valueint, 1);
@@ -298,7 +298,7 @@ KT_TEST(new_leader_does_not_charge_an_admission_twice)
 	/* the budget is full (1/1) yet g1 goes on: its admission is already on record */
 	KT_CHECK(find(FB_ACT_EVICT, "p1") != NULL);
 	KT_CHECK(find(FB_ACT_EVICT, "late") != NULL);
-	cJSON *st = fb_core_budget_status(core, "gpu-pool", T0 + 60 * S);
+	cJSON *st = fb_core_budget_status_json(core, "gpu-pool", T0 + 60 * S);
 	KT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(st, "admissions")), 1);
 	cJSON_Delete(st);
 	teardown();
@@ -348,7 +348,7 @@ KT_TEST(invalid_budget_keeps_last_good_spec)
 	node("n0", "a", FB_COND_UNKNOWN, T0 + 2, NULL);
 	tick(T0 + 10 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0); /* maxNodes 0 still in force */
-	cJSON *st = fb_core_budget_status(core, "all", T0 + 10 * S);
+	cJSON *st = fb_core_budget_status_json(core, "all", T0 + 10 * S);
 	cJSON *conds = cJSON_GetObjectItem(st, "conditions");
 	bool invalid_true = false;
 	cJSON *c;

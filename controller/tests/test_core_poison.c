@@ -47,7 +47,7 @@ static void pod(const char *name, const char *on, const char *workload, int64_t 
 {
 	char uid[64];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = workload,
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = WL(workload),
 	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 }
@@ -63,7 +63,7 @@ static void gone(const char *name)
 static int qset(const char *name, const char *kind, const char *workload, bool released,
                 fb_poison_action action, int64_t scaled_from, int64_t now)
 {
-	fb_quarantine_obs q = { .ns = "default", .name = name, .kind = kind, .workload = workload,
+	fb_quarantine_obs q = { .ns = "default", .name = name, .workload = *WK(kind, "default", workload),
 	                        .released = released, .action = action,
 	                        .scaled_from = scaled_from };
 	return fb_core_quarantine_set(core, &q, now);
@@ -94,7 +94,7 @@ KT_TEST(cascade_stops_at_the_second_node)
 	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
 	tick(T0 + 25 * S);
 	const fb_action *ann = find(FB_ACT_NODE_ANNOTATE, "n1");
-	KT_CHECK(ann && ann->payload && strstr(ann->payload, POISON));
+	KT_CHECK(ann && payload(ann) && strstr(payload(ann), POISON));
 	KT_CHECK(find(FB_ACT_EVENT, "FailureRecorded") != NULL);
 	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL); /* one failure is not a verdict */
 	/* its pods (poison included) are evicted after the 30 s toleration */
@@ -112,13 +112,13 @@ KT_TEST(cascade_stops_at_the_second_node)
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
 	KT_CHECK(q != NULL);
 	KT_CHECK(q && !strcmp(q->ns, "default") && !strcmp(q->name, "deployment-poison"));
-	KT_CHECK(q && q->payload && strstr(q->payload, "\"migratedFrom\":\"n1\"") &&
-	         strstr(q->payload, "MigrationChain") && strstr(q->payload, "\"taintedNodes\":[\"n1\",\"n2\"]"));
+	KT_CHECK(q && payload(q) && strstr(payload(q), "\"migratedFrom\":\"n1\"") &&
+	         strstr(payload(q), "MigrationChain") && strstr(payload(q), "\"taintedNodes\":[\"n1\",\"n2\"]"));
 	KT_EQ_INT(count(FB_ACT_TAINT), 2);
 	const fb_action *t = find(FB_ACT_TAINT, "n2");
 	KT_CHECK(t && !strcmp(t->taint, "default.Deployment.poison"));
 	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
-	KT_CHECK(e && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->wl_kind, "Deployment"));
+	KT_CHECK(e && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->workload.kind, "Deployment"));
 	KT_CHECK(e && strstr(e->message, "arrived on n1 and n2 within"));
 	/* the poison pod on n2 stays; the innocent pod on n2 leaves as usual */
 	pod("web-2", "n2", WEB, T0 - 86400 * S);
@@ -157,7 +157,7 @@ static char *annotation_of(const char *node)
 	const char *last = NULL;
 	for (size_t a = 0; a < acts.n; a++)
 		if (acts.v[a].kind == FB_ACT_NODE_ANNOTATE && !strcmp(acts.v[a].name, node))
-			last = acts.v[a].payload;
+			last = payload(&acts.v[a]);
 	return last ? kc_strdup(last) : NULL;
 }
 
@@ -211,11 +211,11 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 		tick(outage_mark(i, FB_COND_UNKNOWN, NULL));
 		quarantines += count(FB_ACT_QUARANTINE);
 		for (size_t a = 0; a < acts.n; a++) {
-			if (acts.v[a].kind != FB_ACT_NODE_ANNOTATE || !acts.v[a].payload)
+			if (acts.v[a].kind != FB_ACT_NODE_ANNOTATE || !payload(&acts.v[a]))
 				continue;
 			written += !strcmp(acts.v[a].name, n);
 			if ((!strcmp(acts.v[a].name, "n1") || !strcmp(acts.v[a].name, "n2")) &&
-			    !strstr(acts.v[a].payload, "batch"))
+			    !strstr(payload(&acts.v[a]), "batch"))
 				cleared++;
 		}
 	}
@@ -298,7 +298,7 @@ KT_TEST(verdict_comes_before_a_short_toleration_expires)
 	cluster();
 	tick(T0);
 	fb_pod_obs o = { .ns = "default", .name = "poison-1", .uid = "uid-poison-1", .node = "n1",
-	                 .workload = POISON, .tol_not_ready_s = 5, .tol_unreachable_s = 5,
+	                 .workload = WL(POISON), .tol_not_ready_s = 5, .tol_unreachable_s = 5,
 	                 .arrived_ms = T0 };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 	node("n1", FB_COND_UNKNOWN, T0 + 20 * S);
@@ -406,7 +406,7 @@ KT_TEST(evidence_on_nodes_survives_a_restart)
 	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
 	tick(T0 + 25 * S);
 	const fb_action *ann = find(FB_ACT_NODE_ANNOTATE, "n1");
-	char *saved = ann && ann->payload ? kc_strdup(ann->payload) : NULL;
+	char *saved = ann && payload(ann) ? kc_strdup(payload(ann)) : NULL;
 	KT_CHECK(saved != NULL);
 	teardown();
 
@@ -421,7 +421,7 @@ KT_TEST(evidence_on_nodes_survives_a_restart)
 	node("n2", FB_COND_UNKNOWN, T0 + 81 * S);
 	tick(T0 + 81 * S);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
-	KT_CHECK(q && strstr(q->payload, "\"migratedFrom\":\"n1\""));
+	KT_CHECK(q && strstr(payload(q), "\"migratedFrom\":\"n1\""));
 	kc_free(saved);
 	teardown();
 }
@@ -446,7 +446,7 @@ KT_TEST(release_untaints_and_lets_pods_go)
 	KT_CHECK(find(FB_ACT_EVICT, "poison-a") == NULL);
 	KT_EQ_INT(count(FB_ACT_UNTAINT), 0);
 	/* the operator deletes the Quarantine */
-	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 200 * S);
+	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 200 * S);
 	tick(T0 + 200 * S);
 	KT_CHECK(find(FB_ACT_UNTAINT, "n1") && find(FB_ACT_UNTAINT, "n2"));
 	KT_CHECK(find(FB_ACT_UNTAINT, "n3") == NULL);
@@ -561,10 +561,11 @@ KT_TEST(verdict_rule)
 	KT_CHECK(!fb_poison_verdict(1, 0, 2, 0.5));
 	KT_CHECK(fb_poison_verdict(3, 1, 3, 0.5));
 	char tv[64];
-	fb_quarantine_taint_value("gpu", "Deployment", "render", tv);
+	fb_quarantine_taint_value(WK("Deployment", "gpu", "render"), tv);
 	KT_EQ_STR(tv, "gpu.Deployment.render");
-	fb_quarantine_taint_value("a-very-long-namespace-name-indeed", "StatefulSet",
-	                          "with-an-even-longer-workload-name-that-goes-on", tv);
+	fb_quarantine_taint_value(WK("StatefulSet", "a-very-long-namespace-name-indeed",
+	                             "with-an-even-longer-workload-name-that-goes-on"),
+	                          tv);
 	KT_CHECK(strlen(tv) <= 63);
 	KT_CHECK(!strncmp(tv, "a-very-long-namespace-name-indeed.StatefulSet.", 46));
 }

@@ -48,7 +48,7 @@ static void pod(const char *name, const char *on, const char *workload, int64_t 
 {
 	char uid[64];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = workload,
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = WL(workload),
 	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 }
@@ -56,7 +56,7 @@ static void pod(const char *name, const char *on, const char *workload, int64_t 
 static int qset(const char *name, const char *kind, const char *workload, bool released,
                 fb_poison_action action, int64_t scaled_from, bool phase_released, int64_t now)
 {
-	fb_quarantine_obs q = { .ns = "default", .name = name, .kind = kind, .workload = workload,
+	fb_quarantine_obs q = { .ns = "default", .name = name, .workload = *WK(kind, "default", workload),
 	                        .released = released, .action = action,
 	                        .scaled_from = scaled_from, .phase_released = phase_released };
 	return fb_core_quarantine_set(core, &q, now);
@@ -91,11 +91,11 @@ KT_TEST(scaled_once_and_restored_on_release)
 	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
-	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"ScaleToZero\""));
+	KT_CHECK(q && payload(q) && strstr(payload(q), "\"action\":\"ScaleToZero\""));
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	const fb_action *sc = find(FB_ACT_SCALE_TO_ZERO, NULL);
 	KT_CHECK(sc && !strcmp(sc->ns, "default") && !strcmp(sc->name, "poison") &&
-	         !strcmp(sc->wl_kind, "Deployment") && !strcmp(sc->quarantine, "deployment-poison") &&
+	         !strcmp(sc->workload.kind, "Deployment") && !strcmp(sc->quarantine, "deployment-poison") &&
 	         !sc->dry_run);
 	/* after the Quarantine that records it; pins and taints as with Pin */
 	KT_CHECK(index_of(FB_ACT_QUARANTINE) >= 0 &&
@@ -110,7 +110,7 @@ KT_TEST(scaled_once_and_restored_on_release)
 	               T0 + 46 * S), 0);
 	tick(T0 + 47 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
-	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_DONE,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_DONE,
 	                     T0 + 47 * S);
 	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, 2, false,
 	               T0 + 48 * S), 0);
@@ -123,15 +123,15 @@ KT_TEST(scaled_once_and_restored_on_release)
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 1);
 	/* the operator deletes the Quarantine: restored once */
-	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 120 * S);
+	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 120 * S);
 	tick(T0 + 120 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
 	const fb_action *r = find(FB_ACT_SCALE_RESTORE, NULL);
-	KT_CHECK(r && !strcmp(r->name, "poison") && !strcmp(r->wl_kind, "Deployment"));
+	KT_CHECK(r && !strcmp(r->name, "poison") && !strcmp(r->workload.kind, "Deployment"));
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	tick(T0 + 121 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
-	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_DONE,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_DONE,
 	                     T0 + 121 * S);
 	tick(T0 + 220 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
@@ -145,9 +145,9 @@ KT_TEST(pin_by_default_makes_no_scale)
 	setup(false);
 	cascade(POISON);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
-	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"Pin\""));
+	KT_CHECK(q && payload(q) && strstr(payload(q), "\"action\":\"Pin\""));
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
-	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 120 * S);
+	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 120 * S);
 	tick(T0 + 120 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
 	teardown();
@@ -159,7 +159,7 @@ KT_TEST(failures_are_retried_with_backoff)
 	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
-	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_FAILED,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_FAILED,
 	                     T0 + 45 * S);
 	int64_t next = tick(T0 + 46 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
@@ -167,18 +167,18 @@ KT_TEST(failures_are_retried_with_backoff)
 	tick(T0 + 50 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	/* the second failure waits twice as long */
-	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_FAILED,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_FAILED,
 	                     T0 + 50 * S);
 	tick(T0 + 55 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	tick(T0 + 60 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	/* refused (e.g. managed by another controller): pinned only, nothing to restore */
-	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_REFUSED,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_REFUSED,
 	                     T0 + 60 * S);
 	tick(T0 + 420 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
-	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 520 * S);
+	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 520 * S);
 	tick(T0 + 520 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
 	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
@@ -191,9 +191,9 @@ KT_TEST(release_while_the_scale_is_out_restores)
 	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
-	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 46 * S);
+	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 46 * S);
 	/* the scale's result arrives after the release: ignored, the restore follows */
-	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_DONE,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_DONE,
 	                     T0 + 46 * S);
 	tick(T0 + 47 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
@@ -202,7 +202,7 @@ KT_TEST(release_while_the_scale_is_out_restores)
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 0);
 	/* a failed restore is tried again */
-	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_FAILED,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_FAILED,
 	                     T0 + 47 * S);
 	tick(T0 + 48 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
@@ -231,7 +231,7 @@ KT_TEST(a_restart_does_not_scale_twice)
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
 	/* the status says Released only once the restore is done */
 	KT_CHECK(find(FB_ACT_QUARANTINE_RELEASED, NULL) == NULL);
-	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_DONE,
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_DONE,
 	                     T0 + 10 * S);
 	tick(T0 + 11 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE_RELEASED, NULL) != NULL);
@@ -267,7 +267,7 @@ KT_TEST(released_while_no_leader_was_watching)
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
 	/* a failed restore (a webhook, RBAC) is retried and the release stays unmarked, so a
 	 * restart or the next leader would restore again */
-	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_FAILED, T0 + S);
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_FAILED, T0 + S);
 	tick(T0 + 2 * S);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
 	int64_t t = T0 + 2 * S;
@@ -275,7 +275,7 @@ KT_TEST(released_while_no_leader_was_watching)
 		tick(t += S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 1);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 0);
-	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_DONE, t);
+	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_DONE, t);
 	tick(t + S);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 1);
 	teardown();
@@ -322,11 +322,11 @@ static void expect_fallback(const char *kind, const char *name)
 	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(workload);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
-	KT_CHECK(q && q->payload && strstr(q->payload, "\"action\":\"Pin\""));
+	KT_CHECK(q && payload(q) && strstr(payload(q), "\"action\":\"Pin\""));
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	KT_EQ_INT(count(FB_ACT_TAINT), 2);
 	const fb_action *e = find(FB_ACT_EVENT, "ScaleToZeroSkipped");
-	KT_CHECK(e && e->warning && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->wl_kind, kind) &&
+	KT_CHECK(e && e->warning && e->obj == FB_OBJ_WORKLOAD && !strcmp(e->workload.kind, kind) &&
 	         strstr(e->message, "pinned instead"));
 	if (!e)
 		fprintf(stderr, "  (no ScaleToZeroSkipped for %s)\n", workload);
@@ -334,7 +334,7 @@ static void expect_fallback(const char *kind, const char *name)
 	KT_CHECK(qe && strstr(qe->message, "cannot be scaled to zero"));
 	tick(T0 + 80 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
-	fb_core_quarantine_delete(core, "default", kind, name, T0 + 120 * S);
+	fb_core_quarantine_delete(core, WK(kind, "default", name), T0 + 120 * S);
 	tick(T0 + 120 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
 	teardown();
@@ -356,7 +356,7 @@ KT_TEST(kinds_without_scale_fall_back_to_pin)
 	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade("StatefulSet/default/db");
 	const fb_action *sc = find(FB_ACT_SCALE_TO_ZERO, NULL);
-	KT_CHECK(sc && !strcmp(sc->wl_kind, "StatefulSet") && !strcmp(sc->quarantine, "statefulset-db"));
+	KT_CHECK(sc && !strcmp(sc->workload.kind, "StatefulSet") && !strcmp(sc->quarantine, "statefulset-db"));
 	teardown();
 }
 

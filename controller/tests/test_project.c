@@ -84,9 +84,12 @@ KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
 	KT_EQ_INT(p->tol_unreachable_s, FB_TOL_FOREVER);
 	KT_EQ_INT(p->arrived_ms, 1795392005000LL);
 	fb_pod_obs o;
-	char wl[256];
-	fb_pod_proj_obs(p, &o, wl, sizeof(wl));
-	KT_EQ_STR(o.workload, "ReplicaSet/shop/web-abc");
+	fb_workload_ref wl;
+	fb_pod_proj_obs(p, &o, &wl);
+	KT_CHECK(o.workload == &wl);
+	KT_EQ_STR(wl.kind, "ReplicaSet");
+	KT_EQ_STR(wl.ns, "shop");
+	KT_EQ_STR(wl.name, "web-abc");
 	fb_pod_proj_free(p, NULL);
 	cJSON_Delete(obj);
 
@@ -103,15 +106,19 @@ KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
 
 static const char *workload_of(const char *meta_json)
 {
-	static char wl[256];
+	static char wl[FB_WORKLOAD_ID_MAX];
 	char buf[1024];
 	snprintf(buf, sizeof(buf), "{\"metadata\":%s}", meta_json);
 	cJSON *obj = cJSON_Parse(buf);
 	fb_pod_proj *p = fb_project_pod(obj, NULL);
 	fb_pod_obs o;
+	fb_workload_ref ref;
 	snprintf(wl, sizeof(wl), "(null)");
-	if (p)
-		fb_pod_proj_obs(p, &o, wl, sizeof(wl));
+	if (p) {
+		fb_pod_proj_obs(p, &o, &ref);
+		if (o.workload)
+			fb_workload_id(o.workload, wl);
+	}
 	fb_pod_proj_free(p, NULL);
 	cJSON_Delete(obj);
 	return wl;
@@ -170,11 +177,12 @@ KT_TEST(quarantine_projection_reads_action_count_and_phase)
 	fb_quarantine_proj *q = fb_project_quarantine(obj, NULL);
 	KT_CHECK(q != NULL);
 	fb_quarantine_obs o;
-	fb_quarantine_proj_obs(q, &o);
+	KT_EQ_INT(fb_quarantine_proj_obs(q, &o), 0);
 	KT_EQ_STR(o.ns, "gpu");
 	KT_EQ_STR(o.name, "deployment-render");
-	KT_EQ_STR(o.kind, "Deployment");
-	KT_EQ_STR(o.workload, "render");
+	KT_EQ_STR(o.workload.kind, "Deployment");
+	KT_EQ_STR(o.workload.ns, "gpu");
+	KT_EQ_STR(o.workload.name, "render");
 	KT_CHECK(o.released && o.phase_released);
 	KT_EQ_INT(o.action, FB_POISON_SCALE_TO_ZERO);
 	KT_EQ_INT(o.scaled_from, 3);

@@ -37,7 +37,9 @@ static void pod(fb_core *c, const char *name, const char *on, const char *wl, in
 {
 	char uid[32];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = wl,
+	fb_workload_ref ref;
+	KT_EQ_INT(fb_workload_id_parse(wl, &ref), 0);
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = &ref,
 	                 .tol_not_ready_s = 300, .tol_unreachable_s = 300, .arrived_ms = arrived };
 	KT_EQ_INT(fb_core_pod_set(c, &o), 0);
 }

@@ -84,6 +84,21 @@ char *kc_time_format(int64_t wall_us, char buf[KC_TIME_STR_MAX])
 	return buf;
 }
 
+char *kc_time_format_frac(int64_t wall_us, int frac_digits, char buf[KC_TIME_STR_MAX])
+{
+	if (frac_digits == 6)
+		return kc_microtime_format(wall_us, buf);
+	if (frac_digits != 3)
+		return kc_time_format(wall_us, buf);
+	int y, h, mi, s;
+	unsigned mo, d;
+	long us;
+	split(wall_us, &y, &mo, &d, &h, &mi, &s, &us);
+	snprintf(buf, KC_TIME_STR_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, s,
+	         (int)(us / 1000) % 1000);
+	return buf;
+}
+
 char *kc_microtime_format(int64_t wall_us, char buf[KC_TIME_STR_MAX])
 {
 	int y, h, mi, s;

@@ -34,4 +34,11 @@ int count(fb_action_kind kind);
 int index_of(fb_action_kind kind);
 const fb_action *find(fb_action_kind kind, const char *name_or_reason);
 
+/* The reference of workload id "Kind/namespace/name" (one of 8 rotating buffers), or NULL. */
+const fb_workload_ref *WL(const char *id);
+/* The same from its parts. */
+const fb_workload_ref *WK(const char *kind, const char *ns, const char *name);
+/* The JSON an annotation or Quarantine action writes (valid until the next tick), or NULL. */
+const char *payload(const fb_action *a);
+
 #endif

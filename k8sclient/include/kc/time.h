@@ -27,6 +27,8 @@ int64_t kc_now_wall_us(void);
 char *kc_time_format(int64_t wall_us, char buf[KC_TIME_STR_MAX]);
 /* metav1.MicroTime: RFC 3339 with exactly 6 fractional digits, UTC. */
 char *kc_microtime_format(int64_t wall_us, char buf[KC_TIME_STR_MAX]);
+/* RFC 3339 in UTC with 0, 3 or 6 digits of fraction (truncated). */
+char *kc_time_format_frac(int64_t wall_us, int frac_digits, char buf[KC_TIME_STR_MAX]);
 /*
  * Parse RFC 3339 (any fraction length, 'Z' or +hh:mm offset) into wall-clock
  * microseconds. KC_ERR_PARSE on anything else; *out untouched then.

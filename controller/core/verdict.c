@@ -1,0 +1,413 @@
+/*
+ * verdict.c - the poison guard's evidence and verdict (poison.h, DESIGN.md
+ * "Poison detection"): for every node failure, which workloads arrived on
+ * the node shortly before it (written to the node, read back by any
+ * replica); zone and cluster outages, which are not evidence; and the
+ * verdict on each workload whose evidence changed, once its failures have
+ * settled.
+ *
+ * Owns: c->evidence, c->workloads_dirty, c->outage_seen, each workload's
+ * dirty and bad, each node's failure_recorded.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "kc/alloc.h"
+
+/* Failures of a whole zone within this span are one event: an outage. */
+#define ZONE_OUTAGE_SPAN_MS (60 * 1000)
+
+/* w is to be judged again at the next verdict pass. */
+static void mark_dirty(fb_core *c, core_workload *w)
+{
+	w->dirty = c->workloads_dirty = true;
+}
+
+/* The suspects of f (that this core knows of) are to be judged again. */
+static void mark_suspects_dirty(fb_core *c, const fb_failure *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		core_workload *w = kc_map_get(&c->workloads, f->s[i].workload);
+		if (w)
+			mark_dirty(c, w);
+	}
+}
+
+/*
+ * The poison settings that apply to a node: those of the first budget (by
+ * name) that selects it, else the defaults. A verdict, and the action it
+ * takes, follow the settings of the node that failed last with the workload
+ * (judge_workloads).
+ */
+const fb_poison_spec *node_poison_spec(fb_core *c, core_node *n)
+{
+	core_budget *b;
+	budget_iter bi;
+	if (n && (bi = node_budgets(c, n), (b = node_budget_next(c, n, &bi))))
+		return &b->spec.poison;
+	return &c->cfg.defaults.poison;
+}
+
+/*
+ * Evidence written to the node earlier (by us, or by the leader before us):
+ * take it back so that the verdict is the same after a restart.
+ */
+void verdict_restore_failure(fb_core *c, core_node *n, const char *json)
+{
+	fb_failure f;
+	if (fb_failure_from_json(json, n->name, &f) != 0)
+		return;
+	bool current = n->failed && f.failed_ms == n->failed_since_ms;
+	fb_failure *known = fb_evidence_find(&c->evidence, n->name, f.failed_ms);
+	if (known) {
+		/* The leader found the failure part of an outage and rewrote the record
+		 * without suspects (forget_suspects): a follower must forget them too. */
+		if (f.n == 0 && known->n > 0) {
+			mark_suspects_dirty(c, known);
+			fb_failure_drop_suspects(known);
+		}
+		fb_failure_release(&f);
+		if (current)
+			n->failure_recorded = true;
+		return;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		core_workload *w = workload_get_or_add(c, f.s[i].workload);
+		if (w)
+			mark_dirty(c, w);
+	}
+	if (fb_evidence_take(&c->evidence, &f) && current)
+		n->failure_recorded = true;
+}
+
+/* ---- evidence ---------------------------------------------------------------------------- */
+
+/* Write failure f (as it now stands) to node m's annotation, unless in dry run. */
+static void write_failure(fb_core *c, const fb_failure *f, core_node *m, fb_actions *out)
+{
+	if (!m || node_dry_run(c, m))
+		return;
+	fb_failure *copy = kc_calloc(1, sizeof(*copy));
+	if (!copy || fb_failure_copy(copy, f) != 0) {
+		kc_free(copy);
+		return;
+	}
+	fb_action *a = push_action(out, FB_ACT_NODE_ANNOTATE);
+	if (!a) {
+		fb_failure_release(copy);
+		kc_free(copy);
+		return;
+	}
+	a->obj = FB_OBJ_NODE;
+	copy_str(a->name, sizeof(a->name), m->name);
+	a->failure = copy;
+}
+
+/*
+ * Failure f of node m turned out to be part of an outage: its suspects were
+ * not the cause. Keep the failure with no suspects, judge its workloads
+ * again, and rewrite the node's record so that a restart or a new leader
+ * reads the same (the annotation is the durable evidence).
+ */
+static void forget_suspects(fb_core *c, fb_failure *f, core_node *m, fb_actions *out)
+{
+	if (f->n == 0)
+		return;
+	mark_suspects_dirty(c, f);
+	fb_failure_drop_suspects(f);
+	write_failure(c, f, m, out);
+}
+
+/*
+ * Did n fail as part of an outage of its zone? When at least two nodes of
+ * the zone fail within a minute of each other and the zone is disrupted in
+ * the node lifecycle controller's sense (no node Ready, or more than 2 not
+ * Ready and at least unhealthyZoneThreshold of them: ComputeZoneState), the
+ * cause is the zone (power, network), not what arrived on its nodes: a
+ * poison kills the nodes it lands on, not their neighbours. Found by
+ * firebreak-sim (docs/simulator.md): without this, a zone outage shortly
+ * after a rollout quarantined the rolled-out workload. If so, failures
+ * already recorded in the zone within the span lose their suspects too.
+ */
+static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
+{
+	int total = 0, together = 0, failed = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
+		const core_node *m = v;
+		if (!m->known || m->zone_len != n->zone_len ||
+		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
+			continue;
+		total++;
+		if (!m->failed)
+			continue;
+		failed++;
+		int64_t d = m->failed_since_ms - n->failed_since_ms;
+		if (d <= ZONE_OUTAGE_SPAN_MS && d >= -ZONE_OUTAGE_SPAN_MS)
+			together++;
+	}
+	if (together < 2 ||
+	    fb_compute_zone_state(total - failed, failed, c->cfg.rates.unhealthy_threshold) ==
+	            FB_ZONE_NORMAL)
+		return false;
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *m = v;
+		if (!m->known || m == n || m->zone_len != n->zone_len ||
+		    memcmp(m->zone_key, n->zone_key, n->zone_len) != 0)
+			continue;
+		fb_failure *f = fb_evidence_find(&c->evidence, m->name, m->failed_since_ms);
+		if (f)
+			forget_suspects(c, f, m, out);
+	}
+	return true;
+}
+
+/*
+ * An outage's failure is written down too, with no suspects: a restart or a
+ * new leader reads it back (restore_failure) instead of recording the failure
+ * afresh, perhaps after the outage has ended and with suspects.
+ */
+static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
+{
+	fb_failure f = { 0 };
+	f.failed_ms = n->failed_since_ms;
+	if (!(f.node = kc_strdup(n->name)))
+		return;
+	const fb_failure *kept = fb_evidence_take(&c->evidence, &f);
+	if (kept)
+		write_failure(c, kept, n, out);
+}
+
+/* Record who arrived on node n shortly before its current failure. */
+static void record_failure(fb_core *c, core_node *n, fb_actions *out)
+{
+	const fb_poison_spec *spec = node_poison_spec(c, n);
+	n->failure_recorded = true;
+	if (c->zones.master_disruption) {
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid,
+		      FB_REASON_FAILURE_RECORDED,
+		      "Node %s failed while every zone is disrupted: a cluster-wide outage (control "
+		      "plane or network), not evidence against what arrived here", n->name);
+		record_outage_failure(c, n, out);
+		return;
+	}
+	if (zone_outage(c, n, out)) {
+		char zbuf[128];
+		fb_zone_display(n->zone_key, n->zone_len, zbuf, sizeof(zbuf));
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid,
+		      FB_REASON_FAILURE_RECORDED,
+		      "Node %s failed with every other node of zone %s within a minute: a zone "
+		      "outage, not evidence against what arrived here", n->name, zbuf);
+		record_outage_failure(c, n, out);
+		return;
+	}
+	fb_failure f = { 0 };
+	f.failed_ms = n->failed_since_ms;
+	f.memory_pressure = n->memory_pressure_seen;
+	if (!(f.node = kc_strdup(n->name)))
+		return;
+	char list[400] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < n->npods; i++) {
+		const core_pod *p = n->pods[i];
+		const char *wid = pod_workload_id(p);
+		if (p->daemonset || p->mirror || p->terminal || !wid || p->arrived_ms <= 0)
+			continue;
+		int64_t before = f.failed_ms - p->arrived_ms;
+		if (before < 0 || before > spec->arrival_window_ms || fb_failure_suspect(&f, wid))
+			continue;
+		const char *from = fb_evidence_migrated_from(&c->evidence, wid, n->name,
+		                                             p->arrived_ms, spec->window_ms);
+		if (fb_failure_add_suspect(&f, wid, p->name, p->arrived_ms, from) != 0)
+			break;
+		char ago_buf[32];
+		int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s before%s%s)",
+		                 len ? ", " : "", wid, ago(before, ago_buf, sizeof(ago_buf)),
+		                 from ? ", moved here from failed node " : "", from ? from : "");
+		if (w > 0 && (size_t)w < sizeof(list) - len)
+			len += (size_t)w;
+	}
+	if (f.n == 0) {
+		fb_failure_release(&f);
+		return;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		core_workload *w = workload_get_or_add(c, f.s[i].workload);
+		if (!w)
+			continue;
+		mark_dirty(c, w);
+		if (w->quarantined && !node_dry_run(c, n)) /* it killed another node: mark it too */
+			taint_action(out, n, w, true);
+	}
+	event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, FB_REASON_FAILURE_RECORDED,
+	      "Node %s failed; recent arrivals: %s", n->name, list);
+	write_failure(c, &f, n, out);
+	fb_evidence_take(&c->evidence, &f);
+}
+
+/*
+ * Every zone is fully disrupted (the node lifecycle controller's master
+ * disruption mode): failures recorded within the outage span before it
+ * became evident were part of it too.
+ */
+static void cluster_outage(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	bool master = c->zones.master_disruption;
+	if (master == c->outage_seen)
+		return;
+	c->outage_seen = master;
+	if (!master)
+		return;
+	for (size_t e = 0; e < c->evidence.n; e++) {
+		fb_failure *f = &c->evidence.v[e];
+		if (f->failed_ms >= now_ms - ZONE_OUTAGE_SPAN_MS)
+			forget_suspects(c, f, kc_map_get(&c->nodes, f->node), out);
+	}
+}
+
+/* ---- the verdict ----------------------------------------------------------------------------- */
+
+/* Distinct healthy nodes where w arrived since since_ms and is still running. */
+static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms)
+{
+	const char *seen[64];
+	int n = 0;
+	(void)c;
+	for (size_t i = 0; i < w->npods; i++) {
+		const core_pod *p = w->pods[i];
+		if (!p->node || p->node->failed || p->terminating || p->terminal ||
+		    p->arrived_ms < since_ms)
+			continue;
+		bool dup = false;
+		for (int j = 0; j < n && j < 64 && !dup; j++)
+			dup = seen[j] == p->node->name;
+		if (dup)
+			continue;
+		if (n < 64)
+			seen[n] = p->node->name;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * When a workload's evidence may be judged. A failure settles poison_settle_ms
+ * after it: until then it may still turn out to be part of a zone or
+ * cluster-wide outage. When the control plane or a network loses every node,
+ * the node lifecycle controller marks them Unknown over several monitor passes
+ * (node-monitor-period 5 s, leases renewed every 10 s), so the first failures
+ * are recorded before the outage is evident from the zone states. The
+ * workload is judged once all its failures have settled, or as soon as one of
+ * its failed nodes (not yet admitted) has a pod due, whichever comes first: a
+ * verdict must be in force before a poison's pod could be evicted and
+ * replaced, and the judgement runs before admission in the same tick.
+ * Returns INT64_MIN if it may be judged now, else the time it may.
+ */
+static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
+                          int64_t now_ms)
+{
+	int64_t settled = INT64_MIN, due = INT64_MAX;
+	for (size_t e = 0; e < c->evidence.n; e++) {
+		const fb_failure *f = &c->evidence.v[e];
+		if (f->failed_ms < since_ms)
+			continue;
+		if (!fb_failure_suspect(f, w->id))
+			continue;
+		int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
+		if (at > settled)
+			settled = at;
+		const core_node *n = kc_map_get(&c->nodes, f->node);
+		if (n && n->known && n->failed && !n->admitted && n->failed_since_ms == f->failed_ms) {
+			int64_t d = node_next_due(n);
+			if (d < due)
+				due = d;
+		}
+	}
+	int64_t at = settled < due ? settled : due;
+	return at > now_ms ? at : INT64_MIN;
+}
+
+/* Returns when a workload held back by unsettled failures is to be judged (INT64_MAX: none). */
+static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	const char *k;
+	void *v;
+	int64_t next = INT64_MAX;
+	if (!c->workloads_dirty)
+		return next; /* nothing new: verdicts and counts stand */
+	if (c->zones.master_disruption)
+		return now_ms + 1000; /* every zone down: nothing can be told apart; wait */
+	c->workloads_dirty = false;
+	size_t suspects = 0, active = 0;
+	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (w->quarantined)
+			active++;
+		if (!w->dirty) {
+			if (!w->quarantined && w->bad > 0)
+				suspects++;
+			continue;
+		}
+		w->dirty = false;
+		if (w->quarantined || (w->dry_run && w->declared_ms))
+			continue;
+		const char *nodes[64];
+		/* the settings (enabled, failures, window, action) of the node that failed
+		 * last with it: the budget over the latest damage decides */
+		const fb_poison_spec *spec = &c->cfg.defaults.poison;
+		int64_t latest = INT64_MIN;
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			const fb_failure *f = &c->evidence.v[e];
+			if (f->failed_ms <= latest || !fb_failure_suspect(f, w->id))
+				continue;
+			latest = f->failed_ms;
+			spec = node_poison_spec(c, kc_map_get(&c->nodes, f->node));
+		}
+		if (!spec->enabled)
+			continue;
+		int64_t since = now_ms - spec->window_ms;
+		int64_t settle = judge_time(c, w, since, now_ms);
+		if (settle != INT64_MIN) {
+			/* judged again once its latest failure has settled */
+			w->dirty = c->workloads_dirty = true;
+			if (settle < next)
+				next = settle;
+			if (w->bad > 0)
+				suspects++;
+			continue;
+		}
+		int bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
+		int good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
+		w->bad = bad;
+		if (fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
+			quarantine_declare(c, w, nodes, bad, good, spec, now_ms, out);
+			if (w->quarantined)
+				active++;
+		} else if (bad > 0) {
+			suspects++;
+		}
+	}
+	c->stats.suspects = suspects;
+	c->stats.quarantines_active = active;
+	return next;
+}
+
+int64_t verdict_pass(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	const char *k;
+	void *v;
+	int64_t keep = c->cfg.defaults.poison.window_ms;
+	for (size_t i = 0; i < c->nbudgets; i++)
+		if (c->budgets[i]->spec.poison.window_ms > keep)
+			keep = c->budgets[i]->spec.poison.window_ms;
+	fb_evidence_prune(&c->evidence, now_ms - keep);
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (n->known && n->failed && !n->failure_recorded)
+			record_failure(c, n, out);
+	}
+	cluster_outage(c, now_ms, out);
+	return judge_workloads(c, now_ms, out);
+}
