@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kc/alloc.h"
+#include "kc/array.h"
 #include "kc/time.h"
 #include "poison.h"
 
@@ -22,7 +23,7 @@ void fb_failure_drop_suspects(fb_failure *f)
 	}
 	kc_free(f->s);
 	f->s = NULL;
-	f->n = 0;
+	f->n = f->cap = 0;
 }
 
 int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
@@ -30,10 +31,8 @@ int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
 {
 	if (f->n >= FB_FAILURE_SUSPECTS_MAX)
 		return -1;
-	fb_suspect *v = kc_realloc(f->s, (f->n + 1) * sizeof(*v));
-	if (!v)
+	if (KC_ARRAY_RESERVE(f->s, f->cap, f->n + 1) != 0)
 		return -1;
-	f->s = v;
 	fb_suspect *s = &f->s[f->n];
 	memset(s, 0, sizeof(*s));
 	s->workload = kc_strdup(workload);
@@ -181,15 +180,9 @@ fb_failure *fb_evidence_take(fb_evidence *e, fb_failure *f)
 		fb_failure_release(f);
 		return NULL;
 	}
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 8;
-		fb_failure *v = kc_realloc(e->v, cap * sizeof(*v));
-		if (!v) {
-			fb_failure_release(f);
-			return NULL;
-		}
-		e->v = v;
-		e->cap = cap;
+	if (KC_ARRAY_RESERVE(e->v, e->cap, e->n + 1) != 0) {
+		fb_failure_release(f);
+		return NULL;
 	}
 	e->v[e->n] = *f;
 	memset(f, 0, sizeof(*f));

@@ -51,7 +51,7 @@ typedef struct fb_failure {
 	int64_t failed_ms;
 	bool memory_pressure;  /* MemoryPressure was True before the node failed */
 	fb_suspect *s;
-	size_t n;
+	size_t n, cap;
 } fb_failure;
 
 typedef struct fb_evidence {

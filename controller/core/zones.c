@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kc/alloc.h"
+#include "kc/array.h"
 #include "zones.h"
 
 const char *fb_zone_state_name(fb_zone_state s)
@@ -162,14 +163,8 @@ int fb_zones_count(fb_zones *z, const char *key, size_t key_len, bool ready)
 		key_len = FB_ZONE_KEY_MAX - 1;
 	fb_zone *zone = fb_zones_find(z, key, key_len);
 	if (!zone) {
-		if (z->n == z->cap) {
-			size_t cap = z->cap ? z->cap * 2 : 8;
-			fb_zone *v = kc_realloc(z->v, cap * sizeof(*v));
-			if (!v)
-				return -1;
-			z->v = v;
-			z->cap = cap;
-		}
+		if (KC_ARRAY_RESERVE(z->v, z->cap, z->n + 1) != 0)
+			return -1;
 		zone = &z->v[z->n++];
 		memset(zone, 0, sizeof(*zone));
 		memcpy(zone->key, key, key_len);

@@ -12,6 +12,7 @@
  * node change it observes and at the `next` time it returns, never on a
  * fixed clock, so a simulated day of 1,000 nodes costs a few thousand ticks.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "core.h"
 #include "kc/alloc.h"
+#include "kc/array.h"
 #include "kc/hash.h"
 #include "render.h"
 #include "sim_int.h"
@@ -257,15 +259,9 @@ static void push(sim *s, int64_t t, ev_type type, int a, int b, uint32_t epoch, 
 {
 	if (t > s->end)
 		return;
-	if (s->nheap == s->heapcap) {
-		size_t cap = s->heapcap ? s->heapcap * 2 : 1024;
-		event *v = kc_realloc(s->heap, cap * sizeof(*v));
-		if (!v) {
-			s->nomem = true;
-			return;
-		}
-		s->heap = v;
-		s->heapcap = cap;
+	if (KC_ARRAY_RESERVE(s->heap, s->heapcap, s->nheap + 1) != 0) {
+		s->nomem = true;
+		return;
 	}
 	event e = { t, s->seq++, type, a, b, epoch, x };
 	size_t i = s->nheap++;
@@ -307,14 +303,10 @@ static event pop(sim *s)
 
 static bool list_add(int **v, int *n, int *cap, int x, int *slot)
 {
-	if (*n == *cap) {
-		int c = *cap ? *cap * 2 : 8;
-		int *nv = kc_realloc(*v, (size_t)c * sizeof(**v));
-		if (!nv)
-			return false;
-		*v = nv;
-		*cap = c;
-	}
+	size_t c = (size_t)*cap;
+	if (KC_ARRAY_RESERVE(*v, c, (size_t)*n + 1) != 0 || c > INT_MAX)
+		return false;
+	*cap = (int)c;
 	*slot = *n;
 	(*v)[(*n)++] = x;
 	return true;
@@ -401,15 +393,9 @@ static int pick_node(sim *s, const sim_wl *w)
 
 static void pending_add(sim *s, int idx)
 {
-	if (s->npending == s->pendcap) {
-		size_t cap = s->pendcap ? s->pendcap * 2 : 64;
-		int *v = kc_realloc(s->pending, cap * sizeof(*v));
-		if (!v) {
-			s->nomem = true;
-			return;
-		}
-		s->pending = v;
-		s->pendcap = cap;
+	if (KC_ARRAY_RESERVE(s->pending, s->pendcap, s->npending + 1) != 0) {
+		s->nomem = true;
+		return;
 	}
 	s->pending[s->npending++] = idx;
 }
@@ -453,15 +439,9 @@ static void retry_pending(sim *s)
 /* A new pod of workload wi (a ReplicaSet creating one); bound at once if it can be. */
 static int create_pod(sim *s, int wi, int64_t arrived_ms)
 {
-	if (s->npods == s->podcap) {
-		size_t cap = s->podcap ? s->podcap * 2 : 4096;
-		sim_pod *v = kc_realloc(s->pods, cap * sizeof(*v));
-		if (!v) {
-			s->nomem = true;
-			return -1;
-		}
-		s->pods = v;
-		s->podcap = cap;
+	if (KC_ARRAY_RESERVE(s->pods, s->podcap, s->npods + 1) != 0) {
+		s->nomem = true;
+		return -1;
 	}
 	int idx = (int)s->npods++;
 	sim_pod *p = &s->pods[idx];
