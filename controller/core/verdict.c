@@ -42,11 +42,11 @@ static void mark_suspects_dirty(fb_core *c, const fb_failure *f)
  */
 const fb_poison_spec *node_poison_spec(fb_core *c, core_node *n)
 {
-	core_budget *b;
-	budget_iter bi;
-	if (n && (bi = node_budgets(c, n), (b = node_budget_next(c, n, &bi))))
-		return &b->spec.poison;
-	return &c->cfg.defaults.poison;
+	if (!n)
+		return &c->cfg.defaults.poison;
+	budget_iter bi = node_budgets(c, n);
+	core_budget *b = node_budget_next(c, n, &bi);
+	return b ? &b->spec.poison : &c->cfg.defaults.poison;
 }
 
 /*
