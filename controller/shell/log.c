@@ -78,6 +78,27 @@ const char *fb_log_quote(const char *value, char *buf, size_t cap)
 	return buf;
 }
 
+/* Room for a detail of about 300 characters once quoted. */
+#define LOG_DETAIL_MAX 320
+
+void fb_log_api_error(fb_log_level level, const char *msg, kc_err err, const char *detail,
+                      const char *fields_fmt, ...)
+{
+	if (level < min_level)
+		return;
+	char fields[LOG_LINE_MAX / 2] = "";
+	if (fields_fmt) {
+		va_list ap;
+		va_start(ap, fields_fmt);
+		vsnprintf(fields, sizeof(fields), fields_fmt, ap);
+		va_end(ap);
+	}
+	char qerr[128], qdetail[LOG_DETAIL_MAX];
+	fb_log(level, msg, "%s%serr=%s detail=%s", fields, fields[0] ? " " : "",
+	       fb_log_quote(kc_strerror(err), qerr, sizeof(qerr)),
+	       fb_log_quote(detail ? detail : "", qdetail, sizeof(qdetail)));
+}
+
 /*
  * Append s to line at *len as a JSON string body (no quotes). Stops 80 bytes
  * short of the end, so the fixed punctuation around it always fits.
