@@ -187,8 +187,8 @@ static void quarantine_log_deleted(const void *obj)
 }
 
 /*
- * The watched resources. scripts/check-chart.sh reads the `.res = &RESOURCE`
- * of this table to know what is listed and watched: keep that form.
+ * The watched resources. scripts/check-chart.sh reads the .res entries of this
+ * table to know what is listed and watched: keep each as .res = &(its resource).
  */
 static const fb_informer_def informer_defs[FB_NUM_INFORMERS] = {
 	[FB_INF_NODES] = {
