@@ -317,9 +317,10 @@ else
 fi
 
 # The other direction: every API call in the code is one the table covers. The controller's
-# writes and reads go through kc_<verb>(client, &RESOURCE, ..., "subresource"?) in
-# controller/shell; the informers through start_informer(&RESOURCE); leader.c and events.c
-# through fixed resources. A new call fails here until the table (and chart) cover it.
+# writes and reads go through kc_<verb>(client, &RESOURCE, ..., "subresource"?) or
+# patch_object(c, &RESOURCE, ..., "subresource"?) (executor.c) in controller/shell; the
+# informers through the `.res = &RESOURCE` entries of informers.c's table; leader.c and
+# events.c through fixed resources. A new call fails here until the table (and chart) cover it.
 if python3 - <<'EOF'
 import re, sys, glob
 src = "".join(open(f).read() for f in glob.glob("controller/shell/*.c"))
@@ -336,15 +337,24 @@ for fn, r, rest in re.findall(r"\b(kc_get|kc_list|kc_create|kc_update|kc_patch|k
     g, p = res[r]
     sub = re.match(r"[^,]*,[^,]*,\s*\"(\w+)\"", rest)
     calls.add((g, p + ("/" + sub.group(1) if sub else ""), verb[fn]))
-for r in re.findall(r"start_informer\(&c,\s*&(\w+),", src):
+for r, rest in re.findall(r"\bpatch_object\(\s*c,\s*&(\w+),([^;]*);", src):
+    if r not in res: print("  unknown resource constant in a call: patch_object(%s)" % r); sys.exit(1)
+    g, p = res[r]
+    sub = re.match(r"[^,]*,[^,]*,\s*\"(\w+)\"", rest)
+    calls.add((g, p + ("/" + sub.group(1) if sub else ""), "patch"))
+informers = open("controller/shell/informers.c").read()
+inf_res = re.findall(r"\.res\s*=\s*&(\w+)", informers)
+if not inf_res: print("  informers.c: its table is not in the form this check reads"); sys.exit(1)
+for r in inf_res:
     g, p = res[r]; calls |= {(g, p, "list"), (g, p, "watch")}
-# scale.c (ScaleToZero) reaches the workloads of its `scalable` table through a variable:
-# each kc_<verb>(c, res, ns, name, NULL|"sub", ...) counts for every resource of the table.
+# scale.c (ScaleToZero) reaches the workloads of its `scale_targets` list through a variable:
+# each kc_<verb>(c, res, ns, name, NULL|"sub", ...) counts for every resource of the list.
 sc = open("controller/shell/scale.c").read()
-scalable = re.findall(r'\{\s*"\w+",\s*&(KC_RES_\w+)\s*\}', sc)
+targets = re.search(r"scale_targets\[\]\s*=\s*\{(.*?)\};", sc, re.S)
+scalable = re.findall(r"&(KC_RES_\w+)", targets.group(1)) if targets else []
 vcalls = re.findall(r"\b(kc_get|kc_list|kc_create|kc_update|kc_patch|kc_delete)\(\s*c,\s*res,\s*ns,\s*name,\s*(NULL|\"\w+\")", sc)
 if not scalable or len(vcalls) != len(re.findall(r"\bkc_(?:get|list|create|update|patch|delete|watch)\(", sc)):
-    print("  scale.c: its scalable table or a kc_ call is not in the form this check reads"); sys.exit(1)
+    print("  scale.c: its scale_targets list or a kc_ call is not in the form this check reads"); sys.exit(1)
 for fn, sub in vcalls:
     for r in scalable:
         g, p = res[r]

@@ -4,7 +4,7 @@
 #   2. the Grafana dashboard: valid JSON, sane structure (unique panel ids, data source variable,
 #      grid inside 24 columns), every PromQL expression parses (promtool, as recording rules with
 #      Grafana's variables substituted)
-#   3. every metric that the rules and the dashboard use is one controller/shell/controller.c
+#   3. every metric that the rules and the dashboard use is one controller/shell/telemetry.c
 #      defines (metrics_setup); defined metrics the dashboard does not show are listed
 # promtool is built from the Go module proxy on first use (scripts/go-tools.sh), then cached.
 # Usage: scripts/check-monitoring.sh
@@ -35,7 +35,7 @@ else
 fi
 
 # Dashboard structure, the metric names, and the expressions as a rules file for promtool.
-if python3 - "$dash" "$rules" controller/shell/controller.c "$work/dashboard-exprs.yaml" <<'PY'
+if python3 - "$dash" "$rules" controller/shell/telemetry.c "$work/dashboard-exprs.yaml" <<'PY'
 import json, re, sys
 dash_path, rules_path, src_path, out = sys.argv[1:5]
 bad = []
@@ -81,14 +81,14 @@ used_dash = set()
 for title, ref, e in exprs:
     for n in ident.findall(e):
         used_dash.add(n)
-        check(n in defined, "dashboard %r/%s: %s is defined in controller.c" % (title, ref, n))
+        check(n in defined, "dashboard %r/%s: %s is defined in telemetry.c" % (title, ref, n))
 import yaml
 nrules = 0
 for g in yaml.safe_load(open(rules_path))["groups"]:
     for r in g["rules"]:
         nrules += 1
         for n in ident.findall(r["expr"]):
-            check(n in defined, "rule %s: %s is defined in controller.c" % (r.get("alert") or r.get("record"), n))
+            check(n in defined, "rule %s: %s is defined in telemetry.c" % (r.get("alert") or r.get("record"), n))
 print("  ok   %d rules' metric names checked" % nrules)
 base = {re.sub(r"_(bucket|sum|count)$", "", n) for n in used_dash}
 unused = sorted({n for n, _ in fams} - base)
@@ -104,7 +104,7 @@ with open(out, "w") as f:
 sys.exit(1 if bad else 0)
 PY
 then
-  pass "dashboard structure and metric names (every name defined in controller/shell/controller.c)"
+  pass "dashboard structure and metric names (every name defined in controller/shell/telemetry.c)"
 else
   fail "dashboard"
 fi

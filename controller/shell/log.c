@@ -8,6 +8,7 @@
 #include "log.h"
 
 #define LOG_LINE_MAX 8192
+#define LOG_FIELDS_MAX (LOG_LINE_MAX / 2)
 
 static fb_log_level min_level = FB_INFO;
 static fb_log_format log_format = FB_LOG_TEXT;
@@ -139,17 +140,20 @@ static void fields_to_json(char *line, size_t *len, const char *f)
 	}
 }
 
-void fb_log(fb_log_level level, const char *msg, const char *fields_fmt, ...)
+/* The caller's logfmt fields into buf; "" without a format. */
+static void format_fields(char *buf, size_t cap, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void format_fields(char *buf, size_t cap, const char *fmt, va_list ap)
 {
-	if (level < min_level)
-		return;
-	char fields[LOG_LINE_MAX / 2] = "";
-	if (fields_fmt) {
-		va_list ap;
-		va_start(ap, fields_fmt);
-		vsnprintf(fields, sizeof(fields), fields_fmt, ap);
-		va_end(ap);
-	}
+	buf[0] = '\0';
+	if (fmt)
+		vsnprintf(buf, cap, fmt, ap);
+}
+
+/* Write one line: msg and the fields already formatted. */
+static void emit(fb_log_level level, const char *msg, const char *fields)
+{
 	char ts[KC_TIME_STR_MAX];
 	kc_microtime_format(kc_now_wall_us(), ts);
 	char line[LOG_LINE_MAX];
@@ -174,4 +178,37 @@ void fb_log(fb_log_level level, const char *msg, const char *fields_fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+}
+
+void fb_log(fb_log_level level, const char *msg, const char *fields_fmt, ...)
+{
+	if (level < min_level)
+		return;
+	char fields[LOG_FIELDS_MAX];
+	va_list ap;
+	va_start(ap, fields_fmt);
+	format_fields(fields, sizeof(fields), fields_fmt, ap);
+	va_end(ap);
+	emit(level, msg, fields);
+}
+
+/* Room for a detail of about 300 characters once quoted. */
+#define LOG_DETAIL_MAX 320
+
+void fb_log_api_error(fb_log_level level, const char *msg, kc_err err, const char *detail,
+                      const char *fields_fmt, ...)
+{
+	if (level < min_level)
+		return;
+	char fields[LOG_FIELDS_MAX];
+	va_list ap;
+	va_start(ap, fields_fmt);
+	format_fields(fields, sizeof(fields), fields_fmt, ap);
+	va_end(ap);
+	char qerr[128], qdetail[LOG_DETAIL_MAX];
+	size_t n = strlen(fields);
+	snprintf(fields + n, sizeof(fields) - n, "%serr=%s detail=%s", n ? " " : "",
+	         fb_log_quote(kc_strerror(err), qerr, sizeof(qerr)),
+	         fb_log_quote(detail ? detail : "", qdetail, sizeof(qdetail)));
+	emit(level, msg, fields);
 }

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kc/error.h"
+
 typedef enum fb_log_level { FB_DEBUG, FB_INFO, FB_WARN, FB_ERROR } fb_log_level;
 typedef enum fb_log_format { FB_LOG_TEXT, FB_LOG_JSON } fb_log_format;
 
@@ -27,6 +29,16 @@ bool fb_log_enabled(fb_log_level level);
 
 void fb_log(fb_log_level level, const char *msg, const char *fields_fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * An API call that failed: fb_log with the caller's fields, then
+ * err=<kc_strerror(err)> detail=<detail>, both quoted with fb_log_quote (the
+ * detail cut to about 300 characters). detail is what the callee said, usually
+ * a kc_error_detail's message (or a reflector's last_err_message); NULL or ""
+ * logs detail="". fields_fmt may be NULL.
+ */
+void fb_log_api_error(fb_log_level level, const char *msg, kc_err err, const char *detail,
+                      const char *fields_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Quote a value for a logfmt field when it needs it (spaces, quotes, '=',

@@ -4,30 +4,30 @@
 
 #include "kc/alloc.h"
 #include "scale.h"
+#include "scalepolicy.h"
+#include "workload.h"
 
 /*
- * The workloads firebreak scales, and where. scripts/check-chart.sh reads this
- * table to know which apps/v1 resources the calls below reach: keep one
- * { "Kind", &RESOURCE } entry per line.
+ * Where ScaleToZero reaches the kinds the core's table calls scalable
+ * (workload.h), matched by kind. scripts/check-chart.sh reads this list to
+ * know which apps/v1 resources the calls below reach: keep one &RESOURCE
+ * per line.
  */
-static const struct {
-	const char *kind;
-	const kc_resource *res;
-} scalable[] = {
-	{ "Deployment", &KC_RES_DEPLOYMENTS },
-	{ "StatefulSet", &KC_RES_STATEFULSETS },
-	{ "ReplicaSet", &KC_RES_REPLICASETS },
+static const kc_resource *const scale_targets[] = {
+	&KC_RES_DEPLOYMENTS,
+	&KC_RES_STATEFULSETS,
+	&KC_RES_REPLICASETS,
 };
 
 static const kc_resource *resource_of(const char *kind)
 {
-	for (size_t i = 0; kind && i < sizeof(scalable) / sizeof(scalable[0]); i++)
-		if (strcmp(kind, scalable[i].kind) == 0)
-			return scalable[i].res;
+	const fb_kind_info *k = fb_kind_lookup(kind);
+	for (size_t i = 0; k && k->scalable && i < sizeof(scale_targets) / sizeof(scale_targets[0]);
+	     i++)
+		if (strcmp(scale_targets[i]->kind, k->kind) == 0)
+			return scale_targets[i];
 	return NULL;
 }
-
-#define REPLICAS_MAX 2147483647LL /* spec.replicas is an int32 */
 
 /* What firebreak needs of the workload. */
 typedef struct wl_view {
@@ -38,20 +38,6 @@ typedef struct wl_view {
 	int64_t annotated;         /* the annotation's count; -1 if it is not one */
 	char annotation[40];       /* its value (truncated), for messages */
 } wl_view;
-
-/* A replica count as the annotation holds it: decimal digits only, within int32. */
-static int64_t parse_count(const char *s)
-{
-	int64_t v = 0;
-	if (!s || !*s || strlen(s) > 10)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v <= REPLICAS_MAX ? v : -1;
-}
 
 static fb_scale_result api_failure(fb_scale_report *rep, kc_err err, const kc_error_detail *d,
                                    const char *what)
@@ -84,7 +70,7 @@ static fb_scale_result read_workload(kc_client *c, const kc_resource *res, const
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(spec, "replicas");
 	v->replicas = 1;
 	if (cJSON_IsNumber(r)) {
-		if (r->valuedouble < 0 || r->valuedouble > (double)REPLICAS_MAX) {
+		if (r->valuedouble < 0 || r->valuedouble > (double)FB_REPLICAS_MAX) {
 			cJSON_Delete(obj);
 			rep->err = KC_ERR_PARSE;
 			snprintf(rep->why, sizeof(rep->why), "spec.replicas out of range");
@@ -107,7 +93,7 @@ static fb_scale_result read_workload(kc_client *c, const kc_resource *res, const
 		cJSON_GetObjectItemCaseSensitive(meta, "annotations"), FB_REPLICAS_ANNOTATION);
 	if (cJSON_IsString(ann)) {
 		v->has_annotation = true;
-		v->annotated = parse_count(ann->valuestring);
+		v->annotated = fb_replicas_parse(ann->valuestring);
 		snprintf(v->annotation, sizeof(v->annotation), "%s", ann->valuestring);
 	}
 	cJSON_Delete(obj);
@@ -185,10 +171,10 @@ fb_scale_result fb_scale_to_zero(kc_client *c, const char *kind, const char *ns,
 			         "it is managed by %.262s, which would undo the scale", v.manager);
 			return FB_SCALE_REFUSED;
 		}
-		/* an earlier run's count stays; one that is not a count is replaced */
-		rep->kept_annotation = v.annotated >= 0;
-		rep->from = rep->kept_annotation ? v.annotated : v.replicas;
-		if (!rep->kept_annotation) {
+		fb_scale_down_plan plan = fb_scale_down_plan_for(v.replicas, v.annotated);
+		rep->kept_annotation = !plan.write_annotation;
+		rep->from = plan.from;
+		if (plan.write_annotation) {
 			char count[24];
 			snprintf(count, sizeof(count), "%lld", (long long)v.replicas);
 			kc_detail_clear(&d);
@@ -198,7 +184,7 @@ fb_scale_result fb_scale_to_zero(kc_client *c, const char *kind, const char *ns,
 			if (err != KC_OK)
 				return api_failure(rep, err, &d, "annotating it");
 		}
-		if (v.replicas != 0) {
+		if (plan.set_zero) {
 			kc_detail_clear(&d);
 			kc_err err = patch_scale(c, res, ns, name, NULL, 0, &d);
 			if (err != KC_OK)
@@ -228,18 +214,17 @@ fb_scale_result fb_scale_restore(kc_client *c, const char *kind, const char *ns,
 		if (r != FB_SCALE_DONE)
 			return r;
 		rep->to = v.replicas;
-		if (!v.has_annotation) {
+		rep->from = v.annotated; /* -1 without a count */
+		switch (fb_restore_step_for(v.replicas, v.has_annotation, v.annotated)) {
+		case FB_RESTORE_NOTHING:
 			rep->nothing_to_do = true;
 			return FB_SCALE_DONE;
-		}
-		if (v.annotated < 0) {
+		case FB_RESTORE_REFUSE:
 			snprintf(rep->why, sizeof(rep->why),
 			         "its annotation %s=\"%s\" is not a replica count; restore it by hand "
 			         "and remove the annotation", FB_REPLICAS_ANNOTATION, v.annotation);
 			return FB_SCALE_REFUSED;
-		}
-		rep->from = v.annotated;
-		if (v.replicas == 0 && v.annotated != 0) {
+		case FB_RESTORE_SCALE: {
 			kc_detail_clear(&d);
 			kc_err err = patch_scale(c, res, ns, name, v.rv[0] ? v.rv : NULL, v.annotated, &d);
 			if (err == KC_ERR_CONFLICT)
@@ -247,8 +232,13 @@ fb_scale_result fb_scale_restore(kc_client *c, const char *kind, const char *ns,
 			if (err != KC_OK)
 				return api_failure(rep, err, &d, "restoring its replicas");
 			rep->to = v.annotated;
-		} else if (v.replicas != v.annotated) {
+			break;
+		}
+		case FB_RESTORE_KEEP_THEIRS:
 			rep->changed_meanwhile = true; /* scaled by someone else since: theirs stands */
+			break;
+		case FB_RESTORE_UNCHANGED:
+			break;
 		}
 		kc_detail_clear(&d);
 		kc_err err = patch_annotation(c, res, ns, name, NULL, NULL, &d);

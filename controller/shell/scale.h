@@ -13,6 +13,8 @@
  *   - restore: replicas are set back (resourceVersion-checked: someone who
  *     scaled it meanwhile wins) while they are still 0, and only then is the
  *     annotation removed. No annotation = nothing of ours to undo.
+ * Those decisions are pure functions of what was read, in the core
+ * (core/scalepolicy.h); this file does the reads and writes around them.
  *
  * Only Deployments, StatefulSets and ReplicaSets (fb_workload_scalable), and
  * only when no other controller manages them (a controller ownerReference):

@@ -61,8 +61,8 @@
 #include "kc/time.h"
 #include "ratelimit.h"
 
-#ifndef FB_VERSION
-#define FB_VERSION "0.0.0"
+#ifndef KC_VERSION
+#define KC_VERSION "0.0.0"
 #endif
 
 /* One pooled transfer context: an easy handle and the multi that drives it. */
@@ -174,8 +174,7 @@ static const char *go_arch(const char *m)
 	return m;
 }
 
-/* "firebreak/0.1.0 (linux/amd64)" */
-static char *default_user_agent(void)
+char *kc_user_agent_new(const char *product, const char *version)
 {
 	struct utsname u;
 	char os[sizeof(u.sysname)] = "unknown";
@@ -189,7 +188,7 @@ static char *default_user_agent(void)
 	}
 	kc_buf b;
 	kc_buf_init(&b, 512);
-	if (kc_buf_printf(&b, "firebreak/%s (%s/%s)", FB_VERSION, os, arch)) {
+	if (kc_buf_printf(&b, "%s/%s (%s/%s)", product, version, os, arch)) {
 		kc_buf_release(&b);
 		return NULL;
 	}
@@ -330,7 +329,8 @@ kc_err kc_client_new(const kc_config *cfg, const kc_client_options *opts,
 		goto out_free_client;
 	}
 	c->refreshable_auth = (c->cfg->token_file && *c->cfg->token_file) || c->cfg->exec;
-	c->user_agent = o.user_agent ? kc_strdup(o.user_agent) : default_user_agent();
+	c->user_agent = o.user_agent ? kc_strdup(o.user_agent)
+	                             : kc_user_agent_new("k8sclient", KC_VERSION);
 	if (!c->user_agent) {
 		err = kc_fail(d, KC_ERR_NOMEM, "out of memory");
 		goto out_free_config;

@@ -264,7 +264,8 @@ KT_TEST(user_agent_format)
 	                   : strcmp(u.machine, "aarch64") == 0 ? "arm64"
 	                                                       : u.machine;
 	char want[128];
-	snprintf(want, sizeof(want), "firebreak/%s (linux/%s)", FB_VERSION, arch);
+	/* k8sclient names no application: its own name and version by default */
+	snprintf(want, sizeof(want), "k8sclient/%s (linux/%s)", KC_VERSION, arch);
 	KT_EQ_STR(kc_client_user_agent(c), want);
 	KT_EQ_STR(S.last_ua, want);
 	KT_EQ_STR(S.last_auth, ""); /* no credentials, no header */
@@ -276,6 +277,12 @@ KT_TEST(user_agent_format)
 	KT_EQ_STR(S.last_ua, "custom/1.0");
 	KT_EQ_STR(kc_client_namespace(c), "default");
 	kc_client_free(c);
+
+	/* what an application passes to name itself, in the same form */
+	char *ua = kc_user_agent_new("firebreak", "9.8.7");
+	snprintf(want, sizeof(want), "firebreak/9.8.7 (linux/%s)", arch);
+	KT_EQ_STR(ua, want);
+	kc_free(ua);
 	kc_config_free(cfg);
 	kt_server_stop(s);
 }

@@ -61,7 +61,7 @@ typedef struct kc_client_options {
 	long connect_timeout_ms;   /* <= 0: default */
 	long request_timeout_ms;   /* whole non-streamed request; <= 0: default */
 	int max_retries;           /* <= 0: KC_MAX_RETRIES */
-	const char *user_agent;    /* NULL: "firebreak/<version> (<os>/<arch>)" */
+	const char *user_agent;    /* NULL: "k8sclient/<version> (<os>/<arch>)" */
 	size_t max_response_bytes; /* 0 or > KC_RESPONSE_MAX_BYTES: KC_RESPONSE_MAX_BYTES */
 	/*
 	 * Observer, called after every HTTP exchange (each try of a retried
@@ -83,8 +83,16 @@ kc_err kc_client_new(const kc_config *cfg, const kc_client_options *opts,
 void kc_client_free(kc_client *c);
 /* The config's namespace (never NULL). */
 const char *kc_client_namespace(const kc_client *c);
-/* "firebreak/0.1.0 (linux/amd64)" */
+/* The User-Agent header sent, e.g. "k8sclient/0.1.0 (linux/amd64)". */
 const char *kc_client_user_agent(const kc_client *c);
+
+/*
+ * "<product>/<version> (<os>/<arch>)" with the running system's names as Go
+ * spells them ("linux/amd64"), the form of client-go's
+ * rest.DefaultKubernetesUserAgent; for kc_client_options.user_agent. Caller
+ * frees with kc_free; NULL on ENOMEM.
+ */
+char *kc_user_agent_new(const char *product, const char *version);
 
 /* ---- Resources and paths ------------------------------------------------ */
 

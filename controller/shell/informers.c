@@ -1,0 +1,297 @@
+/*
+ * informers.c - the informer adapters: each watched resource's objects,
+ * projected (project.c), become observations of the core.
+ *
+ * One table says, per resource, how to project, apply and delete an object and
+ * what to log; three generic callbacks do the rest. Every callback runs on the
+ * informer's thread: it changes the core under the controller's lock, then
+ * wakes the run loop.
+ *
+ * Order in the callbacks (the same for every resource): on add and update the
+ * log line comes first, then objects the core cannot use are skipped
+ * (usable()); on delete the skip comes first, then the log line.
+ */
+#include <stdio.h>
+
+#include "controller_int.h"
+#include "log.h"
+#include "project.h"
+
+struct fb_informer_def {
+	const kc_resource *res;
+	const char *name;                              /* "nodes": logs and metric labels */
+	void *(*project)(const cJSON *obj, void *ud);
+	void (*free_obj)(void *obj, void *ud);
+	bool (*usable)(const void *obj);               /* NULL: all are */
+	/* under the lock; -1 only on ENOMEM, logged with oom_msg and describe()'s fields */
+	int (*set)(fb_core *core, const void *obj, int64_t now_ms);
+	void (*remove)(fb_core *core, const void *obj, int64_t now_ms);
+	const char *oom_msg;
+	void (*describe)(const void *obj, char *buf, size_t cap);
+	/* the log lines of each event; NULL: none */
+	void (*log_added)(const void *obj);
+	void (*log_updated)(const void *old_obj, const void *new_obj);
+	void (*log_deleted)(const void *obj);
+};
+
+/* ---- Nodes ---- */
+
+static const char *cond_str(fb_cond c)
+{
+	return c == FB_COND_TRUE ? "True" : c == FB_COND_FALSE ? "False" :
+	       c == FB_COND_UNKNOWN ? "Unknown" : "absent";
+}
+
+static int node_set(fb_core *core, const void *obj, int64_t now_ms)
+{
+	fb_node_obs o;
+	fb_node_proj_obs(obj, &o);
+	return fb_core_node_set(core, &o, now_ms);
+}
+
+static void node_remove(fb_core *core, const void *obj, int64_t now_ms)
+{
+	const fb_node_proj *n = obj;
+	fb_core_node_delete(core, n->name);
+}
+
+static void node_describe(const void *obj, char *buf, size_t cap)
+{
+	const fb_node_proj *n = obj;
+	snprintf(buf, cap, "node=%s", n->name);
+}
+
+static void node_log_added(const void *obj)
+{
+	const fb_node_proj *n = obj;
+	fb_log(FB_DEBUG, "node added", "node=%s ready=%s", n->name, cond_str(n->ready));
+}
+
+static void node_log_updated(const void *old_obj, const void *new_obj)
+{
+	const fb_node_proj *o = old_obj, *n = new_obj;
+	if (o->ready != n->ready)
+		fb_log(n->ready == FB_COND_TRUE ? FB_INFO : FB_WARN, "node readiness changed",
+		       "node=%s from=%s to=%s", n->name, cond_str(o->ready), cond_str(n->ready));
+}
+
+static void node_log_deleted(const void *obj)
+{
+	const fb_node_proj *n = obj;
+	fb_log(FB_INFO, "node deleted", "node=%s", n->name);
+}
+
+/* ---- Pods ---- */
+
+static bool pod_usable(const void *obj)
+{
+	const fb_pod_proj *p = obj;
+	return p->uid != NULL;
+}
+
+static int pod_set(fb_core *core, const void *obj, int64_t now_ms)
+{
+	fb_pod_obs o;
+	fb_workload_ref workload;
+	fb_pod_proj_obs(obj, &o, &workload);
+	return fb_core_pod_set(core, &o);
+}
+
+static void pod_remove(fb_core *core, const void *obj, int64_t now_ms)
+{
+	const fb_pod_proj *p = obj;
+	fb_core_pod_delete(core, p->uid);
+}
+
+static void pod_describe(const void *obj, char *buf, size_t cap)
+{
+	const fb_pod_proj *p = obj;
+	snprintf(buf, cap, "pod=%s/%s", p->ns, p->name);
+}
+
+/* ---- EvictionBudgets ---- */
+
+static int budget_set(fb_core *core, const void *obj, int64_t now_ms)
+{
+	const fb_budget_proj *b = obj;
+	return fb_core_budget_set(core, b->name, b->generation, b->spec, b->admissions,
+	                          b->nadmissions, now_ms);
+}
+
+static void budget_remove(fb_core *core, const void *obj, int64_t now_ms)
+{
+	const fb_budget_proj *b = obj;
+	fb_core_budget_delete(core, b->name);
+}
+
+static void budget_describe(const void *obj, char *buf, size_t cap)
+{
+	const fb_budget_proj *b = obj;
+	snprintf(buf, cap, "budget=%s", b->name);
+}
+
+static void budget_log_added(const void *obj)
+{
+	const fb_budget_proj *b = obj;
+	fb_log(FB_INFO, "EvictionBudget observed", "budget=%s generation=%lld", b->name,
+	       (long long)b->generation);
+}
+
+static void budget_log_deleted(const void *obj)
+{
+	const fb_budget_proj *b = obj;
+	fb_log(FB_INFO, "EvictionBudget deleted", "budget=%s", b->name);
+}
+
+/* ---- Quarantines ---- */
+
+static bool quarantine_usable(const void *obj)
+{
+	fb_quarantine_obs o;
+	return fb_quarantine_proj_obs(obj, &o) == 0; /* it names a workload */
+}
+
+static int quarantine_set(fb_core *core, const void *obj, int64_t now_ms)
+{
+	fb_quarantine_obs o;
+	if (fb_quarantine_proj_obs(obj, &o) != 0)
+		return 0;
+	return fb_core_quarantine_set(core, &o, now_ms);
+}
+
+static void quarantine_remove(fb_core *core, const void *obj, int64_t now_ms)
+{
+	fb_quarantine_obs o;
+	if (fb_quarantine_proj_obs(obj, &o) == 0)
+		fb_core_quarantine_delete(core, &o.workload, now_ms);
+}
+
+static void quarantine_describe(const void *obj, char *buf, size_t cap)
+{
+	const fb_quarantine_proj *q = obj;
+	snprintf(buf, cap, "quarantine=%s/%s", q->ns, q->name);
+}
+
+static void quarantine_log_added(const void *obj)
+{
+	const fb_quarantine_proj *q = obj;
+	fb_log(FB_INFO, "Quarantine observed", "quarantine=%s/%s workload=%s/%s action=%s release=%s",
+	       q->ns, q->name, q->kind ? q->kind : "?", q->workload ? q->workload : "?",
+	       q->action == FB_POISON_SCALE_TO_ZERO ? "ScaleToZero" : "Pin",
+	       q->release ? "true" : "false");
+}
+
+static void quarantine_log_deleted(const void *obj)
+{
+	const fb_quarantine_proj *q = obj;
+	fb_log(FB_INFO, "Quarantine deleted: releasing", "quarantine=%s/%s workload=%s/%s", q->ns,
+	       q->name, q->kind, q->workload);
+}
+
+/*
+ * The watched resources. scripts/check-chart.sh reads the .res entries of this
+ * table to know what is listed and watched: keep each as .res = &(its resource).
+ */
+static const fb_informer_def informer_defs[FB_NUM_INFORMERS] = {
+	[FB_INF_NODES] = {
+		.res = &KC_RES_NODES, .name = "nodes",
+		.project = fb_project_node, .free_obj = fb_node_proj_free,
+		.set = node_set, .remove = node_remove,
+		.oom_msg = "out of memory recording a node", .describe = node_describe,
+		.log_added = node_log_added, .log_updated = node_log_updated,
+		.log_deleted = node_log_deleted,
+	},
+	[FB_INF_PODS] = {
+		.res = &KC_RES_PODS, .name = "pods",
+		.project = fb_project_pod, .free_obj = fb_pod_proj_free,
+		.usable = pod_usable, .set = pod_set, .remove = pod_remove,
+		.oom_msg = "out of memory recording a pod", .describe = pod_describe,
+	},
+	[FB_INF_BUDGETS] = {
+		.res = &FB_RES_EVICTIONBUDGETS, .name = "evictionbudgets",
+		.project = fb_project_budget, .free_obj = fb_budget_proj_free,
+		.set = budget_set, .remove = budget_remove,
+		.oom_msg = "out of memory recording an EvictionBudget", .describe = budget_describe,
+		.log_added = budget_log_added, .log_deleted = budget_log_deleted,
+	},
+	[FB_INF_QUARANTINES] = {
+		.res = &FB_RES_QUARANTINES, .name = "quarantines",
+		.project = fb_project_quarantine, .free_obj = fb_quarantine_proj_free,
+		.usable = quarantine_usable, .set = quarantine_set, .remove = quarantine_remove,
+		.oom_msg = "out of memory recording a Quarantine", .describe = quarantine_describe,
+		.log_added = quarantine_log_added, .log_deleted = quarantine_log_deleted,
+	},
+};
+
+const char *fb__informer_name(fb_informer_id id)
+{
+	return informer_defs[id].name;
+}
+
+/* ---- the generic callbacks ---- */
+
+static void apply(fb_watched *w, const void *obj)
+{
+	const fb_informer_def *def = w->def;
+	fb_controller *c = w->c;
+	if (def->usable && !def->usable(obj))
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (def->set(c->core, obj, fb__wall_ms()) != 0) {
+		char fields[600];
+		def->describe(obj, fields, sizeof(fields));
+		fb_log(FB_ERROR, def->oom_msg, "%s", fields);
+	}
+	fb__poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void on_added(const char *key, const void *obj, void *ud)
+{
+	fb_watched *w = ud;
+	if (w->def->log_added)
+		w->def->log_added(obj);
+	apply(w, obj);
+}
+
+static void on_updated(const char *key, const void *old_obj, const void *new_obj, void *ud)
+{
+	fb_watched *w = ud;
+	if (w->def->log_updated)
+		w->def->log_updated(old_obj, new_obj);
+	apply(w, new_obj);
+}
+
+static void on_deleted(const char *key, const void *obj, void *ud)
+{
+	fb_watched *w = ud;
+	const fb_informer_def *def = w->def;
+	fb_controller *c = w->c;
+	if (def->usable && !def->usable(obj))
+		return;
+	if (def->log_deleted)
+		def->log_deleted(obj);
+	pthread_mutex_lock(&c->lock);
+	def->remove(c->core, obj, fb__wall_ms());
+	fb__poke(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+kc_err fb__informers_start(fb_controller *c)
+{
+	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
+		fb_watched *w = &c->watched[i];
+		w->c = c;
+		w->def = &informer_defs[i];
+		kc_informer_options o = { .project = w->def->project, .free_obj = w->def->free_obj,
+		                          .on_add = on_added, .on_update = on_updated,
+		                          .on_delete = on_deleted, .ud = w };
+		o.watch.resource = w->def->res;
+		kc_err err = kc_informer_new(c->client, &o, &w->inf);
+		if (err == KC_OK)
+			err = kc_informer_start(w->inf);
+		if (err != KC_OK)
+			return err;
+	}
+	return KC_OK;
+}

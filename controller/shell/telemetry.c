@@ -1,0 +1,218 @@
+/*
+ * telemetry.c - what firebreak tells about itself: the metric families and
+ * their refresh, the API request counter, the list/watch report of the run
+ * loop, and the HTTP answers for /metrics, /healthz and /readyz.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "controller_int.h"
+#include "kc/alloc.h"
+#include "log.h"
+
+/* A stuck run loop (no turn for this long) fails /healthz, so the pod restarts. */
+#define HEALTH_STALL_MS 30000
+
+static const double latency_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	                                  0.01, 0.025, 0.05, 0.1, 0.5 };
+
+/*
+ * Every metric family firebreak exports (docs/operations.md lists them;
+ * scripts/check-monitoring.sh reads this table: keep one { "name", TYPE, help } per entry).
+ */
+static const struct {
+	const char *name;
+	fb_metric_type type;
+	const char *help;
+} metric_families[] = {
+	{ "firebreak_leader", FB_GAUGE, "1 while this replica holds the lease and may act." },
+	{ "firebreak_caches_synced", FB_GAUGE, "1 once the node and pod caches have synced." },
+	{ "firebreak_nodes", FB_GAUGE, "Nodes known, and failed ones." },
+	{ "firebreak_zone_unhealthy_nodes", FB_GAUGE, "Nodes not Ready per zone." },
+	{ "firebreak_zone_state", FB_GAUGE,
+	  "1 for the current state of each zone (Normal, PartialDisruption, FullDisruption)." },
+	{ "firebreak_evictions_total", FB_COUNTER, "Pod evictions and deletions by result." },
+	{ "firebreak_eviction_deferrals_total", FB_COUNTER,
+	  "Failed nodes whose evictions were deferred, by reason." },
+	{ "firebreak_budget_window_used", FB_GAUGE,
+	  "Nodes admitted within each EvictionBudget window." },
+	{ "firebreak_budget_window_max", FB_GAUGE, "maxNodes of each EvictionBudget window." },
+	{ "firebreak_watch_restarts_total", FB_COUNTER,
+	  "List/watch failures that led to a backoff and relist, by resource." },
+	{ "firebreak_watch_events_total", FB_COUNTER, "Watch events received, by resource." },
+	{ "firebreak_poison_suspects", FB_GAUGE,
+	  "Workloads that arrived on failed nodes but have no verdict." },
+	{ "firebreak_quarantines_active", FB_GAUGE, "Workloads quarantined now." },
+	{ "firebreak_quarantines_total", FB_COUNTER, "Verdicts declared since start." },
+	{ "firebreak_nodes_lost_before_quarantine", FB_GAUGE,
+	  "Failed nodes that led to the latest verdict." },
+	{ "firebreak_pods_pinned_total", FB_COUNTER,
+	  "Pods kept on failed nodes because their workload is quarantined." },
+	{ "firebreak_workloads_scaled_to_zero", FB_GAUGE,
+	  "Workloads a ScaleToZero quarantine holds at zero replicas." },
+	{ "firebreak_workload_scales_total", FB_COUNTER,
+	  "ScaleToZero actions and their restores, by result." },
+	{ "firebreak_api_requests_total", FB_COUNTER,
+	  "HTTP exchanges with the API server by verb and status code (code 0: no answer)." },
+	{ "firebreak_decision_latency_seconds", FB_HISTOGRAM,
+	  "From a watch event's arrival to the decision taken on it." },
+};
+
+int fb__metrics_setup(fb_controller *c)
+{
+	fb_metrics *m = c->metrics = fb_metrics_new();
+	if (!m)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(metric_families) / sizeof(metric_families[0]); i++) {
+		bool hist = metric_families[i].type == FB_HISTOGRAM;
+		rc |= fb_metrics_family(m, metric_families[i].name, metric_families[i].type,
+		                        metric_families[i].help, hist ? latency_buckets : NULL,
+		                        hist ? sizeof(latency_buckets) / sizeof(latency_buckets[0]) : 0);
+	}
+	return rc ? -1 : 0;
+}
+
+void fb__count_request(void *ud, const char *method, long status, int64_t duration_us)
+{
+	fb_controller *c = ud;
+	char lbl[64];
+	snprintf(lbl, sizeof(lbl), "verb=\"%s\",code=\"%ld\"", method, status);
+	fb_metrics_add(c->metrics, "firebreak_api_requests_total", lbl, 1);
+}
+
+/*
+ * client-go's reflector logs every failed list or watch ("Failed to watch",
+ * "watch of *v1.Node ended with: ...") and then resumes or relists; ours only
+ * counts them, so the run loop reports what changed since its last turn: a
+ * warning per failure burst (the API server restarting, a 410 Gone) and a line
+ * when a relist completed, so an operator can tell a gap in the stream from
+ * a quiet cluster.
+ */
+void fb__watch_report(const fb_controller *c, fb_watch_seen seen[FB_NUM_INFORMERS])
+{
+	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
+		kc_informer *inf = fb__informer(c, (fb_informer_id)i);
+		if (!inf)
+			continue;
+		const char *name = fb__informer_name((fb_informer_id)i);
+		kc_reflector_stats rs;
+		kc_informer_stats(inf, &rs);
+		if (rs.failures > seen[i].failures)
+			fb_log_api_error(FB_WARN, "list/watch failed; backing off, then resuming or relisting",
+			                 rs.last_err, rs.last_err_message, "resource=%s failures=%llu",
+			                 name, (unsigned long long)rs.failures);
+		if (rs.lists > seen[i].lists && seen[i].lists > 0)
+			fb_log(FB_INFO, "relisted", "resource=%s lists=%llu resource_version=%s", name,
+			       (unsigned long long)rs.lists, rs.last_sync_rv);
+		seen[i] = (fb_watch_seen){ rs.failures, rs.lists };
+	}
+}
+
+/* Refresh the gauges that mirror state (cheap: a few zones and budgets). */
+static void metrics_refresh(fb_controller *c)
+{
+	fb_metrics *m = c->metrics;
+	char lbl[256], zbuf[128], q[160];
+	fb_metrics_set(m, "firebreak_leader", NULL, fb__may_write(c) ? 1 : 0);
+	fb_metrics_set(m, "firebreak_caches_synced", NULL, atomic_load(&c->synced) ? 1 : 0);
+	fb_metrics_reset(m, "firebreak_zone_unhealthy_nodes");
+	fb_metrics_reset(m, "firebreak_zone_state");
+	pthread_mutex_lock(&c->lock);
+	fb_core_stats st;
+	fb_core_get_stats(c->core, &st);
+	const fb_zones *z = fb_core_zones(c->core);
+	for (size_t i = 0; i < z->n; i++) {
+		fb_zone_display(z->v[i].key, z->v[i].key_len, zbuf, sizeof(zbuf));
+		snprintf(lbl, sizeof(lbl), "zone=\"%s\"", fb_metrics_label(zbuf, q, sizeof(q)));
+		fb_metrics_set(m, "firebreak_zone_unhealthy_nodes", lbl, z->v[i].not_ready);
+		for (int s = FB_ZONE_NORMAL; s <= FB_ZONE_FULL_DISRUPTION; s++) {
+			snprintf(lbl, sizeof(lbl), "zone=\"%s\",state=\"%s\"", q,
+			         fb_zone_state_name((fb_zone_state)s));
+			fb_metrics_set(m, "firebreak_zone_state", lbl, z->v[i].state == (fb_zone_state)s);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	fb_metrics_set(m, "firebreak_nodes", "state=\"known\"", (double)st.nodes);
+	fb_metrics_set(m, "firebreak_nodes", "state=\"failed\"", (double)st.failed_nodes);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"RateLimited\"",
+	               (double)st.deferrals_rate);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"WindowExhausted\"",
+	               (double)st.deferrals_window);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"Paused\"",
+	               (double)st.deferrals_paused);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"MaxUnhealthy\"",
+	               (double)st.deferrals_max_unhealthy);
+	fb_metrics_set(m, "firebreak_eviction_deferrals_total", "reason=\"FullDisruption\"",
+	               (double)st.deferrals_disruption);
+	fb_metrics_set(m, "firebreak_poison_suspects", NULL, (double)st.suspects);
+	fb_metrics_set(m, "firebreak_quarantines_active", NULL, (double)st.quarantines_active);
+	fb_metrics_set(m, "firebreak_quarantines_total", NULL, (double)st.quarantines_total);
+	fb_metrics_set(m, "firebreak_nodes_lost_before_quarantine", NULL,
+	               (double)st.nodes_lost_before_quarantine);
+	fb_metrics_set(m, "firebreak_pods_pinned_total", NULL, (double)st.pods_pinned);
+	fb_metrics_set(m, "firebreak_workloads_scaled_to_zero", NULL, (double)st.scaled_to_zero);
+	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
+		kc_informer *inf = fb__informer(c, (fb_informer_id)i);
+		if (!inf)
+			continue;
+		kc_reflector_stats rs;
+		kc_informer_stats(inf, &rs);
+		snprintf(lbl, sizeof(lbl), "resource=\"%s\"", fb__informer_name((fb_informer_id)i));
+		fb_metrics_set(m, "firebreak_watch_restarts_total", lbl, (double)rs.failures);
+		fb_metrics_set(m, "firebreak_watch_events_total", lbl, (double)rs.events);
+	}
+}
+
+void fb__budget_window_metrics(fb_controller *c, const char *name, const cJSON *status)
+{
+	char lbl[512], q[300];
+	const cJSON *u;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(status, "windowUsage")) {
+		const cJSON *w = cJSON_GetObjectItem(u, "window");
+		if (!cJSON_IsString(w))
+			continue;
+		snprintf(lbl, sizeof(lbl), "budget=\"%s\",window=\"%s\"",
+		         fb_metrics_label(name, q, sizeof(q)), w->valuestring);
+		fb_metrics_set(c->metrics, "firebreak_budget_window_used", lbl,
+		               cJSON_GetObjectItem(u, "used")->valuedouble);
+		fb_metrics_set(c->metrics, "firebreak_budget_window_max", lbl,
+		               cJSON_GetObjectItem(u, "maxNodes")->valuedouble);
+	}
+}
+
+void fb__serve(void *ud, const char *path, int *status, const char **ctype, char **body,
+                  size_t *len)
+{
+	fb_controller *c = ud;
+	*ctype = "text/plain; charset=utf-8";
+	const char *text;
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_refresh(c);
+		*body = fb_metrics_render(c->metrics);
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+		*status = *body ? 200 : 500;
+		*len = *body ? strlen(*body) : 0;
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		/* Until the caches have synced the loop has not started: alive is all
+		 * there is to say (readiness says the rest). After that a loop that
+		 * stopped turning is a stuck process. */
+		bool ok = !atomic_load(&c->synced) ||
+		          kc_now_mono_ms() - atomic_load(&c->loop_mono_ms) < HEALTH_STALL_MS;
+		*status = ok ? 200 : 500;
+		text = ok ? "ok\n" : "run loop stalled\n";
+	} else if (strcmp(path, "/readyz") == 0) {
+		/* ready = caches synced; a follower with warm caches is ready to take over */
+		bool ok = atomic_load(&c->synced);
+		*status = ok ? 200 : 503;
+		text = ok ? (fb__may_write(c) ? "ok: leader\n" : "ok: follower\n") : "caches not synced\n";
+	} else {
+		*status = 404;
+		text = "not found: try /metrics, /healthz or /readyz\n";
+	}
+	*body = kc_strdup(text);
+	*len = *body ? strlen(*body) : 0;
+}
+
