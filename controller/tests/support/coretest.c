@@ -1,10 +1,44 @@
 /* coretest.c - see coretest.h. */
+#include <stdio.h>
 #include <string.h>
 
 #include "coretest.h"
+#include "kc/alloc.h"
+#include "kc/array.h"
+/* By path: the fb_coretest library is not linked with kc_testsupport in CMake. */
+#include "../../../k8sclient/tests/support/kctest.h"
 
 fb_core *core;
 fb_actions acts;
+
+/* Every action since setup, copied (payload included). */
+static struct {
+	fb_action *v;
+	size_t n, cap;
+} log_;
+
+static void log_release(void)
+{
+	for (size_t i = 0; i < log_.n; i++)
+		kc_free(log_.v[i].payload);
+	kc_free(log_.v);
+	memset(&log_, 0, sizeof(log_));
+}
+
+/* Copy acts from index `from` on into the log. */
+static void log_append(size_t from)
+{
+	for (size_t i = from; i < acts.n; i++) {
+		if (KC_ARRAY_RESERVE(log_.v, log_.cap, log_.n + 1) != 0) {
+			KT_CHECK(!"out of memory for the action log");
+			return;
+		}
+		fb_action *a = &log_.v[log_.n++];
+		*a = acts.v[i];
+		a->payload = acts.v[i].payload ? kc_strdup(acts.v[i].payload) : NULL;
+		KT_CHECK(!acts.v[i].payload || a->payload);
+	}
+}
 
 void setup_config(const fb_core_config *cfg)
 {
@@ -15,6 +49,7 @@ void setup_config(const fb_core_config *cfg)
 	}
 	core = fb_core_new(cfg);
 	fb_actions_init(&acts);
+	log_release();
 }
 
 void setup(bool dry_run)
@@ -29,12 +64,29 @@ void teardown(void)
 {
 	fb_core_free(core);
 	fb_actions_release(&acts);
+	log_release();
+}
+
+int64_t tick_keep(int64_t now)
+{
+	size_t from = acts.n;
+	int64_t next = fb_core_tick(core, now, &acts);
+	log_append(from);
+	return next;
 }
 
 int64_t tick(int64_t now)
 {
 	fb_actions_clear(&acts);
-	return fb_core_tick(core, now, &acts);
+	return tick_keep(now);
+}
+
+/* Does a, of kind, match name_or_reason (as find says)? */
+static bool matches(const fb_action *a, fb_action_kind kind, const char *name_or_reason)
+{
+	return a->kind == kind &&
+	       (!name_or_reason || strcmp(a->name, name_or_reason) == 0 ||
+	        (kind == FB_ACT_EVENT && strcmp(a->reason, name_or_reason) == 0));
 }
 
 int count(fb_action_kind kind)
@@ -55,13 +107,127 @@ int index_of(fb_action_kind kind)
 
 const fb_action *find(fb_action_kind kind, const char *name_or_reason)
 {
-	for (size_t i = 0; i < acts.n; i++) {
-		const fb_action *a = &acts.v[i];
-		if (a->kind != kind)
-			continue;
-		if (!name_or_reason || strcmp(a->name, name_or_reason) == 0 ||
-		    (kind == FB_ACT_EVENT && strcmp(a->reason, name_or_reason) == 0))
-			return a;
-	}
+	for (size_t i = 0; i < acts.n; i++)
+		if (matches(&acts.v[i], kind, name_or_reason))
+			return &acts.v[i];
 	return NULL;
+}
+
+size_t log_mark(void)
+{
+	return log_.n;
+}
+
+int count_since(size_t mark, fb_action_kind kind, const char *name_or_reason)
+{
+	int n = 0;
+	for (size_t i = mark; i < log_.n; i++)
+		n += matches(&log_.v[i], kind, name_or_reason);
+	return n;
+}
+
+const fb_action *find_since(size_t mark, fb_action_kind kind, const char *name_or_reason)
+{
+	for (size_t i = mark; i < log_.n; i++)
+		if (matches(&log_.v[i], kind, name_or_reason))
+			return &log_.v[i];
+	return NULL;
+}
+
+int count_all(fb_action_kind kind, const char *name_or_reason)
+{
+	return count_since(0, kind, name_or_reason);
+}
+
+const fb_action *find_all(fb_action_kind kind, const char *name_or_reason)
+{
+	return find_since(0, kind, name_or_reason);
+}
+
+/* ---- observations ---------------------------------------------------------------- */
+
+void node_with(const char *name, fb_cond ready, int64_t since, const node_spec *spec)
+{
+	/* sorted by key, as fb_labels keeps them */
+	fb_label l[2];
+	fb_labels labels = { l, 0 };
+	if (spec->pool)
+		l[labels.n++] = (fb_label){ "pool", (char *)spec->pool };
+	if (spec->zone_label && spec->zone)
+		l[labels.n++] = (fb_label){ "topology.kubernetes.io/zone", (char *)spec->zone };
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_node_obs o = { .name = name, .uid = uid, .zone = spec->zone ? spec->zone : name,
+	                  .labels = labels.n ? &labels : NULL, .ready = ready,
+	                  .ready_transition_ms = since,
+	                  .failure_annotation = spec->failure_annotation,
+	                  .quarantine_taint = spec->quarantine_taint };
+	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
+}
+
+void node(const char *name, const char *zone, fb_cond ready, int64_t since)
+{
+	node_with(name, ready, since, &(node_spec){ .zone = zone });
+}
+
+void labelled_node(const char *name, const char *zone, fb_cond ready, int64_t since,
+                   const char *pool)
+{
+	node_with(name, ready, since, &(node_spec){ .zone = zone, .pool = pool, .zone_label = true });
+}
+
+void pod_with(const char *name, const char *on, const pod_spec *spec)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on,
+	                 .workload = spec->workload, .daemonset = spec->daemonset,
+	                 .terminating = spec->terminating, .tol_not_ready_s = spec->tol_s,
+	                 .tol_unreachable_s = spec->tol_s, .arrived_ms = spec->arrived_ms };
+	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
+}
+
+void pod(const char *name, const char *on, const char *workload, int64_t arrived_ms,
+         int64_t tol_s)
+{
+	pod_with(name, on, &(pod_spec){ .workload = workload, .arrived_ms = arrived_ms,
+	                                .tol_s = tol_s });
+}
+
+void pod_gone(const char *name)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_core_pod_delete(core, uid);
+}
+
+void evicted(const char *name, fb_evict_result r, int64_t now)
+{
+	char uid[64];
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	fb_core_evict_result(core, uid, r, now);
+}
+
+void budget_admitted(const char *name, int64_t gen, const char *spec_json,
+                     const fb_admission *admissions, size_t nadmissions)
+{
+	cJSON *spec = cJSON_Parse(spec_json);
+	KT_CHECK(spec != NULL);
+	KT_EQ_INT(fb_core_budget_set(core, name, gen, spec, admissions, nadmissions, T0), 0);
+	cJSON_Delete(spec);
+}
+
+void budget(const char *name, int64_t gen, const char *spec_json)
+{
+	budget_admitted(name, gen, spec_json, NULL, 0);
+}
+
+int qset(const char *name, const char *kind, const char *workload, bool released,
+                    fb_poison_action action, int64_t scaled_from, bool phase_released,
+                    int64_t now)
+{
+	fb_quarantine_obs q = { .ns = "default", .name = name, .kind = kind, .workload = workload,
+	                        .released = released, .action = action,
+	                        .scaled_from = scaled_from, .phase_released = phase_released };
+	return fb_core_quarantine_set(core, &q, now);
 }
