@@ -47,6 +47,9 @@ KT_TEST(pod_is_evicted_when_its_toleration_expires)
 	evicted("p0", FB_EVICT_OK, T0 + 301 * S);
 	tick(T0 + 400 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	/* over every tick: p0 once, nothing else */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, "p0"), 1);
 	teardown();
 }
 
@@ -73,9 +76,12 @@ KT_TEST(tolerations_decide_due_times)
 	tick(T0 + 300 * S);
 	KT_CHECK(find(FB_ACT_EVICT, "p0") != NULL);
 	tick(T0 + 86400 * S);
-	KT_CHECK(find(FB_ACT_EVICT, "forever") == NULL);
-	KT_CHECK(find(FB_ACT_EVICT, "ds") == NULL);
-	KT_CHECK(find(FB_ACT_EVICT, "going") == NULL);
+	/* on no tick: the others stay */
+	KT_CHECK(find_all(FB_ACT_EVICT, "forever") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "ds") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "going") == NULL);
+	KT_CHECK(find_all(FB_ACT_DELETE, NULL) == NULL);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 3); /* no-tol, short, p0: once each */
 	teardown();
 }
 
@@ -87,9 +93,11 @@ KT_TEST(node_that_recovers_in_time_keeps_its_pods)
 	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0 + 100 * S);
 	labelled_node("n0", "a", FB_COND_TRUE, T0 + 200 * S, NULL);
-	tick(T0 + 300 * S);
+	tick(T0 + 300 * S); /* when p0 would have been due */
 	tick(T0 + 1000 * S);
-	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	/* on no tick, before, at or after the toleration's end */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_DELETE, NULL), 0);
 	teardown();
 }
 
@@ -112,6 +120,7 @@ KT_TEST(zone_rate_spaces_nodes_ten_seconds_apart)
 	KT_CHECK(find(FB_ACT_EVICT, "p2") != NULL);
 	tick(T0 + 20 * S);
 	KT_CHECK(find(FB_ACT_EVICT, "p4") != NULL);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 3); /* one node per 10 s, each once */
 	teardown();
 }
 
@@ -134,6 +143,7 @@ KT_TEST(partial_disruption_of_small_zone_stops_evictions)
 	                                 "state changes"));
 	tick(T0 + 3600 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1); /* zone b's p1 only, on any tick */
 	teardown();
 }
 
@@ -153,6 +163,7 @@ KT_TEST(all_zones_fully_disrupted_evicts_nothing)
 	KT_CHECK(e && strstr(e->message, "every zone") != NULL);
 	tick(T0 + 3600 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0); /* on no tick while all zones are down */
 	/* one node comes back: the other zone's dead nodes fail over, clocks restarted */
 	labelled_node("n1", "b", FB_COND_TRUE, T0 + 3600 * S, NULL);
 	tick(T0 + 3600 * S);
@@ -195,6 +206,8 @@ KT_TEST(budget_window_admits_one_node_and_names_itself)
 	tick(T0 + 3600 * S + 10);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p2") != NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "p3") == NULL); /* one node per window, on every tick */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 2);
 
 	cJSON *st = fb_core_budget_status(core, "gpu-pool", T0 + 3600 * S + 10);
 	KT_CHECK(st != NULL);
@@ -230,6 +243,7 @@ KT_TEST(budget_history_survives_a_restart)
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
 	tick(T0 + 3000 * S + 1);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1); /* none before the window had room */
 	teardown();
 }
 
@@ -287,9 +301,11 @@ KT_TEST(max_unhealthy_and_paused_halt)
 	budget("gpu", 2, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},\"paused\":true}");
 	labelled_node("g4", "a", FB_COND_UNKNOWN, T0 + 100 * S, "gpu");
 	tick(T0 + 200 * S);
-	KT_CHECK(find(FB_ACT_EVICT, "p4") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "p4") == NULL);
 	const fb_action *e = find(FB_ACT_EVENT, "EvictionDeferred");
 	KT_CHECK(e && strstr(e->message, "paused"));
+	/* g2 was back before its pod could go */
+	KT_CHECK(find_all(FB_ACT_EVICT, "p2") == NULL);
 	teardown();
 }
 
@@ -306,6 +322,7 @@ KT_TEST(invalid_budget_keeps_last_good_spec)
 	labelled_node("n0", "a", FB_COND_UNKNOWN, T0 + 2, NULL);
 	tick(T0 + 10 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0); /* maxNodes 0 still in force */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
 	cJSON *st = fb_core_budget_status(core, "all", T0 + 10 * S);
 	cJSON *conds = cJSON_GetObjectItem(st, "conditions");
 	bool invalid_true = false;
@@ -355,6 +372,8 @@ KT_TEST(pdb_block_retries_then_deletes_after_timeout)
 	KT_CHECK(find(FB_ACT_DELETE, "p0") != NULL);
 	KT_CHECK(t <= T0 + 181 * S); /* the first try after the 2 min timeout (backoff <= 60 s) */
 	KT_CHECK(find(FB_ACT_EVENT, "DeletedAfterPDBTimeout") != NULL);
+	KT_EQ_INT(count_all(FB_ACT_DELETE, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVENT, "EvictionBlocked"), 1); /* said once, over all tries */
 	teardown();
 }
 
@@ -367,7 +386,7 @@ KT_TEST(delete_mode_skips_the_eviction_api)
 	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0);
 	KT_CHECK(find(FB_ACT_DELETE, "p0") != NULL);
-	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
 	teardown();
 }
 
@@ -387,6 +406,8 @@ KT_TEST(dry_run_reports_and_writes_nothing)
 	/* done: not reported again, and nothing waits for a result */
 	tick(T0 + 60 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_BUDGET_STATUS, NULL), 0); /* on no tick */
 	teardown();
 }
 

@@ -74,8 +74,9 @@ KT_TEST(scaled_once_and_restored_on_release)
 	tick(T0 + 80 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
-	for (size_t i = 0; i < acts.n; i++) /* still pinned */
-		KT_CHECK(acts.v[i].kind != FB_ACT_EVICT || strncmp(acts.v[i].name, "poison-", 7) != 0);
+	/* still pinned, on every tick */
+	KT_CHECK(find_all(FB_ACT_EVICT, "poison-a") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "poison-b") == NULL);
 	fb_core_stats st;
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 1);
@@ -94,6 +95,9 @@ KT_TEST(scaled_once_and_restored_on_release)
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 0);
+	/* once each, over every tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 1);
 	teardown();
 }
 
@@ -106,7 +110,9 @@ KT_TEST(pin_by_default_makes_no_scale)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 120 * S);
 	tick(T0 + 120 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0);
 	teardown();
 }
 
@@ -133,11 +139,12 @@ KT_TEST(failures_are_retried_with_backoff)
 	/* refused (e.g. managed by another controller): pinned only, nothing to restore */
 	fb_core_scale_result(core, "default", "Deployment", "poison", false, FB_SCALE_REFUSED,
 	                     T0 + 60 * S);
+	size_t refused = log_mark();
 	tick(T0 + 420 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, "default", "Deployment", "poison", T0 + 520 * S);
 	tick(T0 + 520 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	KT_EQ_INT(count_since(refused, FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0); /* on no tick */
 	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
 	teardown();
 }
@@ -192,6 +199,9 @@ KT_TEST(a_restart_does_not_scale_twice)
 	                     T0 + 10 * S);
 	tick(T0 + 11 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE_RELEASED, NULL) != NULL);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
 	teardown();
 
 	/* the old leader died between the annotation and the scale (no count in the status):
@@ -202,6 +212,7 @@ KT_TEST(a_restart_does_not_scale_twice)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	tick(T0 + 2 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 1);
 	teardown();
 
 	/* a Pin quarantine is never scaled */
@@ -235,6 +246,9 @@ KT_TEST(released_while_no_leader_was_watching)
 	fb_core_scale_result(core, "default", "Deployment", "poison", true, FB_SCALE_DONE, t);
 	tick(t + S);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 1);
+	/* over every tick: marked once, only after the restore was done; never scaled down */
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE_RELEASED, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
 	teardown();
 	/* ... but not one whose release was carried out already */
 	setup(false);
@@ -293,7 +307,9 @@ static void expect_fallback(const char *kind, const char *name)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, "default", kind, name, T0 + 120 * S);
 	tick(T0 + 120 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0);
 	teardown();
 }
 
@@ -334,7 +350,9 @@ KT_TEST(dry_run_writes_nothing)
 	KT_EQ_INT(qset("deployment-other", "Deployment", "other", false, S2Z, -1, false, T0 + 81 * S),
 	          0);
 	tick(T0 + 82 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
 	teardown();
 
 	/* a dry-run budget over the nodes it killed */
@@ -380,7 +398,7 @@ KT_TEST(the_budget_of_the_last_failed_node_decides)
 		tick(T0 + 25 * S);
 		tick_keep(VERDICT);
 		KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
-		KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), order == 0 ? 1 : 0);
+		KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), order == 0 ? 1 : 0);
 		teardown();
 	}
 }
