@@ -9,42 +9,8 @@
 #include "coretest.h"
 #include "kctest.h"
 
-static void node(const char *name, const char *zone, fb_cond ready, int64_t since,
-                 const char *pool)
-{
-	fb_label l[2] = { { "pool", (char *)pool }, { "topology.kubernetes.io/zone", (char *)zone } };
-	fb_labels labels = { l, pool ? 2 : 0 };
-	if (!pool)
-		labels = (fb_labels){ &l[1], 1 };
-	char uid[64];
-	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_node_obs o = { .name = name, .uid = uid, .zone = zone, .labels = &labels,
-	                  .ready = ready, .ready_transition_ms = since };
-	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
-}
-
-static void pod_full(const char *name, const char *on, int64_t tol, bool ds, bool terminating)
-{
-	char uid[64];
-	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on,
-	                 .workload = WL("Deployment/default/web"), .daemonset = ds,
-	                 .terminating = terminating, .tol_not_ready_s = tol,
-	                 .tol_unreachable_s = tol, .arrived_ms = T0 - 3600 * S };
-	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
-}
-
-static void pod(const char *name, const char *on, int64_t tol)
-{
-	pod_full(name, on, tol, false, false);
-}
-
-static void evicted(const char *pod_name, fb_evict_result r, int64_t now)
-{
-	char uid[64];
-	snprintf(uid, sizeof(uid), "uid-%s", pod_name);
-	fb_core_evict_result(core, uid, r, now);
-}
+/* The pods of these tests arrived long before T0. */
+#define ARRIVED (T0 - 3600 * S)
 
 /* A healthy cluster of `n` nodes in zones a/b, with one pod each (toleration tol). */
 static void cluster(int n, int64_t tol)
@@ -53,8 +19,8 @@ static void cluster(int n, int64_t tol)
 		char name[16], p[16];
 		snprintf(name, sizeof(name), "n%d", i);
 		snprintf(p, sizeof(p), "p%d", i);
-		node(name, i % 2 ? "b" : "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
-		pod(p, name, tol);
+		labelled_node(name, i % 2 ? "b" : "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
+		pod(p, name, WEB, ARRIVED, tol);
 	}
 }
 
@@ -63,7 +29,7 @@ KT_TEST(pod_is_evicted_when_its_toleration_expires)
 	setup(false);
 	cluster(6, 300);
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	int64_t next = tick(T0 + 1 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
 	KT_EQ_INT(next, T0 + 300 * S); /* the shell's timer is told when */
@@ -81,6 +47,9 @@ KT_TEST(pod_is_evicted_when_its_toleration_expires)
 	evicted("p0", FB_EVICT_OK, T0 + 301 * S);
 	tick(T0 + 400 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	/* over every tick: p0 once, nothing else */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, "p0"), 1);
 	teardown();
 }
 
@@ -88,13 +57,15 @@ KT_TEST(tolerations_decide_due_times)
 {
 	setup(false);
 	cluster(6, 300);
-	pod("no-tol", "n0", FB_TOL_NONE);
-	pod("forever", "n0", FB_TOL_FOREVER);
-	pod("short", "n0", 30);
-	pod_full("ds", "n0", FB_TOL_NONE, true, false);
-	pod_full("going", "n0", FB_TOL_NONE, false, true);
+	pod("no-tol", "n0", WEB, ARRIVED, FB_TOL_NONE);
+	pod("forever", "n0", WEB, ARRIVED, FB_TOL_FOREVER);
+	pod("short", "n0", WEB, ARRIVED, 30);
+	pod_with("ds", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED,
+	                                   .tol_s = FB_TOL_NONE, .daemonset = true });
+	pod_with("going", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED,
+	                                      .tol_s = FB_TOL_NONE, .terminating = true });
 	tick(T0);
-	node("n0", "a", FB_COND_FALSE, T0, NULL);
+	labelled_node("n0", "a", FB_COND_FALSE, T0, NULL);
 	tick(T0);
 	/* no matching toleration: at once; DaemonSet and terminating pods stay */
 	KT_CHECK(find(FB_ACT_EVICT, "no-tol") != NULL);
@@ -105,9 +76,12 @@ KT_TEST(tolerations_decide_due_times)
 	tick(T0 + 300 * S);
 	KT_CHECK(find(FB_ACT_EVICT, "p0") != NULL);
 	tick(T0 + 86400 * S);
-	KT_CHECK(find(FB_ACT_EVICT, "forever") == NULL);
-	KT_CHECK(find(FB_ACT_EVICT, "ds") == NULL);
-	KT_CHECK(find(FB_ACT_EVICT, "going") == NULL);
+	/* on no tick: the others stay */
+	KT_CHECK(find_all(FB_ACT_EVICT, "forever") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "ds") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "going") == NULL);
+	KT_CHECK(find_all(FB_ACT_DELETE, NULL) == NULL);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 3); /* no-tol, short, p0: once each */
 	teardown();
 }
 
@@ -116,12 +90,14 @@ KT_TEST(node_that_recovers_in_time_keeps_its_pods)
 	setup(false);
 	cluster(6, 300);
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0 + 100 * S);
-	node("n0", "a", FB_COND_TRUE, T0 + 200 * S, NULL);
-	tick(T0 + 300 * S);
+	labelled_node("n0", "a", FB_COND_TRUE, T0 + 200 * S, NULL);
+	tick(T0 + 300 * S); /* when p0 would have been due */
 	tick(T0 + 1000 * S);
-	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	/* on no tick, before, at or after the toleration's end */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_DELETE, NULL), 0);
 	teardown();
 }
 
@@ -130,9 +106,9 @@ KT_TEST(zone_rate_spaces_nodes_ten_seconds_apart)
 	setup(false);
 	cluster(20, FB_TOL_NONE); /* 10 per zone: 3 failed of 10 stays Normal */
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
-	node("n2", "a", FB_COND_UNKNOWN, T0, NULL);
-	node("n4", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n2", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n4", "a", FB_COND_UNKNOWN, T0, NULL);
 	int64_t next = tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p0") != NULL); /* queue order: failure time, then name */
@@ -144,6 +120,7 @@ KT_TEST(zone_rate_spaces_nodes_ten_seconds_apart)
 	KT_CHECK(find(FB_ACT_EVICT, "p2") != NULL);
 	tick(T0 + 20 * S);
 	KT_CHECK(find(FB_ACT_EVICT, "p4") != NULL);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 3); /* one node per 10 s, each once */
 	teardown();
 }
 
@@ -155,9 +132,9 @@ KT_TEST(partial_disruption_of_small_zone_stops_evictions)
 	for (int i = 0; i < 12; i += 2) { /* 6 of 10 in zone a */
 		char name[8];
 		snprintf(name, sizeof(name), "n%d", i);
-		node(name, "a", FB_COND_UNKNOWN, T0, NULL);
+		labelled_node(name, "a", FB_COND_UNKNOWN, T0, NULL);
 	}
-	node("n1", "b", FB_COND_UNKNOWN, T0, NULL); /* zone b: 1 of 10, Normal */
+	labelled_node("n1", "b", FB_COND_UNKNOWN, T0, NULL); /* zone b: 1 of 10, Normal */
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p1") != NULL);
@@ -166,6 +143,7 @@ KT_TEST(partial_disruption_of_small_zone_stops_evictions)
 	                                 "state changes"));
 	tick(T0 + 3600 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1); /* zone b's p1 only, on any tick */
 	teardown();
 }
 
@@ -177,7 +155,7 @@ KT_TEST(all_zones_fully_disrupted_evicts_nothing)
 	for (int i = 0; i < 4; i++) {
 		char name[8];
 		snprintf(name, sizeof(name), "n%d", i);
-		node(name, i % 2 ? "b" : "a", FB_COND_UNKNOWN, T0, NULL);
+		labelled_node(name, i % 2 ? "b" : "a", FB_COND_UNKNOWN, T0, NULL);
 	}
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
@@ -185,42 +163,35 @@ KT_TEST(all_zones_fully_disrupted_evicts_nothing)
 	KT_CHECK(e && strstr(e->message, "every zone") != NULL);
 	tick(T0 + 3600 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0); /* on no tick while all zones are down */
 	/* one node comes back: the other zone's dead nodes fail over, clocks restarted */
-	node("n1", "b", FB_COND_TRUE, T0 + 3600 * S, NULL);
+	labelled_node("n1", "b", FB_COND_TRUE, T0 + 3600 * S, NULL);
 	tick(T0 + 3600 * S);
 	KT_CHECK(count(FB_ACT_EVICT) >= 1);
 	teardown();
-}
-
-static void budget(const char *name, int64_t gen, const char *json)
-{
-	cJSON *spec = cJSON_Parse(json);
-	KT_CHECK(spec != NULL);
-	KT_EQ_INT(fb_core_budget_set(core, name, gen, spec, NULL, 0, T0), 0);
-	cJSON_Delete(spec);
 }
 
 KT_TEST(budget_window_admits_one_node_and_names_itself)
 {
 	setup(false);
 	/* three GPU nodes in three zones, so the zone rate does not interfere */
-	node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("g3", "c", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("g3", "c", FB_COND_TRUE, T0 - 86400 * S, "gpu");
 	for (int i = 0; i < 6; i++) {
 		char name[8];
 		snprintf(name, sizeof(name), "c%d", i);
-		node(name, i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c", FB_COND_TRUE, T0 - 86400 * S, NULL);
+		labelled_node(name, i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c", FB_COND_TRUE, T0 - 86400 * S, NULL);
 	}
-	pod("p1", "g1", FB_TOL_NONE);
-	pod("p2", "g2", FB_TOL_NONE);
-	pod("p3", "g3", FB_TOL_NONE);
+	pod("p1", "g1", WEB, ARRIVED, FB_TOL_NONE);
+	pod("p2", "g2", WEB, ARRIVED, FB_TOL_NONE);
+	pod("p3", "g3", WEB, ARRIVED, FB_TOL_NONE);
 	budget("gpu-pool", 1, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
 	                      "\"windows\":[{\"maxNodes\":1,\"window\":\"1h\"}]}");
 	tick(T0);
-	node("g1", "a", FB_COND_UNKNOWN, T0, "gpu");
-	node("g2", "b", FB_COND_UNKNOWN, T0 + 1, "gpu");
-	node("g3", "c", FB_COND_UNKNOWN, T0 + 2, "gpu");
+	labelled_node("g1", "a", FB_COND_UNKNOWN, T0, "gpu");
+	labelled_node("g2", "b", FB_COND_UNKNOWN, T0 + 1, "gpu");
+	labelled_node("g3", "c", FB_COND_UNKNOWN, T0 + 2, "gpu");
 	tick(T0 + 10);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p1") != NULL);
@@ -235,6 +206,8 @@ KT_TEST(budget_window_admits_one_node_and_names_itself)
 	tick(T0 + 3600 * S + 10);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
 	KT_CHECK(find(FB_ACT_EVICT, "p2") != NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "p3") == NULL); /* one node per window, on every tick */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 2);
 
 	cJSON *st = fb_core_budget_status_json(core, "gpu-pool", T0 + 3600 * S + 10);
 	KT_CHECK(st != NULL);
@@ -254,42 +227,41 @@ KT_TEST(budget_history_survives_a_restart)
 {
 	/* A new core (restart or new leader) is given the admissions from status. */
 	setup(false);
-	node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("c1", "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
-	node("c2", "b", FB_COND_TRUE, T0 - 86400 * S, NULL);
-	pod("p1", "g1", FB_TOL_NONE);
-	pod("p2", "g2", FB_TOL_NONE);
-	cJSON *spec = cJSON_Parse("{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
-	                          "\"windows\":[{\"maxNodes\":1,\"window\":\"1h\"}]}");
+	labelled_node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("c1", "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
+	labelled_node("c2", "b", FB_COND_TRUE, T0 - 86400 * S, NULL);
+	pod("p1", "g1", WEB, ARRIVED, FB_TOL_NONE);
+	pod("p2", "g2", WEB, ARRIVED, FB_TOL_NONE);
 	fb_admission spent = { "g9", T0 - 600 * S }; /* a node admitted 10 min ago */
-	KT_EQ_INT(fb_core_budget_set(core, "gpu-pool", 1, spec, &spent, 1, T0), 0);
-	cJSON_Delete(spec);
+	budget_admitted("gpu-pool", 1, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
+	                               "\"windows\":[{\"maxNodes\":1,\"window\":\"1h\"}]}",
+	                &spent, 1);
 	tick(T0);
-	node("g2", "b", FB_COND_UNKNOWN, T0, "gpu");
+	labelled_node("g2", "b", FB_COND_UNKNOWN, T0, "gpu");
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
 	tick(T0 + 3000 * S + 1);
 	KT_EQ_INT(count(FB_ACT_EVICT), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1); /* none before the window had room */
 	teardown();
 }
 
 KT_TEST(new_leader_does_not_charge_an_admission_twice)
 {
 	setup(false);
-	node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-	node("c1", "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
-	node("c2", "b", FB_COND_TRUE, T0 - 86400 * S, NULL);
-	pod("p1", "g1", FB_TOL_NONE);
-	pod("late", "g1", 60);
-	cJSON *spec = cJSON_Parse("{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
-	                          "\"windows\":[{\"maxNodes\":1,\"window\":\"1h\"}]}");
+	labelled_node("g1", "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("g2", "b", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+	labelled_node("c1", "a", FB_COND_TRUE, T0 - 86400 * S, NULL);
+	labelled_node("c2", "b", FB_COND_TRUE, T0 - 86400 * S, NULL);
+	pod("p1", "g1", WEB, ARRIVED, FB_TOL_NONE);
+	pod("late", "g1", WEB, ARRIVED, 60);
 	/* the old leader admitted g1's current failure before it died */
 	fb_admission spent = { "g1", T0 + 5 * S };
-	KT_EQ_INT(fb_core_budget_set(core, "gpu-pool", 1, spec, &spent, 1, T0), 0);
-	cJSON_Delete(spec);
-	node("g1", "a", FB_COND_UNKNOWN, T0, "gpu");
+	budget_admitted("gpu-pool", 1, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
+	                               "\"windows\":[{\"maxNodes\":1,\"window\":\"1h\"}]}",
+	                &spent, 1);
+	labelled_node("g1", "a", FB_COND_UNKNOWN, T0, "gpu");
 	fb_core_set_leader(core, false);
 	KT_CHECK(tick(T0 + 60 * S) == INT64_MAX);
 	KT_EQ_INT(acts.n, 0); /* a follower decides nothing */
@@ -311,27 +283,29 @@ KT_TEST(max_unhealthy_and_paused_halt)
 		char name[8], p[8];
 		snprintf(name, sizeof(name), "g%d", i);
 		snprintf(p, sizeof(p), "p%d", i);
-		node(name, i % 2 ? "b" : "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
-		pod(p, name, FB_TOL_NONE);
+		labelled_node(name, i % 2 ? "b" : "a", FB_COND_TRUE, T0 - 86400 * S, "gpu");
+		pod(p, name, WEB, ARRIVED, FB_TOL_NONE);
 	}
 	budget("gpu", 1, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},\"maxUnhealthy\":\"20%\"}");
 	tick(T0);
-	node("g0", "a", FB_COND_UNKNOWN, T0, "gpu");
-	node("g1", "b", FB_COND_UNKNOWN, T0, "gpu");
-	node("g2", "a", FB_COND_UNKNOWN, T0, "gpu"); /* 3 of 10 > 20% (2) */
+	labelled_node("g0", "a", FB_COND_UNKNOWN, T0, "gpu");
+	labelled_node("g1", "b", FB_COND_UNKNOWN, T0, "gpu");
+	labelled_node("g2", "a", FB_COND_UNKNOWN, T0, "gpu"); /* 3 of 10 > 20% (2) */
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
 	KT_CHECK(find(FB_ACT_EVENT, "EvictionsHalted") != NULL);
 	KT_CHECK(find(FB_ACT_EVENT, "EvictionHalted") != NULL);
-	node("g2", "a", FB_COND_TRUE, T0 + 5 * S, "gpu"); /* back to 2 of 10 */
+	labelled_node("g2", "a", FB_COND_TRUE, T0 + 5 * S, "gpu"); /* back to 2 of 10 */
 	tick(T0 + 5 * S);
 	KT_CHECK(count(FB_ACT_EVICT) >= 1);
 	budget("gpu", 2, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},\"paused\":true}");
-	node("g4", "a", FB_COND_UNKNOWN, T0 + 100 * S, "gpu");
+	labelled_node("g4", "a", FB_COND_UNKNOWN, T0 + 100 * S, "gpu");
 	tick(T0 + 200 * S);
-	KT_CHECK(find(FB_ACT_EVICT, "p4") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "p4") == NULL);
 	const fb_action *e = find(FB_ACT_EVENT, "EvictionDeferred");
 	KT_CHECK(e && strstr(e->message, "paused"));
+	/* g2 was back before its pod could go */
+	KT_CHECK(find_all(FB_ACT_EVICT, "p2") == NULL);
 	teardown();
 }
 
@@ -345,9 +319,10 @@ KT_TEST(invalid_budget_keeps_last_good_spec)
 	tick(T0 + 1);
 	const fb_action *e = find(FB_ACT_EVENT, "InvalidSpec");
 	KT_CHECK(e && strstr(e->message, "spec.windows[0].window") && strstr(e->message, "last good"));
-	node("n0", "a", FB_COND_UNKNOWN, T0 + 2, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0 + 2, NULL);
 	tick(T0 + 10 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0); /* maxNodes 0 still in force */
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
 	cJSON *st = fb_core_budget_status_json(core, "all", T0 + 10 * S);
 	cJSON *conds = cJSON_GetObjectItem(st, "conditions");
 	bool invalid_true = false;
@@ -368,7 +343,7 @@ KT_TEST(pdb_block_retries_then_deletes_after_timeout)
 	cluster(6, FB_TOL_NONE);
 	budget("all", 1, "{\"podEviction\":{\"pdbBlockedTimeout\":\"2m\",\"gracePeriodSeconds\":30}}");
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0);
 	const fb_action *a = find(FB_ACT_EVICT, "p0");
 	KT_CHECK(a && a->grace_period_s == 30);
@@ -397,6 +372,8 @@ KT_TEST(pdb_block_retries_then_deletes_after_timeout)
 	KT_CHECK(find(FB_ACT_DELETE, "p0") != NULL);
 	KT_CHECK(t <= T0 + 181 * S); /* the first try after the 2 min timeout (backoff <= 60 s) */
 	KT_CHECK(find(FB_ACT_EVENT, "DeletedAfterPDBTimeout") != NULL);
+	KT_EQ_INT(count_all(FB_ACT_DELETE, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_EVENT, "EvictionBlocked"), 1); /* said once, over all tries */
 	teardown();
 }
 
@@ -406,10 +383,10 @@ KT_TEST(delete_mode_skips_the_eviction_api)
 	cluster(6, FB_TOL_NONE);
 	budget("all", 1, "{\"podEviction\":{\"mode\":\"Delete\"}}");
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0);
 	KT_CHECK(find(FB_ACT_DELETE, "p0") != NULL);
-	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
 	teardown();
 }
 
@@ -419,7 +396,7 @@ KT_TEST(dry_run_reports_and_writes_nothing)
 	cluster(6, FB_TOL_NONE);
 	budget("all", 1, "{\"windows\":[{\"maxNodes\":3,\"window\":\"1h\"}]}");
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	tick(T0);
 	const fb_action *a = find(FB_ACT_EVICT, "p0");
 	KT_CHECK(a && a->dry_run);
@@ -429,6 +406,8 @@ KT_TEST(dry_run_reports_and_writes_nothing)
 	/* done: not reported again, and nothing waits for a result */
 	tick(T0 + 60 * S);
 	KT_EQ_INT(count(FB_ACT_EVICT), 0);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_BUDGET_STATUS, NULL), 0); /* on no tick */
 	teardown();
 }
 
@@ -437,16 +416,15 @@ KT_TEST(work_per_tick_is_bounded)
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
 	cfg.max_pod_actions_per_tick = 10;
-	core = fb_core_new(&cfg);
-	fb_actions_init(&acts);
+	setup_config(&cfg);
 	cluster(6, FB_TOL_NONE);
 	for (int i = 0; i < 25; i++) {
 		char p[16];
 		snprintf(p, sizeof(p), "extra%d", i);
-		pod(p, "n0", FB_TOL_NONE);
+		pod(p, "n0", WEB, ARRIVED, FB_TOL_NONE);
 	}
 	tick(T0);
-	node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
+	labelled_node("n0", "a", FB_COND_UNKNOWN, T0, NULL);
 	int64_t next = tick(T0);
 	KT_EQ_INT(count(FB_ACT_EVICT), 10);
 	KT_EQ_INT(next, T0); /* more to do at once */

@@ -17,52 +17,9 @@
 
 #define VERDICT (T0 + 44 * S) /* failures at T0 + 25 s are judged by then */
 
-static void budget(const char *name, const char *json)
-{
-	cJSON *spec = cJSON_Parse(json);
-	KT_CHECK(spec != NULL);
-	KT_EQ_INT(fb_core_budget_set(core, name, 1, spec, NULL, 0, T0), 0);
-	cJSON_Delete(spec);
-}
+/* The pods' tolerations of the failure taints, in seconds. */
+#define TOL 30
 
-static void node_labelled(const char *name, fb_cond ready, int64_t since, const char *labels)
-{
-	char uid[64];
-	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_labels l = { 0 };
-	cJSON *lj = cJSON_Parse(labels ? labels : "{}");
-	KT_EQ_INT(fb_labels_from_json(&l, lj), 0);
-	cJSON_Delete(lj);
-	fb_node_obs o = { .name = name, .uid = uid, .zone = name, .labels = labels ? &l : NULL, .ready = ready,
-	                  .ready_transition_ms = since };
-	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
-	fb_labels_release(&l);
-}
-
-static void node(const char *name, fb_cond ready, int64_t since)
-{
-	node_labelled(name, ready, since, NULL);
-}
-
-static void pod(const char *name, const char *on, const char *workload, int64_t arrived)
-{
-	char uid[64];
-	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on, .workload = WL(workload),
-	                 .tol_not_ready_s = 30, .tol_unreachable_s = 30, .arrived_ms = arrived };
-	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
-}
-
-static int qset(const char *name, const char *kind, const char *workload, bool released,
-                fb_poison_action action, int64_t scaled_from, bool phase_released, int64_t now)
-{
-	fb_quarantine_obs q = { .ns = "default", .name = name, .workload = *WK(kind, "default", workload),
-	                        .released = released, .action = action,
-	                        .scaled_from = scaled_from, .phase_released = phase_released };
-	return fb_core_quarantine_set(core, &q, now);
-}
-
-#define POISON "Deployment/default/poison"
 #define S2Z FB_POISON_SCALE_TO_ZERO
 
 /* Six healthy nodes with innocent pods; a poison workload kills n1 and n2 at T0 + 25 s. */
@@ -72,23 +29,23 @@ static void cascade(const char *workload)
 		char n[8], p[16];
 		snprintf(n, sizeof(n), "n%d", i);
 		snprintf(p, sizeof(p), "web-%d", i);
-		node(n, FB_COND_TRUE, T0 - 86400 * S);
-		pod(p, n, "Deployment/default/web", T0 - 86400 * S);
+		node(n, NULL, FB_COND_TRUE, T0 - 86400 * S);
+		pod(p, n, WEB, T0 - 86400 * S, TOL);
 	}
-	pod("poison-a", "n1", workload, T0);
-	pod("poison-b", "n2", workload, T0);
+	pod("poison-a", "n1", workload, T0, TOL);
+	pod("poison-b", "n2", workload, T0, TOL);
 	tick(T0);
-	node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
-	node("n2", FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n1", NULL, FB_COND_UNKNOWN, T0 + 25 * S);
+	node("n2", NULL, FB_COND_UNKNOWN, T0 + 25 * S);
 	tick(T0 + 25 * S);
 	/* the verdict may wait for the failures to settle: keep what both ticks decided */
-	fb_core_tick(core, VERDICT, &acts);
+	tick_keep(VERDICT);
 }
 
 KT_TEST(scaled_once_and_restored_on_release)
 {
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
 	KT_CHECK(q && payload(q) && strstr(payload(q), "\"action\":\"ScaleToZero\""));
@@ -117,8 +74,9 @@ KT_TEST(scaled_once_and_restored_on_release)
 	tick(T0 + 80 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
-	for (size_t i = 0; i < acts.n; i++) /* still pinned */
-		KT_CHECK(acts.v[i].kind != FB_ACT_EVICT || strncmp(acts.v[i].name, "poison-", 7) != 0);
+	/* still pinned, on every tick */
+	KT_CHECK(find_all(FB_ACT_EVICT, "poison-a") == NULL);
+	KT_CHECK(find_all(FB_ACT_EVICT, "poison-b") == NULL);
 	fb_core_stats st;
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 1);
@@ -137,6 +95,9 @@ KT_TEST(scaled_once_and_restored_on_release)
 	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
 	fb_core_get_stats(core, &st);
 	KT_EQ_INT(st.scaled_to_zero, 0);
+	/* once each, over every tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 1);
 	teardown();
 }
 
@@ -149,14 +110,16 @@ KT_TEST(pin_by_default_makes_no_scale)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 120 * S);
 	tick(T0 + 120 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0);
 	teardown();
 }
 
 KT_TEST(failures_are_retried_with_backoff)
 {
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_FAILED,
@@ -176,11 +139,12 @@ KT_TEST(failures_are_retried_with_backoff)
 	/* refused (e.g. managed by another controller): pinned only, nothing to restore */
 	fb_core_scale_result(core, WK("Deployment", "default", "poison"), false, FB_SCALE_REFUSED,
 	                     T0 + 60 * S);
+	size_t refused = log_mark();
 	tick(T0 + 420 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 520 * S);
 	tick(T0 + 520 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	KT_EQ_INT(count_since(refused, FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0); /* on no tick */
 	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL); /* released as with Pin: pods may go */
 	teardown();
 }
@@ -188,7 +152,7 @@ KT_TEST(failures_are_retried_with_backoff)
 KT_TEST(release_while_the_scale_is_out_restores)
 {
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	fb_core_quarantine_delete(core, WK("Deployment", "default", "poison"), T0 + 46 * S);
@@ -215,8 +179,8 @@ KT_TEST(a_restart_does_not_scale_twice)
 {
 	/* a new leader finds the Quarantine with the count recorded: nothing to do */
 	setup(false);
-	node("n1", FB_COND_UNKNOWN, T0);
-	pod("poison-a", "n1", POISON, T0 - 10 * S);
+	node("n1", NULL, FB_COND_UNKNOWN, T0);
+	pod("poison-a", "n1", POISON, T0 - 10 * S, TOL);
 	KT_EQ_INT(qset("deployment-poison", "Deployment", "poison", false, S2Z, 3, false, T0), 0);
 	tick(T0 + S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
@@ -235,6 +199,9 @@ KT_TEST(a_restart_does_not_scale_twice)
 	                     T0 + 10 * S);
 	tick(T0 + 11 * S);
 	KT_CHECK(find(FB_ACT_QUARANTINE_RELEASED, NULL) != NULL);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
 	teardown();
 
 	/* the old leader died between the annotation and the scale (no count in the status):
@@ -245,6 +212,7 @@ KT_TEST(a_restart_does_not_scale_twice)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	tick(T0 + 2 * S);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 1);
 	teardown();
 
 	/* a Pin quarantine is never scaled */
@@ -278,6 +246,9 @@ KT_TEST(released_while_no_leader_was_watching)
 	fb_core_scale_result(core, WK("Deployment", "default", "poison"), true, FB_SCALE_DONE, t);
 	tick(t + S);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE_RELEASED), 1);
+	/* over every tick: marked once, only after the restore was done; never scaled down */
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE_RELEASED, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
 	teardown();
 	/* ... but not one whose release was carried out already */
 	setup(false);
@@ -291,7 +262,7 @@ KT_TEST(released_while_no_leader_was_watching)
 KT_TEST(leadership_regained_asks_again)
 {
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 1);
 	/* the lease was lost before the shell carried it out: no result ever came */
@@ -319,7 +290,7 @@ static void expect_fallback(const char *kind, const char *name)
 	char workload[128];
 	snprintf(workload, sizeof(workload), "%s/default/%s", kind, name);
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(workload);
 	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
 	KT_CHECK(q && payload(q) && strstr(payload(q), "\"action\":\"Pin\""));
@@ -336,7 +307,9 @@ static void expect_fallback(const char *kind, const char *name)
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	fb_core_quarantine_delete(core, WK(kind, "default", name), T0 + 120 * S);
 	tick(T0 + 120 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_RESTORE), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_SCALE_RESTORE, NULL), 0);
 	teardown();
 }
 
@@ -353,7 +326,7 @@ KT_TEST(kinds_without_scale_fall_back_to_pin)
 	expect_fallback("Widget", "custom");
 	/* a StatefulSet is scaled */
 	setup(false);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade("StatefulSet/default/db");
 	const fb_action *sc = find(FB_ACT_SCALE_TO_ZERO, NULL);
 	KT_CHECK(sc && !strcmp(sc->workload.kind, "StatefulSet") && !strcmp(sc->quarantine, "statefulset-db"));
@@ -364,7 +337,7 @@ KT_TEST(dry_run_writes_nothing)
 {
 	/* the whole controller */
 	setup(true);
-	budget("all", "{\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
@@ -377,12 +350,14 @@ KT_TEST(dry_run_writes_nothing)
 	KT_EQ_INT(qset("deployment-other", "Deployment", "other", false, S2Z, -1, false, T0 + 81 * S),
 	          0);
 	tick(T0 + 82 * S);
-	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
+	/* on no tick */
+	KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
 	teardown();
 
 	/* a dry-run budget over the nodes it killed */
 	setup(false);
-	budget("all", "{\"dryRun\":true,\"poison\":{\"action\":\"ScaleToZero\"}}");
+	budget("all", 1, "{\"dryRun\":true,\"poison\":{\"action\":\"ScaleToZero\"}}");
 	cascade(POISON);
 	KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), 0);
 	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0);
@@ -396,34 +371,34 @@ KT_TEST(the_budget_of_the_last_failed_node_decides)
 	/* budget "gpu" (ScaleToZero) selects n2 only; n1 has the defaults (Pin) */
 	for (int order = 0; order < 2; order++) {
 		setup(false);
-		budget("gpu", "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
+		budget("gpu", 1, "{\"nodeSelector\":{\"matchLabels\":{\"pool\":\"gpu\"}},"
 		              "\"poison\":{\"action\":\"ScaleToZero\"}}");
-		node("n1", FB_COND_TRUE, T0 - 86400 * S);
-		node_labelled("n2", FB_COND_TRUE, T0 - 86400 * S, "{\"pool\":\"gpu\"}");
+		node("n1", NULL, FB_COND_TRUE, T0 - 86400 * S);
+		labelled_node("n2", NULL, FB_COND_TRUE, T0 - 86400 * S, "gpu");
 		for (int i = 3; i <= 6; i++) {
 			char n[8];
 			snprintf(n, sizeof(n), "n%d", i);
-			node(n, FB_COND_TRUE, T0 - 86400 * S);
+			node(n, NULL, FB_COND_TRUE, T0 - 86400 * S);
 		}
-		pod("poison-a", "n1", POISON, T0);
-		pod("poison-b", "n2", POISON, T0);
+		pod("poison-a", "n1", POISON, T0, TOL);
+		pod("poison-b", "n2", POISON, T0, TOL);
 		tick(T0);
 		/* order 0: n1 fails first, then n2 (gpu) -> ScaleToZero; order 1: the reverse -> Pin */
 		const char *first = order == 0 ? "n1" : "n2", *second = order == 0 ? "n2" : "n1";
 		if (!strcmp(first, "n2"))
-			node_labelled("n2", FB_COND_UNKNOWN, T0 + 20 * S, "{\"pool\":\"gpu\"}");
+			labelled_node("n2", NULL, FB_COND_UNKNOWN, T0 + 20 * S, "gpu");
 		else
-			node("n1", FB_COND_UNKNOWN, T0 + 20 * S);
+			node("n1", NULL, FB_COND_UNKNOWN, T0 + 20 * S);
 		tick(T0 + 20 * S);
 		KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL);
 		if (!strcmp(second, "n2"))
-			node_labelled("n2", FB_COND_UNKNOWN, T0 + 25 * S, "{\"pool\":\"gpu\"}");
+			labelled_node("n2", NULL, FB_COND_UNKNOWN, T0 + 25 * S, "gpu");
 		else
-			node("n1", FB_COND_UNKNOWN, T0 + 25 * S);
+			node("n1", NULL, FB_COND_UNKNOWN, T0 + 25 * S);
 		tick(T0 + 25 * S);
-		fb_core_tick(core, VERDICT, &acts);
+		tick_keep(VERDICT);
 		KT_CHECK(find(FB_ACT_QUARANTINE, NULL) != NULL);
-		KT_EQ_INT(count(FB_ACT_SCALE_TO_ZERO), order == 0 ? 1 : 0);
+		KT_EQ_INT(count_all(FB_ACT_SCALE_TO_ZERO, NULL), order == 0 ? 1 : 0);
 		teardown();
 	}
 }

@@ -1,5 +1,7 @@
 /* Projections of API objects into what the core needs (shell/project.c). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kc/alloc.h"
 #include "kctest.h"
@@ -212,25 +214,119 @@ KT_TEST(quarantine_projection_reads_action_count_and_phase)
 	}
 }
 
+/*
+ * A malformed object and what each projection makes of it. name: the name a
+ * projection must have (NULL: fb_project_node/pod/budget give NULL, not an object
+ * they can key); every other field must have its default. budget_spec: the
+ * budget's .spec copy, printed ("{}" when .spec is absent). A Quarantine is always
+ * projected (NULL would mean "out of memory, retry" to the informer), with no
+ * usable workload.
+ */
+typedef struct malformed {
+	const char *json;
+	const char *name;
+	const char *budget_spec;
+} malformed;
+
+static const malformed malformed_inputs[] = {
+	{ "null", NULL, NULL },
+	{ "[]", NULL, NULL },
+	{ "{}", NULL, NULL },
+	{ "{\"metadata\":7}", NULL, NULL },
+	{ "{\"metadata\":{\"name\":5}}", NULL, NULL },
+	{ "{\"metadata\":{}}", NULL, NULL },
+	{ "{\"metadata\":{\"name\":\"x\",\"labels\":[1,2]},\"status\":{\"conditions\":{}}}", "x",
+	  "{}" },
+	{ "{\"metadata\":{\"name\":\"x\",\"ownerReferences\":{}},\"spec\":{\"tolerations\":\"no\"}}",
+	  "x", "{\"tolerations\":\"no\"}" },
+	{ "{\"metadata\":{\"name\":\"x\"},\"status\":{\"admissions\":\"no\"}}", "x", "{}" },
+};
+
+static void expect_node_defaults(const fb_node_proj *n, const char *name)
+{
+	KT_CHECK((n != NULL) == (name != NULL));
+	if (!n || !name)
+		return;
+	KT_EQ_STR(n->name, name);
+	KT_CHECK(!n->uid && !n->region && !n->zone && n->labels.n == 0);
+	KT_EQ_INT(n->ready, FB_COND_NONE);
+	KT_EQ_INT(n->ready_transition_ms, 0);
+	KT_CHECK(!n->exclude_disruption && !n->memory_pressure);
+	KT_CHECK(!n->failure_annotation && !n->quarantine_taint);
+}
+
+static void expect_pod_defaults(const fb_pod_proj *p, const char *name)
+{
+	KT_CHECK((p != NULL) == (name != NULL));
+	if (!p || !name)
+		return;
+	KT_EQ_STR(p->name, name);
+	KT_CHECK(!p->ns && !p->uid && !p->node);
+	KT_CHECK(!p->owner_kind && !p->owner_name && !p->template_hash);
+	KT_CHECK(!p->daemonset && !p->mirror && !p->terminating && !p->terminal);
+	KT_EQ_INT(p->tol_not_ready_s, FB_TOL_NONE);
+	KT_EQ_INT(p->tol_unreachable_s, FB_TOL_NONE);
+	KT_EQ_INT(p->arrived_ms, 0);
+	fb_pod_obs o;
+	fb_workload_ref wl;
+	fb_pod_proj_obs(p, &o, &wl);
+	KT_CHECK(o.workload == &wl); /* a bare pod, in no namespace */
+	KT_EQ_STR(wl.kind, "Pod");
+	KT_EQ_STR(wl.ns, "");
+	KT_EQ_STR(wl.name, name);
+}
+
+static void expect_budget_defaults(const fb_budget_proj *b, const char *name, const char *spec)
+{
+	KT_CHECK((b != NULL) == (name != NULL));
+	if (!b || !name)
+		return;
+	KT_EQ_STR(b->name, name);
+	KT_EQ_INT(b->generation, 0);
+	char *printed = cJSON_PrintUnformatted(b->spec);
+	KT_EQ_STR(printed, spec);
+	cJSON_free(printed);
+	KT_CHECK(b->admissions == NULL);
+	KT_EQ_INT(b->nadmissions, 0);
+}
+
+static void expect_quarantine_defaults(const fb_quarantine_proj *q, const char *name)
+{
+	KT_CHECK(q != NULL);
+	if (!q)
+		return;
+	KT_CHECK(name ? q->name && !strcmp(q->name, name) : !q->name);
+	KT_CHECK(!q->ns && !q->kind && !q->workload); /* ignored by the controller: */
+	fb_quarantine_obs o;
+	KT_EQ_INT(fb_quarantine_proj_obs(q, &o), -1);
+	KT_CHECK(!q->release && !q->phase_released);
+	KT_EQ_INT(q->action, FB_POISON_PIN);
+	KT_EQ_INT(q->scaled_from, -1);
+}
+
 KT_TEST(malformed_objects_give_null_or_defaults_never_crash)
 {
-	const char *inputs[] = {
-		"null", "[]", "{}", "{\"metadata\":7}", "{\"metadata\":{\"name\":5}}",
-		"{\"metadata\":{\"name\":\"x\",\"labels\":[1,2]},\"status\":{\"conditions\":{}}}",
-		"{\"metadata\":{\"name\":\"x\",\"ownerReferences\":{}},\"spec\":{\"tolerations\":\"no\"}}",
-		"{\"metadata\":{\"name\":\"x\"},\"status\":{\"admissions\":\"no\"}}",
-	};
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
-		cJSON *obj = cJSON_Parse(inputs[i]);
-		fb_node_proj_free(fb_project_node(obj, NULL), NULL);
-		fb_pod_proj_free(fb_project_pod(obj, NULL), NULL);
-		fb_budget_proj_free(fb_project_budget(obj, NULL), NULL);
-		fb_quarantine_proj_free(fb_project_quarantine(obj, NULL), NULL);
+	for (size_t i = 0; i < sizeof(malformed_inputs) / sizeof(malformed_inputs[0]); i++) {
+		const malformed *m = &malformed_inputs[i];
+		int failed_before = kt_failed_checks_;
+		cJSON *obj = cJSON_Parse(m->json);
+		KT_CHECK(obj != NULL); /* valid JSON, malformed object */
+		fb_node_proj *n = fb_project_node(obj, NULL);
+		expect_node_defaults(n, m->name);
+		fb_node_proj_free(n, NULL);
+		fb_pod_proj *p = fb_project_pod(obj, NULL);
+		expect_pod_defaults(p, m->name);
+		fb_pod_proj_free(p, NULL);
+		fb_budget_proj *b = fb_project_budget(obj, NULL);
+		expect_budget_defaults(b, m->name, m->budget_spec);
+		fb_budget_proj_free(b, NULL);
+		fb_quarantine_proj *q = fb_project_quarantine(obj, NULL);
+		expect_quarantine_defaults(q, m->name);
+		fb_quarantine_proj_free(q, NULL);
 		cJSON_Delete(obj);
+		if (kt_failed_checks_ != failed_before)
+			fprintf(stderr, "  ^ malformed input %zu: %s\n", i, m->json);
 	}
-	cJSON *obj = cJSON_Parse("{\"metadata\":{}}");
-	KT_CHECK(fb_project_pod(obj, NULL) == NULL); /* no name: not an object we can key */
-	cJSON_Delete(obj);
 }
 
 KT_TEST(projection_survives_allocation_failure)

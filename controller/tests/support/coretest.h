@@ -1,12 +1,18 @@
 /*
- * coretest.h - what the decision core's unit tests share: one core and the
- * actions of its last tick, times in milliseconds from T0, and lookups over
- * those actions. Each test file builds its own cluster on top.
+ * coretest.h - what the decision core's unit tests share: one core, the
+ * actions of its last tick and the log of every action since setup, times in
+ * milliseconds from T0, and the observations a test feeds it (nodes, pods,
+ * budgets, Quarantines). The tests build their clusters with these helpers
+ * only, so a change to the core's observation structs is made here once.
+ *
+ * Conventions: a node or pod named x has uid "uid-x"; pods are in namespace
+ * default; a budget is observed at T0.
  */
 #ifndef FB_CORETEST_H
 #define FB_CORETEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core.h"
@@ -15,30 +21,101 @@
 #define MIN (60 * S)
 #define T0 (1700000000LL * S)
 
+/* Workloads the tests share. */
+#define WEB "Deployment/default/web"
+#define POISON "Deployment/default/poison"
+
 extern fb_core *core;
 extern fb_actions acts;
 
-/* A core with cfg (NULL: the defaults); teardown frees it. */
+/* A core with cfg (NULL: the defaults) and an empty log; teardown frees both. */
 void setup_config(const fb_core_config *cfg);
 /* A core with the defaults, globally in dry run or not. */
 void setup(bool dry_run);
 void teardown(void);
 
-/* One tick at now; acts holds what it decided. Returns the core's next time. */
+/* One tick at now; acts holds what it decided, the log keeps it too. Returns the
+ * core's next time. */
 int64_t tick(int64_t now);
+/* The same, but acts keeps the earlier ticks' actions: what several ticks decided. */
+int64_t tick_keep(int64_t now);
 
-/* Actions of the last tick: how many of a kind, the index of the first, and the
- * first whose object is named name_or_reason (or, for Events, whose reason is;
- * NULL: the first of the kind). */
+/* Actions in acts: how many of a kind, the index of the first, and the first whose
+ * object is named name_or_reason (or, for Events, whose reason is; NULL: the first
+ * of the kind). */
 int count(fb_action_kind kind);
 int index_of(fb_action_kind kind);
 const fb_action *find(fb_action_kind kind, const char *name_or_reason);
+
+/*
+ * Actions of every tick since setup, for what must not happen over time. A mark
+ * is a position in that log (log_mark() now, 0 at setup); the _since lookups see
+ * the actions decided after it. name_or_reason as for find (NULL: any).
+ */
+size_t log_mark(void);
+int count_since(size_t mark, fb_action_kind kind, const char *name_or_reason);
+const fb_action *find_since(size_t mark, fb_action_kind kind, const char *name_or_reason);
+int count_all(fb_action_kind kind, const char *name_or_reason);
+const fb_action *find_all(fb_action_kind kind, const char *name_or_reason);
+
+/* ---- observations ---------------------------------------------------------------- */
+
+/* A node as the informer shows it, besides its name, readiness and transition time. */
+typedef struct node_spec {
+	const char *zone;               /* NULL: a zone of its own, named after the node */
+	const char *pool;               /* label pool=<pool>; NULL: none */
+	bool zone_label;                /* label topology.kubernetes.io/zone=<zone> too */
+	const char *failure_annotation; /* firebreak.dev/failure; NULL: none */
+	const char *quarantine_taint;   /* its firebreak.dev/quarantine taint's value; NULL: none */
+} node_spec;
+
+/* Node name is Ready `ready` since `since`, observed at `since`. */
+void node_with(const char *name, fb_cond ready, int64_t since, const node_spec *spec);
+/* Without labels, in zone (NULL: a zone of its own). */
+void node(const char *name, const char *zone, fb_cond ready, int64_t since);
+/* Labelled as a real node is: pool=<pool> if pool is not NULL, and its zone label
+ * if zone is not NULL (NULL: a zone of its own, unlabelled). */
+void labelled_node(const char *name, const char *zone, fb_cond ready, int64_t since,
+                   const char *pool);
+
+/* A pod as the informer shows it, besides its name and node. */
+typedef struct pod_spec {
+	const char *workload;           /* "Kind/ns/name" */
+	int64_t arrived_ms;
+	int64_t tol_s;                  /* of the not-ready and unreachable taints: seconds,
+	                                 * FB_TOL_NONE or FB_TOL_FOREVER */
+	bool daemonset, terminating;
+} pod_spec;
+
+void pod_with(const char *name, const char *on, const pod_spec *spec);
+/* Pod name of workload on node `on`, arrived then, tolerating the failure taints tol_s. */
+void pod(const char *name, const char *on, const char *workload, int64_t arrived_ms,
+         int64_t tol_s);
+/* The pod is gone from the API. */
+void pod_gone(const char *name);
+/* What became of the EVICT or DELETE action for pod name. */
+void evicted(const char *name, fb_evict_result r, int64_t now);
+
+/* EvictionBudget name at generation gen with .spec spec_json, observed at T0. */
+void budget(const char *name, int64_t gen, const char *spec_json);
+/* The same, with admissions recorded in its status. */
+void budget_admitted(const char *name, int64_t gen, const char *spec_json,
+                     const fb_admission *admissions, size_t nadmissions);
+
+/* The informer shows Quarantine default/name of workload kind/workload (in default).
+ * Returns what fb_core_quarantine_set does. */
+int qset(const char *name, const char *kind, const char *workload, bool released,
+                    fb_poison_action action, int64_t scaled_from, bool phase_released,
+                    int64_t now);
 
 /* The reference of workload id "Kind/namespace/name" (one of 8 rotating buffers), or NULL. */
 const fb_workload_ref *WL(const char *id);
 /* The same from its parts. */
 const fb_workload_ref *WK(const char *kind, const char *ns, const char *name);
-/* The JSON an annotation or Quarantine action writes (valid until the next tick), or NULL. */
+/*
+ * The JSON an annotation or Quarantine action writes, as the shell renders it
+ * (an action of the log: kept with the log; of the last tick: until the next tick).
+ */
 const char *payload(const fb_action *a);
 
 #endif
