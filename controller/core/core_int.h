@@ -11,6 +11,8 @@
  *                and the verdict
  *   quarantine.c the verdict carried out: Quarantine objects, taints,
  *                ScaleToZero and its restore, release
+ *   scalepolicy.c the ScaleToZero and restore decisions on what the shell
+ *                read from the API (public: scalepolicy.h)
  *   actions.c    the action list and the Events (the table of reasons)
  *   render.c     API objects built from the core's typed records (the only
  *                file that knows their JSON shape)
