@@ -20,6 +20,7 @@
 #include "kc/buf.h"
 #include "kc/cancel.h"
 #include "kc/events.h"
+#include "kc/hash.h"
 #include "kc/time.h"
 
 #define KEY_MAX_BYTES 8192 /* a key: a dozen fields, each capped */
@@ -239,16 +240,6 @@ void kc_evwrite_release(kc_evwrite *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* Length-prefixed, so no field value can imitate another key. */
 static kc_err key_field(kc_buf *k, const char *s)
 {
@@ -462,7 +453,7 @@ kc_err kc_evcorr_observe(kc_evcorr *c, const kc_objref *regarding, const kc_objr
 		err = key_field(&key, note_t);
 	if (err)
 		goto out_key;
-	uint64_t hash = fnv1a(key.data, key.len);
+	uint64_t hash = kc_fnv1a64(key.data, key.len);
 
 	evc_entry *e = find(c, hash, key.data);
 	if (e && now_mono_ms - e->last_seen_ms >= c->finish_ms) {
