@@ -151,7 +151,7 @@ void fb_log(fb_log_level level, const char *msg, const char *fields_fmt, ...)
 		va_end(ap);
 	}
 	char ts[KC_TIME_STR_MAX];
-	kc_microtime_format(kc_now_wall_us(), ts);
+	kc_time_format_frac(kc_now_wall_us(), 6, ts);
 	char line[LOG_LINE_MAX];
 	size_t len = 0;
 	if (log_format == FB_LOG_JSON) {
