@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "kc/alloc.h"
+#include "kc/array.h"
 #include "kc/client.h"
 #include "kc/informer.h"
 #include "kc/time.h"
@@ -54,14 +56,8 @@ typedef struct samples {
 
 static int samples_push(samples *s, int64_t x)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		int64_t *nv = realloc(s->v, cap * sizeof(*nv));
-		if (!nv)
-			return -1;
-		s->v = nv;
-		s->cap = cap;
-	}
+	if (KC_ARRAY_RESERVE(s->v, s->cap, s->n + 1) != 0)
+		return -1;
 	s->v[s->n++] = x;
 	return 0;
 }
@@ -455,9 +451,9 @@ int main(int argc, char **argv)
 	kc_informer_free(nodes);
 	fb_core_free(b.core);
 	kc_client_free(client);
-	free(b.pending.v);
-	free(b.latency.v);
-	free(b.waits.v);
-	free(b.ticks.v);
+	kc_free(b.pending.v);
+	kc_free(b.latency.v);
+	kc_free(b.waits.v);
+	kc_free(b.ticks.v);
 	return got >= expect ? 0 : 1;
 }

@@ -155,7 +155,7 @@ static void format_fields(char *buf, size_t cap, const char *fmt, va_list ap)
 static void emit(fb_log_level level, const char *msg, const char *fields)
 {
 	char ts[KC_TIME_STR_MAX];
-	kc_microtime_format(kc_now_wall_us(), ts);
+	kc_time_format_frac(kc_now_wall_us(), 6, ts);
 	char line[LOG_LINE_MAX];
 	size_t len = 0;
 	if (log_format == FB_LOG_JSON) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kc/alloc.h"
+#include "kc/array.h"
 #include "kc/buf.h"
 #include "metrics.h"
 
@@ -79,14 +80,8 @@ int fb_metrics_family(fb_metrics *m, const char *name, fb_metric_type type, cons
 	int rc = -1;
 	if (find_family(m, name) || nbuckets > MAX_BUCKETS)
 		goto out;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		family *f = kc_realloc(m->f, cap * sizeof(*f));
-		if (!f)
-			goto out;
-		m->f = f;
-		m->cap = cap;
-	}
+	if (KC_ARRAY_RESERVE(m->f, m->cap, m->n + 1) != 0)
+		goto out;
 	family *f = &m->f[m->n];
 	memset(f, 0, sizeof(*f));
 	f->name = kc_strdup(name);
@@ -113,14 +108,8 @@ static series *find_series(family *f, const char *labels)
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->s[i].labels, labels) == 0)
 			return &f->s[i];
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 4;
-		series *s = kc_realloc(f->s, cap * sizeof(*s));
-		if (!s)
-			return NULL;
-		f->s = s;
-		f->cap = cap;
-	}
+	if (KC_ARRAY_RESERVE(f->s, f->cap, f->n + 1) != 0)
+		return NULL;
 	series *s = &f->s[f->n];
 	memset(s, 0, sizeof(*s));
 	if (!(s->labels = kc_strdup(labels)))

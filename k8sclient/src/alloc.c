@@ -1,13 +1,10 @@
 /*
- * alloc.c - the allocator hook (failure injection for tests) and the
- * process-wide initialisation of libcurl and cJSON.
+ * alloc.c - the allocator hook (failure injection for tests). Part of kc_base,
+ * so it needs nothing but libc; kc_global_init (init.c) hooks cJSON to it.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "kc/alloc.h"
 
@@ -87,27 +84,4 @@ void kc_alloc_fail_reset(void)
 bool kc_alloc_fail_triggered(void)
 {
 	return atomic_load(&fail_triggered);
-}
-
-static bool global_done;
-
-int kc_global_init(void)
-{
-	if (global_done)
-		return 0;
-	/* cJSON's hooks take malloc/free only; realloc is then emulated by cJSON. */
-	cJSON_Hooks hooks = { .malloc_fn = kc_malloc, .free_fn = kc_free };
-	cJSON_InitHooks(&hooks);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -1;
-	global_done = true;
-	return 0;
-}
-
-void kc_global_cleanup(void)
-{
-	if (!global_done)
-		return;
-	curl_global_cleanup();
-	global_done = false;
 }

@@ -20,6 +20,7 @@
 #include "kc/buf.h"
 #include "kc/cancel.h"
 #include "kc/events.h"
+#include "kc/map.h"
 #include "kc/time.h"
 
 #define KEY_MAX_BYTES 8192 /* a key: a dozen fields, each capped */
@@ -101,10 +102,8 @@ static bool is_qualified_name(const char *s)
 /* ---- The correlator ------------------------------------------------------------ */
 
 typedef struct evc_entry {
-	struct evc_entry *hnext;           /* hash chain */
 	struct evc_entry *prev, *next;     /* all entries, least recently seen first */
-	uint64_t hash;
-	char *key;
+	char *key;                         /* as in the map (which holds its own copy) */
 	char *ns;
 	char *name;
 	cJSON *event;                      /* as created, without series */
@@ -121,8 +120,7 @@ struct kc_evcorr {
 	int64_t finish_ms;
 	int64_t refresh_ms;
 	size_t cache_max;
-	evc_entry **buckets;
-	size_t nbuckets;                   /* a power of two */
+	kc_map entries;                    /* key -> evc_entry * */
 	evc_entry *head, *tail;
 	size_t size;
 	uint64_t last_suffix;              /* event name suffixes only grow */
@@ -143,13 +141,8 @@ kc_err kc_evcorr_new(const kc_evcorr_options *o, kc_evcorr **out)
 	c->finish_ms = o->finish_ms > 0 ? o->finish_ms : KC_EVENT_FINISH_MS;
 	c->refresh_ms = o->refresh_ms > 0 ? o->refresh_ms : KC_EVENT_REFRESH_MS;
 	c->cache_max = o->cache_max > 0 ? o->cache_max : KC_EVENT_CACHE_MAX;
-	c->nbuckets = 64;
-	while (c->nbuckets < c->cache_max && c->nbuckets < (1u << 20))
-		c->nbuckets <<= 1;
-	c->buckets = kc_calloc(c->nbuckets, sizeof(*c->buckets));
-	if (!c->controller || !c->buckets) {
-		kc_free(c->buckets);
-		kc_free(c->controller);
+	kc_map_init(&c->entries);
+	if (!c->controller) {
 		kc_free(c);
 		return KC_ERR_NOMEM;
 	}
@@ -171,11 +164,7 @@ static void entry_free(evc_entry *e)
 /* Take e out of the table and the list, and free it. */
 static void entry_remove(kc_evcorr *c, evc_entry *e)
 {
-	evc_entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	kc_map_del(&c->entries, e->key);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -218,7 +207,7 @@ void kc_evcorr_free(kc_evcorr *c)
 		entry_free(e);
 		e = next;
 	}
-	kc_free(c->buckets);
+	kc_map_release(&c->entries);
 	kc_free(c->controller);
 	kc_free(c);
 }
@@ -237,16 +226,6 @@ void kc_evwrite_release(kc_evwrite *w)
 	cJSON_free(w->create_body);
 	cJSON_free(w->patch_body);
 	memset(w, 0, sizeof(*w));
-}
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 /* Length-prefixed, so no field value can imitate another key. */
@@ -410,14 +389,6 @@ out_json:
 	return err;
 }
 
-static evc_entry *find(const kc_evcorr *c, uint64_t hash, const char *key)
-{
-	for (evc_entry *e = c->buckets[hash & (c->nbuckets - 1)]; e; e = e->hnext)
-		if (e->hash == hash && strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
 /* Finish e: its final PATCH into *w if its count changed since the last write. */
 static bool finish_entry(kc_evcorr *c, evc_entry *e, kc_evwrite *w)
 {
@@ -462,9 +433,7 @@ kc_err kc_evcorr_observe(kc_evcorr *c, const kc_objref *regarding, const kc_objr
 		err = key_field(&key, note_t);
 	if (err)
 		goto out_key;
-	uint64_t hash = fnv1a(key.data, key.len);
-
-	evc_entry *e = find(c, hash, key.data);
+	evc_entry *e = kc_map_get(&c->entries, key.data);
 	if (e && now_mono_ms - e->last_seen_ms >= c->finish_ms) {
 		/* Idle past the finish time: that series is over, this is a new Event. */
 		if (finish_entry(c, e, &out[*n]))
@@ -502,7 +471,6 @@ kc_err kc_evcorr_observe(kc_evcorr *c, const kc_objref *regarding, const kc_objr
 	}
 	const char *ns = regarding->namespace && regarding->namespace[0] ? regarding->namespace
 	                                                                 : "default";
-	e->hash = hash;
 	e->key = kc_buf_take(&key);
 	e->ns = kc_strdup(ns);
 	e->name = event_name(c, regarding->name, now_wall_us);
@@ -523,10 +491,13 @@ kc_err kc_evcorr_observe(kc_evcorr *c, const kc_objref *regarding, const kc_objr
 		err = KC_ERR_NOMEM;
 		goto out_undo;
 	}
+	if (kc_map_put(&c->entries, e->key, e, NULL) != 0) {
+		kc_evwrite_release(&out[*n]);
+		entry_free(e);
+		err = KC_ERR_NOMEM;
+		goto out_undo;
+	}
 	(*n)++;
-	size_t b = hash & (c->nbuckets - 1);
-	e->hnext = c->buckets[b];
-	c->buckets[b] = e;
 	e->prev = c->tail;
 	if (c->tail)
 		c->tail->next = e;

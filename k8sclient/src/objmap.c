@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kc/alloc.h"
+#include "kc/hash.h"
 #include "objmap.h"
 
 #define OBJMAP_MIN_CAP 16
@@ -14,12 +15,7 @@
  * DNS labels and subdomains). */
 static uint32_t key_hash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return kc_fnv1a32(s, n);
 }
 
 void kc__objmap_init(kc_objmap *m)

@@ -8,6 +8,16 @@
  * never looks inside obj; its owner frees it.
  *
  * Not thread-safe: the informer guards it with its read-write lock.
+ *
+ * Why a second hash map next to kc_map (kc/map.h), the project's general one:
+ * memory at informer scale. Measured with 150,000 keys of ~40 bytes
+ * ("ns-042/workload-01234-7f9c8d6b5-x0042"), heap in use (glibc mallinfo2):
+ * this map 94 bytes an entry (an 8-byte slot, one allocation for entry and
+ * key); kc_map plus a separate {obj, rv, mark} entry 122 bytes (a 24-byte
+ * slot, the key copied in a second allocation, the entry in a third), i.e.
+ * 4 MB more per 150k-object informer. It also deletes without tombstones,
+ * which the informer's steady churn of pods would otherwise pile up, and
+ * looks keys up by (pointer, length) without a NUL-terminated copy.
  */
 #ifndef KC_OBJMAP_H
 #define KC_OBJMAP_H

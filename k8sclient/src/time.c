@@ -74,40 +74,36 @@ static void split(int64_t wall_us, int *y, unsigned *mo, unsigned *d, int *h, in
 	*us = (long)frac;
 }
 
-char *kc_time_format(int64_t wall_us, char buf[KC_TIME_STR_MAX])
+char *kc_time_format_frac(int64_t wall_us, int frac_digits, char buf[KC_TIME_STR_MAX])
 {
 	int y, h, mi, s;
 	unsigned mo, d;
 	long us;
 	split(wall_us, &y, &mo, &d, &h, &mi, &s, &us);
-	snprintf(buf, KC_TIME_STR_MAX, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, mo, d, h, mi, s);
+	if (frac_digits < 0)
+		frac_digits = 0;
+	if (frac_digits > 6)
+		frac_digits = 6;
+	int n = snprintf(buf, KC_TIME_STR_MAX, "%04d-%02u-%02uT%02d:%02d:%02d", y, mo, d, h, mi, s);
+	if (n < 0 || n >= KC_TIME_STR_MAX - 9) /* no room for ".ffffffZ": cannot happen */
+		return buf;
+	if (frac_digits > 0) {
+		for (int i = frac_digits; i < 6; i++)
+			us /= 10; /* truncate, never round */
+		n += snprintf(buf + n, (size_t)(KC_TIME_STR_MAX - n), ".%0*ld", frac_digits, us);
+	}
+	snprintf(buf + n, (size_t)(KC_TIME_STR_MAX - n), "Z");
 	return buf;
 }
 
-char *kc_time_format_frac(int64_t wall_us, int frac_digits, char buf[KC_TIME_STR_MAX])
+char *kc_time_format(int64_t wall_us, char buf[KC_TIME_STR_MAX])
 {
-	if (frac_digits == 6)
-		return kc_microtime_format(wall_us, buf);
-	if (frac_digits != 3)
-		return kc_time_format(wall_us, buf);
-	int y, h, mi, s;
-	unsigned mo, d;
-	long us;
-	split(wall_us, &y, &mo, &d, &h, &mi, &s, &us);
-	snprintf(buf, KC_TIME_STR_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, s,
-	         (int)(us / 1000) % 1000);
-	return buf;
+	return kc_time_format_frac(wall_us, 0, buf);
 }
 
 char *kc_microtime_format(int64_t wall_us, char buf[KC_TIME_STR_MAX])
 {
-	int y, h, mi, s;
-	unsigned mo, d;
-	long us;
-	split(wall_us, &y, &mo, &d, &h, &mi, &s, &us);
-	snprintf(buf, KC_TIME_STR_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%06ldZ", y, mo, d, h, mi,
-	         s, us);
-	return buf;
+	return kc_time_format_frac(wall_us, 6, buf);
 }
 
 /* Read exactly n decimal digits. */

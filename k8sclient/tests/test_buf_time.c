@@ -51,6 +51,42 @@ KT_TEST(microtime_has_six_fraction_digits)
 	KT_EQ_STR(kc_microtime_format(0, buf), "1970-01-01T00:00:00.000000Z");
 }
 
+KT_TEST(time_format_frac_truncates_to_0_3_or_6_digits)
+{
+	char buf[KC_TIME_STR_MAX];
+	int64_t us = 1709251198LL * 1000000 + 999999; /* 2024-02-29T23:59:58.999999Z */
+	KT_EQ_STR(kc_time_format_frac(us, 0, buf), "2024-02-29T23:59:58Z");
+	KT_EQ_STR(kc_time_format_frac(us, 3, buf), "2024-02-29T23:59:58.999Z"); /* not :59.000 */
+	KT_EQ_STR(kc_time_format_frac(us, 6, buf), "2024-02-29T23:59:58.999999Z");
+	us = 1709251198LL * 1000000 + 42000; /* milliseconds as the core passes them: ms * 1000 */
+	KT_EQ_STR(kc_time_format_frac(us, 3, buf), "2024-02-29T23:59:58.042Z");
+	KT_EQ_STR(kc_time_format_frac(us, 1, buf), "2024-02-29T23:59:58.0Z");
+	/* out of range clamps */
+	KT_EQ_STR(kc_time_format_frac(us, -5, buf), "2024-02-29T23:59:58Z");
+	KT_EQ_STR(kc_time_format_frac(us, 9, buf), "2024-02-29T23:59:58.042000Z");
+	/* zero, and before the epoch: the fraction counts up from the second below */
+	KT_EQ_STR(kc_time_format_frac(0, 3, buf), "1970-01-01T00:00:00.000Z");
+	KT_EQ_STR(kc_time_format_frac(-1, 6, buf), "1969-12-31T23:59:59.999999Z");
+	KT_EQ_STR(kc_time_format_frac(-1, 3, buf), "1969-12-31T23:59:59.999Z");
+	KT_EQ_STR(kc_time_format_frac(-1, 0, buf), "1969-12-31T23:59:59Z");
+	KT_EQ_STR(kc_time_format_frac(-1500000, 3, buf), "1969-12-31T23:59:58.500Z");
+	KT_EQ_STR(kc_time_format_frac(-62135596800LL * 1000000, 3, buf),
+	          "0001-01-01T00:00:00.000Z");
+	/* the extremes fit the buffer */
+	KT_EQ_STR(kc_time_format_frac(INT64_MIN, 6, buf), "-290308-12-21T19:59:05.224192Z");
+	KT_EQ_STR(kc_time_format_frac(INT64_MAX, 6, buf), "294247-01-10T04:00:54.775807Z");
+	/* the two metav1 formats are the 0- and 6-digit forms */
+	for (int64_t v = -3000001; v < 3000000; v += 499999) {
+		char a[KC_TIME_STR_MAX];
+		KT_EQ_STR(kc_time_format(v, buf), kc_time_format_frac(v, 0, a));
+		KT_EQ_STR(kc_microtime_format(v, buf), kc_time_format_frac(v, 6, a));
+	}
+	/* every output parses back to the truncated time */
+	int64_t back = 0;
+	KT_EQ_INT(kc_time_parse(kc_time_format_frac(-1500001, 3, buf), &back), KC_OK);
+	KT_EQ_INT(back, -1501000);
+}
+
 KT_TEST(rfc3339_parse_round_trips_and_rejects_garbage)
 {
 	int64_t us = 0;
@@ -102,6 +138,7 @@ int main(void)
 	KT_RUN(buf_respects_limit);
 	KT_RUN(buf_alloc_failure_leaves_buffer_intact);
 	KT_RUN(microtime_has_six_fraction_digits);
+	KT_RUN(time_format_frac_truncates_to_0_3_or_6_digits);
 	KT_RUN(rfc3339_parse_round_trips_and_rejects_garbage);
 	KT_RUN(cancel_wakes_sleeper);
 	KT_RUN(rand_is_in_unit_interval);

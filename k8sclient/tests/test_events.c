@@ -409,6 +409,51 @@ KT_TEST(cache_is_bounded_and_evicts_least_recent)
 	kc_evcorr_free(c);
 }
 
+/* Every allocation that fails while a new key is recorded leaves the cache as
+ * it was: NOMEM, no write handed out, nothing leaked (ASan/valgrind), and the
+ * same observation succeeds once memory is back. Checked for each failure point. */
+KT_TEST(allocation_failure_records_nothing_and_hands_out_nothing)
+{
+	bool failed_somewhere = false;
+	for (long k = 0; k < 200; k++) {
+		kc_evcorr *c = corr(0);
+		kc_evwrite w[2];
+		size_t n = 9;
+		/* fill a few keys first so the map has grown once or twice */
+		char reason[16];
+		for (int i = 0; i < 20; i++) {
+			snprintf(reason, sizeof(reason), "R%d", i);
+			kc_evcorr_observe(c, &POD, NULL, KC_EVENT_NORMAL, reason, "A", "n", i, WALL0,
+			                  w, &n);
+			release_all(w, n);
+		}
+		kc_alloc_fail_after(k);
+		kc_err err = kc_evcorr_observe(c, &NODE, NULL, KC_EVENT_WARNING, "New", "A", "n",
+		                               100, WALL0, w, &n);
+		bool triggered = kc_alloc_fail_triggered();
+		kc_alloc_fail_reset();
+		if (err != KC_OK) {
+			failed_somewhere = true;
+			KT_EQ_INT(err, KC_ERR_NOMEM);
+			KT_EQ_INT(n, 0);
+			KT_EQ_INT(kc_evcorr_size(c), 20);
+		} else {
+			KT_EQ_INT(n, 1);
+			KT_EQ_INT(kc_evcorr_size(c), 21);
+		}
+		release_all(w, n);
+		KT_EQ_INT(kc_evcorr_observe(c, &NODE, NULL, KC_EVENT_WARNING, "New", "A", "n", 101,
+		                            WALL0, w, &n), KC_OK);
+		KT_EQ_INT(n, 1); /* a create after a failure, the series PATCH after a success */
+		KT_EQ_INT(w[0].kind, err != KC_OK ? KC_EVWRITE_CREATE : KC_EVWRITE_PATCH);
+		release_all(w, n);
+		kc_evcorr_free(c);
+		if (!triggered)
+			break;
+	}
+	KT_CHECK(failed_somewhere);
+}
+
 /* ---- Against the test server ------------------------------------------------ */
 
 #define EV_PATH "/apis/events.k8s.io/v1/namespaces/"
@@ -765,6 +810,7 @@ int main(void)
 	KT_RUN(limits_truncate_on_utf8_boundaries);
 	KT_RUN(names_and_namespaces);
 	KT_RUN(cache_is_bounded_and_evicts_least_recent);
+	KT_RUN(allocation_failure_records_nothing_and_hands_out_nothing);
 	KT_RUN(post_body_has_every_field);
 	KT_RUN(repeat_sends_series_patch_and_final_count_at_stop);
 	KT_RUN(patch_404_creates_the_event_with_its_series);

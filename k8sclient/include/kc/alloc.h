@@ -24,6 +24,8 @@ char *kc_strndup(const char *s, size_t n);
  * Must be called once before any other kc_ function, from one thread, while
  * no other thread uses k8sclient: it initialises libcurl and hooks cJSON to
  * the allocator above. Idempotent. kc_global_cleanup undoes it at exit.
+ * Defined in k8sclient proper (src/init.c), not in kc_base: a program that
+ * links only kc_base (the decision core) has no libcurl to initialise.
  */
 int kc_global_init(void);
 void kc_global_cleanup(void);

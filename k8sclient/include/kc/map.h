@@ -1,8 +1,11 @@
 /*
- * map.h - a string-keyed hash map (open addressing, linear probing) for the
- * core's tables: nodes by name, pods by uid, workloads by identity.
- * Keys are copied; values are caller-owned pointers. Not thread-safe: the
- * core is single-threaded by design.
+ * map.h - the project's string-keyed hash map (open addressing, linear
+ * probing, tombstones): the core's tables (nodes by name, pods by uid,
+ * workloads by identity) and the event correlator's cache. Keys are copied;
+ * values are caller-owned pointers. Not thread-safe: its owner serialises
+ * access (the core is single-threaded by design).
+ *
+ * The informer store keeps a second, leaner map (src/objmap.h says why).
  */
 #ifndef KC_MAP_H
 #define KC_MAP_H
