@@ -6,8 +6,7 @@
 #include "kc/alloc.h"
 #include "kc/array.h"
 #include "render.h"
-/* By path: the fb_coretest library is not linked with kc_testsupport in CMake. */
-#include "../../../k8sclient/tests/support/kctest.h"
+#include "kctest.h"
 
 fb_core *core;
 fb_actions acts;
