@@ -179,8 +179,10 @@ void core_check(const fb_core *c)
 	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		const core_node *n = v;
 		FB_CHECK(strcmp(k, n->name) == 0);
-		FB_CHECK(n->known || n->npods > 0); /* a placeholder lives only while pods point at it */
-		FB_CHECK(n->known || !n->quarantine_taint);
+		/* a placeholder (referenced by pods, not observed) is never failed, admitted or
+		 * tainted; one left without pods when its last pod moved away stays until the
+		 * node is observed again (as before the split: only a pod deletion frees it) */
+		FB_CHECK(n->known || (!n->failed && !n->admitted && !n->quarantine_taint));
 		for (size_t i = 0; i < n->npods; i++)
 			FB_CHECK(n->pods[i]->node == n);
 		linked += n->npods;
@@ -196,6 +198,7 @@ void core_check(const fb_core *c)
 			FB_CHECK(w->pods[i]->wl == w);
 		wlinked += w->npods;
 		releases += w->release_pending;
+		FB_CHECK(w->scale == SCALE_NONE || w->quarantine); /* it knows what to restore */
 		bool is_pending = w->scale == SCALE_WANTED || w->scale == SCALE_RESTORE;
 		pending += is_pending;
 		scaled += w->scale == SCALE_DONE;

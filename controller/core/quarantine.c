@@ -395,8 +395,9 @@ int64_t quarantine_scale_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		bool restore = w->scale == SCALE_RESTORE;
 		fb_action *a = push_action(out, restore ? FB_ACT_SCALE_RESTORE : FB_ACT_SCALE_TO_ZERO);
 		if (!a) {
-			next = now_ms; /* out of memory: the rest next tick */
-			break;
+			/* out of memory: the rest next tick, whatever their backoff said */
+			c->scale_due_ms = INT64_MIN;
+			return now_ms;
 		}
 		a->obj = FB_OBJ_WORKLOAD;
 		copy_str(a->ns, sizeof(a->ns), w->ns);

@@ -24,7 +24,7 @@ static const kc_resource *resource_of(const char *kind)
 	const fb_kind_info *k = fb_kind_lookup(kind);
 	for (size_t i = 0; k && k->scalable && i < sizeof(scale_targets) / sizeof(scale_targets[0]);
 	     i++)
-		if (strcmp(scale_targets[i]->kind, k->kind) == 0)
+		if (strcmp(scale_targets[i]->plural, k->resource) == 0)
 			return scale_targets[i];
 	return NULL;
 }

@@ -435,6 +435,46 @@ KT_TEST(work_per_tick_is_bounded)
 	teardown();
 }
 
+/*
+ * A pod first seen on a node not observed yet (a placeholder), then on another;
+ * a node deleted under its pod, then the pod unscheduled: the tables stay
+ * consistent (the checked core verifies them after every tick) and the pod is
+ * judged on the node it is on now.
+ */
+KT_TEST(pods_moving_off_placeholder_nodes_keep_the_tables_whole)
+{
+	setup(false);
+	node("other", "y", FB_COND_TRUE, T0 - 3600 * S); /* so that one failed zone is not an outage */
+	pod("p0", "ghost", WEB, ARRIVED, 30);
+	tick(T0);
+	node("real", "z", FB_COND_TRUE, T0 - 3600 * S);
+	pod("p0", "real", WEB, ARRIVED, 30);
+	tick(T0 + 1 * S);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0);
+	node("real", "z", FB_COND_UNKNOWN, T0 + 2 * S);
+	tick(T0 + 40 * S);
+	const fb_action *e = find(FB_ACT_EVICT, "p0");
+	KT_CHECK(e && !strcmp(e->node, "real"));
+	KT_CHECK(find_all(FB_ACT_EVENT, NULL) != NULL);
+	for (size_t i = 0; i < acts.n; i++)
+		KT_CHECK(strcmp(acts.v[i].name, "ghost") != 0 && strcmp(acts.v[i].node, "ghost") != 0);
+	teardown();
+
+	setup(false);
+	node("other", "y", FB_COND_TRUE, T0 - 3600 * S);
+	node("gone", "z", FB_COND_TRUE, T0 - 3600 * S);
+	pod("p1", "gone", WEB, ARRIVED, 30);
+	tick(T0);
+	fb_core_node_delete(core, "gone");
+	tick(T0 + 1 * S);
+	pod("p1", NULL, WEB, ARRIVED, 30);
+	tick(T0 + 2 * S);
+	node("gone", "z", FB_COND_FALSE, T0 + 3 * S);
+	tick(T0 + 60 * S);
+	KT_EQ_INT(count_all(FB_ACT_EVICT, NULL), 0); /* p1 is no longer on it */
+	teardown();
+}
+
 int main(void)
 {
 	KT_RUN(pod_is_evicted_when_its_toleration_expires);
@@ -452,5 +492,6 @@ int main(void)
 	KT_RUN(delete_mode_skips_the_eviction_api);
 	KT_RUN(dry_run_reports_and_writes_nothing);
 	KT_RUN(work_per_tick_is_bounded);
+	KT_RUN(pods_moving_off_placeholder_nodes_keep_the_tables_whole);
 	return KT_DONE();
 }
