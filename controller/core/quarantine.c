@@ -20,10 +20,10 @@
 #define SCALE_RETRY_INITIAL_MS 5000
 #define SCALE_RETRY_MAX_MS (5 * 60 * 1000)
 
-void fb_quarantine_taint_value(const fb_workload_ref *w, char out[64])
+static void taint_value(const char *ns, const char *kind, const char *name, char out[64])
 {
 	char full[FB_WORKLOAD_ID_MAX];
-	int n = snprintf(full, sizeof(full), "%s.%s.%s", w->ns, w->kind, w->name);
+	int n = snprintf(full, sizeof(full), "%s.%s.%s", ns, kind, name);
 	if (n >= 0 && n <= 63) {
 		memcpy(out, full, (size_t)n + 1);
 		return;
@@ -32,6 +32,17 @@ void fb_quarantine_taint_value(const fb_workload_ref *w, char out[64])
 	uint32_t h = kc_fnv1a32(full, strlen(full));
 	snprintf(out, 64, "%.54s-%08x", full, h);
 	/* a taint value must end with an alphanumeric character: the hash does */
+}
+
+void fb_quarantine_taint_value(const fb_workload_ref *w, char out[64])
+{
+	taint_value(w->ns, w->kind, w->name, out);
+}
+
+/* The taint value of w, straight from its record (the release pass asks for it per node). */
+static void workload_taint_value(const core_workload *w, char out[64])
+{
+	taint_value(w->ns, w->kind, w->name, out);
 }
 
 /* The taint value observed on node n (NULL or "": none), counted in tainted_nodes. */
@@ -103,9 +114,7 @@ void taint_action(fb_actions *out, const core_node *n, const core_workload *w, b
 	a->obj = FB_OBJ_NODE;
 	copy_str(a->name, sizeof(a->name), n->name);
 	copy_str(a->uid, sizeof(a->uid), n->uid);
-	fb_workload_ref ref;
-	workload_ref(w, &ref);
-	fb_quarantine_taint_value(&ref, a->taint);
+	workload_taint_value(w, a->taint);
 }
 
 /*
@@ -199,9 +208,7 @@ void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int ba
 	bool scale = spec->action == FB_POISON_SCALE_TO_ZERO;
 	bool scalable = scale && fb_workload_scalable(w->kind);
 	char tv[64], msg[768], qname[FB_NAME_MAX], how[96];
-	fb_workload_ref ref;
-	workload_ref(w, &ref);
-	fb_quarantine_taint_value(&ref, tv);
+	workload_taint_value(w, tv);
 	quarantine_name(w, qname, sizeof(qname));
 	if (scalable)
 		snprintf(how, sizeof(how), "pinned and scaled to 0 replicas (restored on release)");
@@ -349,9 +356,7 @@ void quarantine_release_pass(fb_core *c, fb_actions *out)
 		for (size_t jt = 0; kc_map_next(&c->workloads, &jt, &wk, &wv) && !held;) {
 			core_workload *w = wv;
 			char tv[64];
-			fb_workload_ref ref;
-			workload_ref(w, &ref);
-			fb_quarantine_taint_value(&ref, tv);
+			workload_taint_value(w, tv);
 			if (strcmp(tv, n->quarantine_taint) != 0)
 				continue;
 			if (w->quarantined)

@@ -525,9 +525,8 @@ static void apply_quarantine(sim *s, const fb_action *a)
 		else
 			s->res.false_quarantines++;
 		/* the informer sees the Quarantine object it created */
-		fb_quarantine_obs q = { .ns = a->ns, .name = a->name, .workload = w->ref,
+		fb_quarantine_obs q = { .ns = a->ns, .name = a->name, .workload = *ref,
 		                        .action = FB_POISON_PIN, .scaled_from = -1 };
-		snprintf(q.workload.kind, sizeof(q.workload.kind), "%s", ref->kind);
 		fb_core_quarantine_set(s->core, &q, s->now);
 	}
 }
