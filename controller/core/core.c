@@ -80,9 +80,12 @@ void fb_core_set_leader(fb_core *c, bool leader)
  *   2. verdict_pass: failures recorded, outages recognised, verdicts given;
  *      before admission, so that a poison's pods are pinned before any of
  *      them could be evicted in this same tick;
- *   3. quarantine_scale_pass, quarantine_release_pass: the verdicts' and
- *      releases' work (scale after the Quarantine that records it, the
- *      Released status after the restore), not in global dry run;
+ *   3. quarantine_scale_pass, quarantine_release_pass, quarantine_gate_pass:
+ *      the verdicts' and releases' work (scale after the Quarantine that
+ *      records it; taints removed before the Released status, which waits
+ *      for the restore and the gates; gated pods reported, escaped pods
+ *      deleted, gates removed once released, the finalizer last), not in
+ *      global dry run;
  *   4. admission_pass: failed nodes with a pod due are admitted or deferred,
  *      in order of failure;
  *   5. eviction_pass: the due pods of admitted nodes, bounded per tick;
@@ -99,6 +102,7 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 	if (c->rejudge) {
 		eviction_rejudge(c);
 		quarantine_rejudge(c);
+		c->gates_dirty = true;
 		c->rejudge = false;
 	}
 	admission_prune(c, now_ms);
@@ -110,6 +114,9 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (t < next)
 			next = t;
 		quarantine_release_pass(c, out);
+		t = quarantine_gate_pass(c, now_ms, out);
+		if (t < next)
+			next = t;
 	}
 	int64_t t = admission_pass(c, now_ms, out);
 	if (t < next)

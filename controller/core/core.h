@@ -93,6 +93,8 @@ typedef struct fb_pod_obs {
 	int64_t tol_not_ready_s;        /* FB_TOL_NONE, FB_TOL_FOREVER or seconds */
 	int64_t tol_unreachable_s;
 	int64_t arrived_ms;             /* PodScheduled transition time, else creation */
+	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
+	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
 } fb_pod_obs;
 
 /* ---- actions --------------------------------------------------------------- */
@@ -111,9 +113,20 @@ typedef enum fb_action_kind {
 	                        * `quarantine`, keeping the old count; report the outcome with
 	                        * fb_core_scale_result */
 	FB_ACT_SCALE_RESTORE,  /* give it back the replicas it had before; report the outcome */
+	FB_ACT_UNGATE,         /* remove FB_QUARANTINE_GATE from pod ns/name (uid) */
+	FB_ACT_QUARANTINE_STATUS, /* patch Quarantine ns/name's status with `verdict` (render.h):
+	                        * its nodes and evidence, gated and escaped pods */
+	FB_ACT_QUARANTINE_HOLD,   /* add FB_QUARANTINE_FINALIZER to Quarantine ns/name, which has
+	                        * `index` finalizers now */
+	FB_ACT_QUARANTINE_FINALIZE, /* its release is carried out: remove FB_QUARANTINE_FINALIZER,
+	                        * at position `index` of its finalizers */
 } fb_action_kind;
 
 #define FB_QUARANTINE_TAINT_KEY "firebreak.dev/quarantine"
+/* The scheduling gate the admission webhook puts on new pods of a quarantined workload. */
+#define FB_QUARANTINE_GATE "firebreak.dev/quarantine"
+/* Holds a Quarantine until its release is carried out (gates, taints, scale). */
+#define FB_QUARANTINE_FINALIZER "firebreak.dev/release"
 
 typedef enum fb_obj_kind {
 	FB_OBJ_NODE,
@@ -140,11 +153,15 @@ typedef enum fb_obj_kind {
 	X(DELETED_AFTER_PDB_TIMEOUT, "DeletedAfterPDBTimeout", "Delete", true) \
 	X(EVICTION_BLOCKED, "EvictionBlocked", "Evict", true)                  \
 	X(INVALID_SPEC, "InvalidSpec", "Validate", true)                       \
-	X(FAILURE_RECORDED, "FailureRecorded", "Evict", false)                 \
-	X(QUARANTINED, "Quarantined", "Evict", true)                           \
-	X(NODE_QUARANTINED, "NodeQuarantined", "Evict", true)                  \
-	X(PINNED, "Pinned", "Evict", true)                                     \
-	X(QUARANTINE_RELEASED, "QuarantineReleased", "Evict", false)           \
+	X(FAILURE_RECORDED, "FailureRecorded", "Judge", false)                 \
+	X(FAILURE_EXPLAINED, "FailureExplained", "Judge", true)                \
+	X(QUARANTINED, "Quarantined", "Quarantine", true)                      \
+	X(NODE_QUARANTINED, "NodeQuarantined", "Quarantine", true)             \
+	X(PINNED, "Pinned", "Quarantine", true)                                \
+	X(GATED, "QuarantineGated", "Gate", true)                              \
+	X(UNGATED, "QuarantineUngated", "Ungate", false)                       \
+	X(ESCAPED, "QuarantineEscaped", "Delete", true)                        \
+	X(QUARANTINE_RELEASED, "QuarantineReleased", "Release", false)         \
 	X(SCALED_TO_ZERO, "ScaledToZero", "Scale", true)                       \
 	X(SCALE_TO_ZERO_SKIPPED, "ScaleToZeroSkipped", "Scale", true)          \
 	X(SCALE_TO_ZERO_FAILED, "ScaleToZeroFailed", "Scale", true)            \
@@ -186,6 +203,9 @@ typedef struct fb_quarantine_record {
 	char message[768];
 	fb_quarantine_node *nodes;
 	size_t nnodes;
+	/* FB_ACT_QUARANTINE_STATUS: the workload's new pods held by the gate, and those
+	 * created ungated while it was quarantined (the webhook did not answer) */
+	int gated_pods, escaped_pods;
 } fb_quarantine_record;
 
 void fb_quarantine_record_free(fb_quarantine_record *q);
@@ -204,8 +224,9 @@ typedef struct fb_action {
 	char taint[64];                 /* FB_ACT_TAINT / FB_ACT_UNTAINT: the taint's value */
 	char quarantine[FB_NAME_MAX];   /* FB_ACT_SCALE_*: the workload's Quarantine object */
 	fb_failure *failure;            /* FB_ACT_NODE_ANNOTATE: the record (owned by the list) */
-	fb_quarantine_record *verdict;  /* FB_ACT_QUARANTINE: the object (owned by the list) */
-	/* events */
+	fb_quarantine_record *verdict;  /* FB_ACT_QUARANTINE, _STATUS: the object (owned by the list) */
+	int index;                      /* FB_ACT_QUARANTINE_HOLD / _FINALIZE: see there */
+	/* events (and FB_ACT_DELETE of a pod that escaped the gate: FB_REASON_ESCAPED) */
 	fb_reason reason;
 	bool warning;                   /* fb_reason_warning(reason) */
 	char message[512];
@@ -253,6 +274,11 @@ typedef struct fb_quarantine_obs {
 	fb_poison_action action;        /* spec.action */
 	int64_t scaled_from;            /* status.scaledFromReplicas; -1 when absent */
 	bool phase_released;            /* status.phase is Released: the release was carried out */
+	bool deleting;                  /* metadata.deletionTimestamp is set */
+	int finalizer_index;            /* position of FB_QUARANTINE_FINALIZER in
+	                                   metadata.finalizers; -1: not there */
+	int nfinalizers;                /* how many finalizers it has */
+	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
 } fb_quarantine_obs;
 
 /*
@@ -265,6 +291,13 @@ typedef struct fb_quarantine_obs {
  * core too, even if it never saw it active (the release came while no
  * firebreak was leading).
  *
+ * The finalizer FB_QUARANTINE_FINALIZER makes the release durable: a
+ * Quarantine being deleted (deleting) is released like spec.release, and the
+ * leader removes the finalizer only once the release is carried out (its
+ * pods ungated, its taints removed, its scale restored). An object without
+ * it (made before it existed) is given it. A Quarantine that disappears
+ * without it (the finalizer removed by hand) is released at once.
+ *
  * ScaleToZero across restarts: a quarantine first seen here with action
  * ScaleToZero is scaled (again) unless status.scaledFromReplicas says it was
  * done; scaling again is harmless, the count from before the quarantine is
@@ -273,6 +306,15 @@ typedef struct fb_quarantine_obs {
  */
 int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_ms);
 void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int64_t now_ms);
+
+/*
+ * The admission webhook's question: is a new pod of workload w to wait
+ * behind the scheduling gate FB_QUARANTINE_GATE? True while a verdict on w is
+ * in force (not in dry run, not released), with the Quarantine's name in
+ * quarantine[]. Any replica answers from what it observed, leader or not.
+ * Reads only: safe to call between other calls, under the owner's lock.
+ */
+bool fb_core_gate(const fb_core *c, const fb_workload_ref *w, char quarantine[FB_NAME_MAX]);
 
 /*
  * The taint value that marks nodes a workload killed:
@@ -370,6 +412,10 @@ typedef struct fb_core_stats {
 	size_t nodes_lost_before_quarantine; /* at the latest verdict */
 	size_t pods_pinned;
 	size_t scaled_to_zero;          /* workloads a quarantine holds at zero replicas now */
+	size_t pods_gated;              /* pods held by the quarantine gate now */
+	size_t pods_escaped;            /* pods of quarantined workloads created ungated, now */
+	size_t ungates_requested, escapes_deleted; /* since start */
+	size_t failures_explained;      /* failures put down to a quarantined workload */
 } fb_core_stats;
 void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
 /* Zone table of the cluster-wide limiter (for metrics). */

@@ -74,6 +74,16 @@ typedef struct core_pod {
 	bool blocked_reported;
 	bool deleting;             /* the fallback to delete has been taken */
 	bool pinned_reported;      /* its workload is quarantined and it was told so */
+	/* tables.c: as observed */
+	bool gated;                /* carries FB_QUARANTINE_GATE */
+	int64_t created_ms;
+	/* verdict.c */
+	bool moved;                /* a replacement for a pod firebreak moved off a failed node
+	                              where its workload was no suspect: not a suspect itself */
+	/* quarantine.c */
+	bool gate_reported;        /* told it is gated (or ungated, once released) */
+	bool escape_reported;      /* told it escaped the gate */
+	int64_t ungate_sent_ms;    /* FB_ACT_UNGATE went out then (0: not yet) */
 	int attempts;
 	int64_t first_try_ms, next_try_ms, backoff_ms;
 } core_pod;
@@ -141,6 +151,22 @@ struct core_workload {
 	scale_state scale;         /* ScaleToZero (scales_pending, stats.scaled_to_zero) */
 	int64_t scale_next_ms;     /* no try before this (backoff after a failure) */
 	int64_t scale_backoff_ms;
+	int64_t held_since_ms;     /* the quarantine's start: pods created after it are new */
+	bool observed;             /* its Quarantine object is in the informer's view */
+	bool deleting;             /* its object is being deleted (held by our finalizer) */
+	int finalizer_index;       /* of our finalizer in the object's list; -1: not there */
+	int nfinalizers;
+	bool finalizer_sent;       /* a HOLD or FINALIZE is out for the observed object */
+	int gated, escaped;        /* pods held by the gate, pods that escaped it (gate pass) */
+	int reported_gated, reported_escaped; /* as last written to the status (-1: never) */
+	char **new_nodes;          /* failed nodes explained by it, not yet in its status */
+	size_t nnew_nodes, newcap;
+	int64_t escape_next_ms;    /* no escaped pod is deleted before this (backoff) */
+	int64_t escape_backoff_ms;
+	/* verdict.c: pods firebreak moved off failed nodes where it was no suspect; a new
+	 * pod of it created after one of these is the replacement (consumes it) */
+	int64_t *moves;
+	size_t nmoves, movecap;
 };
 
 /* An EvictionBudget at runtime (admission.c). */
@@ -188,6 +214,9 @@ struct fb_core {
 	size_t tainted_nodes;      /* known nodes carrying a firebreak.dev/quarantine taint */
 	size_t scales_pending;     /* workloads in SCALE_WANTED or SCALE_RESTORE */
 	int64_t scale_due_ms;      /* none of them is due before this */
+	bool gates_dirty;          /* gates, escapes or finalizers may need work (gate pass) */
+	int64_t gate_due_ms;       /* a retry or backoff of the gate pass ends then */
+	size_t moves;              /* verdict.c: sum of the workloads' nmoves */
 };
 
 /* ---- small helpers (actions.c) ------------------------------------------------ */
@@ -258,6 +287,10 @@ void eviction_rejudge(fb_core *c);
 /* A node's firebreak.dev/failure annotation, as observed. */
 void verdict_restore_failure(fb_core *c, core_node *n, const char *json);
 int64_t verdict_pass(fb_core *c, int64_t now_ms, fb_actions *out);
+/* Firebreak is moving pod p off failed node n (eviction.c): remember it for p's workload. */
+void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_t now_ms);
+/* A new pod p of its workload appeared: is it the replacement of a moved pod? */
+void verdict_new_pod(fb_core *c, core_pod *p);
 /* The poison settings over a node: its first budget's by name, else the defaults. */
 const fb_poison_spec *node_poison_spec(fb_core *c, core_node *n);
 
@@ -272,6 +305,15 @@ void taint_action(fb_actions *out, const core_node *n, const core_workload *w, b
 int quarantine_node_taint(fb_core *c, core_node *n, const char *taint);
 int64_t quarantine_scale_pass(fb_core *c, int64_t now_ms, fb_actions *out);
 void quarantine_release_pass(fb_core *c, fb_actions *out);
+/* Gates, escaped pods, the Quarantine's status and finalizer. Returns its next due time. */
+int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out);
+/* w's verdict is in force: its new pods are gated. */
+static inline bool workload_held(const core_workload *w)
+{
+	return w->quarantined && !w->dry_run;
+}
+/* Failure f (on node n) is w's doing: add it to w's Quarantine status. */
+void quarantine_add_node(fb_core *c, core_workload *w, const char *node);
 void quarantine_rejudge(fb_core *c);
 
 /* ---- core.c ----------------------------------------------------------------------- */

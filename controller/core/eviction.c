@@ -165,8 +165,10 @@ static int64_t pod_actions(fb_core *c, core_node *n, int64_t now_ms, int *budget
 			      del ? "Deleting" : "Evicting", n->name, cond_name(n->ready),
 			      ago(now_ms - n->failed_since_ms, fail, sizeof(fail)), tol);
 		}
-		if (p->state == POD_IDLE)
+		if (p->state == POD_IDLE) {
 			p->first_try_ms = now_ms;
+			verdict_note_move(c, p, n, now_ms);
+		}
 		p->attempts++;
 		if (del)
 			c->stats.deletions_requested++;

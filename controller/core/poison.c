@@ -26,6 +26,23 @@ void fb_failure_drop_suspects(fb_failure *f)
 	f->n = f->cap = 0;
 }
 
+bool fb_failure_keep_only(fb_failure *f, bool (*keep)(const char *workload, void *ud), void *ud)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		if (keep(f->s[i].workload, ud)) {
+			f->s[w++] = f->s[i];
+			continue;
+		}
+		kc_free(f->s[i].workload);
+		kc_free(f->s[i].pod);
+		kc_free(f->s[i].migrated_from);
+	}
+	bool changed = w != f->n;
+	f->n = w;
+	return changed;
+}
+
 int fb_failure_add_suspect(fb_failure *f, const char *workload, const char *pod,
                            int64_t arrived_ms, const char *migrated_from)
 {

@@ -62,6 +62,11 @@ typedef struct fb_evidence {
 void fb_failure_release(fb_failure *f);
 /* Keep the failure on record but with no suspects (it was not their doing). */
 void fb_failure_drop_suspects(fb_failure *f);
+/*
+ * Keep only the suspects whose workload keep() accepts (the failure is
+ * explained by them). True if any was dropped.
+ */
+bool fb_failure_keep_only(fb_failure *f, bool (*keep)(const char *workload, void *ud), void *ud);
 /* The suspect of f that is workload (its first), or NULL. */
 const fb_suspect *fb_failure_suspect(const fb_failure *f, const char *workload);
 /* A deep copy of src into *dst. -1 on ENOMEM (*dst is then released). */

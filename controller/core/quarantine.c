@@ -15,10 +15,16 @@
 
 #include "core_int.h"
 #include "kc/alloc.h"
+#include "kc/array.h"
 #include "kc/hash.h"
 
 #define SCALE_RETRY_INITIAL_MS 5000
 #define SCALE_RETRY_MAX_MS (5 * 60 * 1000)
+/* An ungate not seen done is sent again after this long. */
+#define UNGATE_RETRY_MS 10000
+/* Escaped pods: the first deleted at once, then no faster than this, doubling. */
+#define ESCAPE_BACKOFF_INITIAL_MS 10000
+#define ESCAPE_BACKOFF_MAX_MS (5 * 60 * 1000)
 
 static void taint_value(const char *ns, const char *kind, const char *name, char out[64])
 {
@@ -95,15 +101,31 @@ static void start_scale(fb_core *c, core_workload *w, scale_state st)
 	set_scale(c, w, st);
 }
 
-/* The name of a workload's Quarantine: "<kind in lower case>-<name>". */
+/*
+ * The name of a workload's Quarantine: "<kind in lower case>-<name>", unique
+ * per workload. A name longer than QUARANTINE_NAME_MAX keeps a readable
+ * prefix and ends with a hash of the whole, so that two workloads sharing a
+ * long prefix never share a Quarantine (the prefix loses trailing '.' and
+ * '-', which may not precede the hash in a DNS subdomain).
+ */
+#define QUARANTINE_NAME_MAX 180
 static void quarantine_name(const core_workload *w, char *out, size_t cap)
 {
-	char lower[64];
+	char full[FB_WORKLOAD_ID_MAX];
 	size_t i;
-	for (i = 0; w->kind[i] && i < sizeof(lower) - 1; i++)
-		lower[i] = (char)(w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 : w->kind[i]);
-	lower[i] = '\0';
-	snprintf(out, cap, "%s-%.180s", lower, w->name);
+	for (i = 0; w->kind[i] && i < 63; i++)
+		full[i] = (char)(w->kind[i] >= 'A' && w->kind[i] <= 'Z' ? w->kind[i] + 32 : w->kind[i]);
+	int n = snprintf(full + i, sizeof(full) - i, "-%s", w->name);
+	size_t len = i + (n > 0 ? (size_t)n : 0);
+	if (len <= QUARANTINE_NAME_MAX) {
+		snprintf(out, cap, "%.*s", QUARANTINE_NAME_MAX, full);
+		return;
+	}
+	uint32_t h = kc_fnv1a32(full, len);
+	size_t keep = QUARANTINE_NAME_MAX - 9;
+	while (keep > 0 && (full[keep - 1] == '.' || full[keep - 1] == '-'))
+		keep--;
+	snprintf(out, cap, "%.*s-%08x", (int)keep, full, h);
 }
 
 void taint_action(fb_actions *out, const core_node *n, const core_workload *w, bool add)
@@ -258,10 +280,16 @@ void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int ba
 	copy_str(a->name, sizeof(a->name), qname);
 	a->verdict = rec;
 	w->announced = true;
+	w->observed = false; /* the object is on its way, with our finalizer */
+	w->held_since_ms = now_ms;
+	w->reported_gated = w->reported_escaped = 0; /* as created */
+	c->gates_dirty = true;
 	/* scaled only once the Quarantine that records it (and releases it) is on its way */
 	if (scalable && replace_str(&w->quarantine, qname))
 		start_scale(c, w, SCALE_WANTED);
 }
+
+static void release(fb_core *c, core_workload *w, int64_t now_ms);
 
 /* A quarantine this core learns of from its object (restart, follower, released while away). */
 static void quarantine_adopt(fb_core *c, core_workload *w, const fb_quarantine_obs *q,
@@ -270,7 +298,10 @@ static void quarantine_adopt(fb_core *c, core_workload *w, const fb_quarantine_o
 	w->quarantined = true;
 	w->announced = true; /* it exists: do not create it again */
 	w->declared_ms = now_ms;
+	w->held_since_ms = q->created_ms > 0 ? q->created_ms : now_ms;
+	w->reported_gated = w->reported_escaped = -1; /* unknown: written once */
 	c->workloads_dirty = true;
+	c->gates_dirty = true;
 	/* ScaleToZero again unless the status says it was done: harmless if it was (the
 	 * count from before stays on the workload), needed if a leader died midway */
 	if (q->action == FB_POISON_SCALE_TO_ZERO && fb_workload_scalable(w->kind))
@@ -283,14 +314,21 @@ int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_m
 	core_workload *w = workload_get_or_add(c, fb_workload_id(&q->workload, id));
 	if (!w || !replace_str(&w->quarantine, q->name))
 		return -1;
-	if (q->released) {
+	if (!w->observed || w->finalizer_index != q->finalizer_index || w->deleting != q->deleting)
+		w->finalizer_sent = false; /* what was sent is answered, or to be sent again */
+	w->observed = true;
+	w->deleting = q->deleting;
+	w->finalizer_index = q->finalizer_index;
+	w->nfinalizers = q->nfinalizers;
+	c->gates_dirty = true;
+	if (q->released || q->deleting) {
 		/* released before this core saw it in force (no leader at the time, or a
 		 * restart in between): carry the release out, taints and scaling included */
 		if (!w->quarantined && !w->released_ms && !q->phase_released)
 			quarantine_adopt(c, w, q, now_ms);
-		if (w->quarantined) /* the object stays: its status says Released */
+		if (w->quarantined && !q->deleting) /* the object stays: its status says Released */
 			set_release_pending(c, w, true);
-		fb_core_quarantine_delete(c, &q->workload, now_ms);
+		release(c, w, now_ms);
 		return 0;
 	}
 	if (!w->quarantined)
@@ -301,12 +339,16 @@ int fb_core_quarantine_set(fb_core *c, const fb_quarantine_obs *q, int64_t now_m
 	return 0;
 }
 
-/* Pending untaint work is found by the tick: nodes tainted for a workload no longer quarantined. */
-void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int64_t now_ms)
+/*
+ * The verdict on w is lifted. What it leaves to undo is found by the tick:
+ * nodes tainted for a workload no longer quarantined, gated pods of one that
+ * is not held, a scale to restore.
+ */
+static void release(fb_core *c, core_workload *w, int64_t now_ms)
 {
-	core_workload *w = workload_find(c, workload);
-	if (!w || !w->quarantined)
+	if (!w->quarantined)
 		return;
+	c->gates_dirty = true;
 	w->quarantined = false;
 	w->announced = false;
 	w->released_ms = now_ms;
@@ -320,31 +362,84 @@ void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int6
 	c->counts_dirty = true;
 }
 
-/* Nodes still carrying the taint of a workload that is not quarantined any more. */
+/* The object is gone (its finalizer removed, or it had none). */
+void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int64_t now_ms)
+{
+	core_workload *w = workload_find(c, workload);
+	if (!w)
+		return;
+	w->observed = false;
+	w->deleting = false;
+	w->finalizer_index = -1;
+	w->finalizer_sent = false;
+	set_release_pending(c, w, false); /* no object left to say Released */
+	release(c, w, now_ms);
+}
+
+bool fb_core_gate(const fb_core *c, const fb_workload_ref *ref, char quarantine[FB_NAME_MAX])
+{
+	char id[FB_WORKLOAD_ID_MAX];
+	const core_workload *w = kc_map_get(&c->workloads, fb_workload_id(ref, id));
+	if (!w || !workload_held(w) || w->deleting)
+		return false;
+	copy_str(quarantine, FB_NAME_MAX, w->quarantine ? w->quarantine : "");
+	return true;
+}
+
+void quarantine_add_node(fb_core *c, core_workload *w, const char *node)
+{
+	for (size_t i = 0; i < w->nnew_nodes; i++)
+		if (strcmp(w->new_nodes[i], node) == 0)
+			return;
+	char *copy = kc_strdup(node);
+	if (!copy || KC_ARRAY_RESERVE(w->new_nodes, w->newcap, w->nnew_nodes + 1) != 0) {
+		kc_free(copy); /* out of memory: the status misses a node the taint still marks */
+		return;
+	}
+	w->new_nodes[w->nnew_nodes++] = copy;
+	c->gates_dirty = true;
+}
+
+/* Is any known node still carrying w's taint? */
+static bool taints_left(fb_core *c, const core_workload *w)
+{
+	if (!c->tainted_nodes)
+		return false;
+	char tv[64];
+	workload_taint_value(w, tv);
+	const char *k;
+	void *v;
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
+		const core_node *n = v;
+		if (n->known && n->quarantine_taint && strcmp(n->quarantine_taint, tv) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Everything the quarantine of w did is undone, as observed: its scale
+ * restored, no pod of it gated, no node tainted for it. Only then does its
+ * status say Released, or its finalizer go.
+ */
+static bool release_done(fb_core *c, const core_workload *w)
+{
+	if (w->quarantined || w->scale != SCALE_NONE)
+		return false;
+	for (size_t i = 0; i < w->npods; i++)
+		if (w->pods[i]->gated)
+			return false;
+	return !taints_left(c, w);
+}
+
+/*
+ * Nodes still carrying the taint of a workload that is not quarantined any
+ * more; then the Released status of those whose release is carried out.
+ */
 void quarantine_release_pass(fb_core *c, fb_actions *out)
 {
 	const char *k;
 	void *v;
-	for (size_t it = 0; c->releases_pending && kc_map_next(&c->workloads, &it, &k, &v);) {
-		core_workload *w = v;
-		if (!w->release_pending || !w->quarantine)
-			continue;
-		/* ScaleToZero: the status says Released only once the replicas are back (or
-		 * there was nothing to restore); until then a restart or a new leader, reading
-		 * spec.release without Released, restores again. */
-		if (w->scale == SCALE_RESTORE || w->scale == SCALE_RESTORE_SENT)
-			continue;
-		set_release_pending(c, w, false);
-		fb_action *a = push_action(out, FB_ACT_QUARANTINE_RELEASED);
-		if (a) {
-			a->obj = FB_OBJ_QUARANTINE;
-			copy_str(a->ns, sizeof(a->ns), w->ns);
-			copy_str(a->name, sizeof(a->name), w->quarantine);
-		}
-		workload_event(out, false, w, FB_REASON_QUARANTINE_RELEASED,
-		               "%s %s/%s released (spec.release); its pods may be evicted again",
-		               w->kind, w->ns, w->name);
-	}
 	for (size_t it = 0; c->tainted_nodes && kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->quarantine_taint)
@@ -371,6 +466,26 @@ void quarantine_release_pass(fb_core *c, fb_actions *out)
 		      "Quarantine of %s %s/%s released; taint %s removed", released->kind, released->ns,
 		      released->name, FB_QUARANTINE_TAINT_KEY);
 		quarantine_node_taint(c, n, NULL); /* until the node update shows it gone */
+	}
+	for (size_t it = 0; c->releases_pending && kc_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		if (!w->release_pending || !w->quarantine)
+			continue;
+		/* The status says Released only once everything is undone (replicas back,
+		 * gates and taints gone); until then a restart or a new leader, reading
+		 * spec.release without Released, carries the release out again. */
+		if (!release_done(c, w))
+			continue;
+		set_release_pending(c, w, false);
+		fb_action *a = push_action(out, FB_ACT_QUARANTINE_RELEASED);
+		if (a) {
+			a->obj = FB_OBJ_QUARANTINE;
+			copy_str(a->ns, sizeof(a->ns), w->ns);
+			copy_str(a->name, sizeof(a->name), w->quarantine);
+		}
+		workload_event(out, false, w, FB_REASON_QUARANTINE_RELEASED,
+		               "%s %s/%s released (spec.release); its pods may be evicted again",
+		               w->kind, w->ns, w->name);
 	}
 }
 
@@ -442,9 +557,243 @@ void quarantine_rejudge(fb_core *c)
 	void *v;
 	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
+		w->finalizer_sent = false; /* its answer may never have come */
 		if (w->scale == SCALE_SENT)
 			set_scale(c, w, SCALE_WANTED);
 		else if (w->scale == SCALE_RESTORE_SENT)
 			set_scale(c, w, SCALE_RESTORE);
 	}
+}
+
+/* ---- the gate ----------------------------------------------------------------------------------- */
+
+/*
+ * A pod of held workload w that the gate should have held and did not: made
+ * after the quarantine began (the webhook did not answer, or answered before
+ * it knew), not on a failed node (those are pinned), still running or about
+ * to run. Creation times have whole seconds, so a pod made in the second the
+ * quarantine began is given the benefit of the doubt.
+ */
+static bool escaped_pod(const core_workload *w, const core_pod *p)
+{
+	return !p->gated && !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
+	       p->created_ms > w->held_since_ms && !(p->node && p->node->failed);
+}
+
+static void min_time(int64_t *next, int64_t t)
+{
+	if (t < *next)
+		*next = t;
+}
+
+/*
+ * An action on pod p within the gate pass's bound (budget, taken from): NULL
+ * when the bound is reached (the rest next tick) or on ENOMEM.
+ */
+static fb_action *pod_action(fb_actions *out, fb_action_kind kind, const core_pod *p,
+                             int64_t now_ms, int *budget, int64_t *next)
+{
+	if (*budget <= 0) {
+		min_time(next, now_ms);
+		return NULL;
+	}
+	fb_action *a = push_action(out, kind);
+	if (!a)
+		return NULL;
+	(*budget)--;
+	a->obj = FB_OBJ_POD;
+	copy_str(a->ns, sizeof(a->ns), p->ns);
+	copy_str(a->name, sizeof(a->name), p->name);
+	copy_str(a->uid, sizeof(a->uid), p->uid);
+	return a;
+}
+
+/*
+ * An escaped pod is deleted, so that its replacement goes through the
+ * webhook and waits behind the gate: a pod of a poison running on a healthy
+ * node is what the quarantine exists to prevent. While the webhook stays
+ * away the replacement escapes too; deletions then slow down (backoff per
+ * workload, reset once a new pod of it is gated again).
+ */
+static void delete_escaped(fb_core *c, core_workload *w, core_pod *p, int64_t now_ms,
+                           int *budget, int64_t *next, fb_actions *out)
+{
+	if (p->state == POD_INFLIGHT || p->state == POD_DONE ||
+	    (p->state == POD_RETRY && p->next_try_ms > now_ms)) {
+		if (p->state == POD_RETRY)
+			min_time(next, p->next_try_ms);
+		return;
+	}
+	if (w->escape_next_ms > now_ms) {
+		min_time(next, w->escape_next_ms);
+		return;
+	}
+	fb_action *a = pod_action(out, FB_ACT_DELETE, p, now_ms, budget, next);
+	if (!a)
+		return;
+	copy_str(a->node, sizeof(a->node), p->node ? p->node->name : "");
+	a->reason = FB_REASON_ESCAPED; /* why it is deleted (no Event of its own) */
+	p->state = POD_INFLIGHT;
+	c->stats.escapes_deleted++;
+	w->escape_backoff_ms = w->escape_backoff_ms ? w->escape_backoff_ms * 2
+	                                            : ESCAPE_BACKOFF_INITIAL_MS;
+	if (w->escape_backoff_ms > ESCAPE_BACKOFF_MAX_MS)
+		w->escape_backoff_ms = ESCAPE_BACKOFF_MAX_MS;
+	w->escape_next_ms = now_ms + w->escape_backoff_ms;
+	min_time(next, w->escape_next_ms);
+}
+
+/* Our gate leaves pod p of w, whose quarantine is lifted. */
+static void ungate(fb_core *c, core_pod *p, int64_t now_ms, int *budget, int64_t *next,
+                   fb_actions *out)
+{
+	if (p->ungate_sent_ms && now_ms - p->ungate_sent_ms < UNGATE_RETRY_MS) {
+		min_time(next, p->ungate_sent_ms + UNGATE_RETRY_MS);
+		return;
+	}
+	if (!pod_action(out, FB_ACT_UNGATE, p, now_ms, budget, next))
+		return;
+	p->ungate_sent_ms = now_ms;
+	c->stats.ungates_requested++;
+	min_time(next, now_ms + UNGATE_RETRY_MS);
+	if (p->gate_reported) {
+		p->gate_reported = false;
+		event(out, false, FB_OBJ_POD, p->ns, p->name, p->uid, FB_REASON_UNGATED,
+		      "Scheduling gate %s removed: the quarantine of %s %s/%s is lifted",
+		      FB_QUARANTINE_GATE, p->wl->kind, p->wl->ns, p->wl->name);
+	}
+}
+
+/* The Quarantine's status: nodes its verdict now explains, gated and escaped pods. */
+static void report_status(fb_core *c, core_workload *w, int64_t now_ms, fb_actions *out)
+{
+	if (w->gated == w->reported_gated && w->escaped == w->reported_escaped && !w->nnew_nodes)
+		return;
+	fb_quarantine_record *rec =
+		quarantine_record(c, w, (const char **)w->new_nodes, (int)w->nnew_nodes, "",
+		                  FB_POISON_PIN, now_ms, w->quarantine);
+	fb_action *a = rec ? push_action(out, FB_ACT_QUARANTINE_STATUS) : NULL;
+	if (!a) {
+		fb_quarantine_record_free(rec);
+		return;
+	}
+	rec->gated_pods = w->gated;
+	rec->escaped_pods = w->escaped;
+	a->obj = FB_OBJ_QUARANTINE;
+	copy_str(a->ns, sizeof(a->ns), w->ns);
+	copy_str(a->name, sizeof(a->name), w->quarantine);
+	a->verdict = rec;
+	w->reported_gated = w->gated;
+	w->reported_escaped = w->escaped;
+	for (size_t i = 0; i < w->nnew_nodes; i++)
+		kc_free(w->new_nodes[i]);
+	w->nnew_nodes = 0;
+}
+
+/* Our finalizer: added to an object made without it, removed once the release is done. */
+static void finalizer_work(fb_core *c, core_workload *w, fb_actions *out)
+{
+	if (!w->observed || w->finalizer_sent || !w->quarantine)
+		return;
+	fb_action_kind kind;
+	if (w->deleting && w->finalizer_index >= 0 && release_done(c, w))
+		kind = FB_ACT_QUARANTINE_FINALIZE;
+	else if (workload_held(w) && !w->deleting && w->finalizer_index < 0)
+		kind = FB_ACT_QUARANTINE_HOLD;
+	else
+		return;
+	fb_action *a = push_action(out, kind);
+	if (!a)
+		return;
+	a->obj = FB_OBJ_QUARANTINE;
+	copy_str(a->ns, sizeof(a->ns), w->ns);
+	copy_str(a->name, sizeof(a->name), w->quarantine);
+	a->index = kind == FB_ACT_QUARANTINE_FINALIZE ? w->finalizer_index : w->nfinalizers;
+	w->finalizer_sent = true;
+}
+
+/*
+ * The quarantine holds against new pods: the webhook gates them at
+ * creation (fb_core_gate); this pass tells them and their workload why,
+ * counts them in the Quarantine's status, finds and deletes the pods that
+ * escaped the gate, removes the gate from the pods of released workloads,
+ * and moves the finalizer. Runs when an observation touched a gated pod or
+ * a quarantined workload, or a retry is due.
+ */
+int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
+{
+	if (!c->gates_dirty && now_ms < c->gate_due_ms)
+		return c->gate_due_ms;
+	c->gates_dirty = false;
+	int64_t next = INT64_MAX;
+	int budget = c->cfg.max_pod_actions_per_tick;
+	size_t gated_total = 0, escaped_total = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		bool held = workload_held(w) && !w->deleting;
+		int gated = 0, escaped = 0;
+		bool newly_gated = false, escape_seen = false;
+		for (size_t i = 0; i < w->npods; i++) {
+			core_pod *p = w->pods[i];
+			if (p->gated) {
+				gated++;
+				if (!held) {
+					if (!p->terminating && !p->terminal)
+						ungate(c, p, now_ms, &budget, &next, out);
+					continue;
+				}
+				if (w->escape_backoff_ms &&
+				    p->created_ms >= w->escape_next_ms - w->escape_backoff_ms) {
+					/* gated after the last escape was deleted: the webhook answers */
+					w->escape_backoff_ms = 0;
+					w->escape_next_ms = 0;
+				}
+				if (!p->gate_reported) {
+					p->gate_reported = newly_gated = true;
+					event(out, false, FB_OBJ_POD, p->ns, p->name, p->uid, FB_REASON_GATED,
+					      "Held by scheduling gate %s: %s %s/%s is quarantined "
+					      "(Quarantine %s); it schedules when the quarantine is released",
+					      FB_QUARANTINE_GATE, w->kind, w->ns, w->name, w->quarantine);
+				}
+				continue;
+			}
+			p->ungate_sent_ms = 0;
+			if (!held || !escaped_pod(w, p))
+				continue;
+			escaped++;
+			if (!p->escape_reported) {
+				p->escape_reported = escape_seen = true;
+				event(out, false, FB_OBJ_POD, p->ns, p->name, p->uid, FB_REASON_ESCAPED,
+				      "Created without scheduling gate %s while %s %s/%s is quarantined "
+				      "(Quarantine %s; the admission webhook did not answer); deleting it so "
+				      "that its replacement is gated", FB_QUARANTINE_GATE, w->kind, w->ns,
+				      w->name, w->quarantine);
+			}
+			delete_escaped(c, w, p, now_ms, &budget, &next, out);
+		}
+		if (newly_gated)
+			workload_event(out, false, w, FB_REASON_GATED,
+			               "%d new pod(s) of %s %s/%s held Pending by scheduling gate %s "
+			               "(Quarantine %s)", gated, w->kind, w->ns, w->name,
+			               FB_QUARANTINE_GATE, w->quarantine);
+		if (escape_seen)
+			workload_event(out, false, w, FB_REASON_ESCAPED,
+			               "%d pod(s) of %s %s/%s were created without scheduling gate %s "
+			               "while quarantined (Quarantine %s): the admission webhook did not "
+			               "answer; deleting them", escaped, w->kind, w->ns, w->name,
+			               FB_QUARANTINE_GATE, w->quarantine);
+		w->gated = gated;
+		w->escaped = escaped;
+		gated_total += (size_t)gated;
+		escaped_total += (size_t)escaped;
+		if (held && w->announced && w->observed && w->quarantine)
+			report_status(c, w, now_ms, out);
+		finalizer_work(c, w, out);
+	}
+	c->stats.pods_gated = gated_total;
+	c->stats.pods_escaped = escaped_total;
+	c->gate_due_ms = next;
+	return next;
 }

@@ -24,6 +24,34 @@ static void add_evidence(cJSON *ev, const char *kind, const char *node, int64_t 
 	cJSON_AddItemToArray(ev, e);
 }
 
+/* One failed node of a verdict: its entry in status.nodes, taintedNodes and evidence. */
+static void render_node(const fb_quarantine_node *n, cJSON *jn, cJSON *tn, cJSON *ev)
+{
+	if (n->has_arrival) {
+		cJSON *jnode = cJSON_CreateObject();
+		cJSON_AddStringToObject(jnode, "name", n->name);
+		add_time(jnode, "arrivedAt", n->arrived_ms, 0);
+		add_time(jnode, "failedAt", n->failed_ms, 0);
+		if (n->migrated_from)
+			cJSON_AddStringToObject(jnode, "migratedFrom", n->migrated_from);
+		cJSON_AddItemToArray(jn, jnode);
+		char detail[300], abuf[32];
+		snprintf(detail, sizeof(detail), "pod %s arrived %s before the node failed", n->pod,
+		         ago(n->failed_ms - n->arrived_ms, abuf, sizeof(abuf)));
+		add_evidence(ev, "Arrival", n->name, n->arrived_ms, detail);
+		if (n->migrated_from) {
+			snprintf(detail, sizeof(detail),
+			         "its previous pod was on node %s, which had failed", n->migrated_from);
+			add_evidence(ev, "MigrationChain", n->name, n->arrived_ms, detail);
+		}
+		if (n->memory_pressure)
+			add_evidence(ev, "MemoryPressure", n->name, n->failed_ms,
+			             "MemoryPressure was True before the node failed");
+	}
+	if (n->tainted)
+		cJSON_AddItemToArray(tn, cJSON_CreateString(n->name));
+}
+
 cJSON *fb_render_quarantine(const fb_quarantine_record *q)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -44,6 +72,9 @@ cJSON *fb_render_quarantine(const fb_quarantine_record *q)
 	cJSON_AddStringToObject(meta, "name", q->name);
 	cJSON_AddStringToObject(meta, "namespace", q->workload.ns);
 	cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "firebreak");
+	cJSON *fin = cJSON_AddArrayToObject(meta, "finalizers");
+	if (fin)
+		cJSON_AddItemToArray(fin, cJSON_CreateString(FB_QUARANTINE_FINALIZER));
 	const char *av = fb_kind_api_version(q->workload.kind);
 	if (av)
 		cJSON_AddStringToObject(wl, "apiVersion", av);
@@ -55,33 +86,57 @@ cJSON *fb_render_quarantine(const fb_quarantine_record *q)
 	add_time(st, "declaredAt", q->declared_ms, 0);
 	cJSON_AddStringToObject(st, "reason", "RepeatedNodeFailures");
 	cJSON_AddStringToObject(st, "message", q->message);
-	for (size_t i = 0; i < q->nnodes; i++) {
-		const fb_quarantine_node *n = &q->nodes[i];
-		if (n->has_arrival) {
-			cJSON *jnode = cJSON_CreateObject();
-			cJSON_AddStringToObject(jnode, "name", n->name);
-			add_time(jnode, "arrivedAt", n->arrived_ms, 0);
-			add_time(jnode, "failedAt", n->failed_ms, 0);
-			if (n->migrated_from)
-				cJSON_AddStringToObject(jnode, "migratedFrom", n->migrated_from);
-			cJSON_AddItemToArray(jn, jnode);
-			char detail[300], abuf[32];
-			snprintf(detail, sizeof(detail), "pod %s arrived %s before the node failed", n->pod,
-			         ago(n->failed_ms - n->arrived_ms, abuf, sizeof(abuf)));
-			add_evidence(ev, "Arrival", n->name, n->arrived_ms, detail);
-			if (n->migrated_from) {
-				snprintf(detail, sizeof(detail),
-				         "its previous pod was on node %s, which had failed", n->migrated_from);
-				add_evidence(ev, "MigrationChain", n->name, n->arrived_ms, detail);
-			}
-			if (n->memory_pressure)
-				add_evidence(ev, "MemoryPressure", n->name, n->failed_ms,
-				             "MemoryPressure was True before the node failed");
-		}
-		if (n->tainted)
-			cJSON_AddItemToArray(tn, cJSON_CreateString(n->name));
-	}
+	for (size_t i = 0; i < q->nnodes; i++)
+		render_node(&q->nodes[i], jn, tn, ev);
+	cJSON_AddNumberToObject(st, "gatedPods", q->gated_pods);
+	cJSON_AddNumberToObject(st, "escapedPods", q->escaped_pods);
 	return o;
+}
+
+/* JSON Patch ops appending every element of arr to the array at path. */
+static void append_ops(cJSON *ops, const char *path, cJSON *arr)
+{
+	cJSON *e;
+	while ((e = cJSON_DetachItemFromArray(arr, 0))) {
+		cJSON *op = cJSON_CreateObject();
+		cJSON_AddStringToObject(op, "op", "add");
+		cJSON_AddStringToObject(op, "path", path);
+		cJSON_AddItemToObject(op, "value", e);
+		cJSON_AddItemToArray(ops, op);
+	}
+}
+
+static void set_op(cJSON *ops, const char *path, int value)
+{
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", "add"); /* adds or replaces an object member */
+	cJSON_AddStringToObject(op, "path", path);
+	cJSON_AddNumberToObject(op, "value", value);
+	cJSON_AddItemToArray(ops, op);
+}
+
+cJSON *fb_render_quarantine_status_patch(const fb_quarantine_record *q)
+{
+	cJSON *ops = cJSON_CreateArray();
+	cJSON *jn = cJSON_CreateArray(), *tn = cJSON_CreateArray(), *ev = cJSON_CreateArray();
+	if (!ops || !jn || !tn || !ev) {
+		cJSON_Delete(ops);
+		cJSON_Delete(jn);
+		cJSON_Delete(tn);
+		cJSON_Delete(ev);
+		return NULL;
+	}
+	for (size_t i = 0; i < q->nnodes; i++)
+		render_node(&q->nodes[i], jn, tn, ev);
+	append_ops(ops, "/status/nodes/-", jn);
+	append_ops(ops, "/status/taintedNodes/-", tn);
+	append_ops(ops, "/status/evidence/-", ev);
+	set_op(ops, "/status/gatedPods", q->gated_pods);
+	set_op(ops, "/status/escapedPods", q->escaped_pods);
+	cJSON_Delete(jn);
+	cJSON_Delete(tn);
+	cJSON_Delete(ev);
+	return ops;
 }
 
 static cJSON *condition(const fb_budget_condition *cd, int64_t generation, int64_t now_ms)

@@ -18,6 +18,14 @@
 /* The whole Quarantine object (firebreak.dev/v1alpha1), status included. */
 cJSON *fb_render_quarantine(const fb_quarantine_record *q);
 
+/*
+ * A JSON Patch (RFC 6902) for the status of an existing Quarantine
+ * (FB_ACT_QUARANTINE_STATUS): the record's nodes appended to status.nodes,
+ * taintedNodes and evidence (appended, never replaced: the object keeps the
+ * nodes of the verdict), and gatedPods / escapedPods set. NULL on ENOMEM.
+ */
+cJSON *fb_render_quarantine_status_patch(const fb_quarantine_record *q);
+
 /* An EvictionBudget's .status; conditions carry now_ms as lastTransitionTime. */
 cJSON *fb_render_budget_status(const fb_budget_status *st, int64_t now_ms);
 

@@ -26,6 +26,10 @@ static void pod_free(core_pod *p)
 static void workload_free(core_workload *w)
 {
 	kc_free(w->pods);
+	for (size_t i = 0; i < w->nnew_nodes; i++)
+		kc_free(w->new_nodes[i]);
+	kc_free(w->new_nodes);
+	kc_free(w->moves);
 	kc_free(w->quarantine);
 	kc_free(w->id);
 	kc_free(w->ns);
@@ -58,6 +62,8 @@ core_workload *workload_get_or_add(fb_core *c, const char *id)
 	w = kc_calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	w->finalizer_index = -1;
+	w->reported_gated = w->reported_escaped = -1;
 	w->id = kc_strdup(id);
 	w->kind = kc_strdup(ref.kind);
 	w->ns = kc_strdup(ref.ns);
@@ -79,7 +85,8 @@ core_workload *workload_find(fb_core *c, const fb_workload_ref *ref)
 void workload_forget_if_idle(fb_core *c, core_workload *w)
 {
 	if (w->npods == 0 && !w->quarantined && !w->release_pending && !w->released_ms &&
-	    !w->dirty && w->bad == 0 && !w->declared_ms && w->scale == SCALE_NONE) {
+	    !w->dirty && w->bad == 0 && !w->declared_ms && w->scale == SCALE_NONE &&
+	    w->nmoves == 0 && w->nnew_nodes == 0) {
 		kc_map_del(&c->workloads, w->id);
 		workload_free(w);
 	}
@@ -275,8 +282,15 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	p->tol_not_ready_s = obs->tol_not_ready_s;
 	p->tol_unreachable_s = obs->tol_unreachable_s;
 	p->arrived_ms = obs->arrived_ms;
+	p->created_ms = obs->created_ms;
 	if (p->terminating || p->terminal)
 		p->state = POD_DONE;
+	/* the gate pass looks at the pods of quarantined workloads, and at gated ones */
+	if (p->gated != obs->gated || (p->wl && (p->wl->quarantined || p->wl->gated > 0)))
+		c->gates_dirty = true;
+	p->gated = obs->gated;
+	if (added && p->wl)
+		verdict_new_pod(c, p);
 	return 0;
 nomem:
 	fb_core_pod_delete(c, obs->uid);
@@ -288,6 +302,8 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 	core_pod *p = kc_map_del(&c->pods, uid);
 	if (!p)
 		return;
+	if (p->gated || (p->wl && p->wl->quarantined))
+		c->gates_dirty = true;
 	workload_unlink_pod(c, p);
 	core_node *n = p->node;
 	if (n) {

@@ -10,13 +10,24 @@
  * dirty and bad, each node's failure_recorded.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core_int.h"
 #include "kc/alloc.h"
+#include "kc/array.h"
 
 /* Failures of a whole zone within this span are one event: an outage. */
 #define ZONE_OUTAGE_SPAN_MS (60 * 1000)
+/*
+ * A pod of a workload created within this long after firebreak moved one of
+ * its pods off a failed node is that pod's replacement (the ReplicaSet or
+ * StatefulSet controller creates it within seconds; creation timestamps have
+ * whole seconds, hence the slack before the move).
+ */
+#define MOVE_MATCH_MS (10 * 60 * 1000)
+#define MOVE_SLACK_MS 1000
+#define MOVES_MAX 64
 
 /* w is to be judged again at the next verdict pass. */
 static void mark_dirty(fb_core *c, core_workload *w)
@@ -180,6 +191,113 @@ static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
 		write_failure(c, kept, n, out);
 }
 
+/* ---- pods firebreak moved ------------------------------------------------------------------ */
+
+/*
+ * Firebreak moving a pod off a failed node says nothing about the pod's
+ * workload: its replacement arrives on another node because of the move, not
+ * because the workload was rolled out. So when the pod had been on the node
+ * for longer than the arrival window (its workload was no suspect of the
+ * failure), its replacement is no suspect on its new node either. A workload that was a
+ * suspect keeps its migration chain: that is how a one-replica poison is
+ * followed from node to node. Kept in memory only: after a restart a moved
+ * pod is judged as any arrival (the behaviour before this rule).
+ */
+void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_t now_ms)
+{
+	core_workload *w = p->wl;
+	if (!w || p->daemonset || p->mirror)
+		return;
+	/* Judged by the pod's own arrival, not by the node's record: a record that
+	 * lost the workload to explain_away must not excuse a pod that did arrive
+	 * shortly before the failure (two poisons on one node would excuse each
+	 * other's next node, and the second would never be caught). */
+	if (p->arrived_ms <= 0 ||
+	    n->failed_since_ms - p->arrived_ms <= node_poison_spec(c, (core_node *)n)->arrival_window_ms)
+		return;
+	if (w->nmoves == MOVES_MAX) { /* the oldest goes */
+		memmove(w->moves, w->moves + 1, (MOVES_MAX - 1) * sizeof(*w->moves));
+		w->nmoves--;
+		c->moves--;
+	}
+	if (KC_ARRAY_RESERVE(w->moves, w->movecap, w->nmoves + 1) != 0)
+		return; /* out of memory: the replacement is judged as any arrival */
+	w->moves[w->nmoves++] = now_ms;
+	c->moves++;
+}
+
+void verdict_new_pod(fb_core *c, core_pod *p)
+{
+	core_workload *w = p->wl;
+	if (!w->nmoves || p->created_ms <= 0)
+		return;
+	for (size_t i = 0; i < w->nmoves; i++) {
+		int64_t d = p->created_ms - w->moves[i];
+		if (d < -MOVE_SLACK_MS || d > MOVE_MATCH_MS)
+			continue;
+		p->moved = true;
+		memmove(w->moves + i, w->moves + i + 1, (w->nmoves - i - 1) * sizeof(*w->moves));
+		w->nmoves--;
+		c->moves--;
+		return;
+	}
+}
+
+/* Moves too old to have a replacement still to come are forgotten. */
+static void prune_moves(fb_core *c, int64_t now_ms)
+{
+	const char *k;
+	void *v;
+	for (size_t it = 0; c->moves && kc_map_next(&c->workloads, &it, &k, &v);) {
+		core_workload *w = v;
+		size_t keep = 0;
+		for (size_t i = 0; i < w->nmoves; i++)
+			if (now_ms - w->moves[i] <= MOVE_MATCH_MS)
+				w->moves[keep++] = w->moves[i];
+		c->moves -= w->nmoves - keep;
+		w->nmoves = keep;
+		/* an idle workload kept only for its moves goes now (it may be freed) */
+		if (keep == 0)
+			workload_forget_if_idle(c, w);
+	}
+}
+
+/* ---- explaining away -------------------------------------------------------------------------- */
+
+/* The verdict on w explains the failures it arrived shortly before (in force or reported). */
+static bool explains(const core_workload *w)
+{
+	return w->quarantined || (w->dry_run && w->declared_ms);
+}
+
+static bool keep_explaining(const char *workload, void *ud)
+{
+	core_workload *w = kc_map_get(&((fb_core *)ud)->workloads, workload);
+	return w && explains(w);
+}
+
+static bool keep_workload(const char *workload, void *ud)
+{
+	return strcmp(workload, ((const core_workload *)ud)->id) == 0;
+}
+
+/*
+ * Workload w was just declared poison: the failures where it arrived shortly
+ * before are its doing, and evidence against no other workload. Their other
+ * suspects are dropped, judged again, and the nodes' records rewritten.
+ */
+static void explain_away(fb_core *c, const core_workload *w, fb_actions *out)
+{
+	for (size_t e = 0; e < c->evidence.n; e++) {
+		fb_failure *f = &c->evidence.v[e];
+		if (f->n < 2 || !fb_failure_suspect(f, w->id))
+			continue;
+		mark_suspects_dirty(c, f);
+		if (fb_failure_keep_only(f, keep_workload, (void *)w))
+			write_failure(c, f, kc_map_get(&c->nodes, f->node), out);
+	}
+}
+
 /* Record who arrived on node n shortly before its current failure. */
 static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 {
@@ -213,7 +331,8 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 	for (size_t i = 0; i < n->npods; i++) {
 		const core_pod *p = n->pods[i];
 		const char *wid = pod_workload_id(p);
-		if (p->daemonset || p->mirror || p->terminal || !wid || p->arrived_ms <= 0)
+		if (p->daemonset || p->mirror || p->terminal || !wid || p->arrived_ms <= 0 ||
+		    p->moved)
 			continue;
 		int64_t before = f.failed_ms - p->arrived_ms;
 		if (before < 0 || before > spec->arrival_window_ms || fb_failure_suspect(&f, wid))
@@ -233,16 +352,41 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 		fb_failure_release(&f);
 		return;
 	}
+	/* A quarantined workload among the arrivals explains the failure: the others are
+	 * not suspects of it (a failure is one workload's doing, and that one is known). */
+	bool explained = false;
+	for (size_t i = 0; i < f.n && !explained; i++)
+		explained = keep_explaining(f.s[i].workload, c);
+	if (explained) {
+		fb_failure_keep_only(&f, keep_explaining, c);
+		c->stats.failures_explained++;
+	}
+	char culprits[300] = "";
+	size_t clen = 0;
 	for (size_t i = 0; i < f.n; i++) {
 		core_workload *w = workload_get_or_add(c, f.s[i].workload);
 		if (!w)
 			continue;
 		mark_dirty(c, w);
-		if (w->quarantined && !node_dry_run(c, n)) /* it killed another node: mark it too */
+		if (explained) {
+			int k = snprintf(culprits + clen, sizeof(culprits) - clen, "%s%s %s/%s",
+			                 clen ? ", " : "", w->kind, w->ns, w->name);
+			if (k > 0 && (size_t)k < sizeof(culprits) - clen)
+				clen += (size_t)k;
+		}
+		if (w->quarantined && !node_dry_run(c, n)) { /* it killed another node: mark it too */
 			taint_action(out, n, w, true);
+			quarantine_add_node(c, w, n->name);
+		}
 	}
-	event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid, FB_REASON_FAILURE_RECORDED,
-	      "Node %s failed; recent arrivals: %s", n->name, list);
+	if (explained)
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid,
+		      FB_REASON_FAILURE_EXPLAINED,
+		      "Node %s failed; explained by quarantined %s, which arrived shortly before; "
+		      "not evidence against the other recent arrivals (%s)", n->name, culprits, list);
+	else
+		event(out, node_dry_run(c, n), FB_OBJ_NODE, NULL, n->name, n->uid,
+		      FB_REASON_FAILURE_RECORDED, "Node %s failed; recent arrivals: %s", n->name, list);
 	write_failure(c, &f, n, out);
 	fb_evidence_take(&c->evidence, &f);
 }
@@ -329,12 +473,32 @@ static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
 	return at > now_ms ? at : INT64_MIN;
 }
 
+/* A workload whose evidence reaches a verdict, before the verdicts are declared. */
+typedef struct candidate {
+	core_workload *w;
+	const fb_poison_spec *spec;
+	int bad, good;
+} candidate;
+
+/* More failed nodes first; then the better ratio (fewer healthy); then by id. */
+static int candidate_cmp(const void *a, const void *b)
+{
+	const candidate *x = a, *y = b;
+	if (x->bad != y->bad)
+		return x->bad > y->bad ? -1 : 1;
+	if (x->good != y->good)
+		return x->good < y->good ? -1 : 1;
+	return strcmp(x->w->id, y->w->id);
+}
+
 /* Returns when a workload held back by unsettled failures is to be judged (INT64_MAX: none). */
 static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
 	int64_t next = INT64_MAX;
+	candidate *cands = NULL;
+	size_t ncands = 0, ccap = 0;
 	if (!c->workloads_dirty)
 		return next; /* nothing new: verdicts and counts stand */
 	if (c->zones.master_disruption)
@@ -382,13 +546,47 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		int good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
 		w->bad = bad;
 		if (fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
-			quarantine_declare(c, w, nodes, bad, good, spec, now_ms, out);
-			if (w->quarantined)
-				active++;
+			candidate *cd = KC_ARRAY_RESERVE(cands, ccap, ncands + 1) == 0
+			                        ? &cands[ncands++] : NULL;
+			if (cd)
+				*cd = (candidate){ w, spec, bad, good };
+			else /* out of memory: judged again next tick */
+				w->dirty = c->workloads_dirty = true;
 		} else if (bad > 0) {
 			suspects++;
 		}
 	}
+	/*
+	 * The strongest case first: once declared, its failures are its doing
+	 * (explain_away), and a workload that only shared them with it is no
+	 * longer poison. Ties go by id, so the order never depends on the map.
+	 */
+	if (ncands > 1)
+		qsort(cands, ncands, sizeof(*cands), candidate_cmp);
+	for (size_t i = 0; i < ncands; i++) {
+		const char *nodes[64];
+		core_workload *w = cands[i].w;
+		const fb_poison_spec *spec = cands[i].spec;
+		int64_t since = now_ms - spec->window_ms;
+		int bad = cands[i].bad, good = cands[i].good;
+		if (i > 0) /* earlier verdicts may have explained some of its failures away */
+			bad = w->bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms,
+			                               nodes, 64);
+		else
+			fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
+		if (!fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
+			w->dirty = false;
+			if (bad > 0)
+				suspects++;
+			continue;
+		}
+		quarantine_declare(c, w, nodes, bad, good, spec, now_ms, out);
+		explain_away(c, w, out);
+		w->dirty = false; /* explain_away marks it too: its own verdict stands */
+		if (w->quarantined)
+			active++;
+	}
+	kc_free(cands);
 	c->stats.suspects = suspects;
 	c->stats.quarantines_active = active;
 	return next;
@@ -403,6 +601,8 @@ int64_t verdict_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (c->budgets[i]->spec.poison.window_ms > keep)
 			keep = c->budgets[i]->spec.poison.window_ms;
 	fb_evidence_prune(&c->evidence, now_ms - keep);
+	if (c->moves)
+		prune_moves(c, now_ms);
 	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (n->known && n->failed && !n->failure_recorded)

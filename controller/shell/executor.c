@@ -130,7 +130,11 @@ static void mark_disruption_target(fb_controller *c, const fb_action *a)
 	cJSON_AddStringToObject(cond, "status", "True");
 	cJSON_AddStringToObject(cond, "reason", "DeletionByFirebreak");
 	char msg[400];
-	snprintf(msg, sizeof(msg), "firebreak: evicting from failed node %s", a->node);
+	if (a->reason == FB_REASON_ESCAPED)
+		snprintf(msg, sizeof(msg), "firebreak: created without the quarantine gate %s",
+		         FB_QUARANTINE_GATE);
+	else
+		snprintf(msg, sizeof(msg), "firebreak: evicting from failed node %s", a->node);
 	cJSON_AddStringToObject(cond, "message", msg);
 	cJSON_AddStringToObject(cond, "lastTransitionTime", ts);
 	cJSON_AddItemToArray(conds, cond);
@@ -530,6 +534,99 @@ static void do_scale(fb_controller *c, const fb_action *a)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* ---- the quarantine gate and finalizer ---- */
+
+/*
+ * Remove our scheduling gate from a pod (released quarantine). A strategic
+ * merge patch deletes the one entry by its merge key (schedulingGates is a
+ * list of objects keyed by name, patchStrategy merge): other gates stay, and
+ * a pod without our gate is left as it is. The API server allows a gate to be
+ * removed, never added, after creation (ValidatePodUpdate).
+ */
+static void do_ungate(fb_controller *c, const fb_action *a)
+{
+	if (!fb__may_write(c))
+		return;
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *spec = cJSON_AddObjectToObject(patch, "spec");
+	cJSON *gates = cJSON_AddArrayToObject(spec, "schedulingGates");
+	cJSON *del = cJSON_CreateObject();
+	if (!patch || !spec || !gates || !del || !cJSON_AddStringToObject(del, "$patch", "delete") ||
+	    !cJSON_AddStringToObject(del, "name", FB_QUARANTINE_GATE)) {
+		cJSON_Delete(del);
+		cJSON_Delete(patch);
+		return;
+	}
+	cJSON_AddItemToArray(gates, del);
+	kc_err err = patch_object(c, &KC_RES_PODS, a->ns, a->name, NULL, KC_PATCH_STRATEGIC, patch,
+	                          "could not remove the quarantine gate", true);
+	cJSON_Delete(patch);
+	if (err == KC_OK)
+		fb_log(FB_INFO, "quarantine gate removed", "pod=%s/%s", a->ns, a->name);
+	fb_metrics_add(c->metrics, "firebreak_quarantine_ungates_total",
+	               err == KC_OK || err == KC_ERR_NOT_FOUND ? "result=\"done\""
+	                                                       : "result=\"failed\"", 1);
+}
+
+static void do_quarantine_status(fb_controller *c, const fb_action *a)
+{
+	if (!fb__may_write(c) || !a->verdict)
+		return;
+	cJSON *ops = fb_render_quarantine_status_patch(a->verdict);
+	patch_object(c, &FB_RES_QUARANTINES, a->ns, a->name, "status", KC_PATCH_JSON, ops,
+	             "could not update the Quarantine status", true);
+	cJSON_Delete(ops);
+}
+
+/*
+ * Our finalizer, added (HOLD: `index` = how many the object has) or removed
+ * (FINALIZE: at `index`). JSON Patch, so that other finalizers are never
+ * touched; the removal tests that the entry is still ours, so a list changed
+ * meanwhile fails the patch (422) instead of removing someone else's, and the
+ * core tries again on the next observation.
+ */
+static void do_finalizer(fb_controller *c, const fb_action *a)
+{
+	if (!fb__may_write(c))
+		return;
+	bool add = a->kind == FB_ACT_QUARANTINE_HOLD;
+	char path[64];
+	cJSON *ops = cJSON_CreateArray();
+	if (!ops)
+		return;
+	if (add) {
+		cJSON *op = cJSON_CreateObject();
+		cJSON_AddItemToArray(ops, op);
+		cJSON_AddStringToObject(op, "op", "add");
+		if (a->index > 0) {
+			cJSON_AddStringToObject(op, "path", "/metadata/finalizers/-");
+			cJSON_AddStringToObject(op, "value", FB_QUARANTINE_FINALIZER);
+		} else {
+			cJSON_AddStringToObject(op, "path", "/metadata/finalizers");
+			cJSON *v = cJSON_AddArrayToObject(op, "value");
+			cJSON_AddItemToArray(v, cJSON_CreateString(FB_QUARANTINE_FINALIZER));
+		}
+	} else {
+		snprintf(path, sizeof(path), "/metadata/finalizers/%d", a->index);
+		cJSON *test = cJSON_CreateObject(), *rm = cJSON_CreateObject();
+		cJSON_AddItemToArray(ops, test);
+		cJSON_AddItemToArray(ops, rm);
+		cJSON_AddStringToObject(test, "op", "test");
+		cJSON_AddStringToObject(test, "path", path);
+		cJSON_AddStringToObject(test, "value", FB_QUARANTINE_FINALIZER);
+		cJSON_AddStringToObject(rm, "op", "remove");
+		cJSON_AddStringToObject(rm, "path", path);
+	}
+	kc_err err = patch_object(c, &FB_RES_QUARANTINES, a->ns, a->name, NULL, KC_PATCH_JSON, ops,
+	                          add ? "could not add the Quarantine finalizer"
+	                              : "could not remove the Quarantine finalizer", true);
+	cJSON_Delete(ops);
+	if (err == KC_OK)
+		fb_log(add ? FB_INFO : FB_WARN,
+		       add ? "Quarantine finalizer added" : "Quarantine released and finalized",
+		       "quarantine=%s/%s", a->ns, a->name);
+}
+
 /* ---- dispatch ---- */
 
 void fb__execute(fb_controller *c, const fb_actions *acts)
@@ -564,6 +661,16 @@ void fb__execute(fb_controller *c, const fb_actions *acts)
 		case FB_ACT_SCALE_TO_ZERO:
 		case FB_ACT_SCALE_RESTORE:
 			do_scale(c, a);
+			break;
+		case FB_ACT_UNGATE:
+			do_ungate(c, a);
+			break;
+		case FB_ACT_QUARANTINE_STATUS:
+			do_quarantine_status(c, a);
+			break;
+		case FB_ACT_QUARANTINE_HOLD:
+		case FB_ACT_QUARANTINE_FINALIZE:
+			do_finalizer(c, a);
 			break;
 		}
 	}

@@ -220,7 +220,14 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 	const cJSON *tols = get(spec, "tolerations");
 	p->tol_not_ready_s = fb_pod_toleration_s(tols, FB_TAINT_NOT_READY);
 	p->tol_unreachable_s = fb_pod_toleration_s(tols, FB_TAINT_UNREACHABLE);
-	p->arrived_ms = time_ms(meta, "creationTimestamp");
+	p->created_ms = p->arrived_ms = time_ms(meta, "creationTimestamp");
+	const cJSON *g;
+	const cJSON *gates = arr(spec, "schedulingGates");
+	cJSON_ArrayForEach(g, gates) {
+		const char *gname = str(g, "name");
+		if (gname && strcmp(gname, FB_QUARANTINE_GATE) == 0)
+			p->gated = true;
+	}
 	const cJSON *c;
 	const cJSON *conds = arr(status, "conditions");
 	cJSON_ArrayForEach(c, conds) {
@@ -289,7 +296,8 @@ void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 	                     .mirror = p->mirror, .terminating = p->terminating,
 	                     .terminal = p->terminal, .tol_not_ready_s = p->tol_not_ready_s,
 	                     .tol_unreachable_s = p->tol_unreachable_s,
-	                     .arrived_ms = p->arrived_ms };
+	                     .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
+	                     .gated = p->gated };
 }
 
 void fb_budget_proj_free(void *p, void *ud)
@@ -390,6 +398,17 @@ void *fb_project_quarantine(const cJSON *obj, void *ud)
 	                         : -1;
 	const char *phase = str(status, "phase");
 	q->phase_released = phase && strcmp(phase, "Released") == 0;
+	q->deleting = str(meta, "deletionTimestamp") != NULL;
+	q->created_ms = time_ms(meta, "creationTimestamp");
+	q->finalizer_index = -1;
+	const cJSON *f;
+	const cJSON *fins = arr(meta, "finalizers");
+	cJSON_ArrayForEach(f, fins) {
+		if (cJSON_IsString(f) && strcmp(f->valuestring, FB_QUARANTINE_FINALIZER) == 0 &&
+		    q->finalizer_index < 0)
+			q->finalizer_index = q->nfinalizers;
+		q->nfinalizers++;
+	}
 	return q;
 }
 
@@ -397,6 +416,9 @@ int fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out)
 {
 	*out = (fb_quarantine_obs){ .ns = q->ns, .name = q->name, .released = q->release,
 	                            .action = q->action, .scaled_from = q->scaled_from,
-	                            .phase_released = q->phase_released };
+	                            .phase_released = q->phase_released,
+	                            .deleting = q->deleting,
+	                            .finalizer_index = q->finalizer_index,
+	                            .nfinalizers = q->nfinalizers, .created_ms = q->created_ms };
 	return fb_workload_ref_set(&out->workload, q->kind, q->ns, q->workload);
 }

@@ -40,6 +40,10 @@ typedef struct fb_quarantine_proj {
 	fb_poison_action action;        /* spec.action (Pin unless it says ScaleToZero) */
 	int64_t scaled_from;            /* status.scaledFromReplicas; -1 if absent or not a count */
 	bool phase_released;            /* status.phase == Released */
+	bool deleting;                  /* metadata.deletionTimestamp is set */
+	int finalizer_index;            /* of FB_QUARANTINE_FINALIZER in metadata.finalizers, or -1 */
+	int nfinalizers;
+	int64_t created_ms;             /* metadata.creationTimestamp */
 } fb_quarantine_proj;
 
 typedef struct fb_pod_proj {
@@ -49,6 +53,8 @@ typedef struct fb_pod_proj {
 	bool daemonset, mirror, terminating, terminal;
 	int64_t tol_not_ready_s, tol_unreachable_s;
 	int64_t arrived_ms;
+	int64_t created_ms;             /* metadata.creationTimestamp */
+	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
 } fb_pod_proj;
 
 typedef struct fb_budget_proj {

@@ -30,7 +30,9 @@ static void usage(FILE *f)
 	        "  --poison-ratio R      the verdict's ratio guard (default 0.5)\n"
 	        "  --kill-after D        override every poison workload's killAfter\n"
 	        "  --per-seed            also print one line per run\n"
-	        "  --trace               print every quarantine verdict (stderr)\n");
+	        "  --trace               print every quarantine verdict and failure record (stderr)\n"
+	        "  --no-gate             no admission webhook: new pods of a quarantined workload\n"
+	        "                        are not gated (firebreak as it was before the gate)\n");
 }
 
 static bool parse_long(const char *s, long min, long max, long *out)
@@ -113,6 +115,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--trace")) {
 			params.trace = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-gate")) {
+			params.no_gate = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -12,7 +12,9 @@
  *   workloads:
  *   - {name: web, count: 20, replicas: 3, replicasMax: 8, pool: cpu}
  *   - {name: render, replicas: 1, pool: gpu,
- *      poison: {killAfter: 5m, start: 1h, repair: 0s}}
+ *      poison: {killAfter: 5m, start: 1h, repair: 0s,
+ *               scaleAt: 2h, scaleTo: 3,     # scaled (an HPA, an operator) at 2h
+ *               deletePodsAt: 3h}}           # every pod of it deleted by hand at 3h
  *   nodeFailures: {perNodePerDay: 0.01, repair: 2h}
  *   rollouts: {every: 2h, spacing: 15s}
  *   zoneOutages: [{zone: b, at: 2h, duration: 3h}]
@@ -51,6 +53,8 @@ typedef struct y_pool {
 
 typedef struct y_poison {
 	char *kill_after, *start, *repair;
+	char *scale_at, *delete_pods_at;
+	long *scale_to;
 } y_poison;
 
 typedef struct y_workload {
@@ -129,6 +133,9 @@ static const cyaml_schema_field_t poison_fields[] = {
 	REQ_STR("killAfter", y_poison, kill_after, 32),
 	OPT_STR("start", y_poison, start, 32),
 	OPT_STR("repair", y_poison, repair, 32),
+	OPT_STR("scaleAt", y_poison, scale_at, 32),
+	CYAML_FIELD_INT_PTR("scaleTo", OPT, y_poison, scale_to),
+	OPT_STR("deletePodsAt", y_poison, delete_pods_at, 32),
 	CYAML_FIELD_END
 };
 
@@ -346,6 +353,20 @@ static int convert(fb_sim_scenario *s, const y_scenario *y, const char *source, 
 			if (yw->poison->repair && !dur(yw->poison->repair, 0, YEAR_MS, &w->repair_ms))
 				BAD("workloads[%u].poison.repair \"%s\" is not a duration", i,
 				    yw->poison->repair);
+			if (!yw->poison->scale_at != !yw->poison->scale_to)
+				BAD("workloads[%u].poison: scaleAt and scaleTo go together", i);
+			if (yw->poison->scale_at &&
+			    (!dur(yw->poison->scale_at, 1, s->duration_ms, &w->scale_at_ms) ||
+			     *yw->poison->scale_to < 0 || *yw->poison->scale_to > FB_SIM_REPLICAS_MAX))
+				BAD("workloads[%u].poison: scaleAt \"%s\" must be a duration within the "
+				    "scenario's and scaleTo a count from 0 to %d", i, yw->poison->scale_at,
+				    FB_SIM_REPLICAS_MAX);
+			if (yw->poison->scale_to)
+				w->scale_to = (int)*yw->poison->scale_to;
+			if (yw->poison->delete_pods_at &&
+			    !dur(yw->poison->delete_pods_at, 1, s->duration_ms, &w->delete_pods_at_ms))
+				BAD("workloads[%u].poison.deletePodsAt \"%s\" must be a duration within "
+				    "the scenario's", i, yw->poison->delete_pods_at);
 		}
 		s->nwls++;
 	}

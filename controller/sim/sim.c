@@ -67,6 +67,7 @@ void fb_sim_params_defaults(fb_sim_params *p)
 	p->poison_ratio = FB_POISON_RATIO_DEFAULT;
 	p->kill_after_ms = 0;
 	p->trace = false;
+	p->no_gate = false;
 	fb_budget_spec_release(&d);
 }
 
@@ -162,7 +163,9 @@ typedef struct sim_pod {
 	int wslot;                 /* its index in the workload's list */
 	int gen;                   /* the rollout generation it belongs to */
 	int64_t arrived_ms;        /* bound (PodScheduled) */
+	int64_t created_ms;
 	bool alive;
+	bool gated;                /* held by the quarantine gate: never scheduled while so */
 } sim_pod;
 
 typedef struct sim_wl {
@@ -195,6 +198,8 @@ typedef enum ev_type {
 	EV_CORE_TICK,
 	EV_K8S_PASS,
 	EV_K8S_EVICT,     /* a: node; epoch = taint epoch */
+	EV_WL_SCALE,      /* a: workload; to its spec's scaleTo */
+	EV_WL_DELETE_PODS, /* a: workload: every pod of it deleted (and replaced) */
 } ev_type;
 
 typedef struct event {
@@ -357,7 +362,8 @@ static void core_pod(sim *s, int idx)
 	                 .workload = &w->ref,
 	                 .tol_not_ready_s = s->sc->toleration_s,
 	                 .tol_unreachable_s = s->sc->toleration_s,
-	                 .arrived_ms = p->arrived_ms };
+	                 .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
+	                 .gated = p->gated };
 	if (fb_core_pod_set(s->core, &o) != 0)
 		s->nomem = true;
 }
@@ -451,10 +457,19 @@ static int create_pod(sim *s, int wi, int64_t arrived_ms)
 	p->node = -1;
 	p->gen = w->gen;
 	p->alive = true;
+	p->created_ms = arrived_ms ? arrived_ms : s->now;
 	w->born++;
 	if (!list_add(&w->pods, &w->npods, &w->podcap, idx, &p->wslot)) {
 		s->nomem = true;
 		return -1;
+	}
+	/* the admission webhook: a new pod of a quarantined workload waits behind the gate */
+	char qname[FB_NAME_MAX];
+	if (s->core && !s->params.no_gate && fb_core_gate(s->core, &w->ref, qname)) {
+		p->gated = true;
+		s->res.pods_gated++;
+		core_pod(s, idx);
+		return idx;
 	}
 	bind_pod(s, idx, arrived_ms);
 	return idx;
@@ -526,7 +541,9 @@ static void apply_quarantine(sim *s, const fb_action *a)
 			s->res.false_quarantines++;
 		/* the informer sees the Quarantine object it created */
 		fb_quarantine_obs q = { .ns = a->ns, .name = a->name, .workload = *ref,
-		                        .action = FB_POISON_PIN, .scaled_from = -1 };
+		                        .action = FB_POISON_PIN, .scaled_from = -1,
+		                        .finalizer_index = 0, .nfinalizers = 1,
+		                        .created_ms = s->now };
 		fb_core_quarantine_set(s->core, &q, s->now);
 	}
 }
@@ -633,14 +650,31 @@ static void apply_actions(sim *s)
 			apply_quarantine(s, a);
 			break;
 		case FB_ACT_EVENT:
-			if (s->params.trace && a->reason == FB_REASON_QUARANTINED)
+			if (s->params.trace && (a->reason == FB_REASON_QUARANTINED ||
+			                        a->reason == FB_REASON_FAILURE_RECORDED ||
+			                        a->reason == FB_REASON_FAILURE_EXPLAINED ||
+			                        a->reason == FB_REASON_ESCAPED))
 				fprintf(stderr, "  [%s seed %llu +%.1fmin] %s\n", s->sc->name,
 				        (unsigned long long)s->seed, (double)(s->now - SIM_T0) / 60000.0,
 				        a->message);
 			break;
+		case FB_ACT_UNGATE: {
+			int idx = parse_index(a->uid, "p");
+			if (idx < 0 || (size_t)idx >= s->npods || !s->pods[idx].alive ||
+			    !s->pods[idx].gated)
+				break;
+			s->pods[idx].gated = false;
+			bind_pod(s, idx, 0); /* the informer sees it ungated, then bound */
+			if (s->pods[idx].node < 0)
+				core_pod(s, idx);
+			break;
+		}
 		case FB_ACT_BUDGET_STATUS:
 		case FB_ACT_NODE_ANNOTATE:
 		case FB_ACT_QUARANTINE_RELEASED:
+		case FB_ACT_QUARANTINE_STATUS:
+		case FB_ACT_QUARANTINE_HOLD:
+		case FB_ACT_QUARANTINE_FINALIZE:
 			break;
 		case FB_ACT_SCALE_TO_ZERO:
 		case FB_ACT_SCALE_RESTORE:
@@ -990,8 +1024,13 @@ static int setup_workloads(sim *s)
 	}
 	for (int i = 0; i < s->nwls; i++) {
 		sim_wl *w = &s->wls[i];
-		if (w->poison && sc->wls[w->spec].start_ms > 0)
-			push(s, s->now + sc->wls[w->spec].start_ms, EV_WL_START, i, 0, 0, 0);
+		const fb_sim_workload_spec *ws = &sc->wls[w->spec];
+		if (w->poison && ws->start_ms > 0)
+			push(s, s->now + ws->start_ms, EV_WL_START, i, 0, 0, 0);
+		if (ws->scale_at_ms > 0)
+			push(s, s->now + ws->scale_at_ms, EV_WL_SCALE, i, 0, 0, 0);
+		if (ws->delete_pods_at_ms > 0)
+			push(s, s->now + ws->delete_pods_at_ms, EV_WL_DELETE_PODS, i, 0, 0, 0);
 	}
 	return s->nomem ? -1 : 0;
 }
@@ -1132,6 +1171,22 @@ static void handle(sim *s, const event *e)
 	case EV_K8S_EVICT:
 		k8s_evict(s, e);
 		break;
+	case EV_WL_SCALE: {
+		sim_wl *w = &s->wls[e->a];
+		int to = s->sc->wls[w->spec].scale_to;
+		while (w->npods > to)
+			remove_pod(s, w->pods[w->npods - 1], false);
+		for (int i = w->npods; i < to; i++)
+			create_pod(s, e->a, 0);
+		w->replicas = to;
+		break;
+	}
+	case EV_WL_DELETE_PODS: {
+		sim_wl *w = &s->wls[e->a];
+		for (int n = w->npods; n > 0; n--)
+			remove_pod(s, w->pods[0], true);
+		break;
+	}
 	}
 }
 

@@ -57,7 +57,8 @@ typedef struct fb_sim_params {
 	int64_t arrival_window_ms;      /* spec.poison.arrivalWindow */
 	double poison_ratio;            /* fb_core_config.poison_ratio */
 	int64_t kill_after_ms;          /* > 0: overrides every poison workload's killAfter */
-	bool trace;                     /* print each verdict (the core's Quarantined event) to stderr */
+	bool trace;                     /* print each verdict and failure record to stderr */
+	bool no_gate;                   /* no admission webhook: new pods are never gated */
 } fb_sim_params;
 
 /* The core's defaults; the scenario's killAfter. */
@@ -73,6 +74,7 @@ typedef struct fb_sim_result {
 	long events;                    /* simulation events processed */
 	long core_ticks;                /* fb_core_tick calls (firebreak) */
 	long actions;                   /* actions the core gave (firebreak) */
+	long pods_gated;                /* new pods the quarantine gate held at creation */
 	uint64_t digest;                /* of those actions, in order (sim.c digest_action) */
 } fb_sim_result;
 

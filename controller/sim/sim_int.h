@@ -39,6 +39,9 @@ typedef struct fb_sim_workload_spec {
 	int64_t kill_after_ms;            /* a node running one of its pods this long stops */
 	int64_t start_ms;                 /* created at this time (0 = running from the start) */
 	int64_t repair_ms;                /* a node it stopped comes back after this; 0 = never */
+	int64_t scale_at_ms;              /* scaled to scale_to replicas then (0 = never) */
+	int scale_to;
+	int64_t delete_pods_at_ms;        /* every pod of it deleted then (0 = never) */
 } fb_sim_workload_spec;
 
 typedef struct fb_sim_outage {

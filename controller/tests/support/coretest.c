@@ -16,9 +16,10 @@ static char *render(const fb_action *a)
 {
 	if (a->kind == FB_ACT_NODE_ANNOTATE && a->failure)
 		return fb_failure_to_json(a->failure);
-	if (a->kind != FB_ACT_QUARANTINE || !a->verdict)
+	if ((a->kind != FB_ACT_QUARANTINE && a->kind != FB_ACT_QUARANTINE_STATUS) || !a->verdict)
 		return NULL;
-	cJSON *o = fb_render_quarantine(a->verdict);
+	cJSON *o = a->kind == FB_ACT_QUARANTINE ? fb_render_quarantine(a->verdict)
+	                                        : fb_render_quarantine_status_patch(a->verdict);
 	char *p = o ? cJSON_PrintUnformatted(o) : NULL;
 	char *text = p ? kc_strdup(p) : NULL;
 	cJSON_free(p);
