@@ -52,6 +52,16 @@ static const struct {
 	  "Workloads a ScaleToZero quarantine holds at zero replicas." },
 	{ "firebreak_workload_scales_total", FB_COUNTER,
 	  "ScaleToZero actions and their restores, by result." },
+	{ "firebreak_quarantine_gated_pods", FB_GAUGE,
+	  "New pods of quarantined workloads held Pending by the scheduling gate." },
+	{ "firebreak_quarantine_escaped_pods", FB_GAUGE,
+	  "Pods of quarantined workloads created without the gate (the webhook did not answer)." },
+	{ "firebreak_quarantine_escapes_deleted_total", FB_COUNTER,
+	  "Escaped pods deleted so that their replacements are gated." },
+	{ "firebreak_quarantine_ungates_total", FB_COUNTER,
+	  "Scheduling gates removed from pods of released workloads, by result." },
+	{ "firebreak_failures_explained_total", FB_COUNTER,
+	  "Node failures put down to a quarantined workload (evidence against no other)." },
 	{ "firebreak_api_requests_total", FB_COUNTER,
 	  "HTTP exchanges with the API server by verb and status code (code 0: no answer)." },
 	{ "firebreak_decision_latency_seconds", FB_HISTOGRAM,
@@ -152,6 +162,12 @@ static void metrics_refresh(fb_controller *c)
 	               (double)st.nodes_lost_before_quarantine);
 	fb_metrics_set(m, "firebreak_pods_pinned_total", NULL, (double)st.pods_pinned);
 	fb_metrics_set(m, "firebreak_workloads_scaled_to_zero", NULL, (double)st.scaled_to_zero);
+	fb_metrics_set(m, "firebreak_quarantine_gated_pods", NULL, (double)st.pods_gated);
+	fb_metrics_set(m, "firebreak_quarantine_escaped_pods", NULL, (double)st.pods_escaped);
+	fb_metrics_set(m, "firebreak_quarantine_escapes_deleted_total", NULL,
+	               (double)st.escapes_deleted);
+	fb_metrics_set(m, "firebreak_failures_explained_total", NULL,
+	               (double)st.failures_explained);
 	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
 		kc_informer *inf = fb__informer(c, (fb_informer_id)i);
 		if (!inf)
