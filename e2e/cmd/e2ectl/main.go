@@ -38,6 +38,8 @@
 //	                                   pods on N terminating; prints/limits the latency from the
 //	                                   node's Ready transition
 //	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
+//	e2ectl delete-pods | expect-gated | expect-scheduled | expect-webhook | create-pods
+//	                                   the quarantine gate (gate.go)
 //
 // All verbs take --kubeconfig (default $KUBECONFIG) and --namespace/-n (default "default").
 package main
@@ -118,6 +120,8 @@ func main() {
 	forDur := fs.Duration("for", 20*time.Second, "duration (expect-stay)")
 	jsonPath := fs.String("jsonpath", "", "JSONPath template (wait-for)")
 	equals := fs.String("equals", "", "expected value (wait-for)")
+	force := fs.Bool("force", false, "grace period 0 (delete-pods)")
+	label := fs.String("label", "", "what the figures are of (create-pods)")
 	if verb == "kubectl" {
 		kubeconfig = os.Getenv("KUBECONFIG")
 		os.Exit(kubectlShim(os.Args[2:]))
@@ -184,6 +188,19 @@ func main() {
 		err = expectEvent(ctx, client(), evFilter{*reason, *kind, *name, *contains, *anySource}, *count, *absent, *timeout)
 	case "expect-moved":
 		err = expectMoved(ctx, client(), splitList(*node), *exceptApp, *timeout)
+	case "delete-pods":
+		err = deletePods(ctx, client(), *app, *force)
+	case "expect-gated":
+		err = expectGated(ctx, client(), *app, *count, *timeout)
+	case "expect-scheduled":
+		err = expectScheduled(ctx, client(), *app, *count, *timeout)
+	case "expect-webhook":
+		if len(pos) != 1 {
+			usage()
+		}
+		err = expectWebhook(ctx, client(), pos[0], *timeout)
+	case "create-pods":
+		err = createPods(ctx, client(), *count, *label)
 	case "expect-pinned":
 		err = expectPinned(ctx, client(), *app)
 	case "expect-stay":
