@@ -57,12 +57,50 @@ step() { log "-- $*"; timeline_mark "$*"; }
 FB_BIN="${FB_BIN:-${REPO_DIR}/build/release/controller/firebreak}"
 need_firebreak() { [[ -x "${FB_BIN}" ]] || skip "firebreak binary not found at ${FB_BIN} (build it first, or set FB_BIN)"; }
 apply_crds() { e2ectl apply "${REPO_DIR}/config/crds/" --field-manager e2e; }
-# start_firebreak NAME PORT [FLAGS...]: start a firebreak replica (admin kubeconfig, metrics on
-# 127.0.0.1:PORT) and wait for its informers to sync.
+# The quarantine gate (docs/operations.md §8). firebreak runs outside the cluster, so the API
+# server calls its webhook by URL. install_webhook PORT [HELM ARGS...]: the chart's own
+# MutatingWebhookConfiguration (helm template, release FB_WEBHOOK_RELEASE in namespace
+# FB_WEBHOOK_NAMESPACE, webhook.url=https://127.0.0.1:PORT/mutate-pods), so the webhook is never
+# called in kube-system, kube-node-lease and FB_WEBHOOK_NAMESPACE, nor for pods labelled
+# firebreak.dev/webhook=skip; the namespace is created (firebreak keeps its Secret there). A
+# configuration of the same name applied before (chart-e2e.sh's, by Service) is replaced. Without
+# caBundle: firebreak writes it, as in the chart's self mode.
+FB_WEBHOOK_NAMESPACE="${FB_WEBHOOK_NAMESPACE:-firebreak-system}"
+FB_WEBHOOK_RELEASE=firebreak
+install_webhook() {
+  local port="$1" helm
+  shift
+  # shellcheck source=versions.sh
+  source "${E2E_DIR}/versions.sh"
+  # shellcheck source=../scripts/go-tools.sh
+  helm="$(source "${REPO_DIR}/scripts/go-tools.sh" && fb_tool helm)" || return 1
+  {
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n---\n' "${FB_WEBHOOK_NAMESPACE}"
+    "${helm}" template "${FB_WEBHOOK_RELEASE}" "${REPO_DIR}/charts/firebreak" \
+      --namespace "${FB_WEBHOOK_NAMESPACE}" --kube-version "${K8S_VERSION#v}" \
+      --show-only templates/mutatingwebhookconfiguration.yaml \
+      --set webhook.url="https://127.0.0.1:${port}/mutate-pods" "$@"
+  } >"${RUN_DIR}/webhook.yaml" || return 1
+  e2ectl delete mutatingwebhookconfiguration "${FB_WEBHOOK_RELEASE}" --ignore-not-found >/dev/null
+  e2ectl apply "${RUN_DIR}/webhook.yaml" --field-manager e2e
+  timeline_mark "webhook installed: https://127.0.0.1:${port}/mutate-pods"
+}
+# start_firebreak NAME PORT [--webhook WPORT] [FLAGS...]: start a firebreak replica (admin
+# kubeconfig, metrics on 127.0.0.1:PORT) and wait for its informers to sync. With --webhook it
+# serves the quarantine gate on 127.0.0.1:WPORT (install_webhook WPORT points the API server at
+# it): its serving certificate names 127.0.0.1, its Secret and the configuration whose caBundle it
+# keeps are install_webhook's. Without, the webhook is off (--webhook-addr ""), as before it existed.
 start_firebreak() {
   local name="$1" port="$2"
   shift 2
-  start_bg "${name}" "${FB_BIN}" --kubeconfig "${KUBECONFIG}" --metrics-addr "127.0.0.1:${port}" "$@"
+  local -a webhook=(--webhook-addr "")
+  if [[ "${1:-}" == --webhook ]]; then
+    webhook=(--webhook-addr "127.0.0.1:$2" --namespace "${FB_WEBHOOK_NAMESPACE}" --webhook-san 127.0.0.1
+      --webhook-config "${FB_WEBHOOK_RELEASE}" --webhook-secret "${FB_WEBHOOK_RELEASE}-webhook-tls")
+    shift 2
+  fi
+  start_bg "${name}" "${FB_BIN}" --kubeconfig "${KUBECONFIG}" --metrics-addr "127.0.0.1:${port}" \
+    "${webhook[@]}" "$@"
   if ! wait_for_log "${name}" 'msg="?informers synced' 60; then
     tail -n 30 "${LOG_DIR}/${name}.log" >&2 || true
     echo "${name} did not report informers synced within 60 s" >&2

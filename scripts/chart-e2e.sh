@@ -13,13 +13,15 @@
 #   3. the namespace, then every other object: server-side dry run, then server-side apply;
 #      read back the Deployment, ClusterRole, Role, bindings, PDB, Service, ConfigMap;
 #   4. RBAC as the API server sees it: `kubectl auth can-i --as=<the ServiceAccount>` for every
-#      row of the table in docs/operations.md (must be yes) and for a list of things firebreak
-#      must not be able to do (must be no);
+#      row of the table in docs/operations.md (must be yes; rows limited to a name are asked for
+#      that name: the Lease, the webhook's Secret, the webhook configuration) and for a list of
+#      things firebreak must not be able to do (must be no);
 #   5. a TokenRequest token for the chart's ServiceAccount (`kubectl create token`), and a
 #      kubeconfig that uses it, with the namespace set to the release namespace (the Lease's);
 #   6. if build/release/controller/firebreak exists: `firebreak --exit-after-sync` with that
 #      kubeconfig and the chart's settings file (lists and watches nodes, pods, EvictionBudgets,
-#      Quarantines with the chart's permissions; read-only). FB_CHART_RUN=0 skips it.
+#      Quarantines with the chart's permissions; read-only, the webhook off). FB_CHART_RUN=0
+#      skips it.
 #
 # Output in FB_CHART_OUT (default build/chart-e2e/): rendered.yaml, firebreak.yaml (the chart's
 # settings file), firebreak-sa.kubeconfig, token (0600).
@@ -35,7 +37,7 @@ root=$PWD
 export PATH="$PATH:/usr/local/go/bin"
 
 if [ $# -lt 1 ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 kubeconfig=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -84,10 +86,16 @@ cm = [d for d in docs if d["kind"] == "ConfigMap"][0]
 open(out + "/firebreak.yaml", "w").write(cm["data"]["firebreak.yaml"])
 sa = [d for d in docs if d["kind"] == "ServiceAccount"][0]["metadata"]["name"]
 open(out + "/serviceaccount", "w").write(sa + "\n")
+# the names the RBAC is limited to: the webhook's Secret and configuration
+args = [d for d in docs if d["kind"] == "Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"]
+secret = [a.split("=", 1)[1] for a in args if a.startswith("--webhook-secret=")][0]
+mwc = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"][0]["metadata"]["name"]
+open(out + "/webhook-names", "w").write("%s %s\n" % (secret, mwc))
 print("%d CRDs, %d objects: %s" % (len(crds), len(rest), ", ".join(sorted({d["kind"] for d in rest}))))
 PY
 sa=$(cat "$out/serviceaccount")
 subject=system:serviceaccount:$ns:$sa
+read -r secret mwc <"$out/webhook-names"
 
 if [ "$mode" = --uninstall ]; then
   step "uninstall (CRDs kept: deleting them would delete every EvictionBudget and Quarantine)"
@@ -127,7 +135,7 @@ else
 fi
 if k -n "$ns" get deployment,serviceaccount,configmap,service,poddisruptionbudget,role,rolebinding \
      -l app.kubernetes.io/instance="$release" -o name &&
-   k get clusterrole,clusterrolebinding -l app.kubernetes.io/instance="$release" -o name; then
+   k get clusterrole,clusterrolebinding,mutatingwebhookconfiguration -l app.kubernetes.io/instance="$release" -o name; then
   pass "objects read back"
 else
   fail "objects not found"
@@ -136,20 +144,24 @@ k -n "$ns" get deployment -l app.kubernetes.io/instance="$release" \
   -o jsonpath='{range .items[*]}{.metadata.name}: replicas={.spec.replicas} priorityClass={.spec.template.spec.priorityClassName} observedGeneration={.status.observedGeneration}{"\n"}{end}'
 
 step "RBAC as the API server sees it ($subject)"
-# every row of the table in docs/operations.md must be allowed
-python3 - docs/operations.md "$ns" <<'PY' >"$out/can-i.txt"
+# every row of the table in docs/operations.md must be allowed (the chart's defaults: webhook on,
+# certificates self-managed)
+python3 - docs/operations.md "$ns" "$secret" "$mwc" <<'PY' >"$out/can-i.txt"
 import re, sys
-text, ns = open(sys.argv[1]).read(), sys.argv[2]
+text, ns, secret, mwc = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4]
+names = {"the Lease's": "firebreak", "the Secret's": secret, "the webhook configuration's": mwc}
 m = re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", text, re.S)
 for line in m.group(1).strip().splitlines()[2:]:
     c = [x.strip() for x in line.strip().strip("|").split("|")]
     group = c[1].strip("`"); group = "" if group == '""' else group
-    res = re.match(r"`([^`]+)`", c[2]).group(1)
+    mm = re.match(r"`([^`]+)`(?: \(name: (the [^)]+)\))?", c[2])
+    res = mm.group(1)
     verb = c[3].strip("`")
     base, _, sub = res.partition("/")
     r = base + ("." + group if group else "")
-    name = "firebreak" if "(name:" in c[2] else "-"
-    where = ns if c[0] == "lease" else "ANY"
+    name = names[mm.group(2)] if mm.group(2) else "-"
+    # lease: the Lease's namespace (the release namespace here); secret: the release namespace
+    where = ns if c[0] in ("lease", "secret", "secretSelf") else "ANY"
     # scaleToZero rows: granted only with rbac.scaleToZero=true, refused with the defaults
     answer = "no" if c[0] == "scaleToZero" else "yes"
     print("%s %s %s %s %s %s" % (answer, verb, r, sub or "-", where, name))
@@ -162,8 +174,9 @@ no list secrets - ANY -
 no get configmaps - ANY -
 no create pods - ANY -
 no update pods - ANY -
-no patch pods - ANY -
 no update pods status ANY -
+no patch pods ephemeralcontainers ANY -
+no patch pods resize ANY -
 no delete nodes - ANY -
 no create nodes - ANY -
 no patch nodes status ANY -
@@ -181,13 +194,25 @@ no delete evictionbudgets.firebreak.dev - ANY -
 no update evictionbudgets.firebreak.dev - ANY -
 no create evictionbudgets.firebreak.dev - ANY -
 no delete quarantines.firebreak.dev - ANY -
-no update quarantines.firebreak.dev - ANY -
 no create events - ANY -
 no list leases.coordination.k8s.io - $ns -
 no create leases.coordination.k8s.io - default -
 no update leases.coordination.k8s.io - kube-node-lease -
 no update leases.coordination.k8s.io - $ns other-lease
 no delete leases.coordination.k8s.io - $ns firebreak
+no list secrets - $ns -
+no get secrets - $ns other-secret
+no update secrets - $ns other-secret
+no patch secrets - $ns $secret
+no delete secrets - $ns $secret
+no get secrets - default $secret
+no create secrets - default -
+no create mutatingwebhookconfigurations.admissionregistration.k8s.io - ANY -
+no list mutatingwebhookconfigurations.admissionregistration.k8s.io - ANY -
+no patch mutatingwebhookconfigurations.admissionregistration.k8s.io - ANY other-webhook
+no update mutatingwebhookconfigurations.admissionregistration.k8s.io - ANY $mwc
+no delete mutatingwebhookconfigurations.admissionregistration.k8s.io - ANY $mwc
+no patch validatingwebhookconfigurations.admissionregistration.k8s.io - ANY -
 no create clusterrolebindings.rbac.authorization.k8s.io - ANY -
 no impersonate serviceaccounts - ANY -
 no create serviceaccounts token ANY -
@@ -251,13 +276,18 @@ if "$kubectl" --kubeconfig "$out/firebreak-sa.kubeconfig" get secrets -A >/dev/n
 else
   pass "the ServiceAccount cannot list secrets"
 fi
+if "$kubectl" --kubeconfig "$out/firebreak-sa.kubeconfig" -n "$ns" get secrets >/dev/null 2>&1; then
+  fail "the ServiceAccount can list the secrets of $ns"
+else
+  pass "the ServiceAccount cannot list the secrets of $ns (only its own, by name)"
+fi
 echo "kubeconfig: $out/firebreak-sa.kubeconfig (token valid ${FB_TOKEN_DURATION:-24h})"
 
 bin=$root/build/release/controller/firebreak
 if [ "${FB_CHART_RUN:-1}" = 1 ] && [ -x "$bin" ]; then
   step "firebreak --exit-after-sync with the chart's RBAC and settings"
   if timeout 120 "$bin" --kubeconfig "$out/firebreak-sa.kubeconfig" --config "$out/firebreak.yaml" \
-       --metrics-addr "" --exit-after-sync 2>&1 | tee "$out/sync.log"; then
+       --metrics-addr "" --webhook-addr "" --exit-after-sync 2>&1 | tee "$out/sync.log"; then
     if grep -q "informers synced" "$out/sync.log" && ! grep -qi "not available\|forbidden" "$out/sync.log"; then
       pass "firebreak listed and watched nodes, pods, EvictionBudgets and Quarantines with the chart's RBAC"
     else

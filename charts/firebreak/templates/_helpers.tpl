@@ -54,3 +54,37 @@ app.kubernetes.io/part-of: firebreak
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The admission webhook's names (docs/operations.md, "The quarantine gate"). The controller is told
+each of them by flag (deployment.yaml), and the RBAC names the configuration and the Secret.
+*/}}
+{{- define "firebreak.webhookConfigName" -}}
+{{- include "firebreak.fullname" . -}}
+{{- end -}}
+
+{{/* A Service name is a DNS label: at most 63 characters with the "-webhook" suffix. */}}
+{{- define "firebreak.webhookServiceName" -}}
+{{- printf "%s-webhook" (include "firebreak.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "firebreak.webhookSecretName" -}}
+{{- default (printf "%s-webhook-tls" (include "firebreak.fullname" .)) .Values.webhook.secretName -}}
+{{- end -}}
+
+{{/* self: firebreak keeps the certificates and the caBundle; certManager: cert-manager does. */}}
+{{- define "firebreak.webhookSelfCerts" -}}
+{{- if and .Values.webhook.enabled (eq .Values.webhook.certs "self") }}true{{ end -}}
+{{- end -}}
+
+{{/*
+Namespaces the webhook is never called for, one per line: the control plane's own (kube-system,
+kube-node-lease), firebreak's (the release namespace: a webhook must never gate the pods that
+serve it), and webhook.excludeNamespaces.
+*/}}
+{{- define "firebreak.webhookExcludedNamespaces" -}}
+{{- $ns := concat (list "kube-system" "kube-node-lease" .Release.Namespace) (.Values.webhook.excludeNamespaces | default list) | uniq -}}
+{{- range $ns }}
+- {{ . | quote }}
+{{- end -}}
+{{- end -}}
