@@ -194,6 +194,7 @@ no delete evictionbudgets.firebreak.dev - ANY -
 no update evictionbudgets.firebreak.dev - ANY -
 no create evictionbudgets.firebreak.dev - ANY -
 no delete quarantines.firebreak.dev - ANY -
+no update quarantines.firebreak.dev - ANY -
 no create events - ANY -
 no list leases.coordination.k8s.io - $ns -
 no create leases.coordination.k8s.io - default -

@@ -19,6 +19,22 @@ void fb_core_config_defaults(fb_core_config *c)
 	fb_budget_spec_defaults(&c->defaults);
 	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
 	c->poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
+	fb_core_config_gate_exempt(c, "kube-system");
+	fb_core_config_gate_exempt(c, "kube-node-lease");
+}
+
+int fb_core_config_gate_exempt(fb_core_config *c, const char *ns)
+{
+	size_t len = strlen(ns);
+	if (len == 0 || len >= FB_NS_MAX)
+		return -1;
+	for (size_t i = 0; i < c->ngate_exempt_ns; i++)
+		if (strcmp(c->gate_exempt_ns[i], ns) == 0)
+			return 0;
+	if (c->ngate_exempt_ns == FB_GATE_EXEMPT_NS_MAX)
+		return -1;
+	memcpy(c->gate_exempt_ns[c->ngate_exempt_ns++], ns, len + 1);
+	return 0;
 }
 
 fb_core *fb_core_new(const fb_core_config *cfg)

@@ -55,6 +55,8 @@ typedef enum fb_cond { FB_COND_NONE, FB_COND_TRUE, FB_COND_FALSE, FB_COND_UNKNOW
 #define FB_TOL_NONE    (-2) /* no matching toleration: due at once */
 #define FB_TOL_FOREVER (-1) /* tolerated without tolerationSeconds: never due */
 
+#define FB_GATE_EXEMPT_NS_MAX 32
+
 typedef struct fb_core_config {
 	fb_rates rates;                 /* the node lifecycle controller's, cluster-wide */
 	bool dry_run;                   /* global: decide and report, write nothing */
@@ -65,7 +67,15 @@ typedef struct fb_core_config {
 	double poison_ratio;            /* the verdict's guard: bad >= ratio x (bad + good) */
 	int64_t poison_settle_ms;       /* a failure is judged this long after it happened (or
 	                                   when the first pod on its node is due, if sooner) */
+	/* Namespaces the admission webhook is never called for (kube-system, kube-node-lease,
+	 * firebreak's own, the chart's excludeNamespaces): their pods are never gated, so an
+	 * ungated one is no escape. fb_core_config_gate_exempt adds one. */
+	char gate_exempt_ns[FB_GATE_EXEMPT_NS_MAX][FB_NS_MAX];
+	size_t ngate_exempt_ns;
 } fb_core_config;
+
+/* Add namespace ns to gate_exempt_ns. -1 if it does not fit (too many, too long). */
+int fb_core_config_gate_exempt(fb_core_config *c, const char *ns);
 
 /* Kubernetes' defaults; dry_run off. */
 void fb_core_config_defaults(fb_core_config *c);
@@ -95,7 +105,12 @@ typedef struct fb_pod_obs {
 	int64_t arrived_ms;             /* PodScheduled transition time, else creation */
 	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
 	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
+	bool gate_exempt;               /* labelled firebreak.dev/webhook=skip: never gated */
 } fb_pod_obs;
+
+/* The label that keeps a pod from the admission webhook (its objectSelector). */
+#define FB_WEBHOOK_SKIP_LABEL "firebreak.dev/webhook"
+#define FB_WEBHOOK_SKIP_VALUE "skip"
 
 /* ---- actions --------------------------------------------------------------- */
 

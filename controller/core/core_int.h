@@ -76,6 +76,7 @@ typedef struct core_pod {
 	bool pinned_reported;      /* its workload is quarantined and it was told so */
 	/* tables.c: as observed */
 	bool gated;                /* carries FB_QUARANTINE_GATE */
+	bool gate_exempt;          /* the webhook is never called for it (label or namespace) */
 	int64_t created_ms;
 	/* verdict.c */
 	bool moved;                /* a replacement for a pod firebreak moved off a failed node

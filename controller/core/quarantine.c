@@ -568,15 +568,16 @@ void quarantine_rejudge(fb_core *c)
 /* ---- the gate ----------------------------------------------------------------------------------- */
 
 /*
- * A pod of held workload w that the gate should have held and did not: made
- * after the quarantine began (the webhook did not answer, or answered before
+ * A pod of held workload w that the gate should have held and did not: one
+ * the webhook is called for (not exempt by label or namespace), made after
+ * the quarantine began (the webhook did not answer, or answered before
  * it knew), not on a failed node (those are pinned), still running or about
  * to run. Creation times have whole seconds, so a pod made in the second the
  * quarantine began is given the benefit of the doubt.
  */
 static bool escaped_pod(const core_workload *w, const core_pod *p)
 {
-	return !p->gated && !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
+	return !p->gated && !p->gate_exempt && !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
 	       p->created_ms > w->held_since_ms && !(p->node && p->node->failed);
 }
 

@@ -289,6 +289,9 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	if (p->gated != obs->gated || (p->wl && (p->wl->quarantined || p->wl->gated > 0)))
 		c->gates_dirty = true;
 	p->gated = obs->gated;
+	p->gate_exempt = obs->gate_exempt;
+	for (size_t i = 0; i < c->cfg.ngate_exempt_ns && !p->gate_exempt; i++)
+		p->gate_exempt = strcmp(c->cfg.gate_exempt_ns[i], p->ns) == 0;
 	if (added && p->wl)
 		verdict_new_pod(c, p);
 	return 0;

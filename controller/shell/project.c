@@ -214,6 +214,8 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 		goto fail;
 	p->daemonset = owner_kind && strcmp(owner_kind, "DaemonSet") == 0;
 	p->mirror = str(get(meta, "annotations"), FB_ANNOTATION_MIRROR) != NULL;
+	const char *skip = str(get(meta, "labels"), FB_WEBHOOK_SKIP_LABEL);
+	p->gate_exempt = skip && strcmp(skip, FB_WEBHOOK_SKIP_VALUE) == 0;
 	p->terminating = str(meta, "deletionTimestamp") != NULL;
 	const char *phase = str(status, "phase");
 	p->terminal = phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
@@ -297,7 +299,7 @@ void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 	                     .terminal = p->terminal, .tol_not_ready_s = p->tol_not_ready_s,
 	                     .tol_unreachable_s = p->tol_unreachable_s,
 	                     .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
-	                     .gated = p->gated };
+	                     .gated = p->gated, .gate_exempt = p->gate_exempt };
 }
 
 void fb_budget_proj_free(void *p, void *ud)

@@ -55,6 +55,7 @@ typedef struct fb_pod_proj {
 	int64_t arrived_ms;
 	int64_t created_ms;             /* metadata.creationTimestamp */
 	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
+	bool gate_exempt;               /* labelled firebreak.dev/webhook=skip */
 } fb_pod_proj;
 
 typedef struct fb_budget_proj {
