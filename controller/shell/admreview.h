@@ -75,6 +75,7 @@ typedef enum fb_adm_outcome {
 	FB_ADM_ALREADY_GATED,   /* quarantined, gate already there (a reinvocation): no patch */
 	FB_ADM_UNGATEABLE,      /* quarantined, but spec.nodeName is set: no patch (see above) */
 } fb_adm_outcome;
+#define FB_ADM_OUTCOMES (FB_ADM_UNGATEABLE + 1)
 
 /* A short static name for an outcome ("gated", ...), for logs and labels. Never NULL. */
 const char *fb_adm_outcome_name(fb_adm_outcome o);
