@@ -252,20 +252,22 @@ static int refuse(fb_webhook *w, struct lws *wsi, session *s, fb_webhook_err kin
                   unsigned status, const char *reason, const fb_adm_result *res, bool close)
 {
 	atomic_fetch_add(&w->errors[kind], 1);
-	char peer[64] = "", q[WEBHOOK_REASON_MAX + 8];
+	char peer[64] = "", q[WEBHOOK_REASON_MAX + 8], quid[FB_ADM_UID_MAX + 16], qpeer[80];
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	fb_log(kind == FB_WEBHOOK_ERR_NOT_FOUND || kind == FB_WEBHOOK_ERR_METHOD ? FB_DEBUG
 	       : kind == FB_WEBHOOK_ERR_INTERNAL                                 ? FB_ERROR
 	                                                                         : FB_WARN,
 	       "admission request refused", "status=%u kind=%s reason=%s uid=%s peer=%s", status,
 	       fb_webhook_err_name(kind), fb_log_quote(reason, q, sizeof(q)),
-	       res && res->uid[0] ? res->uid : "\"\"", peer[0] ? peer : "\"\"");
+	       fb_log_quote(res ? res->uid : "", quid, sizeof(quid)),
+	       fb_log_quote(peer, qpeer, sizeof(qpeer)));
 	snprintf(s->reason, sizeof(s->reason), "%s\n", reason);
 	s->out = s->reason;
 	s->out_len = strlen(s->reason);
 	return answer(w, wsi, s, status, "text/plain; charset=utf-8", close);
 }
 
+/* Every value from the request is quoted: a client other than the API server may send anything. */
 static void log_review(const fb_adm_result *res)
 {
 	fb_log_level level = res->outcome == FB_ADM_GATED        ? FB_INFO
@@ -273,17 +275,20 @@ static void log_review(const fb_adm_result *res)
 	                                                         : FB_DEBUG;
 	if (!fb_log_enabled(level))
 		return;
-	char id[FB_WORKLOAD_ID_MAX], qp[FB_NAME_MAX + 8];
+	char id[FB_WORKLOAD_ID_MAX], qid[FB_WORKLOAD_ID_MAX + 16], qns[FB_NS_MAX + 16];
+	char qpod[FB_NAME_MAX + 16], qq[FB_NAME_MAX + 16], quid[FB_ADM_UID_MAX + 16];
 	fb_log(level,
 	       res->outcome == FB_ADM_GATED        ? "pod gated"
 	       : res->outcome == FB_ADM_UNGATEABLE ? "pod of a quarantined workload not gated: it sets spec.nodeName"
 	                                           : "admission review answered",
 	       "outcome=%s ns=%s pod=%s workload=%s quarantine=%s dry_run=%s uid=%s",
-	       fb_adm_outcome_name(res->outcome), res->ns[0] ? res->ns : "\"\"",
-	       fb_log_quote(res->pod[0] ? res->pod : "", qp, sizeof(qp)),
-	       fb_workload_ref_empty(&res->workload) ? "\"\"" : fb_workload_id(&res->workload, id),
-	       res->quarantine[0] ? res->quarantine : "\"\"", res->dry_run ? "true" : "false",
-	       res->uid);
+	       fb_adm_outcome_name(res->outcome), fb_log_quote(res->ns, qns, sizeof(qns)),
+	       fb_log_quote(res->pod, qpod, sizeof(qpod)),
+	       fb_log_quote(fb_workload_ref_empty(&res->workload) ? ""
+	                                                          : fb_workload_id(&res->workload, id),
+	                    qid, sizeof(qid)),
+	       fb_log_quote(res->quarantine, qq, sizeof(qq)), res->dry_run ? "true" : "false",
+	       fb_log_quote(res->uid, quid, sizeof(quid)));
 }
 
 /* The whole body is read: review it and answer. */
