@@ -9,6 +9,7 @@
 
 #include "httpserver.h"
 #include "kc/alloc.h"
+#include "log.h"
 
 #define HTTP_PATH_MAX 256
 #define HTTP_WRITE_CHUNK 16384
@@ -62,20 +63,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		if (!s->body)
 			return -1;
-		size_t n = s->len - s->sent;
-		if (n > HTTP_WRITE_CHUNK)
-			n = HTTP_WRITE_CHUNK;
-		unsigned char buf[LWS_PRE + HTTP_WRITE_CHUNK];
-		memcpy(buf + LWS_PRE, s->body + s->sent, n);
-		bool last = s->sent + n == s->len;
-		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-		    (int)n)
-			return -1;
-		s->sent += n;
-		if (!last) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
+		int done = fb_http_write_body(wsi, s->body, s->len, &s->sent);
+		if (done <= 0)
+			return done;
 		kc_free(s->body);
 		s->body = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -92,6 +82,37 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+int fb_http_write_body(struct lws *wsi, const char *body, size_t len, size_t *sent)
+{
+	size_t n = len - *sent;
+	if (n > HTTP_WRITE_CHUNK)
+		n = HTTP_WRITE_CHUNK;
+	unsigned char buf[LWS_PRE + HTTP_WRITE_CHUNK];
+	memcpy(buf + LWS_PRE, body + *sent, n);
+	bool last = *sent + n == len;
+	if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	*sent += n;
+	if (last)
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* A libwebsockets error, as a firebreak log line (JSON too, when logs are JSON). */
+static void lws_emit(int level, const char *line)
+{
+	char text[256], q[300];
+	snprintf(text, sizeof(text), "%s", line);
+	text[strcspn(text, "\r\n")] = '\0';
+	fb_log(FB_ERROR, "libwebsockets", "line=%s", fb_log_quote(text, q, sizeof(q)));
+}
+
+void fb_http_lws_logs(void)
+{
+	lws_set_log_level(LLL_ERR, lws_emit);
+}
+
 static const struct lws_protocols protocols[] = {
 	{ "http", callback, sizeof(session), 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
@@ -106,16 +127,27 @@ static void *serve_main(void *arg)
 	return NULL;
 }
 
-fb_http *fb_http_start(const char *addr, fb_http_serve_fn serve, void *ud)
+int fb_http_parse_addr(const char *addr, char host[FB_HTTP_HOST_MAX], int *port)
 {
-	char host[128] = "";
 	const char *colon = strrchr(addr, ':');
 	const char *port_s = colon ? colon + 1 : addr;
-	if (colon)
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	size_t host_len = colon ? (size_t)(colon - addr) : 0;
 	char *end;
-	long port = strtol(port_s, &end, 10);
-	if (!*port_s || *end || port < 0 || port > 65535) {
+	long p = strtol(port_s, &end, 10);
+	if (!*port_s || *end || p < 0 || p > 65535 || host_len >= FB_HTTP_HOST_MAX)
+		return -1;
+	snprintf(host, FB_HTTP_HOST_MAX, "%.*s", (int)host_len, addr);
+	if (strcmp(host, "0.0.0.0") == 0)
+		host[0] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+fb_http *fb_http_start(const char *addr, fb_http_serve_fn serve, void *ud)
+{
+	char host[FB_HTTP_HOST_MAX];
+	int port;
+	if (fb_http_parse_addr(addr, host, &port) != 0) {
 		fprintf(stderr, "firebreak: invalid listen address \"%s\" (want host:port)\n", addr);
 		return NULL;
 	}
@@ -124,11 +156,11 @@ fb_http *fb_http_start(const char *addr, fb_http_serve_fn serve, void *ud)
 		return NULL;
 	h->serve = serve;
 	h->ud = ud;
-	lws_set_log_level(LLL_ERR, NULL);
+	fb_http_lws_logs();
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = (int)port;
-	info.iface = (host[0] && strcmp(host, "0.0.0.0") != 0) ? host : NULL;
+	info.port = port;
+	info.iface = host[0] ? host : NULL;
 	info.protocols = protocols;
 	info.user = h;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -139,7 +171,7 @@ fb_http *fb_http_start(const char *addr, fb_http_serve_fn serve, void *ud)
 		return NULL;
 	}
 	struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
-	h->port = vh ? lws_get_vhost_listen_port(vh) : (int)port;
+	h->port = vh ? lws_get_vhost_listen_port(vh) : port;
 	if (pthread_create(&h->thread, NULL, serve_main, h) != 0) {
 		lws_context_destroy(h->ctx);
 		kc_free(h);

@@ -154,6 +154,21 @@ void fb_metrics_observe(fb_metrics *m, const char *name, const char *labels, dou
 	update(m, name, labels, v, 2);
 }
 
+void fb_metrics_set_histogram(fb_metrics *m, const char *name, const char *labels,
+                              const uint64_t *le, size_t n, uint64_t count, double sum)
+{
+	pthread_mutex_lock(&m->lock);
+	family *f = find_family(m, name);
+	series *s = f && f->type == FB_HISTOGRAM && f->nbounds == n ? find_series(f, labels) : NULL;
+	if (s) {
+		for (size_t i = 0; i < n; i++)
+			s->buckets[i] = le[i];
+		s->count = count;
+		s->value = sum;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void fb_metrics_reset(fb_metrics *m, const char *name)
 {
 	pthread_mutex_lock(&m->lock);

@@ -8,6 +8,7 @@
 #define FB_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct fb_metrics fb_metrics;
 
@@ -32,6 +33,15 @@ int fb_metrics_family(fb_metrics *m, const char *name, fb_metric_type type, cons
 void fb_metrics_add(fb_metrics *m, const char *name, const char *labels, double v);
 void fb_metrics_set(fb_metrics *m, const char *name, const char *labels, double v);
 void fb_metrics_observe(fb_metrics *m, const char *name, const char *labels, double v);
+/*
+ * Set a histogram series whole from counts kept elsewhere (a snapshot of a
+ * module's own counters, e.g. fb_webhook_stats): le[i] observations within
+ * the family's i-th bound (cumulative; n must be the family's number of
+ * bounds), count in all, their sum. Ignored for an unknown family, one that
+ * is not a histogram, or another number of bounds.
+ */
+void fb_metrics_set_histogram(fb_metrics *m, const char *name, const char *labels,
+                              const uint64_t *le, size_t n, uint64_t count, double sum);
 /* Drop every series of a gauge family (before re-setting a changing label set). */
 void fb_metrics_reset(fb_metrics *m, const char *name);
 

@@ -35,6 +35,19 @@ KT_TEST(render_counters_gauges_histograms)
 	KT_CHECK(strstr(text, "fb_latency_seconds_count 2\n"));
 	KT_CHECK(!strstr(text, "no_such_family"));
 	kc_free(text);
+	/* a histogram kept elsewhere, set whole (the webhook's latency) */
+	uint64_t le[] = { 4, 7, 9 };
+	fb_metrics_set_histogram(m, "fb_latency_seconds", "path=\"/x\"", le, 3, 10, 1.5);
+	fb_metrics_set_histogram(m, "fb_latency_seconds", "path=\"/y\"", le, 2, 10, 1.5);
+	fb_metrics_set_histogram(m, "fb_zone_state", NULL, le, 0, 10, 1.5);
+	text = fb_metrics_render(m);
+	KT_CHECK(strstr(text, "fb_latency_seconds_bucket{path=\"/x\",le=\"0.01\"} 7\n"));
+	KT_CHECK(strstr(text, "fb_latency_seconds_bucket{path=\"/x\",le=\"+Inf\"} 10\n"));
+	KT_CHECK(strstr(text, "fb_latency_seconds_sum{path=\"/x\"} 1.5\n"));
+	KT_CHECK(strstr(text, "fb_latency_seconds_count{path=\"/x\"} 10\n"));
+	KT_CHECK(!strstr(text, "path=\"/y\""));
+	KT_CHECK(!strstr(text, "fb_zone_state_bucket"));
+	kc_free(text);
 	fb_metrics_reset(m, "fb_zone_state");
 	text = fb_metrics_render(m);
 	KT_CHECK(!strstr(text, "fb_zone_state{"));

@@ -21,9 +21,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "kc/alloc.h"
+#include "testcert.h"
 #include "testserver.h"
 
 #define KT_MAX_HEADERS (64 * 1024)
@@ -59,99 +59,18 @@ struct kt_server {
 	char *ca_pem;
 };
 
-/* ---- certificates ------------------------------------------------------- */
-
-static EVP_PKEY *make_key(void)
-{
-	return EVP_EC_gen("P-256");
-}
-
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (!ext)
-		return -1;
-	int ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok ? 0 : -1;
-}
-
-/* A certificate for key, signed by (issuer, issuer_key), or self-signed. */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       const char *kind)
-{
-	static atomic_long serial = 1;
-	X509 *cert = X509_new();
-	if (!cert)
-		return NULL;
-	X509_set_version(cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), atomic_fetch_add(&serial, 1));
-	X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
-	X509_set_pubkey(cert, key);
-	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
-	X509 *iss = issuer ? issuer : cert;
-	int rc = 0;
-	if (strcmp(kind, "ca") == 0) {
-		rc |= add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE");
-		rc |= add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
-		rc |= add_ext(cert, iss, NID_subject_key_identifier, "hash");
-	} else if (strcmp(kind, "server") == 0) {
-		rc |= add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE");
-		rc |= add_ext(cert, iss, NID_key_usage, "critical,digitalSignature");
-		rc |= add_ext(cert, iss, NID_ext_key_usage, "serverAuth");
-		rc |= add_ext(cert, iss, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
-	} else {
-		rc |= add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE");
-		rc |= add_ext(cert, iss, NID_key_usage, "critical,digitalSignature");
-		rc |= add_ext(cert, iss, NID_ext_key_usage, "clientAuth");
-	}
-	if (rc != 0 || !X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256())) {
-		X509_free(cert);
-		return NULL;
-	}
-	return cert;
-}
-
-static char *pem_of_cert(X509 *cert)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL, *out = NULL;
-	if (bio && PEM_write_bio_X509(bio, cert)) {
-		long n = BIO_get_mem_data(bio, &data);
-		out = strndup(data, (size_t)n);
-	}
-	BIO_free(bio);
-	return out;
-}
-
-static char *pem_of_key(EVP_PKEY *key)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL, *out = NULL;
-	if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-		long n = BIO_get_mem_data(bio, &data);
-		out = strndup(data, (size_t)n);
-	}
-	BIO_free(bio);
-	return out;
-}
+/* ---- certificates (testcert.h) ------------------------------------------ */
 
 int kt_server_issue_client_cert(kt_server *s, const char *cn, char **cert_pem, char **key_pem)
 {
 	if (!s->ca_cert)
 		return -1;
-	EVP_PKEY *key = make_key();
-	X509 *cert = key ? make_cert(key, cn, s->ca_cert, s->ca_key, "client") : NULL;
+	EVP_PKEY *key = kt_key_new();
+	X509 *cert = key ? kt_cert_new(key, cn, s->ca_cert, s->ca_key, KT_CERT_CLIENT, 0) : NULL;
 	int rc = -1;
 	if (cert) {
-		*cert_pem = pem_of_cert(cert);
-		*key_pem = pem_of_key(key);
+		*cert_pem = kt_pem_of_cert(cert);
+		*key_pem = kt_pem_of_key(key);
 		rc = (*cert_pem && *key_pem) ? 0 : -1;
 	}
 	X509_free(cert);
@@ -161,14 +80,15 @@ int kt_server_issue_client_cert(kt_server *s, const char *cn, char **cert_pem, c
 
 static int setup_tls(kt_server *s)
 {
-	s->ca_key = make_key();
+	s->ca_key = kt_key_new();
 	if (!s->ca_key)
 		return -1;
-	s->ca_cert = make_cert(s->ca_key, "kt-test-ca", NULL, NULL, "ca");
-	EVP_PKEY *key = make_key();
-	X509 *cert = (s->ca_cert && key) ? make_cert(key, "localhost", s->ca_cert, s->ca_key, "server")
+	s->ca_cert = kt_cert_new(s->ca_key, "kt-test-ca", NULL, NULL, KT_CERT_CA, 0);
+	EVP_PKEY *key = kt_key_new();
+	X509 *cert = (s->ca_cert && key) ? kt_cert_new(key, "localhost", s->ca_cert, s->ca_key,
+	                                                  KT_CERT_SERVER, 0)
 	                                 : NULL;
-	s->ca_pem = s->ca_cert ? pem_of_cert(s->ca_cert) : NULL;
+	s->ca_pem = s->ca_cert ? kt_pem_of_cert(s->ca_cert) : NULL;
 	s->ctx = SSL_CTX_new(TLS_server_method());
 	int rc = -1;
 	if (cert && s->ca_pem && s->ctx && SSL_CTX_use_certificate(s->ctx, cert) == 1 &&
