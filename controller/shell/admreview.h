@@ -42,11 +42,9 @@
 #include <stddef.h>
 
 #include "kc/error.h"
+#include "core.h"
 #include "workload.h"
 
-#ifndef FB_QUARANTINE_GATE
-#define FB_QUARANTINE_GATE "firebreak.dev/quarantine"
-#endif
 
 /*
  * Hard cap on a request body, checked before parsing. The API server limits
