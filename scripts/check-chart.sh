@@ -319,8 +319,9 @@ fi
 # The other direction: every API call in the code is one the table covers. The controller's
 # writes and reads go through kc_<verb>(client, &RESOURCE, ..., "subresource"?) or
 # patch_object(c, &RESOURCE, ..., "subresource"?) (executor.c) in controller/shell; the
-# informers through the `.res = &RESOURCE` entries of informers.c's table; leader.c and
-# events.c through fixed resources. A new call fails here until the table (and chart) cover it.
+# informers through the `.res = &RESOURCE` entries of informers.c's table and webhookcerts.c's
+# start_informer(c, &<resource constant>, ...); leader.c and events.c through fixed resources.
+# A new call fails here until the table (and chart) cover it.
 if python3 - <<'EOF'
 import re, sys, glob
 src = "".join(open(f).read() for f in glob.glob("controller/shell/*.c"))
@@ -328,7 +329,9 @@ res = {"KC_RES_NODES": ("", "nodes"), "KC_RES_PODS": ("", "pods"),
        "KC_RES_DEPLOYMENTS": ("apps", "deployments"), "KC_RES_STATEFULSETS": ("apps", "statefulsets"),
        "KC_RES_REPLICASETS": ("apps", "replicasets"),
        "FB_RES_EVICTIONBUDGETS": ("firebreak.dev", "evictionbudgets"),
-       "FB_RES_QUARANTINES": ("firebreak.dev", "quarantines")}
+       "FB_RES_QUARANTINES": ("firebreak.dev", "quarantines"),
+       "KC_RES_SECRETS": ("", "secrets"),
+       "KC_RES_MUTATINGWEBHOOKCONFIGURATIONS": ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")}
 verb = {"kc_get": "get", "kc_list": "list", "kc_create": "create", "kc_update": "update",
         "kc_patch": "patch", "kc_delete": "delete", "kc_watch": "watch"}
 calls = set()
@@ -345,6 +348,10 @@ for r, rest in re.findall(r"\bpatch_object\(\s*c,\s*&(\w+),([^;]*);", src):
 informers = open("controller/shell/informers.c").read()
 inf_res = re.findall(r"\.res\s*=\s*&(\w+)", informers)
 if not inf_res: print("  informers.c: its table is not in the form this check reads"); sys.exit(1)
+# webhookcerts.c starts its informers (the webhook's Secret and configuration, each by name)
+# through start_informer(c, &<resource constant>, ...)
+wc = open("controller/shell/webhookcerts.c").read()
+inf_res += re.findall(r"\bstart_informer\(\s*c,\s*&(\w+),", wc)
 for r in inf_res:
     g, p = res[r]; calls |= {(g, p, "list"), (g, p, "watch")}
 # scale.c (ScaleToZero) reaches the workloads of its `scale_targets` list through a variable:
