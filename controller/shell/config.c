@@ -11,6 +11,7 @@
 #include "config.h"
 #include "duration.h"
 #include "kc/alloc.h"
+#include "kc/names.h"
 
 /* ---- the file's shape ------------------------------------------------------- */
 
@@ -37,6 +38,8 @@ typedef struct file_eviction {
 
 typedef struct file_config {
 	char *kubeconfig, *context, *metrics_addr;
+	char *webhook_addr, *namespace_, *webhook_secret, *webhook_config, *webhook_service;
+	char *webhook_san, *webhook_certs;
 	bool *dry_run;
 	file_leader *leader;
 	file_client *client;
@@ -88,6 +91,13 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("kubeconfig", file_config, kubeconfig),
 	STR("context", file_config, context),
 	STR("metricsAddr", file_config, metrics_addr),
+	STR("webhookAddr", file_config, webhook_addr),
+	STR("namespace", file_config, namespace_),
+	STR("webhookSecret", file_config, webhook_secret),
+	STR("webhookConfig", file_config, webhook_config),
+	STR("webhookService", file_config, webhook_service),
+	STR("webhookSan", file_config, webhook_san),
+	STR("webhookCerts", file_config, webhook_certs),
 	CYAML_FIELD_BOOL_PTR("dryRun", OPT | CYAML_FLAG_POINTER, file_config, dry_run),
 	CYAML_FIELD_MAPPING_PTR("leaderElection", OPT | CYAML_FLAG_POINTER, file_config, leader,
 	                        leader_fields),
@@ -145,6 +155,39 @@ static bool duration(const char *v, int64_t *out)
 	return v && fb_duration_parse(v, out) && *out >= 0;
 }
 
+/* The webhook's keys (top level, as the flags of the same names). */
+static int apply_webhook(fb_settings *s, const file_config *f, char *err, size_t errcap,
+                         const char *name)
+{
+	fb_controller_options *o = &s->ctl;
+	const struct {
+		const char *value;
+		const char **to;
+	} strs[] = {
+		{ f->webhook_addr, &o->webhook_addr },     { f->namespace_, &o->namespace },
+		{ f->webhook_secret, &o->webhook_secret }, { f->webhook_config, &o->webhook_config },
+		{ f->webhook_service, &o->webhook_service }, { f->webhook_san, &o->webhook_sans },
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strs[i].value && !(*strs[i].to = keep(s, strs[i].value))) {
+			snprintf(err, errcap, "%s: out of memory", name);
+			return -1;
+		}
+	}
+	if (f->webhook_certs && !fb_certs_mode_parse(f->webhook_certs, &o->webhook_certs)) {
+		snprintf(err, errcap, "%s: webhookCerts \"%s\" is not self or external", name,
+		         f->webhook_certs);
+		return -1;
+	}
+	fb_sans sans;
+	char why[200];
+	if (f->webhook_san && fb_sans_build(&sans, "x", "y", f->webhook_san, why, sizeof(why)) != 0) {
+		snprintf(err, errcap, "%s: webhookSan: %s", name, why);
+		return -1;
+	}
+	return 0;
+}
+
 int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const char *name,
                          char *err, size_t errcap)
 {
@@ -172,6 +215,8 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 		BAD("out of memory");
 	if (f->dry_run)
 		o->core.dry_run = *f->dry_run;
+	if (apply_webhook(s, f, err, errcap, name) != 0)
+		goto out;
 	if (f->leader) {
 		file_leader *l = f->leader;
 		if (l->enabled)
@@ -285,4 +330,24 @@ int fb_settings_load_file(fb_settings *s, const char *path, char *err, size_t er
 	}
 	kc_free(buf);
 	return rc;
+}
+
+const char *fb_own_namespace(const char *given, const char *file, const char *fallback, char *buf,
+                             size_t cap)
+{
+	if (given && given[0])
+		return given;
+	FILE *fp = file ? fopen(file, "rb") : NULL;
+	if (!fp || cap < 2)
+		goto out_fallback;
+	size_t n = fread(buf, 1, cap - 1, fp);
+	bool whole = feof(fp) && !ferror(fp);
+	fclose(fp);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	if (whole && kc_is_dns_label(buf, n)) /* what a namespace's name is */
+		return buf;
+out_fallback:
+	return fallback;
 }

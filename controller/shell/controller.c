@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "controller_int.h"
 #include "kc/alloc.h"
 #include "log.h"
@@ -43,6 +44,11 @@ void fb_controller_options_defaults(fb_controller_options *o)
 	o->lease_name = "firebreak";
 	fb_core_config_defaults(&o->core);
 	o->sync_timeout_ms = 5 * 60 * 1000;
+	o->webhook_addr = ":9443";
+	o->webhook_secret = "firebreak-webhook-tls";
+	o->webhook_config = "firebreak";
+	o->webhook_service = "firebreak-webhook";
+	o->webhook_certs = FB_CERTS_SELF;
 }
 
 void fb__poke(fb_controller *c)
@@ -108,6 +114,48 @@ static void new_leader(void *ud, const char *identity)
 	fb_log(FB_INFO, "leader observed", "leader=%s", identity[0] ? identity : "(none)");
 }
 
+/* ---- the webhook's certificates ---------------------------------------------------- */
+
+static bool webhook_certs_may_write(void *ud)
+{
+	return fb__may_write(ud);
+}
+
+/* The sink until the webhook server takes the certificate: say what was loaded. */
+static void webhook_cert_loaded(void *ud, const char *cert, size_t cert_len, const char *key,
+                                size_t key_len)
+{
+	fb_cert_summary s;
+	char na[KC_TIME_STR_MAX];
+	if (fb_cert_pem_summary(cert, cert_len, &s) == 0)
+		fb_log(FB_INFO, "webhook certificate loaded", "serial=%s notAfter=%s", s.serial,
+		       kc_time_format(s.not_after_ms * 1000, na));
+}
+
+/* Watch (and in self mode, manage) the webhook's certificates. -1, logged, if it cannot. */
+static int start_webhook_certs(fb_controller *c)
+{
+	const fb_controller_options *o = c->opts;
+	char ns[64], why[256];
+	fb_webhookcerts_options wo = {
+		.namespace = fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE,
+		                              kc_client_namespace(c->client), ns, sizeof(ns)),
+		.secret = o->webhook_secret, .mode = o->webhook_certs,
+		.sink = webhook_cert_loaded, .sink_ud = c,
+		.webhook_config = o->webhook_config, .service = o->webhook_service,
+		.extra_sans = o->webhook_sans, .is_leader = webhook_certs_may_write, .leader_ud = c,
+	};
+	kc_err err = fb_webhookcerts_start(c->client, &wo, &c->webhook_certs, why, sizeof(why));
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot start the webhook's certificates", err, why, NULL);
+		return -1;
+	}
+	fb_log(FB_INFO, "webhook certificates", "mode=%s secret=%s/%s webhook_config=%s",
+	       fb_certs_mode_name(o->webhook_certs), wo.namespace, wo.secret,
+	       o->webhook_certs == FB_CERTS_SELF ? wo.webhook_config : "(external)");
+	return 0;
+}
+
 /* ---- set-up and the loop ----------------------------------------------------------- */
 
 static void make_identity(char *buf, size_t cap)
@@ -136,6 +184,7 @@ static void report_sync(fb_controller *c)
 static void teardown(fb_controller *c)
 {
 	fb_http_stop(c->http);
+	fb_webhookcerts_free(c->webhook_certs); /* first: its worker asks fb__may_write */
 	if (c->leader)
 		kc_leader_stop(c->leader);
 	for (int i = FB_NUM_INFORMERS - 1; i >= 0; i--)
@@ -191,6 +240,9 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	fb_log(FB_INFO, "connecting", "server=%s in_cluster=%s namespace=%s", cfg->server,
 	       cfg->in_cluster ? "true" : "false", kc_client_namespace(c.client));
 	kc_config_free(cfg);
+	if (o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync &&
+	    start_webhook_certs(&c) != 0)
+		goto out;
 
 	c.core = fb_core_new(&o->core);
 	if (!c.core)

@@ -18,6 +18,7 @@
 #include "kc/cancel.h"
 #include "kc/client.h"
 #include "kc/leader.h"
+#include "webhookcerts.h"
 
 extern const kc_resource FB_RES_EVICTIONBUDGETS;
 extern const kc_resource FB_RES_QUARANTINES;
@@ -34,6 +35,15 @@ typedef struct fb_controller_options {
 	int64_t sync_timeout_ms;       /* give up if caches do not sync in time (0: 5 min) */
 	const char *metrics_addr;      /* "host:port" for /metrics /healthz /readyz; NULL or "" = off */
 	bool exit_after_sync;          /* list, watch until synced, report, exit */
+	/* the admission webhook and its certificates (webhookcerts.h) */
+	const char *webhook_addr;      /* HTTPS "host:port" of the webhook (":9443"); NULL or "" = off */
+	const char *namespace;         /* firebreak's own, the Secret's; NULL: the in-cluster
+	                                  namespace, else the client's */
+	const char *webhook_secret;    /* "firebreak-webhook-tls" */
+	const char *webhook_config;    /* the MutatingWebhookConfiguration: "firebreak" */
+	const char *webhook_service;   /* the Service in front of the webhook: "firebreak-webhook" */
+	const char *webhook_sans;      /* extra SANs, comma separated; NULL or "" = none */
+	fb_certs_mode webhook_certs;   /* FB_CERTS_SELF */
 } fb_controller_options;
 
 void fb_controller_options_defaults(fb_controller_options *o);

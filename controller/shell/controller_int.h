@@ -60,6 +60,7 @@ struct fb_controller {
 	bool quarantines_available;
 	fb_metrics *metrics;
 	fb_http *http;
+	fb_webhookcerts *webhook_certs; /* the webhook's certificates; NULL when off */
 	atomic_llong loop_mono_ms;     /* the run loop's last turn, for /healthz */
 	int64_t pending_since_us;      /* earliest observation not yet decided on (mono) */
 };

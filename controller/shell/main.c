@@ -35,6 +35,22 @@ static void usage(FILE *f)
 	        "  --qps N --burst N     client-side rate limit (default 20 / 30)\n"
 	        "  --metrics-addr ADDR   serve /metrics /healthz /readyz on host:port (default\n"
 	        "                        :8080; \"\" turns it off)\n"
+	        "  --webhook-addr ADDR   HTTPS listen address of the admission webhook (default\n"
+	        "                        :9443; \"\" turns it off)\n"
+	        "  --namespace NS        firebreak's own namespace, where the webhook's Secret is\n"
+	        "                        (default: the in-cluster namespace, else the client's)\n"
+	        "  --webhook-secret NAME Secret with the webhook's CA and serving certificate\n"
+	        "                        (default firebreak-webhook-tls)\n"
+	        "  --webhook-config NAME MutatingWebhookConfiguration whose caBundle firebreak\n"
+	        "                        keeps (default firebreak)\n"
+	        "  --webhook-service NAME  Service in front of the webhook; the certificate is\n"
+	        "                        for NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local\n"
+	        "                        (default firebreak-webhook)\n"
+	        "  --webhook-san LIST    extra SANs of the certificate, comma separated (IPs or\n"
+	        "                        DNS names)\n"
+	        "  --webhook-certs MODE  self: firebreak creates and rotates the certificates and\n"
+	        "                        keeps the caBundle (default); external: cert-manager\n"
+	        "                        does, firebreak only loads them from the Secret\n"
 	        "  --log-level LEVEL     debug, info, warn, error (default info)\n"
 	        "  --log-format FORMAT   text (logfmt) or json (default text)\n"
 	        "  --exit-after-sync     list and watch until caches sync, report, exit\n"
@@ -88,7 +104,9 @@ static void *signal_main(void *arg)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 1, O_METRICS_ADDR, O_KUBECONFIG, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
-	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP };
+	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP,
+	       O_WEBHOOK_ADDR, O_NAMESPACE, O_WEBHOOK_SECRET, O_WEBHOOK_CONFIG, O_WEBHOOK_SERVICE,
+	       O_WEBHOOK_SAN, O_WEBHOOK_CERTS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "metrics-addr", required_argument, NULL, O_METRICS_ADDR },
@@ -105,6 +123,13 @@ int main(int argc, char **argv)
 		{ "exit-after-sync", no_argument, NULL, O_EXIT_AFTER_SYNC },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "webhook-addr", required_argument, NULL, O_WEBHOOK_ADDR },
+		{ "namespace", required_argument, NULL, O_NAMESPACE },
+		{ "webhook-secret", required_argument, NULL, O_WEBHOOK_SECRET },
+		{ "webhook-config", required_argument, NULL, O_WEBHOOK_CONFIG },
+		{ "webhook-service", required_argument, NULL, O_WEBHOOK_SERVICE },
+		{ "webhook-san", required_argument, NULL, O_WEBHOOK_SAN },
+		{ "webhook-certs", required_argument, NULL, O_WEBHOOK_CERTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	fb_settings set;
@@ -171,6 +196,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_EXIT_AFTER_SYNC: o.exit_after_sync = true; break;
+		case O_WEBHOOK_ADDR: o.webhook_addr = optarg; break;
+		case O_NAMESPACE: o.namespace = optarg; break;
+		case O_WEBHOOK_SECRET: o.webhook_secret = optarg; break;
+		case O_WEBHOOK_CONFIG: o.webhook_config = optarg; break;
+		case O_WEBHOOK_SERVICE: o.webhook_service = optarg; break;
+		case O_WEBHOOK_SAN: o.webhook_sans = optarg; break;
+		case O_WEBHOOK_CERTS:
+			if (!fb_certs_mode_parse(optarg, &o.webhook_certs)) {
+				fprintf(stderr, "firebreak: --webhook-certs takes self or external\n");
+				return 2;
+			}
+			break;
 		case O_VERSION:
 			printf("firebreak %s\n", FB_VERSION);
 			fb_settings_release(&set);

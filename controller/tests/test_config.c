@@ -1,6 +1,7 @@
 /* The settings file: defaults, every field, and errors that name the field. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "kc/alloc.h"
@@ -30,6 +31,16 @@ KT_TEST(sample_file_parses_to_the_defaults)
 	KT_EQ_INT(s.ctl.timing.lease_duration_ms, 15000);
 	KT_EQ_INT(s.ctl.core.defaults.pdb_blocked_timeout_ms, 600000);
 	KT_EQ_STR(s.ctl.metrics_addr, ":8080");
+	/* the webhook's keys as documented there are the defaults */
+	KT_EQ_STR(s.ctl.webhook_addr, d.ctl.webhook_addr);
+	KT_EQ_STR(s.ctl.webhook_addr, ":9443");
+	KT_EQ_STR(s.ctl.webhook_secret, "firebreak-webhook-tls");
+	KT_EQ_STR(s.ctl.webhook_config, "firebreak");
+	KT_EQ_STR(s.ctl.webhook_service, "firebreak-webhook");
+	KT_EQ_INT(s.ctl.webhook_certs, FB_CERTS_SELF);
+	/* "" in the file means what absent means: the in-cluster namespace, no extra SANs */
+	KT_CHECK(!s.ctl.namespace || !s.ctl.namespace[0]);
+	KT_CHECK(!s.ctl.webhook_sans || !s.ctl.webhook_sans[0]);
 	fb_settings_release(&s);
 }
 
@@ -55,6 +66,21 @@ KT_TEST(fields_are_applied)
 	fb_settings_release(&s);
 	KT_EQ_INT(load(&s, "", err, sizeof(err)), 0); /* empty file: defaults */
 	fb_settings_release(&s);
+	KT_EQ_INT(load(&s, "webhookAddr: \"127.0.0.1:10443\"\nnamespace: fb\n"
+	                   "webhookSecret: tls\nwebhookConfig: fb-config\nwebhookService: fb-svc\n"
+	                   "webhookSan: \"127.0.0.1, ::1,webhook.example.com\"\n"
+	                   "webhookCerts: external\n", err, sizeof(err)), 0);
+	KT_EQ_STR(s.ctl.webhook_addr, "127.0.0.1:10443");
+	KT_EQ_STR(s.ctl.namespace, "fb");
+	KT_EQ_STR(s.ctl.webhook_secret, "tls");
+	KT_EQ_STR(s.ctl.webhook_config, "fb-config");
+	KT_EQ_STR(s.ctl.webhook_service, "fb-svc");
+	KT_EQ_STR(s.ctl.webhook_sans, "127.0.0.1, ::1,webhook.example.com");
+	KT_EQ_INT(s.ctl.webhook_certs, FB_CERTS_EXTERNAL);
+	fb_settings_release(&s);
+	KT_EQ_INT(load(&s, "webhookAddr: \"\"\n", err, sizeof(err)), 0); /* "" = no webhook */
+	KT_EQ_STR(s.ctl.webhook_addr, "");
+	fb_settings_release(&s);
 }
 
 KT_TEST(errors_name_the_field)
@@ -71,6 +97,9 @@ KT_TEST(errors_name_the_field)
 		{ "eviction: {unhealthyZoneThreshold: 2}\n", "eviction.unhealthyZoneThreshold" },
 		{ "eviction: {podEvictionMode: Drain}\n", "eviction.podEvictionMode" },
 		{ "eviction: {pdbBlockedTimeout: 10}\n", "eviction.pdbBlockedTimeout" },
+		{ "webhookCerts: cert-manager\n", "webhookCerts" },
+		{ "webhookSan: \"10.0.0.1, not a name\"\n", "webhookSan" },
+		{ "webhook: {addr: x}\n", "webhook" },
 		{ "client: [1, 2]\n", "test.yaml" },
 		{ "{{{{\n", "test.yaml" },
 		{ "a: &x 1\nb: *x\n", "test.yaml" },
@@ -93,10 +122,41 @@ KT_TEST(errors_name_the_field)
 	KT_CHECK(strstr(err, "/nonexistent/firebreak.yaml") != NULL);
 }
 
+KT_TEST(own_namespace_is_the_flag_else_the_incluster_file_else_the_clients)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/tmp/fb_test_config_ns.%d", (int)getpid());
+	static const struct {
+		const char *content, *expect;
+	} cases[] = {
+		{ "team-a", "team-a" },
+		{ "firebreak-system\n", "firebreak-system" },
+		{ "", "client-ns" },
+		{ "../etc", "client-ns" },
+		{ "UPPER", "client-ns" },
+		{ "-x", "client-ns" },
+		{ "a-very-long-namespace-name-that-is-longer-than-sixty-three-chars", "client-ns" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		KT_CHECK(f != NULL);
+		if (!f)
+			return;
+		fputs(cases[i].content, f);
+		fclose(f);
+		KT_EQ_STR(fb_own_namespace(NULL, path, "client-ns", buf, sizeof(buf)), cases[i].expect);
+		KT_EQ_STR(fb_own_namespace("", path, "client-ns", buf, sizeof(buf)), cases[i].expect);
+		KT_EQ_STR(fb_own_namespace("given", path, "client-ns", buf, sizeof(buf)), "given");
+	}
+	unlink(path);
+	KT_EQ_STR(fb_own_namespace(NULL, path, "client-ns", buf, sizeof(buf)), "client-ns");
+}
+
 int main(void)
 {
 	KT_RUN(sample_file_parses_to_the_defaults);
 	KT_RUN(fields_are_applied);
 	KT_RUN(errors_name_the_field);
+	KT_RUN(own_namespace_is_the_flag_else_the_incluster_file_else_the_clients);
 	return KT_DONE();
 }

@@ -79,11 +79,5 @@ kc_err kc__kubeconfig_parse_mem(const void *data, size_t len, const char *name,
                                 const char *base_dir, const char *context,
                                 kc_config **out, kc_error_detail *d);
 
-/*
- * Base64 (standard alphabet, padding required as Go's StdEncoding wants it;
- * whitespace/newlines between groups tolerated) to bytes. KC_ERR_PARSE on
- * anything else. out owned; empty input gives an empty blob.
- */
-kc_err kc__base64_decode(const char *in, size_t len, kc_blob *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include "kc/cancel.h"
 #include "kc/events.h"
 #include "kc/map.h"
+#include "kc/names.h"
 #include "kc/time.h"
 
 #define KEY_MAX_BYTES 8192 /* a key: a dozen fields, each capped */
@@ -57,36 +58,13 @@ static bool is_alnum(char c)
 	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 
-/* IsDNS1123Subdomain: dot-separated DNS labels of [a-z0-9-], at most 253 bytes. */
-static bool is_dns_subdomain(const char *s, size_t len)
-{
-	if (len == 0 || len > 253)
-		return false;
-	size_t label = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!is_lower_alnum(c) && c != '-')
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		label++;
-	}
-	return s[len - 1] != '-' && s[len - 1] != '.';
-}
-
 /* IsQualifiedName: [prefix/]name, name 1..63 of [A-Za-z0-9_.-] with alnum ends. */
 static bool is_qualified_name(const char *s)
 {
 	const char *slash = strchr(s, '/');
 	const char *name = s;
 	if (slash) {
-		if (!is_dns_subdomain(s, (size_t)(slash - s)))
+		if (!kc_is_dns_subdomain(s, (size_t)(slash - s)))
 			return false;
 		name = slash + 1;
 	}
@@ -283,7 +261,7 @@ static char *event_name(kc_evcorr *c, const char *regarding, int64_t now_wall_us
 	kc_buf b;
 	kc_buf_init(&b, 512);
 	if (kc_buf_printf(&b, "%s.%llx", regarding, (unsigned long long)suffix) != KC_OK ||
-	    !is_dns_subdomain(b.data, b.len)) {
+	    !kc_is_dns_subdomain(b.data, b.len)) {
 		kc_buf_reset(&b);
 		for (int i = 0; i < 4; i++) {
 			uint64_t r = (uint64_t)(kc_rand01() * 4294967296.0);

@@ -32,11 +32,12 @@
 #include <unistd.h>
 
 #include <cyaml/cyaml.h>
-#include <openssl/evp.h>
 
 #include "config_internal.h"
 #include "kc/alloc.h"
+#include "kc/base64.h"
 #include "kc/config.h"
+#include "kc/names.h"
 
 /* Files in $KUBECONFIG we are willing to merge. */
 #define KC_KUBECONFIG_MAX_FILES 64
@@ -325,60 +326,6 @@ static kc_err parse_yaml(const void *data, size_t len, const char *name, y_root 
 	return KC_OK;
 }
 
-/* ---- base64 ------------------------------------------------------------- */
-
-static bool b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-/*
- * As Go's base64.StdEncoding.DecodeString (what the []byte fields of a
- * kubeconfig go through): '\r' and '\n' are ignored, padding is required,
- * anything else outside the alphabet is an error.
- */
-kc_err kc__base64_decode(const char *in, size_t len, kc_blob *out)
-{
-	out->data = NULL;
-	out->len = 0;
-	if (len > KC_KUBECONFIG_MAX_BYTES)
-		return KC_ERR_TOOBIG;
-	char *clean = kc_malloc(len + 1);
-	if (!clean)
-		return KC_ERR_NOMEM;
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		if (in[i] != '\n' && in[i] != '\r')
-			clean[n++] = in[i];
-	kc_err err = KC_ERR_PARSE;
-	if (n % 4 != 0)
-		goto out_free;
-	size_t pad = 0;
-	if (n && clean[n - 1] == '=')
-		pad = (n >= 2 && clean[n - 2] == '=') ? 2 : 1;
-	for (size_t i = 0; i < n - pad; i++)
-		if (!b64_char((unsigned char)clean[i]))
-			goto out_free;
-	/* 0 < n <= 4 MiB fits an int */
-	out->data = kc_malloc(n / 4 * 3 + 1);
-	if (!out->data) {
-		err = KC_ERR_NOMEM;
-		goto out_free;
-	}
-	int got = n ? EVP_DecodeBlock(out->data, (unsigned char *)clean, (int)n) : 0;
-	if (got < 0 || (size_t)got < pad) {
-		kc__blob_release(out);
-		goto out_free;
-	}
-	out->len = (size_t)got - pad;
-	out->data[out->len] = '\0';
-	err = KC_OK;
-out_free:
-	kc_free(clean);
-	return err;
-}
-
 /* ---- the set of loaded files ------------------------------------------ */
 
 typedef struct kc_file {
@@ -536,7 +483,18 @@ static kc_err load_pem(const kc_file *f, const char *kind, const char *name, con
                        const char *file, const char *data, kc_blob *out, kc_error_detail *d)
 {
 	if (has(data)) {
-		kc_err err = kc__base64_decode(data, strlen(data), out);
+		kc_buf raw;
+		kc_buf_init(&raw, KC_KUBECONFIG_MAX_BYTES);
+		kc_err err = kc_base64_decode(data, strlen(data), &raw);
+		if (err == KC_OK) {
+			out->len = raw.len;
+			out->data = (unsigned char *)kc_buf_take(&raw);
+			if (!out->data) {
+				out->len = 0;
+				err = KC_ERR_NOMEM;
+			}
+		}
+		kc_buf_release(&raw);
 		if (err == KC_ERR_NOMEM)
 			return kc_fail(d, err, "%s: out of memory", f->path);
 		if (err)
@@ -592,21 +550,6 @@ static bool proxy_url_ok(const char *s)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return false;
 	return *rest && *rest != '/';
-}
-
-/* validation.IsDNS1123Label */
-static bool dns1123_label(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && !(c == '-' && i > 0 && i + 1 < n))
-			return false;
-	}
-	return true;
 }
 
 static kc_err build_cluster(kc_config *c, const kc_file *f, const char *name,
@@ -789,7 +732,7 @@ static kc_err resolve(const kc_fileset *set, const char *context, kc_config **ou
 			return kc_fail(d, KC_ERR_CONFIG, "%s: context \"%s\" refers to unknown user "
 			               "\"%s\"", ctx_file->path, ctx_name, yc->user);
 	}
-	if (has(yc->namespace) && !dns1123_label(yc->namespace))
+	if (has(yc->namespace) && !kc_is_dns_label(yc->namespace, strlen(yc->namespace)))
 		return kc_fail(d, KC_ERR_CONFIG, "%s: context \"%s\": namespace \"%.80s\" is not a "
 		               "valid DNS label", ctx_file->path, ctx_name, yc->namespace);
 

@@ -32,6 +32,11 @@ const kc_resource KC_RES_STATEFULSETS = { "apps", "v1", "statefulsets", "Statefu
 const kc_resource KC_RES_DAEMONSETS = { "apps", "v1", "daemonsets", "DaemonSet", true };
 const kc_resource KC_RES_JOBS = { "batch", "v1", "jobs", "Job", true };
 const kc_resource KC_RES_CRONJOBS = { "batch", "v1", "cronjobs", "CronJob", true };
+const kc_resource KC_RES_SECRETS = { "", "v1", "secrets", "Secret", true };
+const kc_resource KC_RES_MUTATINGWEBHOOKCONFIGURATIONS = {
+	"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+	"MutatingWebhookConfiguration", false
+};
 
 static bool is_unreserved(unsigned char c)
 {

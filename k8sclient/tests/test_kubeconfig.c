@@ -12,6 +12,7 @@
 
 #include "config_internal.h"
 #include "kc/alloc.h"
+#include "kc/base64.h"
 #include "kc/config.h"
 #include "kctest.h"
 
@@ -261,19 +262,31 @@ KT_TEST(base64_data_fields)
 		kc_config_free(c);
 	}
 	/* a newline inside the data is ignored, as Go's decoder ignores it */
-	kc_blob b;
-	KT_EQ_INT(kc__base64_decode("YWJj\nZA==\n", 10, &b), KC_OK);
-	KT_CHECK(blob_is(&b, "abcd"));
-	kc__blob_release(&b);
+	kc_buf b;
+	kc_buf_init(&b, 16);
+	KT_EQ_INT(kc_base64_decode("YWJj\nZA==\n", 10, &b), KC_OK);
+	KT_EQ_STR(b.data, "abcd");
+	kc_buf_release(&b);
 	static const char *const bad[] = { "YQ=", "YQ", "Y@==", "YQ==YQ==", "=YQ=", "Y===",
 		                           "not base64!", "-----BEGIN CERTIFICATE-----" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		KT_EQ_INT(kc__base64_decode(bad[i], strlen(bad[i]), &b), KC_ERR_PARSE);
-		KT_CHECK(b.data == NULL);
+		KT_EQ_INT(kc_base64_decode(bad[i], strlen(bad[i]), &b), KC_ERR_PARSE);
+		KT_CHECK(b.data == NULL && b.len == 0);
 	}
-	KT_EQ_INT(kc__base64_decode("", 0, &b), KC_OK);
+	KT_EQ_INT(kc_base64_decode("", 0, &b), KC_OK);
 	KT_EQ_INT(b.len, 0);
-	kc__blob_release(&b);
+	/* the limit is on the decoded bytes: 16 fit, 17 do not, and a failure appends nothing */
+	KT_EQ_INT(kc_base64_decode("YWJjZGVmZ2hpamtsbW5vcA==", 24, &b), KC_OK);
+	KT_EQ_INT(b.len, 16);
+	kc_buf_reset(&b);
+	KT_EQ_INT(kc_base64_decode("YWJjZGVmZ2hpamtsbW5vcHE=", 24, &b), KC_ERR_TOOBIG);
+	KT_EQ_INT(b.len, 0);
+	/* encoding: padded, round trip, and the limit */
+	KT_EQ_INT(kc_base64_encode("abcd", 4, &b), KC_OK);
+	KT_EQ_STR(b.data, "YWJjZA==");
+	KT_EQ_INT(kc_base64_encode("abcdefghijkl", 12, &b), KC_ERR_TOOBIG); /* 8 + 16 > 16 */
+	KT_EQ_STR(b.data, "YWJjZA==");
+	kc_buf_release(&b);
 }
 
 /* Each invalid config: its error code and the words the message must hold. */

@@ -116,6 +116,8 @@ extern const kc_resource KC_RES_STATEFULSETS;
 extern const kc_resource KC_RES_DAEMONSETS;
 extern const kc_resource KC_RES_JOBS;          /* batch/v1 */
 extern const kc_resource KC_RES_CRONJOBS;
+extern const kc_resource KC_RES_SECRETS;
+extern const kc_resource KC_RES_MUTATINGWEBHOOKCONFIGURATIONS; /* admissionregistration.k8s.io/v1 */
 
 /*
  * Append the request path to out: /api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]]
