@@ -39,7 +39,7 @@ typedef struct file_eviction {
 typedef struct file_config {
 	char *kubeconfig, *context, *metrics_addr;
 	char *webhook_addr, *namespace_, *webhook_secret, *webhook_config, *webhook_service;
-	char *webhook_san, *webhook_certs;
+	char *webhook_san, *webhook_certs, *webhook_exclude_ns;
 	bool *dry_run;
 	file_leader *leader;
 	file_client *client;
@@ -97,6 +97,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("webhookConfig", file_config, webhook_config),
 	STR("webhookService", file_config, webhook_service),
 	STR("webhookSan", file_config, webhook_san),
+	STR("webhookExcludeNamespaces", file_config, webhook_exclude_ns),
 	STR("webhookCerts", file_config, webhook_certs),
 	CYAML_FIELD_BOOL_PTR("dryRun", OPT | CYAML_FLAG_POINTER, file_config, dry_run),
 	CYAML_FIELD_MAPPING_PTR("leaderElection", OPT | CYAML_FLAG_POINTER, file_config, leader,
@@ -167,6 +168,7 @@ static int apply_webhook(fb_settings *s, const file_config *f, char *err, size_t
 		{ f->webhook_addr, &o->webhook_addr },     { f->namespace_, &o->namespace },
 		{ f->webhook_secret, &o->webhook_secret }, { f->webhook_config, &o->webhook_config },
 		{ f->webhook_service, &o->webhook_service }, { f->webhook_san, &o->webhook_sans },
+		{ f->webhook_exclude_ns, &o->webhook_exclude_ns },
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (strs[i].value && !(*strs[i].to = keep(s, strs[i].value))) {

@@ -18,7 +18,7 @@ typedef struct fb_settings {
 	fb_controller_options ctl;
 	fb_log_level log_level;
 	fb_log_format log_format;
-	char *owned[16];  /* strings the options point into; freed by fb_settings_release */
+	char *owned[24];  /* strings the options point into; freed by fb_settings_release */
 	size_t nowned;
 } fb_settings;
 

@@ -121,25 +121,71 @@ static bool webhook_certs_may_write(void *ud)
 	return fb__may_write(ud);
 }
 
-/* The sink until the webhook server takes the certificate: say what was loaded. */
+/* A new serving certificate from the Secret: the webhook serves it from the next handshake. */
 static void webhook_cert_loaded(void *ud, const char *cert, size_t cert_len, const char *key,
                                 size_t key_len)
 {
+	fb_controller *c = ud;
 	fb_cert_summary s;
 	char na[KC_TIME_STR_MAX];
+	if (fb_webhook_set_cert(c->webhook, cert, cert_len, key, key_len) != 0)
+		return; /* logged; the certificate served before stays */
 	if (fb_cert_pem_summary(cert, cert_len, &s) == 0)
-		fb_log(FB_INFO, "webhook certificate loaded", "serial=%s notAfter=%s", s.serial,
-		       kc_time_format(s.not_after_ms * 1000, na));
+		fb_log(FB_INFO, "webhook certificate loaded", "serial=%s notAfter=%s port=%d", s.serial,
+		       kc_time_format(s.not_after_ms * 1000, na), fb_webhook_port(c->webhook));
+}
+
+/*
+ * The webhook's question, asked on its own thread: the core answers from
+ * what this replica observed, leader or not. Until the caches have synced
+ * nothing is known, and the pod is admitted as it is (it is found later if
+ * it should have been gated: an escape).
+ */
+static bool webhook_gate(void *ud, const fb_workload_ref *w, char quarantine[FB_NAME_MAX])
+{
+	fb_controller *c = ud;
+	if (!atomic_load(&c->synced))
+		return false;
+	pthread_mutex_lock(&c->lock);
+	bool gate = fb_core_gate(c->core, w, quarantine);
+	pthread_mutex_unlock(&c->lock);
+	return gate;
+}
+
+/*
+ * The core's config, with the namespaces the webhook is never called for:
+ * firebreak's own and --webhook-exclude-namespaces (kube-system and
+ * kube-node-lease are the core's defaults).
+ */
+static void core_config(const fb_controller_options *o, const char *own_ns, fb_core_config *cc)
+{
+	*cc = o->core;
+	if (own_ns && own_ns[0] && fb_core_config_gate_exempt(cc, own_ns) != 0)
+		fb_log(FB_WARN, "namespace not exempt from escapes", "namespace=%s", own_ns);
+	const char *p = o->webhook_exclude_ns ? o->webhook_exclude_ns : "";
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char ns[FB_NS_MAX];
+		if (n > 0 && n < sizeof(ns)) {
+			memcpy(ns, p, n);
+			ns[n] = '\0';
+			if (fb_core_config_gate_exempt(cc, ns) != 0)
+				fb_log(FB_WARN, "namespace not exempt from escapes", "namespace=%s", ns);
+		}
+		p += n + (p[n] == ',');
+	}
 }
 
 /* Watch (and in self mode, manage) the webhook's certificates. -1, logged, if it cannot. */
-static int start_webhook_certs(fb_controller *c)
+static int start_webhook_certs(fb_controller *c, const char *own_ns)
 {
 	const fb_controller_options *o = c->opts;
-	char ns[64], why[256];
+	char why[256];
+	c->webhook = fb_webhook_new(o->webhook_addr, webhook_gate, c);
+	if (!c->webhook)
+		return -1; /* logged */
 	fb_webhookcerts_options wo = {
-		.namespace = fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE,
-		                              kc_client_namespace(c->client), ns, sizeof(ns)),
+		.namespace = own_ns,
 		.secret = o->webhook_secret, .mode = o->webhook_certs,
 		.sink = webhook_cert_loaded, .sink_ud = c,
 		.webhook_config = o->webhook_config, .service = o->webhook_service,
@@ -185,6 +231,7 @@ static void teardown(fb_controller *c)
 {
 	fb_http_stop(c->http);
 	fb_webhookcerts_free(c->webhook_certs); /* first: its worker asks fb__may_write */
+	fb_webhook_free(c->webhook);            /* before the core its gate asks */
 	if (c->leader)
 		kc_leader_stop(c->leader);
 	for (int i = FB_NUM_INFORMERS - 1; i >= 0; i--)
@@ -240,12 +287,16 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	fb_log(FB_INFO, "connecting", "server=%s in_cluster=%s namespace=%s", cfg->server,
 	       cfg->in_cluster ? "true" : "false", kc_client_namespace(c.client));
 	kc_config_free(cfg);
-	if (o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync &&
-	    start_webhook_certs(&c) != 0)
-		goto out;
-
-	c.core = fb_core_new(&o->core);
+	char own_ns[FB_NS_MAX];
+	fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE, kc_client_namespace(c.client),
+	                 own_ns, sizeof(own_ns));
+	fb_core_config cc;
+	core_config(o, own_ns, &cc);
+	c.core = fb_core_new(&cc);
 	if (!c.core)
+		goto out;
+	if (o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync &&
+	    start_webhook_certs(&c, own_ns) != 0)
 		goto out;
 	atomic_store(&c.loop_mono_ms, kc_now_mono_ms());
 	if (o->metrics_addr && o->metrics_addr[0]) {

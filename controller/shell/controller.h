@@ -43,6 +43,10 @@ typedef struct fb_controller_options {
 	const char *webhook_config;    /* the MutatingWebhookConfiguration: "firebreak" */
 	const char *webhook_service;   /* the Service in front of the webhook: "firebreak-webhook" */
 	const char *webhook_sans;      /* extra SANs, comma separated; NULL or "" = none */
+	const char *webhook_exclude_ns; /* namespaces the webhook is never called for besides
+	                                  kube-system, kube-node-lease and our own (the chart's
+	                                  excludeNamespaces), comma separated: their pods are never
+	                                  taken for escapes */
 	fb_certs_mode webhook_certs;   /* FB_CERTS_SELF */
 } fb_controller_options;
 

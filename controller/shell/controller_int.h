@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "controller.h"
+#include "webhook.h"
 #include "httpserver.h"
 #include "kc/events.h"
 #include "kc/informer.h"
@@ -61,6 +62,7 @@ struct fb_controller {
 	fb_metrics *metrics;
 	fb_http *http;
 	fb_webhookcerts *webhook_certs; /* the webhook's certificates; NULL when off */
+	fb_webhook *webhook;            /* the admission webhook's server; NULL when off */
 	atomic_llong loop_mono_ms;     /* the run loop's last turn, for /healthz */
 	int64_t pending_since_us;      /* earliest observation not yet decided on (mono) */
 };

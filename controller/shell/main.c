@@ -48,6 +48,9 @@ static void usage(FILE *f)
 	        "                        (default firebreak-webhook)\n"
 	        "  --webhook-san LIST    extra SANs of the certificate, comma separated (IPs or\n"
 	        "                        DNS names)\n"
+	        "  --webhook-exclude-namespaces LIST  namespaces the webhook configuration leaves\n"
+	        "                        out besides kube-system, kube-node-lease and --namespace\n"
+	        "                        (comma separated): their pods are never gated\n"
 	        "  --webhook-certs MODE  self: firebreak creates and rotates the certificates and\n"
 	        "                        keeps the caBundle (default); external: cert-manager\n"
 	        "                        does, firebreak only loads them from the Secret\n"
@@ -106,7 +109,7 @@ int main(int argc, char **argv)
 	enum { O_CONFIG = 1, O_METRICS_ADDR, O_KUBECONFIG, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
 	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP,
 	       O_WEBHOOK_ADDR, O_NAMESPACE, O_WEBHOOK_SECRET, O_WEBHOOK_CONFIG, O_WEBHOOK_SERVICE,
-	       O_WEBHOOK_SAN, O_WEBHOOK_CERTS };
+	       O_WEBHOOK_SAN, O_WEBHOOK_CERTS, O_WEBHOOK_EXCLUDE_NS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "metrics-addr", required_argument, NULL, O_METRICS_ADDR },
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 		{ "webhook-config", required_argument, NULL, O_WEBHOOK_CONFIG },
 		{ "webhook-service", required_argument, NULL, O_WEBHOOK_SERVICE },
 		{ "webhook-san", required_argument, NULL, O_WEBHOOK_SAN },
+		{ "webhook-exclude-namespaces", required_argument, NULL, O_WEBHOOK_EXCLUDE_NS },
 		{ "webhook-certs", required_argument, NULL, O_WEBHOOK_CERTS },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,6 +206,7 @@ int main(int argc, char **argv)
 		case O_WEBHOOK_CONFIG: o.webhook_config = optarg; break;
 		case O_WEBHOOK_SERVICE: o.webhook_service = optarg; break;
 		case O_WEBHOOK_SAN: o.webhook_sans = optarg; break;
+		case O_WEBHOOK_EXCLUDE_NS: o.webhook_exclude_ns = optarg; break;
 		case O_WEBHOOK_CERTS:
 			if (!fb_certs_mode_parse(optarg, &o.webhook_certs)) {
 				fprintf(stderr, "firebreak: --webhook-certs takes self or external\n");

@@ -62,6 +62,16 @@ static const struct {
 	  "Scheduling gates removed from pods of released workloads, by result." },
 	{ "firebreak_failures_explained_total", FB_COUNTER,
 	  "Node failures put down to a quarantined workload (evidence against no other)." },
+	{ "firebreak_webhook_serving", FB_GAUGE,
+	  "1 while the admission webhook has a certificate and listens." },
+	{ "firebreak_webhook_reviews_total", FB_COUNTER,
+	  "AdmissionReviews answered by the webhook, by outcome (gated, not_quarantined, ...)." },
+	{ "firebreak_webhook_errors_total", FB_COUNTER,
+	  "Webhook requests refused, by kind (malformed, too_big, ...)." },
+	{ "firebreak_webhook_certificates_total", FB_COUNTER,
+	  "Serving certificates offered to the webhook, by result (loaded, refused)." },
+	{ "firebreak_webhook_duration_seconds", FB_HISTOGRAM,
+	  "From a webhook request's headers read to its answer written." },
 	{ "firebreak_api_requests_total", FB_COUNTER,
 	  "HTTP exchanges with the API server by verb and status code (code 0: no answer)." },
 	{ "firebreak_decision_latency_seconds", FB_HISTOGRAM,
@@ -76,9 +86,12 @@ int fb__metrics_setup(fb_controller *c)
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(metric_families) / sizeof(metric_families[0]); i++) {
 		bool hist = metric_families[i].type == FB_HISTOGRAM;
+		bool webhook = strcmp(metric_families[i].name, "firebreak_webhook_duration_seconds") == 0;
+		const double *b = webhook ? fb_webhook_latency_bounds : latency_buckets;
+		size_t nb = webhook ? FB_WEBHOOK_LATENCY_BUCKETS
+		                    : sizeof(latency_buckets) / sizeof(latency_buckets[0]);
 		rc |= fb_metrics_family(m, metric_families[i].name, metric_families[i].type,
-		                        metric_families[i].help, hist ? latency_buckets : NULL,
-		                        hist ? sizeof(latency_buckets) / sizeof(latency_buckets[0]) : 0);
+		                        metric_families[i].help, hist ? b : NULL, hist ? nb : 0);
 	}
 	return rc ? -1 : 0;
 }
@@ -120,6 +133,32 @@ void fb__watch_report(const fb_controller *c, fb_watch_seen seen[FB_NUM_INFORMER
 }
 
 /* Refresh the gauges that mirror state (cheap: a few zones and budgets). */
+/* The admission webhook's counters, as its server keeps them. */
+static void webhook_metrics(fb_controller *c)
+{
+	if (!c->webhook)
+		return;
+	fb_metrics *m = c->metrics;
+	struct fb_webhook_stats ws;
+	fb_webhook_stats(c->webhook, &ws);
+	char lbl[64];
+	fb_metrics_set(m, "firebreak_webhook_serving", NULL, ws.listening ? 1 : 0);
+	for (int i = 0; i < FB_ADM_OUTCOMES; i++) {
+		snprintf(lbl, sizeof(lbl), "outcome=\"%s\"", fb_adm_outcome_name((fb_adm_outcome)i));
+		fb_metrics_set(m, "firebreak_webhook_reviews_total", lbl, (double)ws.outcomes[i]);
+	}
+	for (int i = 0; i < FB_WEBHOOK_ERR_COUNT; i++) {
+		snprintf(lbl, sizeof(lbl), "kind=\"%s\"", fb_webhook_err_name((fb_webhook_err)i));
+		fb_metrics_set(m, "firebreak_webhook_errors_total", lbl, (double)ws.errors[i]);
+	}
+	fb_metrics_set(m, "firebreak_webhook_certificates_total", "result=\"loaded\"",
+	               (double)ws.certs_loaded);
+	fb_metrics_set(m, "firebreak_webhook_certificates_total", "result=\"refused\"",
+	               (double)ws.certs_refused);
+	fb_metrics_set_histogram(m, "firebreak_webhook_duration_seconds", NULL, ws.latency_le,
+	                         FB_WEBHOOK_LATENCY_BUCKETS, ws.latency_count, ws.latency_sum_s);
+}
+
 static void metrics_refresh(fb_controller *c)
 {
 	fb_metrics *m = c->metrics;
@@ -168,6 +207,7 @@ static void metrics_refresh(fb_controller *c)
 	               (double)st.escapes_deleted);
 	fb_metrics_set(m, "firebreak_failures_explained_total", NULL,
 	               (double)st.failures_explained);
+	webhook_metrics(c);
 	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
 		kc_informer *inf = fb__informer(c, (fb_informer_id)i);
 		if (!inf)
@@ -220,10 +260,18 @@ void fb__serve(void *ud, const char *path, int *status, const char **ctype, char
 		*status = ok ? 200 : 500;
 		text = ok ? "ok\n" : "run loop stalled\n";
 	} else if (strcmp(path, "/readyz") == 0) {
-		/* ready = caches synced; a follower with warm caches is ready to take over */
-		bool ok = atomic_load(&c->synced);
+		/* ready = caches synced (a follower with warm caches is ready to take over) and,
+		 * with the webhook on, serving it: the Service sends the API server's calls only
+		 * to ready replicas, and one without a certificate would fail them all */
+		bool synced = atomic_load(&c->synced);
+		struct fb_webhook_stats ws = { .listening = true };
+		if (c->webhook)
+			fb_webhook_stats(c->webhook, &ws);
+		bool ok = synced && ws.listening;
 		*status = ok ? 200 : 503;
-		text = ok ? (fb__may_write(c) ? "ok: leader\n" : "ok: follower\n") : "caches not synced\n";
+		text = !synced        ? "caches not synced\n"
+		       : !ws.listening ? "webhook not serving yet (no certificate loaded)\n"
+		       : fb__may_write(c) ? "ok: leader\n" : "ok: follower\n";
 	} else {
 		*status = 404;
 		text = "not found: try /metrics, /healthz or /readyz\n";

@@ -773,17 +773,19 @@ static kc_err start_informer(fb_webhookcerts *c, const kc_resource *res, const c
 	char selector[300];
 	snprintf(selector, sizeof(selector), "metadata.name=%s", name);
 	kc_informer_options o = { .ud = c };
-	o.watch.resource = res;
 	o.watch.ns = ns;
 	o.watch.field_selector = selector;
 	o.watch.backoff_initial_ms = backoff_ms;
+	/* each resource named literally: scripts/check-chart.sh reads `.resource = &X` */
 	if (res == &KC_RES_SECRETS) {
+		o.watch.resource = &KC_RES_SECRETS;
 		o.project = project_secret;
 		o.free_obj = free_secret;
 		o.on_add = secret_added;
 		o.on_update = secret_updated;
 		o.on_delete = secret_deleted;
 	} else {
+		o.watch.resource = &KC_RES_MUTATINGWEBHOOKCONFIGURATIONS;
 		o.project = project_config;
 		o.free_obj = free_config;
 		o.on_add = config_added;
