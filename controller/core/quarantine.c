@@ -776,7 +776,7 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		}
 		if (newly_gated)
 			workload_event(out, false, w, FB_REASON_GATED,
-			               "%d new pod(s) of %s %s/%s held Pending by scheduling gate %s "
+			               "%d pod(s) of %s %s/%s now held Pending by scheduling gate %s "
 			               "(Quarantine %s)", gated, w->kind, w->ns, w->name,
 			               FB_QUARANTINE_GATE, w->quarantine);
 		if (escape_seen)

@@ -287,9 +287,9 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	fb_log(FB_INFO, "connecting", "server=%s in_cluster=%s namespace=%s", cfg->server,
 	       cfg->in_cluster ? "true" : "false", kc_client_namespace(c.client));
 	kc_config_free(cfg);
-	char own_ns[FB_NS_MAX];
-	fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE, kc_client_namespace(c.client),
-	                 own_ns, sizeof(own_ns));
+	char ns_buf[FB_NS_MAX];
+	const char *own_ns = fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE,
+	                                      kc_client_namespace(c.client), ns_buf, sizeof(ns_buf));
 	fb_core_config cc;
 	core_config(o, own_ns, &cc);
 	c.core = fb_core_new(&cc);
