@@ -99,7 +99,8 @@ void fb_core_set_leader(fb_core *c, bool leader)
  *   3. quarantine_scale_pass, quarantine_release_pass, quarantine_gate_pass:
  *      the verdicts' and releases' work (scale after the Quarantine that
  *      records it; taints removed before the Released status, which waits
- *      for the restore and the gates; gated pods reported, escaped pods
+ *      for the restore, the gates and the taints to be seen gone; gated pods
+ *      reported, escaped pods
  *      deleted, gates removed once released, the finalizer last), not in
  *      global dry run;
  *   4. admission_pass: failed nodes with a pod due are admitted or deferred,
@@ -129,7 +130,9 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 		int64_t t = quarantine_scale_pass(c, now_ms, out);
 		if (t < next)
 			next = t;
-		quarantine_release_pass(c, out);
+		t = quarantine_release_pass(c, now_ms, out);
+		if (t < next)
+			next = t;
 		t = quarantine_gate_pass(c, now_ms, out);
 		if (t < next)
 			next = t;

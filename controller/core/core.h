@@ -326,7 +326,9 @@ void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int6
  * The admission webhook's question: is a new pod of workload w to wait
  * behind the scheduling gate FB_QUARANTINE_GATE? True while a verdict on w is
  * in force (not in dry run, not released), with the Quarantine's name in
- * quarantine[]. Any replica answers from what it observed, leader or not.
+ * quarantine[], from the verdict on (before the informer shows the object).
+ * Never in global dry run, which writes nothing and would never take the gate
+ * off again. Any replica answers from what it observed, leader or not.
  * Reads only: safe to call between other calls, under the owner's lock.
  */
 bool fb_core_gate(const fb_core *c, const fb_workload_ref *w, char quarantine[FB_NAME_MAX]);

@@ -114,6 +114,8 @@ struct core_node {
 	char deferred_by[FB_NAME_MAX];
 	bool failure_recorded;     /* verdict.c: evidence for the current failure is on record */
 	char *quarantine_taint;    /* value of our taint on it, if any (tainted_nodes counts them) */
+	int64_t untaint_sent_ms;   /* quarantine.c: FB_ACT_UNTAINT of that taint went out then
+	                              (0: not yet); it counts until a node update shows it gone */
 };
 
 /*
@@ -305,7 +307,8 @@ void taint_action(fb_actions *out, const core_node *n, const core_workload *w, b
 /* The node's observed taint changed (keeps tainted_nodes). */
 int quarantine_node_taint(fb_core *c, core_node *n, const char *taint);
 int64_t quarantine_scale_pass(fb_core *c, int64_t now_ms, fb_actions *out);
-void quarantine_release_pass(fb_core *c, fb_actions *out);
+/* Taints of released workloads, then the Released status. Returns when an untaint is due again. */
+int64_t quarantine_release_pass(fb_core *c, int64_t now_ms, fb_actions *out);
 /* Gates, escaped pods, the Quarantine's status and finalizer. Returns its next due time. */
 int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out);
 /* w's verdict is in force: its new pods are gated. */

@@ -20,8 +20,9 @@
 
 #define SCALE_RETRY_INITIAL_MS 5000
 #define SCALE_RETRY_MAX_MS (5 * 60 * 1000)
-/* An ungate not seen done is sent again after this long. */
+/* An ungate not seen done is sent again after this long; so is an untaint. */
 #define UNGATE_RETRY_MS 10000
+#define UNTAINT_RETRY_MS 10000
 /* Escaped pods: the first deleted at once, then no faster than this, doubling. */
 #define ESCAPE_BACKOFF_INITIAL_MS 10000
 #define ESCAPE_BACKOFF_MAX_MS (5 * 60 * 1000)
@@ -51,17 +52,28 @@ static void workload_taint_value(const core_workload *w, char out[64])
 	taint_value(w->ns, w->kind, w->name, out);
 }
 
+static void min_time(int64_t *next, int64_t t)
+{
+	if (t < *next)
+		*next = t;
+}
+
 /* The taint value observed on node n (NULL or "": none), counted in tainted_nodes. */
 int quarantine_node_taint(fb_core *c, core_node *n, const char *taint)
 {
 	bool had = n->quarantine_taint != NULL;
-	if (!replace_str(&n->quarantine_taint, taint && taint[0] ? taint : NULL))
+	const char *now = taint && taint[0] ? taint : NULL;
+	if (!now || !had || strcmp(now, n->quarantine_taint) != 0)
+		n->untaint_sent_ms = 0; /* gone or another: no removal of it is out */
+	if (!replace_str(&n->quarantine_taint, now))
 		return -1;
 	bool has = n->quarantine_taint != NULL;
-	if (has && !had)
+	if (has && !had) {
 		c->tainted_nodes++;
-	else if (had && !has)
+	} else if (had && !has) {
 		c->tainted_nodes--;
+		c->gates_dirty = true; /* a finalizer may have waited for it */
+	}
 	return 0;
 }
 
@@ -284,8 +296,10 @@ void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int ba
 	w->held_since_ms = now_ms;
 	w->reported_gated = w->reported_escaped = 0; /* as created */
 	c->gates_dirty = true;
-	/* scaled only once the Quarantine that records it (and releases it) is on its way */
-	if (scalable && replace_str(&w->quarantine, qname))
+	/* its name from now on, not once the informer shows the object: the webhook's answer
+	 * and the Events about gated pods name it; scaled only once the Quarantine that
+	 * records it (and releases it) is on its way */
+	if (replace_str(&w->quarantine, qname) && scalable)
 		start_scale(c, w, SCALE_WANTED);
 }
 
@@ -379,6 +393,9 @@ void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int6
 bool fb_core_gate(const fb_core *c, const fb_workload_ref *ref, char quarantine[FB_NAME_MAX])
 {
 	char id[FB_WORKLOAD_ID_MAX];
+	/* in dry run the gate pass never runs: a gate put on could never come off */
+	if (c->cfg.dry_run)
+		return false;
 	const core_workload *w = kc_map_get(&c->workloads, fb_workload_id(ref, id));
 	if (!w || !workload_held(w) || w->deleting)
 		return false;
@@ -434,12 +451,16 @@ static bool release_done(fb_core *c, const core_workload *w)
 
 /*
  * Nodes still carrying the taint of a workload that is not quarantined any
- * more; then the Released status of those whose release is carried out.
+ * more; then the Released status of those whose release is carried out. A
+ * taint counts until a node update shows it gone (an update that failed
+ * would otherwise be forgotten, and after a restart the taint of a released
+ * quarantine is no one's to remove); the removal is sent again meanwhile.
  */
-void quarantine_release_pass(fb_core *c, fb_actions *out)
+int64_t quarantine_release_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
+	int64_t next = INT64_MAX;
 	for (size_t it = 0; c->tainted_nodes && kc_map_next(&c->nodes, &it, &k, &v);) {
 		core_node *n = v;
 		if (!n->known || !n->quarantine_taint)
@@ -461,11 +482,18 @@ void quarantine_release_pass(fb_core *c, fb_actions *out)
 		}
 		if (held || !released)
 			continue; /* a taint we know nothing of is not ours to remove */
+		if (n->untaint_sent_ms && now_ms - n->untaint_sent_ms < UNTAINT_RETRY_MS) {
+			min_time(&next, n->untaint_sent_ms + UNTAINT_RETRY_MS);
+			continue;
+		}
 		taint_action(out, n, released, false);
-		event(out, false, FB_OBJ_NODE, NULL, n->name, n->uid, FB_REASON_QUARANTINE_RELEASED,
-		      "Quarantine of %s %s/%s released; taint %s removed", released->kind, released->ns,
-		      released->name, FB_QUARANTINE_TAINT_KEY);
-		quarantine_node_taint(c, n, NULL); /* until the node update shows it gone */
+		if (!n->untaint_sent_ms)
+			event(out, false, FB_OBJ_NODE, NULL, n->name, n->uid,
+			      FB_REASON_QUARANTINE_RELEASED,
+			      "Quarantine of %s %s/%s released; taint %s removed", released->kind,
+			      released->ns, released->name, FB_QUARANTINE_TAINT_KEY);
+		n->untaint_sent_ms = now_ms;
+		min_time(&next, now_ms + UNTAINT_RETRY_MS);
 	}
 	for (size_t it = 0; c->releases_pending && kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
@@ -487,6 +515,7 @@ void quarantine_release_pass(fb_core *c, fb_actions *out)
 		               "%s %s/%s released (spec.release); its pods may be evicted again",
 		               w->kind, w->ns, w->name);
 	}
+	return next;
 }
 
 /*
@@ -536,6 +565,7 @@ void fb_core_scale_result(fb_core *c, const fb_workload_ref *workload, bool rest
 	core_workload *w = workload_find(c, workload);
 	if (!w || w->scale != (restore ? SCALE_RESTORE_SENT : SCALE_SENT))
 		return; /* released (or quarantined again) meanwhile: that is pending now */
+	c->gates_dirty = true; /* a finalizer may wait for the restore */
 	if (r == FB_SCALE_FAILED) {
 		w->scale_backoff_ms = w->scale_backoff_ms ? w->scale_backoff_ms * 2
 		                                          : SCALE_RETRY_INITIAL_MS;
@@ -550,11 +580,13 @@ void fb_core_scale_result(fb_core *c, const fb_workload_ref *workload, bool rest
 	set_scale(c, w, !restore && r == FB_SCALE_DONE ? SCALE_DONE : SCALE_NONE);
 }
 
-/* A new leader sends again every scale whose result it never saw. */
+/* A new leader sends again every scale, finalizer change and untaint whose result it never saw. */
 void quarantine_rejudge(fb_core *c)
 {
 	const char *k;
 	void *v;
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);)
+		((core_node *)v)->untaint_sent_ms = 0;
 	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
 		core_workload *w = v;
 		w->finalizer_sent = false; /* its answer may never have come */
@@ -579,12 +611,6 @@ static bool escaped_pod(const core_workload *w, const core_pod *p)
 {
 	return !p->gated && !p->gate_exempt && !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
 	       p->created_ms > w->held_since_ms && !(p->node && p->node->failed);
-}
-
-static void min_time(int64_t *next, int64_t t)
-{
-	if (t < *next)
-		*next = t;
 }
 
 /*
@@ -642,6 +668,23 @@ static void delete_escaped(fb_core *c, core_workload *w, core_pod *p, int64_t no
 		w->escape_backoff_ms = ESCAPE_BACKOFF_MAX_MS;
 	w->escape_next_ms = now_ms + w->escape_backoff_ms;
 	min_time(next, w->escape_next_ms);
+}
+
+/*
+ * A pod of w gated after the last escape was deleted: the webhook answers
+ * again, and the backoff is over. Looked for before any escape of w is, so
+ * that an escape seen earlier than that pod goes at once too.
+ */
+static void escape_backoff_reset(core_workload *w)
+{
+	int64_t last = w->escape_next_ms - w->escape_backoff_ms;
+	for (size_t i = 0; i < w->npods; i++) {
+		if (w->pods[i]->gated && w->pods[i]->created_ms >= last) {
+			w->escape_backoff_ms = 0;
+			w->escape_next_ms = 0;
+			return;
+		}
+	}
 }
 
 /* Our gate leaves pod p of w, whose quarantine is lifted. */
@@ -736,6 +779,8 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		bool held = workload_held(w) && !w->deleting;
 		int gated = 0, escaped = 0;
 		bool newly_gated = false, escape_seen = false;
+		if (held && w->escape_backoff_ms)
+			escape_backoff_reset(w);
 		for (size_t i = 0; i < w->npods; i++) {
 			core_pod *p = w->pods[i];
 			if (p->gated) {
@@ -744,12 +789,6 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 					if (!p->terminating && !p->terminal)
 						ungate(c, p, now_ms, &budget, &next, out);
 					continue;
-				}
-				if (w->escape_backoff_ms &&
-				    p->created_ms >= w->escape_next_ms - w->escape_backoff_ms) {
-					/* gated after the last escape was deleted: the webhook answers */
-					w->escape_backoff_ms = 0;
-					w->escape_next_ms = 0;
 				}
 				if (!p->gate_reported) {
 					p->gate_reported = newly_gated = true;

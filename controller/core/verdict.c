@@ -197,8 +197,9 @@ static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
  * Firebreak moving a pod off a failed node says nothing about the pod's
  * workload: its replacement arrives on another node because of the move, not
  * because the workload was rolled out. So when the pod had been on the node
- * for longer than the arrival window (its workload was no suspect of the
- * failure), its replacement is no suspect on its new node either. A workload that was a
+ * for longer than the arrival window and the node's record of the failure
+ * does not list its workload (its workload was no suspect of the failure),
+ * its replacement is no suspect on its new node either. A workload that was a
  * suspect keeps its migration chain: that is how a one-replica poison is
  * followed from node to node. Kept in memory only: after a restart a moved
  * pod is judged as any arrival (the behaviour before this rule).
@@ -208,12 +209,19 @@ void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_
 	core_workload *w = p->wl;
 	if (!w || p->daemonset || p->mirror)
 		return;
-	/* Judged by the pod's own arrival, not by the node's record: a record that
-	 * lost the workload to explain_away must not excuse a pod that did arrive
-	 * shortly before the failure (two poisons on one node would excuse each
-	 * other's next node, and the second would never be caught). */
+	/* Judged by the pod's own arrival, not only by the node's record: a record
+	 * that lost the workload to explain_away must not excuse a pod that did
+	 * arrive shortly before the failure (two poisons on one node would excuse
+	 * each other's next node, and the second would never be caught). And by
+	 * the record too: another pod of the workload that arrived shortly before
+	 * (a rollout's new pod next to an old one) made it a suspect, and the
+	 * replacement made first, perhaps the new pod's, would take the old one's
+	 * excuse. */
 	if (p->arrived_ms <= 0 ||
 	    n->failed_since_ms - p->arrived_ms <= node_poison_spec(c, (core_node *)n)->arrival_window_ms)
+		return;
+	const fb_failure *f = fb_evidence_find(&c->evidence, n->name, n->failed_since_ms);
+	if (f && fb_failure_suspect(f, w->id))
 		return;
 	if (w->nmoves == MOVES_MAX) { /* the oldest goes */
 		memmove(w->moves, w->moves + 1, (MOVES_MAX - 1) * sizeof(*w->moves));

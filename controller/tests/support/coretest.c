@@ -216,6 +216,11 @@ const fb_action *find_all(fb_action_kind kind, const char *name_or_reason)
 	return find_since(0, kind, name_or_reason);
 }
 
+const fb_action *logged(size_t i)
+{
+	return i < log_.n ? &log_.v[i] : NULL;
+}
+
 /* ---- observations ---------------------------------------------------------------- */
 
 void node_with(const char *name, fb_cond ready, int64_t since, const node_spec *spec)
@@ -255,7 +260,8 @@ void pod_with(const char *name, const char *on, const pod_spec *spec)
 	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on,
 	                 .workload = WL(spec->workload), .daemonset = spec->daemonset,
 	                 .terminating = spec->terminating, .tol_not_ready_s = spec->tol_s,
-	                 .tol_unreachable_s = spec->tol_s, .arrived_ms = spec->arrived_ms };
+	                 .tol_unreachable_s = spec->tol_s, .arrived_ms = spec->arrived_ms,
+	                 .created_ms = spec->created_ms, .gated = spec->gated };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 }
 
@@ -294,12 +300,26 @@ void budget(const char *name, int64_t gen, const char *spec_json)
 	budget_admitted(name, gen, spec_json, NULL, 0);
 }
 
+int qobserve(const char *name, const quarantine_spec *q, int64_t now)
+{
+	fb_quarantine_obs o = { .ns = "default", .name = name,
+	                        .workload = *WK(q->kind, "default", q->workload),
+	                        .released = q->released, .action = q->action,
+	                        .scaled_from = q->scaled_from ? q->scaled_from : -1,
+	                        .phase_released = q->phase_released, .deleting = q->deleting,
+	                        .finalizer_index = q->without_ours ? -1 : q->others,
+	                        .nfinalizers = q->others + !q->without_ours,
+	                        .created_ms = q->created_ms };
+	return fb_core_quarantine_set(core, &o, now);
+}
+
 int qset(const char *name, const char *kind, const char *workload, bool released,
                     fb_poison_action action, int64_t scaled_from, bool phase_released,
                     int64_t now)
 {
-	fb_quarantine_obs q = { .ns = "default", .name = name, .workload = *WK(kind, "default", workload),
-	                        .released = released, .action = action,
-	                        .scaled_from = scaled_from, .phase_released = phase_released };
-	return fb_core_quarantine_set(core, &q, now);
+	return qobserve(name, &(quarantine_spec){ .kind = kind, .workload = workload,
+	                                          .released = released, .action = action,
+	                                          .scaled_from = scaled_from,
+	                                          .phase_released = phase_released },
+	                now);
 }

@@ -57,6 +57,8 @@ int count_since(size_t mark, fb_action_kind kind, const char *name_or_reason);
 const fb_action *find_since(size_t mark, fb_action_kind kind, const char *name_or_reason);
 int count_all(fb_action_kind kind, const char *name_or_reason);
 const fb_action *find_all(fb_action_kind kind, const char *name_or_reason);
+/* The action at position i of that log (payload() renders its record), NULL past its end. */
+const fb_action *logged(size_t i);
 
 /* ---- observations ---------------------------------------------------------------- */
 
@@ -85,6 +87,8 @@ typedef struct pod_spec {
 	int64_t tol_s;                  /* of the not-ready and unreachable taints: seconds,
 	                                 * FB_TOL_NONE or FB_TOL_FOREVER */
 	bool daemonset, terminating;
+	int64_t created_ms;             /* metadata.creationTimestamp; 0: unknown */
+	bool gated;                     /* held by the quarantine's scheduling gate */
 } pod_spec;
 
 void pod_with(const char *name, const char *on, const pod_spec *spec);
@@ -102,11 +106,28 @@ void budget(const char *name, int64_t gen, const char *spec_json);
 void budget_admitted(const char *name, int64_t gen, const char *spec_json,
                      const fb_admission *admissions, size_t nadmissions);
 
-/* The informer shows Quarantine default/name of workload kind/workload (in default).
- * Returns what fb_core_quarantine_set does. */
+/* The informer shows Quarantine default/name of workload kind/workload (in default), with
+ * our finalizer only. Returns what fb_core_quarantine_set does. */
 int qset(const char *name, const char *kind, const char *workload, bool released,
                     fb_poison_action action, int64_t scaled_from, bool phase_released,
                     int64_t now);
+
+/*
+ * A Quarantine as the informer shows it, all of it. Zeroed, it is the object firebreak
+ * creates: active, Pin, our finalizer its only one, no scale recorded.
+ */
+typedef struct quarantine_spec {
+	const char *kind, *workload;    /* spec.workload, in default */
+	bool released;                  /* spec.release */
+	fb_poison_action action;        /* spec.action */
+	int64_t scaled_from;            /* status.scaledFromReplicas; 0: absent */
+	bool phase_released;            /* status.phase is Released */
+	bool deleting;                  /* metadata.deletionTimestamp is set */
+	int others;                     /* finalizers of others listed before ours */
+	bool without_ours;              /* FB_QUARANTINE_FINALIZER is not listed */
+	int64_t created_ms;             /* metadata.creationTimestamp; 0: unknown */
+} quarantine_spec;
+int qobserve(const char *name, const quarantine_spec *q, int64_t now);
 
 /* The reference of workload id "Kind/namespace/name" (one of 8 rotating buffers), or NULL. */
 const fb_workload_ref *WL(const char *id);
