@@ -43,6 +43,7 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	c->quarantines_synced = true;
 	memset(&c->cfg.defaults.selector, 0, sizeof(c->cfg.defaults.selector));
 	if (c->cfg.max_pod_actions_per_tick <= 0)
 		c->cfg.max_pod_actions_per_tick = 256;
@@ -74,6 +75,13 @@ void fb_core_free(fb_core *c)
 	budgets_free(c);
 	fb_zones_release(&c->zones);
 	kc_free(c);
+}
+
+void fb_core_set_quarantines_synced(fb_core *c, bool synced)
+{
+	if (synced && !c->quarantines_synced)
+		c->gates_dirty = true;
+	c->quarantines_synced = synced;
 }
 
 void fb_core_set_leader(fb_core *c, bool leader)

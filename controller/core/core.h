@@ -334,6 +334,15 @@ void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int6
 bool fb_core_gate(const fb_core *c, const fb_workload_ref *w, char quarantine[FB_NAME_MAX]);
 
 /*
+ * Whether every Quarantine has been observed (the informer synced). Until
+ * it has, a gated pod of a workload not known to be quarantined may be one
+ * whose Quarantine is yet to come: no gate is removed. True from
+ * fb_core_new (the simulator and the tests observe everything first); the
+ * shell sets it false until its Quarantine informer has synced.
+ */
+void fb_core_set_quarantines_synced(fb_core *c, bool synced);
+
+/*
  * The taint value that marks nodes a workload killed:
  * "<namespace>.<kind>.<name>", shortened with a hash to the 63 characters a
  * taint value may have.

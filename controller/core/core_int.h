@@ -218,6 +218,7 @@ struct fb_core {
 	size_t scales_pending;     /* workloads in SCALE_WANTED or SCALE_RESTORE */
 	int64_t scale_due_ms;      /* none of them is due before this */
 	bool gates_dirty;          /* gates, escapes or finalizers may need work (gate pass) */
+	bool quarantines_synced;   /* every Quarantine observed: gates may be removed */
 	int64_t gate_due_ms;       /* a retry or backoff of the gate pass ends then */
 	size_t moves;              /* verdict.c: sum of the workloads' nmoves */
 };

@@ -786,7 +786,8 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			if (p->gated) {
 				gated++;
 				if (!held) {
-					if (!p->terminating && !p->terminal)
+					/* not before every Quarantine is known: its own may be one */
+					if (!p->terminating && !p->terminal && c->quarantines_synced)
 						ungate(c, p, now_ms, &budget, &next, out);
 					continue;
 				}

@@ -295,6 +295,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	c.core = fb_core_new(&cc);
 	if (!c.core)
 		goto out;
+	fb_core_set_quarantines_synced(c.core, false); /* until the informer says so */
 	if (o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync &&
 	    start_webhook_certs(&c, own_ns) != 0)
 		goto out;
@@ -380,8 +381,18 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	fb_watch_seen seen[FB_NUM_INFORMERS];
 	memset(seen, 0, sizeof(seen));
 	fb__watch_report(&c, seen); /* the initial lists are not relists */
+	bool quarantines_synced = false;
 	while (!kc_cancel_fired(stop)) {
+		/* the Quarantines' informer may sync after the 5 s start-up wait (or never,
+		 * without the CRD): until then no gate is removed */
+		if (!quarantines_synced && c.quarantines_available)
+			quarantines_synced = true;
+		else if (!quarantines_synced)
+			quarantines_synced =
+				kc_informer_has_synced(fb__informer(&c, FB_INF_QUARANTINES));
 		pthread_mutex_lock(&c.lock);
+		if (quarantines_synced)
+			fb_core_set_quarantines_synced(c.core, true);
 		int64_t now = fb__wall_ms();
 		int64_t wait = next > now ? next - now : 0;
 		if (wait > LOOP_MAX_WAIT_MS)

@@ -481,6 +481,35 @@ KT_TEST(deletion_and_stray_gates_take_gates_off)
 }
 
 /*
+ * A restarted firebreak whose Quarantine informer has not synced yet does not know which
+ * workloads are quarantined: the gated pods it sees may be held by a Quarantine still to
+ * come, so no gate comes off before the Quarantines are known; then only the stray one does.
+ */
+KT_TEST(no_gate_comes_off_before_the_quarantines_are_known)
+{
+	setup_at_once();
+	cluster();
+	fb_core_set_quarantines_synced(core, false);
+	gated_pod("poison-c", POISON, T0 + 30 * S);
+	gated_pod("web-7", WEB, T0 + 30 * S);
+	for (int i = 1; i <= 20; i++) {
+		tick(T0 + 30 * S + i * S);
+		KT_EQ_INT(count(FB_ACT_UNGATE), 0);
+	}
+	/* the informer syncs: the poison's Quarantine (made before the restart) is there */
+	KT_EQ_INT(qobserve("deployment-poison",
+	                   &(quarantine_spec){ .kind = "Deployment", .workload = "poison",
+	                                       .created_ms = T0 },
+	                   T0 + 55 * S), 0);
+	fb_core_set_quarantines_synced(core, true);
+	tick(T0 + 60 * S);
+	KT_EQ_INT(count(FB_ACT_UNGATE), 1);
+	KT_CHECK(find(FB_ACT_UNGATE, "web-7") != NULL);
+	KT_CHECK(find(FB_ACT_UNGATE, "poison-c") == NULL);
+	teardown();
+}
+
+/*
  * The taints come off before the Quarantine says Released or loses its finalizer, as
  * observed: a node whose update failed (it still shows the taint) is untainted again 10 s
  * later, and holds both until it is seen without it. Otherwise a restart in between would
@@ -1429,6 +1458,7 @@ int main(void)
 	KT_RUN(gated_pods_are_told_once_and_counted);
 	KT_RUN(release_takes_every_gate_off);
 	KT_RUN(deletion_and_stray_gates_take_gates_off);
+	KT_RUN(no_gate_comes_off_before_the_quarantines_are_known);
 	KT_RUN(release_waits_for_the_taints_to_go);
 	KT_RUN(untaint_asked_again_by_a_new_leader_and_for_a_new_taint);
 	KT_RUN(finalizer_holds_a_failing_restore_across_a_restart);
