@@ -290,8 +290,11 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	char ns_buf[FB_NS_MAX];
 	const char *own_ns = fb_own_namespace(o->namespace, FB_INCLUSTER_NAMESPACE_FILE,
 	                                      kc_client_namespace(c.client), ns_buf, sizeof(ns_buf));
+	/* firebreak's namespace is known (the flag, or in-cluster) or only guessed (the
+	 * kubeconfig context's): a guess exempts no namespace from escapes */
+	bool own_known = own_ns != kc_client_namespace(c.client);
 	fb_core_config cc;
-	core_config(o, own_ns, &cc);
+	core_config(o, own_known ? own_ns : NULL, &cc);
 	c.core = fb_core_new(&cc);
 	if (!c.core)
 		goto out;
