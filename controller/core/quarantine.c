@@ -639,29 +639,36 @@ static fb_action *pod_action(fb_actions *out, fb_action_kind kind, const core_po
  * An escaped pod is deleted, so that its replacement goes through the
  * webhook and waits behind the gate: a pod of a poison running on a healthy
  * node is what the quarantine exists to prevent. While the webhook stays
- * away the replacement escapes too; deletions then slow down (backoff per
- * workload, reset once a new pod of it is gated again).
+ * away the replacements escape too; deletions then go in rounds: every
+ * escaped pod of the workload at once, the rounds spaced by a backoff per
+ * workload (reset once a new pod of it is gated again). True if p was deleted.
  */
-static void delete_escaped(fb_core *c, core_workload *w, core_pod *p, int64_t now_ms,
-                           int *budget, int64_t *next, fb_actions *out)
+static bool delete_escaped(fb_core *c, core_workload *w, core_pod *p, bool round,
+                           int64_t now_ms, int *budget, int64_t *next, fb_actions *out)
 {
 	if (p->state == POD_INFLIGHT || p->state == POD_DONE ||
 	    (p->state == POD_RETRY && p->next_try_ms > now_ms)) {
 		if (p->state == POD_RETRY)
 			min_time(next, p->next_try_ms);
-		return;
+		return false;
 	}
-	if (w->escape_next_ms > now_ms) {
+	if (!round) {
 		min_time(next, w->escape_next_ms);
-		return;
+		return false;
 	}
 	fb_action *a = pod_action(out, FB_ACT_DELETE, p, now_ms, budget, next);
 	if (!a)
-		return;
+		return false;
 	copy_str(a->node, sizeof(a->node), p->node ? p->node->name : "");
 	a->reason = FB_REASON_ESCAPED; /* why it is deleted (no Event of its own) */
 	p->state = POD_INFLIGHT;
 	c->stats.escapes_deleted++;
+	return true;
+}
+
+/* A round of escape deletions went out: the next waits, 10 s doubling to 5 min. */
+static void escape_backoff(core_workload *w, int64_t now_ms, int64_t *next)
+{
 	w->escape_backoff_ms = w->escape_backoff_ms ? w->escape_backoff_ms * 2
 	                                            : ESCAPE_BACKOFF_INITIAL_MS;
 	if (w->escape_backoff_ms > ESCAPE_BACKOFF_MAX_MS)
@@ -778,9 +785,12 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		core_workload *w = v;
 		bool held = workload_held(w) && !w->deleting;
 		int gated = 0, escaped = 0;
-		bool newly_gated = false, escape_seen = false;
+		bool newly_gated = false, escape_seen = false, deleted = false;
 		if (held && w->escape_backoff_ms)
 			escape_backoff_reset(w);
+		/* a round deletes every escaped pod there is (a scale-up makes several at once);
+		 * the backoff spaces the rounds */
+		bool round = w->escape_next_ms <= now_ms;
 		for (size_t i = 0; i < w->npods; i++) {
 			core_pod *p = w->pods[i];
 			if (p->gated) {
@@ -812,8 +822,10 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 				      "that its replacement is gated", FB_QUARANTINE_GATE, w->kind, w->ns,
 				      w->name, w->quarantine);
 			}
-			delete_escaped(c, w, p, now_ms, &budget, &next, out);
+			deleted |= delete_escaped(c, w, p, round, now_ms, &budget, &next, out);
 		}
+		if (deleted)
+			escape_backoff(w, now_ms, &next);
 		if (newly_gated)
 			workload_event(out, false, w, FB_REASON_GATED,
 			               "%d pod(s) of %s %s/%s now held Pending by scheduling gate %s "

@@ -858,6 +858,36 @@ static void escape_setup(void)
 	observe_not_escapes();
 }
 
+/*
+ * A scale-up while no webhook answers makes several escapes at once: a round deletes them
+ * all (leaving one running for the backoff would give a poison 10 s on a healthy node);
+ * their replacements, escaping in turn, wait for the next round.
+ */
+KT_TEST(a_round_deletes_every_escape_at_once)
+{
+	escape_setup();
+	new_pod("esc-a", "n3", POISON, T0 + 40 * S, false);
+	new_pod("esc-b", "n4", POISON, T0 + 40 * S, false);
+	new_pod("esc-c", NULL, POISON, T0 + 40 * S, false);
+	tick(T0 + 41 * S);
+	KT_CHECK(escape_delete("esc-a") && escape_delete("esc-b") && escape_delete("esc-c"));
+	evicted("esc-a", FB_EVICT_OK, T0 + 41 * S);
+	evicted("esc-b", FB_EVICT_OK, T0 + 41 * S);
+	evicted("esc-c", FB_EVICT_OK, T0 + 41 * S);
+	pod_gone("esc-a");
+	pod_gone("esc-b");
+	pod_gone("esc-c");
+	new_pod("esc-d", "n5", POISON, T0 + 42 * S, false);
+	new_pod("esc-e", "n3", POISON, T0 + 42 * S, false);
+	for (int64_t t = T0 + 42 * S; t < T0 + 51 * S; t += S) {
+		tick(t);
+		KT_EQ_INT(count(FB_ACT_DELETE), 0);
+	}
+	tick(T0 + 51 * S);
+	KT_CHECK(escape_delete("esc-d") && escape_delete("esc-e"));
+	teardown();
+}
+
 KT_TEST(escaped_pods_are_deleted_with_backoff)
 {
 	escape_setup();
@@ -1464,6 +1494,7 @@ int main(void)
 	KT_RUN(finalizer_holds_a_failing_restore_across_a_restart);
 	KT_RUN(finalizer_goes_when_the_restore_is_done);
 	KT_RUN(finalizer_is_added_once_and_asked_again_by_a_new_leader);
+	KT_RUN(a_round_deletes_every_escape_at_once);
 	KT_RUN(escaped_pods_are_deleted_with_backoff);
 	KT_RUN(an_escape_seen_before_the_gate_returns_goes_at_once);
 	KT_RUN(escape_deletions_take_their_results);
