@@ -160,6 +160,7 @@ struct core_workload {
 	int finalizer_index;       /* of our finalizer in the object's list; -1: not there */
 	int nfinalizers;
 	bool finalizer_sent;       /* a HOLD or FINALIZE is out for the observed object */
+	int64_t finalizer_sent_ms; /* ... since then (sent again after FINALIZER_RETRY_MS) */
 	int gated, escaped;        /* pods held by the gate, pods that escaped it (gate pass) */
 	int reported_gated, reported_escaped; /* as last written to the status (-1: never) */
 	char **new_nodes;          /* failed nodes explained by it, not yet in its status */

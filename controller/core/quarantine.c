@@ -21,6 +21,8 @@
 #define SCALE_RETRY_INITIAL_MS 5000
 #define SCALE_RETRY_MAX_MS (5 * 60 * 1000)
 /* An ungate not seen done is sent again after this long; so is an untaint. */
+/* A finalizer patch not seen done is sent again after this long. */
+#define FINALIZER_RETRY_MS 10000
 #define UNGATE_RETRY_MS 10000
 #define UNTAINT_RETRY_MS 10000
 /* Escaped pods: the first deleted at once, then no faster than this, doubling. */
@@ -397,6 +399,9 @@ bool fb_core_gate(const fb_core *c, const fb_workload_ref *ref, char quarantine[
 	if (c->cfg.dry_run)
 		return false;
 	const core_workload *w = kc_map_get(&c->workloads, fb_workload_id(ref, id));
+	/* only once its Quarantine is observed: a gate needs an object that can release it
+	 * (a create that failed would leave pods gated with nothing to delete; a pod made in
+	 * the moment before is an escape, deleted and gated the next time) */
 	if (!w || !workload_held(w) || w->deleting)
 		return false;
 	copy_str(quarantine, FB_NAME_MAX, w->quarantine ? w->quarantine : "");
@@ -742,10 +747,17 @@ static void report_status(fb_core *c, core_workload *w, int64_t now_ms, fb_actio
 }
 
 /* Our finalizer: added to an object made without it, removed once the release is done. */
-static void finalizer_work(fb_core *c, core_workload *w, fb_actions *out)
+static void finalizer_work(fb_core *c, core_workload *w, int64_t now_ms, int64_t *next,
+                           fb_actions *out)
 {
-	if (!w->observed || w->finalizer_sent || !w->quarantine)
+	if (!w->observed || !w->quarantine)
 		return;
+	/* sent and not yet answered by an observation: again after 10 s (the patch may have
+	 * failed, and a failed patch changes nothing the informer would show) */
+	if (w->finalizer_sent && now_ms - w->finalizer_sent_ms < FINALIZER_RETRY_MS) {
+		min_time(next, w->finalizer_sent_ms + FINALIZER_RETRY_MS);
+		return;
+	}
 	fb_action_kind kind;
 	if (w->deleting && w->finalizer_index >= 0 && release_done(c, w))
 		kind = FB_ACT_QUARANTINE_FINALIZE;
@@ -761,6 +773,8 @@ static void finalizer_work(fb_core *c, core_workload *w, fb_actions *out)
 	copy_str(a->name, sizeof(a->name), w->quarantine);
 	a->index = kind == FB_ACT_QUARANTINE_FINALIZE ? w->finalizer_index : w->nfinalizers;
 	w->finalizer_sent = true;
+	w->finalizer_sent_ms = now_ms;
+	min_time(next, now_ms + FINALIZER_RETRY_MS);
 }
 
 /*
@@ -843,7 +857,7 @@ int64_t quarantine_gate_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 		escaped_total += (size_t)escaped;
 		if (held && w->announced && w->observed && w->quarantine)
 			report_status(c, w, now_ms, out);
-		finalizer_work(c, w, out);
+		finalizer_work(c, w, now_ms, &next, out);
 	}
 	c->stats.pods_gated = gated_total;
 	c->stats.pods_escaped = escaped_total;

@@ -86,7 +86,7 @@ void workload_forget_if_idle(fb_core *c, core_workload *w)
 {
 	if (w->npods == 0 && !w->quarantined && !w->release_pending && !w->released_ms &&
 	    !w->dirty && w->bad == 0 && !w->declared_ms && w->scale == SCALE_NONE &&
-	    w->nmoves == 0 && w->nnew_nodes == 0) {
+	    w->nmoves == 0 && w->nnew_nodes == 0 && !w->observed) {
 		kc_map_del(&c->workloads, w->id);
 		workload_free(w);
 	}
