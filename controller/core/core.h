@@ -326,7 +326,9 @@ void fb_core_quarantine_delete(fb_core *c, const fb_workload_ref *workload, int6
  * The admission webhook's question: is a new pod of workload w to wait
  * behind the scheduling gate FB_QUARANTINE_GATE? True while a verdict on w is
  * in force (not in dry run, not released), with the Quarantine's name in
- * quarantine[], from the verdict on (before the informer shows the object).
+ * quarantine[], once the object is observed: a gate needs something that
+ * can release it (a create that failed, or no CRD, would leave pods gated
+ * with nothing to delete; a pod made in the moment before is an escape).
  * Never in global dry run, which writes nothing and would never take the gate
  * off again. Any replica answers from what it observed, leader or not.
  * Reads only: safe to call between other calls, under the owner's lock.

@@ -402,7 +402,10 @@ bool fb_core_gate(const fb_core *c, const fb_workload_ref *ref, char quarantine[
 	/* only once its Quarantine is observed: a gate needs an object that can release it
 	 * (a create that failed would leave pods gated with nothing to delete; a pod made in
 	 * the moment before is an escape, deleted and gated the next time) */
-	if (!w || !workload_held(w) || w->deleting)
+	/* only once its Quarantine is observed: a gate needs an object that can release it
+	 * (a create that failed, the CRD missing, would leave pods gated with nothing to
+	 * delete); a pod made in the moment before is an escape, deleted and gated next time */
+	if (!w || !workload_held(w) || w->deleting || !w->observed)
 		return false;
 	copy_str(quarantine, FB_NAME_MAX, w->quarantine ? w->quarantine : "");
 	return true;

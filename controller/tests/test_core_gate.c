@@ -159,7 +159,9 @@ KT_TEST(gate_holds_new_pods_of_a_quarantined_workload)
 	tick(T0 - S);
 	KT_CHECK(!gate(POISON, q));
 	quarantine_poison();
-	/* the leader answers from its verdict, before its informer shows the object */
+	/* not before the object is observed: a gate needs something that can release it */
+	KT_CHECK(!gate(POISON, q));
+	observe_poison(VERDICT);
 	KT_CHECK(gate(POISON, q));
 	KT_EQ_STR(q, "deployment-poison");
 	KT_CHECK(!gate(WEB, q));
@@ -1438,6 +1440,11 @@ static void verdict_name(const char *id, char out[FB_NAME_MAX])
 	KT_CHECK(a && a->verdict && !strcmp(a->verdict->name, a->name));
 	if (a)
 		snprintf(out, FB_NAME_MAX, "%s", a->name);
+	fb_workload_ref r;
+	KT_EQ_INT(fb_workload_id_parse(id, &r), 0);
+	KT_EQ_INT(qobserve(out, &(quarantine_spec){ .kind = r.kind, .workload = r.name,
+	                                            .created_ms = VERDICT },
+	                   VERDICT + S), 0);
 	/* the webhook names the same object */
 	KT_CHECK(fb_core_gate(core, WL(id), q) && !strcmp(q, out));
 	teardown();
