@@ -224,7 +224,7 @@ void core_check(const fb_core *c)
 	}
 	FB_CHECK(linked == on_nodes);
 	FB_CHECK(tainted == c->tainted_nodes);
-	size_t wlinked = 0, releases = 0, pending = 0, scaled = 0;
+	size_t wlinked = 0, releases = 0, pending = 0, scaled = 0, moves = 0;
 	for (size_t it = 0; kc_map_next(&c->workloads, &it, &k, &v);) {
 		const core_workload *w = v;
 		FB_CHECK(strcmp(k, w->id) == 0);
@@ -232,6 +232,7 @@ void core_check(const fb_core *c)
 			FB_CHECK(w->pods[i]->wl == w);
 		wlinked += w->npods;
 		releases += w->release_pending;
+		moves += w->nmoves;
 		FB_CHECK(w->scale == SCALE_NONE || w->quarantine); /* it knows what to restore */
 		bool is_pending = w->scale == SCALE_WANTED || w->scale == SCALE_RESTORE;
 		pending += is_pending;
@@ -243,6 +244,7 @@ void core_check(const fb_core *c)
 	FB_CHECK(releases == c->releases_pending);
 	FB_CHECK(pending == c->scales_pending);
 	FB_CHECK(scaled == c->stats.scaled_to_zero);
+	FB_CHECK(moves == c->moves);
 	for (size_t i = 1; i < c->nbudgets; i++)
 		FB_CHECK(strcmp(c->budgets[i - 1]->name, c->budgets[i]->name) < 0);
 }

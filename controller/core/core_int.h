@@ -221,7 +221,7 @@ struct fb_core {
 	bool gates_dirty;          /* gates, escapes or finalizers may need work (gate pass) */
 	bool quarantines_synced;   /* every Quarantine observed: gates may be removed */
 	int64_t gate_due_ms;       /* a retry or backoff of the gate pass ends then */
-	size_t moves;              /* verdict.c: sum of the workloads' nmoves */
+	size_t moves;              /* verdict.c: sum of the workloads' nmoves (core_check recounts) */
 };
 
 /* ---- small helpers (actions.c) ------------------------------------------------ */

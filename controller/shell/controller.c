@@ -388,14 +388,12 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	while (!kc_cancel_fired(stop)) {
 		/* the Quarantines' informer may sync after the 5 s start-up wait (or never,
 		 * without the CRD): until then no gate is removed */
-		if (!quarantines_synced && c.quarantines_available)
-			quarantines_synced = true;
-		else if (!quarantines_synced)
-			quarantines_synced =
-				kc_informer_has_synced(fb__informer(&c, FB_INF_QUARANTINES));
+		bool tell_core = !quarantines_synced &&
+		                 (c.quarantines_available ||
+		                  kc_informer_has_synced(fb__informer(&c, FB_INF_QUARANTINES)));
 		pthread_mutex_lock(&c.lock);
-		if (quarantines_synced)
-			fb_core_set_quarantines_synced(c.core, true);
+		if (tell_core) /* once */
+			fb_core_set_quarantines_synced(c.core, quarantines_synced = true);
 		int64_t now = fb__wall_ms();
 		int64_t wait = next > now ? next - now : 0;
 		if (wait > LOOP_MAX_WAIT_MS)
