@@ -19,6 +19,8 @@ void fb_core_config_defaults(fb_core_config *c)
 	fb_budget_spec_defaults(&c->defaults);
 	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
 	c->poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
+	c->adopt_per_s = 10;
+	c->uncovered_report_ms = 5 * 60 * 1000;
 	fb_core_config_gate_exempt(c, "kube-system");
 	fb_core_config_gate_exempt(c, "kube-node-lease");
 }
@@ -114,7 +116,9 @@ void fb_core_set_leader(fb_core *c, bool leader)
  *   4. admission_pass: failed nodes with a pod due are admitted or deferred,
  *      in order of failure;
  *   5. eviction_pass: the due pods of admitted nodes, bounded per tick;
- *   6. admission_report_budgets: invalid specs and changed budget statuses
+ *   6. managed_pass: pods covered (managed mode) or given their seconds back,
+ *      after the evictions, which never wait for it;
+ *   7. admission_report_budgets: invalid specs and changed budget statuses
  *      (after eviction, so that the status carries this tick's admissions).
  *
  * Returns the earliest time any pass knows it has work.
@@ -127,6 +131,7 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 	if (c->rejudge) {
 		eviction_rejudge(c);
 		quarantine_rejudge(c);
+		managed_rejudge(c);
 		c->gates_dirty = true;
 		c->rejudge = false;
 	}
@@ -149,6 +154,9 @@ int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 	if (t < next)
 		next = t;
 	t = eviction_pass(c, now_ms, out);
+	if (t < next)
+		next = t;
+	t = managed_pass(c, now_ms, out);
 	if (t < next)
 		next = t;
 	if (!c->cfg.dry_run)

@@ -72,6 +72,11 @@ typedef struct fb_core_config {
 	 * ungated one is no escape. fb_core_config_gate_exempt adds one. */
 	char gate_exempt_ns[FB_GATE_EXEMPT_NS_MAX][FB_NS_MAX];
 	size_t ngate_exempt_ns;
+	/* Managed mode (managed.c): Kubernetes' taint-eviction controller stays on, and
+	 * firebreak evicts only the pods whose failure tolerations it covers. */
+	bool managed;
+	double adopt_per_s;             /* pods covered (managed) or restored (not) per second */
+	int64_t uncovered_report_ms;    /* a pod still not covered this long gets an Event */
 } fb_core_config;
 
 /* Add namespace ns to gate_exempt_ns. -1 if it does not fit (too many, too long). */
@@ -106,6 +111,10 @@ typedef struct fb_pod_obs {
 	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
 	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
 	bool gate_exempt;               /* labelled firebreak.dev/webhook=skip: never gated */
+	/* managed mode: its spec lets the taint-eviction controller evict it in finite time
+	 * (tol_*_s are then what firebreak would honour once it covers the pod) */
+	bool k8s_evicts;
+	bool annotated;                 /* carries firebreak's record of its tolerations */
 } fb_pod_obs;
 
 /* The label that keeps a pod from the admission webhook (its objectSelector). */
@@ -135,6 +144,8 @@ typedef enum fb_action_kind {
 	                        * `index` finalizers now */
 	FB_ACT_QUARANTINE_FINALIZE, /* its release is carried out: remove FB_QUARANTINE_FINALIZER,
 	                        * at position `index` of its finalizers */
+	FB_ACT_COVER,          /* managed mode: cover pod ns/name (uid)'s failure tolerations */
+	FB_ACT_UNCOVER,        /* not managed: give pod ns/name (uid) its recorded seconds back */
 } fb_action_kind;
 
 #define FB_QUARANTINE_TAINT_KEY "firebreak.dev/quarantine"
@@ -181,7 +192,8 @@ typedef enum fb_obj_kind {
 	X(SCALE_TO_ZERO_SKIPPED, "ScaleToZeroSkipped", "Scale", true)          \
 	X(SCALE_TO_ZERO_FAILED, "ScaleToZeroFailed", "Scale", true)            \
 	X(SCALE_RESTORED, "ScaleRestored", "Scale", false)                     \
-	X(SCALE_RESTORE_FAILED, "ScaleRestoreFailed", "Scale", true)
+	X(SCALE_RESTORE_FAILED, "ScaleRestoreFailed", "Scale", true)           \
+	X(NOT_COVERED, "TolerationsNotCovered", "Cover", true)
 
 typedef enum fb_reason {
 #define FB_REASON_ENUM(id, name, action, warning) FB_REASON_##id,
@@ -444,6 +456,12 @@ typedef struct fb_core_stats {
 	size_t pods_escaped;            /* pods of quarantined workloads created ungated, now */
 	size_t ungates_requested, escapes_deleted; /* since start */
 	size_t failures_explained;      /* failures put down to a quarantined workload */
+	/* managed mode (managed.c), now: */
+	size_t pods_uncovered;          /* managed: pods the taint-eviction controller still
+	                                   evicts after their tolerationSeconds */
+	size_t pods_uncovered_reported; /* ... of them, uncovered past uncovered_report_ms */
+	size_t pods_to_restore;         /* not managed: pods still carrying firebreak's record */
+	size_t covers_requested, uncovers_requested; /* since start */
 } fb_core_stats;
 void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
 /* Zone table of the cluster-wide limiter (for metrics). */

@@ -78,6 +78,14 @@ typedef struct core_pod {
 	bool gated;                /* carries FB_QUARANTINE_GATE */
 	bool gate_exempt;          /* the webhook is never called for it (label or namespace) */
 	int64_t created_ms;
+	bool k8s_evicts;           /* its spec lets the taint-eviction controller evict it */
+	bool annotated;            /* carries firebreak's record of its tolerations */
+	bool k8s_owned;            /* managed mode and k8s_evicts: Kubernetes evicts it, not us */
+	/* managed.c */
+	int64_t cover_next_ms;     /* FB_ACT_COVER/UNCOVER not again before this */
+	int64_t cover_backoff_ms;
+	int64_t uncovered_since_ms; /* first seen uncovered (0: covered) */
+	bool uncovered_reported;   /* the Event about it went out */
 	/* verdict.c */
 	bool moved;                /* a replacement for a pod firebreak moved off a failed node
 	                              where its workload was no suspect: not a suspect itself */
@@ -222,6 +230,11 @@ struct fb_core {
 	bool quarantines_synced;   /* every Quarantine observed: gates may be removed */
 	int64_t gate_due_ms;       /* a retry or backoff of the gate pass ends then */
 	size_t moves;              /* verdict.c: sum of the workloads' nmoves (core_check recounts) */
+	/* managed.c */
+	bool managed_dirty;        /* a pod's cover may have changed: look again */
+	int64_t managed_due_ms;
+	double managed_tokens;     /* the adopt_per_s bucket */
+	int64_t managed_refill_ms;
 };
 
 /* ---- small helpers (actions.c) ------------------------------------------------ */
@@ -321,6 +334,15 @@ static inline bool workload_held(const core_workload *w)
 /* Failure f (on node n) is w's doing: add it to w's Quarantine status. */
 void quarantine_add_node(fb_core *c, core_workload *w, const char *node);
 void quarantine_rejudge(fb_core *c);
+
+/* ---- managed.c ------------------------------------------------------------------ */
+
+/* Pods covered, adopted or given back (managed mode). Returns its next due time. */
+int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out);
+/* A pod's cover, record or eligibility may have changed. */
+void managed_pod_changed(fb_core *c, core_pod *p);
+/* A new leader: ask again for every pod still uncovered. */
+void managed_rejudge(fb_core *c);
 
 /* ---- core.c ----------------------------------------------------------------------- */
 

@@ -18,7 +18,7 @@
 static bool pod_eligible(const core_pod *p)
 {
 	return !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
-	       p->state != POD_DONE;
+	       !p->k8s_owned && p->state != POD_DONE;
 }
 
 /* A pod of a quarantined workload stays where it is (no replacement, no spreading). */

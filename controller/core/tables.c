@@ -292,6 +292,11 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	p->gate_exempt = obs->gate_exempt;
 	for (size_t i = 0; i < c->cfg.ngate_exempt_ns && !p->gate_exempt; i++)
 		p->gate_exempt = strcmp(c->cfg.gate_exempt_ns[i], p->ns) == 0;
+	if (c->cfg.managed ? p->k8s_evicts || obs->k8s_evicts : p->annotated || obs->annotated)
+		managed_pod_changed(c, p);
+	p->k8s_evicts = obs->k8s_evicts;
+	p->annotated = obs->annotated;
+	p->k8s_owned = c->cfg.managed && p->k8s_evicts;
 	if (added && p->wl)
 		verdict_new_pod(c, p);
 	return 0;
@@ -307,6 +312,8 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 		return;
 	if (p->gated || (p->wl && p->wl->quarantined))
 		c->gates_dirty = true;
+	if (c->cfg.managed ? p->k8s_evicts : p->annotated)
+		managed_pod_changed(c, p);
 	workload_unlink_pod(c, p);
 	core_node *n = p->node;
 	if (n) {

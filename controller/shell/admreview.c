@@ -14,6 +14,7 @@
 /* The audit annotation keys; the API server prefixes "<webhook name>/". */
 #define ADM_AUDIT_GATED "quarantine"
 #define ADM_AUDIT_UNGATED "quarantine-ungated"
+#define ADM_AUDIT_COVERED "tolerations-covered"
 #define ADM_WARNING_MAX (FB_WORKLOAD_ID_MAX + FB_NAME_MAX + 256)
 
 /* One decoded review: the parsed body and what the answer depends on. */
@@ -23,6 +24,8 @@ typedef struct review {
 	bool has_gates;         /* spec.schedulingGates is a non-empty array */
 	bool carries_gate;      /* ... holding FB_QUARANTINE_GATE */
 	bool node_named;        /* spec.nodeName is set */
+	bool has_annotations;   /* metadata.annotations is an object */
+	cJSON *tolerations;     /* owned: the covered spec.tolerations, when they change */
 } review;
 
 static const char *const outcome_names[] = {
@@ -199,8 +202,29 @@ static kc_err decode(const char *body, size_t len, review *rv, fb_adm_result *re
 	return err == KC_OK ? read_spec(rv, res) : err;
 }
 
-/* Find the workload as the core does, and ask. Sets res->outcome. */
-static kc_err judge(const review *rv, fb_adm_gate_fn gate, void *ud, fb_adm_result *res)
+/* Managed mode: the pod's failure tolerations covered (tolerations.h), into rv and res. */
+static kc_err cover(review *rv, const fb_adm_options *o, fb_adm_result *res)
+{
+	const cJSON *meta = get(rv->pod, "metadata");
+	const cJSON *anns = get(meta, "annotations");
+	if (anns && !cJSON_IsNull(anns) && !cJSON_IsObject(anns))
+		return refuse(res, KC_ERR_PARSE, "request.object.metadata.annotations is not an object");
+	rv->has_annotations = cJSON_IsObject(anns);
+	const cJSON *tols = get(get(rv->pod, "spec"), "tolerations");
+	if (tols && !cJSON_IsNull(tols) && !cJSON_IsArray(tols))
+		return refuse(res, KC_ERR_PARSE, "request.object.spec.tolerations is not an array");
+	fb_tol_record prior;
+	if (fb_tol_record_parse(str(anns, FB_ANNOTATION_TOLERATIONS), &prior) != 0)
+		fb_tol_record_clear(&prior); /* none, or not ours to trust: recorded anew */
+	if (fb_tolerations_cover(tols, &prior, o->default_toleration_s, &rv->tolerations,
+	                         &res->record) != KC_OK)
+		return refuse(res, KC_ERR_NOMEM, "out of memory");
+	res->covered = rv->tolerations != NULL;
+	return KC_OK;
+}
+
+/* Find the workload as the core does, and ask; cover in managed mode. Sets res->outcome. */
+static kc_err judge(review *rv, const fb_adm_options *o, fb_adm_result *res)
 {
 	res->outcome = FB_ADM_IGNORED;
 	if (!rv->pod)
@@ -212,13 +236,19 @@ static kc_err judge(const review *rv, fb_adm_gate_fn gate, void *ud, fb_adm_resu
 	fb_workload_ref wl;
 	fb_pod_proj_obs(p, &obs, &wl);
 	bool exempt = p->daemonset || p->mirror || !obs.workload || !wl.name[0];
+	bool coverable = o->managed && !p->daemonset && !p->mirror && !p->gate_exempt;
 	fb_pod_proj_free(p, NULL);
+	if (coverable) {
+		kc_err err = cover(rv, o, res);
+		if (err != KC_OK)
+			return err;
+	}
 	res->outcome = FB_ADM_EXEMPT;
 	if (exempt)
 		return KC_OK;
 	res->workload = wl;
 	char q[FB_NAME_MAX] = "";
-	bool quarantined = gate(ud, &res->workload, q);
+	bool quarantined = o->gate(o->ud, &res->workload, q);
 	q[sizeof(q) - 1] = '\0';
 	if (!quarantined) {
 		res->outcome = FB_ADM_NOT_QUARANTINED;
@@ -234,31 +264,66 @@ static kc_err judge(const review *rv, fb_adm_gate_fn gate, void *ud, fb_adm_resu
 	return KC_OK;
 }
 
-/* The JSONPatch adding the gate, base64-encoded; NULL on ENOMEM. */
-static char *gate_patch(bool has_gates)
+/* ops += {"op": "add", "path": path}; its "value" is the caller's to add. NULL on ENOMEM. */
+static cJSON *add_op(cJSON *ops, const char *path)
 {
-	char *text = NULL, *b64 = NULL;
-	cJSON *ops = cJSON_CreateArray(), *op = cJSON_CreateObject(), *gate = NULL;
-	if (!ops || !op || !cJSON_AddItemToArray(ops, op)) {
+	cJSON *op = cJSON_CreateObject();
+	if (!op || !cJSON_AddItemToArray(ops, op)) {
 		cJSON_Delete(op);
-		goto out;
+		return NULL;
 	}
-	if (!cJSON_AddStringToObject(op, "op", "add") ||
-	    !cJSON_AddStringToObject(op, "path",
-	                             has_gates ? "/spec/schedulingGates/-" : "/spec/schedulingGates"))
-		goto out;
+	if (!cJSON_AddStringToObject(op, "op", "add") || !cJSON_AddStringToObject(op, "path", path))
+		return NULL;
+	return op;
+}
+
+/* The gate: `add /spec/schedulingGates/-`, or the whole list when the pod has none. */
+static bool gate_ops(cJSON *ops, bool has_gates)
+{
+	cJSON *op = add_op(ops, has_gates ? "/spec/schedulingGates/-" : "/spec/schedulingGates");
+	cJSON *gate = NULL;
+	if (!op)
+		return false;
 	if (has_gates) {
 		gate = cJSON_AddObjectToObject(op, "value");
 	} else {
 		cJSON *list = cJSON_AddArrayToObject(op, "value");
 		if (!list || !(gate = cJSON_CreateObject()))
-			goto out;
+			return false;
 		if (!cJSON_AddItemToArray(list, gate)) {
 			cJSON_Delete(gate);
-			goto out;
+			return false;
 		}
 	}
-	if (!gate || !cJSON_AddStringToObject(gate, "name", FB_QUARANTINE_GATE))
+	return gate && cJSON_AddStringToObject(gate, "name", FB_QUARANTINE_GATE);
+}
+
+/* The cover: the whole tolerations list (an atomic list), and the record. Takes rv->tolerations. */
+static bool cover_ops(cJSON *ops, review *rv, const fb_tol_record *rec)
+{
+	char value[FB_TOL_RECORD_MAX];
+	fb_tol_record_format(rec, value);
+	cJSON *op = add_op(ops, "/spec/tolerations");
+	if (!op || !cJSON_AddItemToObject(op, "value", rv->tolerations))
+		return false;
+	rv->tolerations = NULL;
+	if (rv->has_annotations) {
+		/* JSON Pointer escapes "/" in the key as "~1" (RFC 6901) */
+		op = add_op(ops, "/metadata/annotations/firebreak.dev~1toleration-seconds");
+		return op && cJSON_AddStringToObject(op, "value", value);
+	}
+	op = add_op(ops, "/metadata/annotations");
+	cJSON *anns = op ? cJSON_AddObjectToObject(op, "value") : NULL;
+	return anns && cJSON_AddStringToObject(anns, FB_ANNOTATION_TOLERATIONS, value);
+}
+
+/* The JSONPatch of the answer, base64-encoded; NULL on ENOMEM. */
+static char *patch_of(review *rv, const fb_adm_result *res)
+{
+	char *text = NULL, *b64 = NULL;
+	cJSON *ops = cJSON_CreateArray();
+	if (!ops || (res->outcome == FB_ADM_GATED && !gate_ops(ops, rv->has_gates)) ||
+	    (res->covered && !cover_ops(ops, rv, &res->record)))
 		goto out;
 	if ((text = cJSON_PrintUnformatted(ops)))
 		b64 = base64(text, strlen(text));
@@ -285,7 +350,7 @@ static void warning(const fb_adm_result *res, char *buf, size_t cap)
 }
 
 /* Build the response for res (an answered review); KC_ERR_NOMEM or KC_OK. */
-static kc_err respond(const review *rv, fb_adm_result *res, char **out, size_t *out_len)
+static kc_err respond(review *rv, fb_adm_result *res, char **out, size_t *out_len)
 {
 	kc_err err = KC_ERR_NOMEM;
 	char *patch = NULL;
@@ -311,8 +376,16 @@ static kc_err respond(const review *rv, fb_adm_result *res, char **out, size_t *
 		                             res->quarantine))
 			goto out;
 	}
-	if (res->outcome == FB_ADM_GATED) {
-		if (!(patch = gate_patch(rv->has_gates)) ||
+	if (res->covered) {
+		char value[FB_TOL_RECORD_MAX];
+		fb_tol_record_format(&res->record, value);
+		if (!audit && !(audit = cJSON_AddObjectToObject(resp, "auditAnnotations")))
+			goto out;
+		if (!cJSON_AddStringToObject(audit, ADM_AUDIT_COVERED, value))
+			goto out;
+	}
+	if (res->outcome == FB_ADM_GATED || res->covered) {
+		if (!(patch = patch_of(rv, res)) ||
 		    !cJSON_AddStringToObject(resp, "patchType", "JSONPatch") ||
 		    !cJSON_AddStringToObject(resp, "patch", patch))
 			goto out;
@@ -327,18 +400,27 @@ out:
 	return err == KC_OK ? KC_OK : refuse(res, err, "out of memory");
 }
 
-kc_err fb_admreview_answer(const char *body, size_t len, fb_adm_gate_fn gate, void *ud,
-                           fb_adm_result *res, char **out, size_t *out_len)
+kc_err fb_admreview_answer_opts(const char *body, size_t len, const fb_adm_options *o,
+                                fb_adm_result *res, char **out, size_t *out_len)
 {
 	memset(res, 0, sizeof(*res));
+	fb_tol_record_clear(&res->record);
 	*out = NULL;
 	*out_len = 0;
 	review rv = { 0 };
 	kc_err err = decode(body, len, &rv, res);
 	if (err == KC_OK)
-		err = judge(&rv, gate, ud, res);
+		err = judge(&rv, o, res);
 	if (err == KC_OK)
 		err = respond(&rv, res, out, out_len);
+	cJSON_Delete(rv.tolerations);
 	cJSON_Delete(rv.root);
 	return err;
+}
+
+kc_err fb_admreview_answer(const char *body, size_t len, fb_adm_gate_fn gate, void *ud,
+                           fb_adm_result *res, char **out, size_t *out_len)
+{
+	fb_adm_options o = { .gate = gate, .ud = ud };
+	return fb_admreview_answer_opts(body, len, &o, res, out, out_len);
 }

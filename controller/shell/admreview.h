@@ -32,6 +32,15 @@
  * after mutating admission) and no metadata.namespace: the namespace is taken
  * from request.namespace, the name from request.name, before projecting.
  *
+ * Managed mode (fb_adm_options.managed; tolerations.h): every pod CREATE but
+ * a DaemonSet's, a mirror pod or one labelled firebreak.dev/webhook=skip also
+ * has its not-ready/unreachable NoExecute tolerations covered: the JSONPatch
+ * writes spec.tolerations without their seconds and records them in the
+ * annotation FB_ANNOTATION_TOLERATIONS (`add /metadata/annotations/<key>`,
+ * or `add /metadata/annotations` when the pod has none), with the audit
+ * annotation `tolerations-covered: <record>`. A reinvocation finds the pod
+ * covered and its record there: no patch.
+ *
  * A dry-run request is answered as any other (dry run shows what would be
  * done; the webhook has no side effects, sideEffects: None).
  */
@@ -43,6 +52,7 @@
 
 #include "kc/error.h"
 #include "core.h"
+#include "tolerations.h"
 #include "workload.h"
 
 
@@ -87,6 +97,8 @@ typedef struct fb_adm_result {
 	char pod[FB_NAME_MAX];              /* metadata.name, else its generateName, cut to fit */
 	fb_workload_ref workload;           /* the workload asked about; empty if none */
 	char quarantine[FB_NAME_MAX];       /* the gate's answer, when quarantined */
+	bool covered;                       /* managed mode: the patch covers its tolerations */
+	fb_tol_record record;               /* ... recording these seconds */
 	char reason[FB_ADM_REASON_MAX];     /* why the body was refused (not KC_OK) */
 } fb_adm_result;
 
@@ -106,5 +118,17 @@ typedef struct fb_adm_result {
  */
 kc_err fb_admreview_answer(const char *body, size_t len, fb_adm_gate_fn gate, void *ud,
                            fb_adm_result *res, char **out, size_t *out_len);
+
+/* What the webhook does besides the gate. */
+typedef struct fb_adm_options {
+	fb_adm_gate_fn gate;
+	void *ud;                           /* the gate's */
+	bool managed;                       /* cover pods' failure tolerations (above) */
+	int64_t default_toleration_s;       /* recorded for a key with no toleration at all */
+} fb_adm_options;
+
+/* fb_admreview_answer with options; fb_admreview_answer is this with managed off. */
+kc_err fb_admreview_answer_opts(const char *body, size_t len, const fb_adm_options *o,
+                                fb_adm_result *res, char **out, size_t *out_len);
 
 #endif

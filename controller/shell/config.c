@@ -12,6 +12,7 @@
 #include "duration.h"
 #include "kc/alloc.h"
 #include "kc/names.h"
+#include "tolerations.h"
 
 /* ---- the file's shape ------------------------------------------------------- */
 
@@ -36,6 +37,12 @@ typedef struct file_eviction {
 	long *max_actions_per_tick;
 } file_eviction;
 
+typedef struct file_managed {
+	bool *enabled;
+	double *adopt_rate;
+	long *default_toleration_seconds;
+} file_managed;
+
 typedef struct file_config {
 	char *kubeconfig, *context, *metrics_addr;
 	char *webhook_addr, *namespace_, *webhook_secret, *webhook_config, *webhook_service;
@@ -45,6 +52,7 @@ typedef struct file_config {
 	file_client *client;
 	file_log *log;
 	file_eviction *eviction;
+	file_managed *managed;
 } file_config;
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -87,6 +95,14 @@ static const cyaml_schema_field_t eviction_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t managed_fields[] = {
+	CYAML_FIELD_BOOL_PTR("enabled", OPT | CYAML_FLAG_POINTER, file_managed, enabled),
+	CYAML_FIELD_FLOAT_PTR("adoptRate", OPT | CYAML_FLAG_POINTER, file_managed, adopt_rate),
+	CYAML_FIELD_INT_PTR("defaultTolerationSeconds", OPT | CYAML_FLAG_POINTER, file_managed,
+	                    default_toleration_seconds),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	STR("kubeconfig", file_config, kubeconfig),
 	STR("context", file_config, context),
@@ -107,6 +123,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("log", OPT | CYAML_FLAG_POINTER, file_config, log, log_fields),
 	CYAML_FIELD_MAPPING_PTR("eviction", OPT | CYAML_FLAG_POINTER, file_config, eviction,
 	                        eviction_fields),
+	CYAML_FIELD_MAPPING_PTR("managed", OPT | CYAML_FLAG_POINTER, file_config, managed,
+	                        managed_fields),
 	CYAML_FIELD_END
 };
 
@@ -217,6 +235,22 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 		BAD("out of memory");
 	if (f->dry_run)
 		o->core.dry_run = *f->dry_run;
+	if (f->managed) {
+		const file_managed *m = f->managed;
+		if (m->enabled)
+			o->core.managed = *m->enabled;
+		if (m->adopt_rate) {
+			if (!(*m->adopt_rate >= 0.1 && *m->adopt_rate <= 10000))
+				BAD("managed.adoptRate must be from 0.1 to 10000");
+			o->core.adopt_per_s = *m->adopt_rate;
+		}
+		if (m->default_toleration_seconds) {
+			if (*m->default_toleration_seconds < 0 ||
+			    *m->default_toleration_seconds > FB_TOLERATION_S_MAX)
+				BAD("managed.defaultTolerationSeconds must be 0 or more");
+			o->default_toleration_s = *m->default_toleration_seconds;
+		}
+	}
 	if (apply_webhook(s, f, err, errcap, name) != 0)
 		goto out;
 	if (f->leader) {

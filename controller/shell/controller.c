@@ -49,6 +49,7 @@ void fb_controller_options_defaults(fb_controller_options *o)
 	o->webhook_config = "firebreak";
 	o->webhook_service = "firebreak-webhook";
 	o->webhook_certs = FB_CERTS_SELF;
+	o->default_toleration_s = FB_DEFAULT_TOLERATION_S;
 }
 
 void fb__poke(fb_controller *c)
@@ -182,6 +183,8 @@ static int start_webhook_certs(fb_controller *c, const char *own_ns)
 	const fb_controller_options *o = c->opts;
 	char why[256];
 	c->webhook = fb_webhook_new(o->webhook_addr, webhook_gate, c);
+	if (c->webhook && c->managed)
+		fb_webhook_set_managed(c->webhook, o->default_toleration_s);
 	if (!c->webhook)
 		return -1; /* logged */
 	fb_webhookcerts_options wo = {
@@ -295,12 +298,31 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	bool own_known = own_ns != kc_client_namespace(c.client);
 	fb_core_config cc;
 	core_config(o, own_known ? own_ns : NULL, &cc);
+	bool webhook_on = o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync;
+	bool elect = o->leader_elect;
+	if (o->restore_only) {
+		cc.managed = false; /* every pod with firebreak's record gets its seconds back */
+		webhook_on = elect = false;
+		if (o->stop_deployment && o->stop_deployment[0] &&
+		    fb__stop_deployment(&c, own_ns, o->stop_deployment, stop) != 0)
+			goto out;
+	}
+	if (cc.managed)
+		fb_log(FB_INFO, "managed mode: Kubernetes' taint-eviction controller stays on; new pods' "
+		       "not-ready/unreachable tolerations are covered by the webhook, older ones adopted",
+		       "adopt_per_s=%g default_toleration_s=%lld webhook=%s", cc.adopt_per_s,
+		       (long long)o->default_toleration_s, webhook_on ? "on" : "OFF");
+	if (cc.managed && !webhook_on)
+		fb_log(FB_WARN, "managed mode without the webhook: every new pod is left to Kubernetes "
+		       "until firebreak adopts it", NULL);
 	c.core = fb_core_new(&cc);
 	if (!c.core)
 		goto out;
+	c.managed = cc.managed;
+	c.pod_opts = (fb_pod_project_opts){ .managed = cc.managed,
+	                                    .default_s = o->default_toleration_s };
 	fb_core_set_quarantines_synced(c.core, false); /* until the informer says so */
-	if (o->webhook_addr && o->webhook_addr[0] && !o->exit_after_sync &&
-	    start_webhook_certs(&c, own_ns) != 0)
+	if (webhook_on && start_webhook_certs(&c, own_ns) != 0)
 		goto out;
 	atomic_store(&c.loop_mono_ms, kc_now_mono_ms());
 	if (o->metrics_addr && o->metrics_addr[0]) {
@@ -313,7 +335,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 		       o->metrics_addr, fb_http_port(c.http));
 	}
 	/* Followers decide nothing: the core waits for leadership when electing. */
-	set_leading(&c, !o->leader_elect, false);
+	set_leading(&c, !elect, false);
 
 	if (fb__informers_start(&c) != KC_OK) {
 		fb_log(FB_ERROR, "cannot start informers", NULL);
@@ -354,7 +376,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	if (err != KC_OK)
 		fb_log_api_error(FB_WARN, "event recorder unavailable; decisions are logged only",
 		                 err, d.message, NULL);
-	if (o->leader_elect) {
+	if (elect) {
 		char identity[256];
 		make_identity(identity, sizeof(identity));
 		kc_leader_config lc = {
@@ -385,7 +407,10 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	memset(seen, 0, sizeof(seen));
 	fb__watch_report(&c, seen); /* the initial lists are not relists */
 	bool quarantines_synced = false;
+	int64_t quiet_since = 0, reported = kc_now_mono_ms();
 	while (!kc_cancel_fired(stop)) {
+		if (o->restore_only && fb__restore_done(&c, kc_now_mono_ms(), &quiet_since, &reported))
+			break;
 		/* the Quarantines' informer may sync after the 5 s start-up wait (or never,
 		 * without the CRD): until then no gate is removed */
 		bool tell_core = !quarantines_synced &&

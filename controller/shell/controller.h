@@ -48,6 +48,14 @@ typedef struct fb_controller_options {
 	                                  excludeNamespaces), comma separated: their pods are never
 	                                  taken for escapes */
 	fb_certs_mode webhook_certs;   /* FB_CERTS_SELF */
+	/* managed mode (core.managed; tolerations.h): the seconds recorded for a pod with no
+	 * failure toleration at all, as kube-apiserver's --default-*-toleration-seconds */
+	int64_t default_toleration_s;
+	/* --restore-tolerations (restore.c): stop the installed firebreak (its Deployment
+	 * stop_deployment in `namespace`, scaled to zero; NULL: none), give every pod it covered
+	 * its seconds back, exit. Managed mode, election and the webhook are off for it. */
+	bool restore_only;
+	const char *stop_deployment;
 } fb_controller_options;
 
 void fb_controller_options_defaults(fb_controller_options *o);

@@ -25,6 +25,7 @@
 #include "kc/informer.h"
 #include "kc/time.h"
 #include "metrics.h"
+#include "project.h"
 
 /* The informers, in the order they start (and stop in reverse). */
 typedef enum fb_informer_id {
@@ -55,6 +56,8 @@ struct fb_controller {
 	pthread_cond_t wake;
 	bool woken;
 	fb_core *core;
+	fb_pod_project_opts pod_opts;  /* how the pods' informer projects (project.h) */
+	bool managed;                  /* managed mode (core.managed, off with restore_only) */
 	atomic_bool leading;           /* may act; written only by set_leading (controller.c) */
 	atomic_bool synced;
 	bool budgets_available;
@@ -87,6 +90,15 @@ void fb__poke(fb_controller *c);
  * (see set_leading in controller.c); this adds the lease's own clock as a guard.
  */
 bool fb__may_write(const fb_controller *c);
+
+/* ---- restore.c ---- */
+
+/* Scale firebreak's Deployment ns/name to zero and wait until none of its replicas runs.
+ * 0, or -1 (logged) when it could not (or stop fired). */
+int fb__stop_deployment(fb_controller *c, const char *ns, const char *name, kc_cancel *stop);
+/* --restore-tolerations: true once no pod is left to restore (for a few seconds); logs progress. */
+bool fb__restore_done(fb_controller *c, int64_t now_mono_ms, int64_t *quiet_since_ms,
+                      int64_t *reported_ms);
 
 /* ---- informers.c ---- */
 

@@ -627,6 +627,70 @@ static void do_finalizer(fb_controller *c, const fb_action *a)
 		       "quarantine=%s/%s", a->ns, a->name);
 }
 
+/* What a cover or uncover needs of a pod, copied out of the informer's cache. */
+typedef struct pod_copy {
+	const char *uid;               /* the action's: a pod of the same name but another uid
+	                                  is not the one the core judged */
+	bool found;
+	char *tolerations, *resource_version;
+	fb_tol_record record;
+	bool annotated, k8s_evicts;
+} pod_copy;
+
+static void copy_pod(const char *key, const void *obj, void *ud)
+{
+	const fb_pod_proj *p = obj;
+	pod_copy *pc = ud;
+	if (!p->uid || strcmp(p->uid, pc->uid) != 0)
+		return;
+	pc->found = true;
+	pc->tolerations = p->tolerations ? kc_strdup(p->tolerations) : NULL;
+	pc->resource_version = p->resource_version ? kc_strdup(p->resource_version) : NULL;
+	pc->record = p->record;
+	pc->annotated = p->annotated;
+	pc->k8s_evicts = p->k8s_evicts;
+}
+
+/*
+ * Managed mode: cover a pod (its failure tolerations' seconds removed and
+ * recorded), or, with the mode off, give it its seconds back
+ * (tolerations.h). Written from the informer's copy of the pod with its
+ * resourceVersion as precondition: a pod changed since gets 409 and is asked
+ * for again by the core once the informer has the new version.
+ */
+static void do_cover(fb_controller *c, const fb_action *a)
+{
+	if (!fb__may_write(c))
+		return;
+	bool cover = a->kind == FB_ACT_COVER;
+	const char *op = cover ? "op=\"cover\"," : "op=\"uncover\",";
+	pod_copy pc = { .uid = a->uid };
+	kc_informer_get(fb__informer(c, FB_INF_PODS), a->ns, a->name, copy_pod, &pc);
+	if (!pc.found || (cover ? !pc.k8s_evicts : !pc.annotated) || !pc.tolerations)
+		goto out; /* gone, or done already: the core sees it next */
+	cJSON *patch = NULL;
+	kc_err err = fb_tolerations_pod_patch(pc.tolerations, pc.resource_version,
+	                                      pc.annotated ? &pc.record : NULL, cover,
+	                                      c->opts->default_toleration_s, &patch);
+	if (err == KC_OK && patch)
+		err = patch_object(c, &KC_RES_PODS, a->ns, a->name, NULL, KC_PATCH_MERGE, patch,
+		                   cover ? "could not cover the pod's tolerations"
+		                         : "could not restore the pod's tolerations", true);
+	cJSON_Delete(patch);
+	char labels[64];
+	snprintf(labels, sizeof(labels), "%sresult=\"%s\"", op,
+	         err == KC_OK || err == KC_ERR_NOT_FOUND ? "done"
+	         : err == KC_ERR_CONFLICT                 ? "conflict"
+	                                                  : "failed");
+	fb_metrics_add(c->metrics, "firebreak_managed_writes_total", labels, 1);
+	if (err == KC_OK)
+		fb_log(FB_DEBUG, cover ? "pod covered" : "pod tolerations restored",
+		       "pod=%s/%s node=%s", a->ns, a->name, a->node[0] ? a->node : "(none)");
+out:
+	kc_free(pc.tolerations);
+	kc_free(pc.resource_version);
+}
+
 /* ---- dispatch ---- */
 
 void fb__execute(fb_controller *c, const fb_actions *acts)
@@ -671,6 +735,10 @@ void fb__execute(fb_controller *c, const fb_actions *acts)
 		case FB_ACT_QUARANTINE_HOLD:
 		case FB_ACT_QUARANTINE_FINALIZE:
 			do_finalizer(c, a);
+			break;
+		case FB_ACT_COVER:
+		case FB_ACT_UNCOVER:
+			do_cover(c, a);
 			break;
 		}
 	}

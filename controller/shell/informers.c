@@ -83,6 +83,13 @@ static void node_log_deleted(const void *obj)
 
 /* ---- Pods ---- */
 
+/* The informer's ud is the fb_watched; the projection's options are the controller's. */
+static void *pod_project(const cJSON *obj, void *ud)
+{
+	const fb_watched *w = ud;
+	return fb_project_pod(obj, &w->c->pod_opts);
+}
+
 static bool pod_usable(const void *obj)
 {
 	const fb_pod_proj *p = obj;
@@ -203,7 +210,7 @@ static const fb_informer_def informer_defs[FB_NUM_INFORMERS] = {
 	},
 	[FB_INF_PODS] = {
 		.res = &KC_RES_PODS, .name = "pods",
-		.project = fb_project_pod, .free_obj = fb_pod_proj_free,
+		.project = pod_project, .free_obj = fb_pod_proj_free,
 		.usable = pod_usable, .set = pod_set, .remove = pod_remove,
 		.oom_msg = "out of memory recording a pod", .describe = pod_describe,
 	},

@@ -14,6 +14,7 @@
 #include "controller.h"
 #include "kc/alloc.h"
 #include "log.h"
+#include "tolerations.h"
 
 static void usage(FILE *f)
 {
@@ -54,6 +55,19 @@ static void usage(FILE *f)
 	        "  --webhook-certs MODE  self: firebreak creates and rotates the certificates and\n"
 	        "                        keeps the caBundle (default); external: cert-manager\n"
 	        "                        does, firebreak only loads them from the Secret\n"
+	        "  --managed[=BOOL]      managed mode, for clusters where Kubernetes' taint-eviction\n"
+	        "                        controller cannot be turned off: the webhook covers new\n"
+	        "                        pods' not-ready/unreachable tolerations (seconds removed,\n"
+	        "                        kept in an annotation firebreak honours), older pods are\n"
+	        "                        adopted; without it, covered pods get their seconds back\n"
+	        "  --adopt-rate N        pods covered or given back per second (default 10)\n"
+	        "  --default-toleration-seconds N  seconds recorded for a pod with no not-ready or\n"
+	        "                        unreachable toleration (as kube-apiserver's\n"
+	        "                        --default-*-toleration-seconds; default 300)\n"
+	        "  --restore-tolerations give every pod firebreak covered its seconds back, then\n"
+	        "                        exit (uninstall; no election, no webhook)\n"
+	        "  --stop-deployment NAME  with --restore-tolerations: first scale firebreak's\n"
+	        "                        Deployment NAME (in --namespace) to zero and wait\n"
 	        "  --log-level LEVEL     debug, info, warn, error (default info)\n"
 	        "  --log-format FORMAT   text (logfmt) or json (default text)\n"
 	        "  --exit-after-sync     list and watch until caches sync, report, exit\n"
@@ -109,7 +123,8 @@ int main(int argc, char **argv)
 	enum { O_CONFIG = 1, O_METRICS_ADDR, O_KUBECONFIG, O_CONTEXT, O_DRY_RUN, O_LEADER_ELECT, O_LEASE_NS, O_LEASE_NAME,
 	       O_QPS, O_BURST, O_LOG_LEVEL, O_LOG_FORMAT, O_EXIT_AFTER_SYNC, O_VERSION, O_HELP,
 	       O_WEBHOOK_ADDR, O_NAMESPACE, O_WEBHOOK_SECRET, O_WEBHOOK_CONFIG, O_WEBHOOK_SERVICE,
-	       O_WEBHOOK_SAN, O_WEBHOOK_CERTS, O_WEBHOOK_EXCLUDE_NS };
+	       O_WEBHOOK_SAN, O_WEBHOOK_CERTS, O_WEBHOOK_EXCLUDE_NS, O_MANAGED, O_ADOPT_RATE,
+	       O_DEFAULT_TOL, O_RESTORE, O_STOP_DEPLOYMENT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "metrics-addr", required_argument, NULL, O_METRICS_ADDR },
@@ -134,6 +149,11 @@ int main(int argc, char **argv)
 		{ "webhook-san", required_argument, NULL, O_WEBHOOK_SAN },
 		{ "webhook-exclude-namespaces", required_argument, NULL, O_WEBHOOK_EXCLUDE_NS },
 		{ "webhook-certs", required_argument, NULL, O_WEBHOOK_CERTS },
+		{ "managed", optional_argument, NULL, O_MANAGED },
+		{ "adopt-rate", required_argument, NULL, O_ADOPT_RATE },
+		{ "default-toleration-seconds", required_argument, NULL, O_DEFAULT_TOL },
+		{ "restore-tolerations", no_argument, NULL, O_RESTORE },
+		{ "stop-deployment", required_argument, NULL, O_STOP_DEPLOYMENT },
 		{ NULL, 0, NULL, 0 },
 	};
 	fb_settings set;
@@ -213,6 +233,29 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_MANAGED:
+			if (!parse_bool(optarg, &o.core.managed)) {
+				fprintf(stderr, "firebreak: --managed takes true or false\n");
+				return 2;
+			}
+			break;
+		case O_ADOPT_RATE:
+			if (!parse_num(optarg, 0.1, 10000, &num)) {
+				fprintf(stderr, "firebreak: --adopt-rate takes a number from 0.1 to 10000\n");
+				return 2;
+			}
+			o.core.adopt_per_s = num;
+			break;
+		case O_DEFAULT_TOL:
+			if (!parse_num(optarg, 0, FB_TOLERATION_S_MAX, &num) || num != (double)(int64_t)num) {
+				fprintf(stderr, "firebreak: --default-toleration-seconds takes a whole number "
+				        "of seconds, 0 or more\n");
+				return 2;
+			}
+			o.default_toleration_s = (int64_t)num;
+			break;
+		case O_RESTORE: o.restore_only = true; break;
+		case O_STOP_DEPLOYMENT: o.stop_deployment = optarg; break;
 		case O_VERSION:
 			printf("firebreak %s\n", FB_VERSION);
 			fb_settings_release(&set);
@@ -254,7 +297,13 @@ int main(int argc, char **argv)
 	}
 	pthread_detach(sig_thread);
 
-	fb_log(FB_INFO, "firebreak starting", "version=%s dry_run=%s leader_elect=%s", FB_VERSION,
+	if (o.stop_deployment && !o.restore_only) {
+		fprintf(stderr, "firebreak: --stop-deployment goes with --restore-tolerations\n");
+		return 2;
+	}
+	fb_log(FB_INFO, "firebreak starting", "version=%s mode=%s dry_run=%s leader_elect=%s",
+	       FB_VERSION,
+	       o.restore_only ? "restore-tolerations" : o.core.managed ? "managed" : "self-managed",
 	       o.core.dry_run ? "true" : "false", o.leader_elect ? "true" : "false");
 	int rc = fb_controller_run(&o, sig.stop);
 	fb_settings_release(&set);

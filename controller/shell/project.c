@@ -130,47 +130,6 @@ void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out)
 	                      .quarantine_taint = n->quarantine_taint };
 }
 
-/* v1.Toleration.ToleratesTaint for a NoExecute taint key=taint_key, value "". */
-static bool tolerates(const cJSON *t, const char *taint_key)
-{
-	const char *effect = str(t, "effect");
-	const char *key = str(t, "key");
-	const char *op = str(t, "operator");
-	const char *value = str(t, "value");
-	if (effect && *effect && strcmp(effect, "NoExecute") != 0)
-		return false;
-	if (key && *key && strcmp(key, taint_key) != 0)
-		return false;
-	if (!op || !*op || strcmp(op, "Equal") == 0)
-		return !value || !*value;
-	return strcmp(op, "Exists") == 0;
-}
-
-int64_t fb_pod_toleration_s(const cJSON *tolerations, const char *taint_key)
-{
-	bool matched = false;
-	int64_t min = INT64_MAX;
-	const cJSON *t;
-	if (!cJSON_IsArray(tolerations))
-		return FB_TOL_NONE;
-	cJSON_ArrayForEach(t, tolerations) {
-		if (!tolerates(t, taint_key))
-			continue;
-		matched = true;
-		const cJSON *secs = get(t, "tolerationSeconds");
-		if (!cJSON_IsNumber(secs) || !isfinite(secs->valuedouble))
-			continue;
-		if (secs->valuedouble <= 0)
-			return 0; /* getMinTolerationTime: <= 0 means evict at once */
-		int64_t s = secs->valuedouble > 1e12 ? (int64_t)1e12 : (int64_t)secs->valuedouble;
-		if (s < min)
-			min = s;
-	}
-	if (!matched)
-		return FB_TOL_NONE;
-	return min == INT64_MAX ? FB_TOL_FOREVER : min;
-}
-
 void fb_pod_proj_free(void *p, void *ud)
 {
 	fb_pod_proj *pod = p;
@@ -183,7 +142,40 @@ void fb_pod_proj_free(void *p, void *ud)
 	kc_free(pod->owner_kind);
 	kc_free(pod->owner_name);
 	kc_free(pod->template_hash);
+	kc_free(pod->tolerations);
+	kc_free(pod->resource_version);
 	kc_free(pod);
+}
+
+/*
+ * The failure tolerations as firebreak honours them: the spec's
+ * (tolerations.h), except that a key the pod tolerates forever takes the
+ * seconds its FB_ANNOTATION_TOLERATIONS records (a pod covered in managed
+ * mode). And what a rewrite needs, for the pods that may need one.
+ */
+static int project_tolerations(fb_pod_proj *p, const cJSON *meta, const cJSON *tols, void *ud)
+{
+	const fb_pod_project_opts *o = ud;
+	int64_t default_s = o ? o->default_s : FB_DEFAULT_TOLERATION_S;
+	const char *ann = str(get(meta, "annotations"), FB_ANNOTATION_TOLERATIONS);
+	fb_tol_record_clear(&p->record);
+	p->annotated = ann != NULL;
+	if (ann && fb_tol_record_parse(ann, &p->record) != 0) {
+		p->record_malformed = true;
+		p->record.not_ready_s = p->record.unreachable_s = default_s;
+	}
+	int64_t nr = fb_toleration_s(tols, FB_TAINT_NOT_READY);
+	int64_t ur = fb_toleration_s(tols, FB_TAINT_UNREACHABLE);
+	p->k8s_evicts = nr != FB_TOL_FOREVER || ur != FB_TOL_FOREVER;
+	p->tol_not_ready_s = nr == FB_TOL_FOREVER && p->record.not_ready_s >= 0
+	                             ? p->record.not_ready_s : nr;
+	p->tol_unreachable_s = ur == FB_TOL_FOREVER && p->record.unreachable_s >= 0
+	                               ? p->record.unreachable_s : ur;
+	bool keep = o && (o->managed ? p->k8s_evicts : p->annotated);
+	if (!keep)
+		return 0;
+	p->tolerations = cJSON_IsArray(tols) ? cJSON_PrintUnformatted(tols) : kc_strdup("[]");
+	return p->tolerations && dup_opt(&p->resource_version, str(meta, "resourceVersion")) ? 0 : -1;
 }
 
 void *fb_project_pod(const cJSON *obj, void *ud)
@@ -219,9 +211,8 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 	p->terminating = str(meta, "deletionTimestamp") != NULL;
 	const char *phase = str(status, "phase");
 	p->terminal = phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
-	const cJSON *tols = get(spec, "tolerations");
-	p->tol_not_ready_s = fb_pod_toleration_s(tols, FB_TAINT_NOT_READY);
-	p->tol_unreachable_s = fb_pod_toleration_s(tols, FB_TAINT_UNREACHABLE);
+	if (project_tolerations(p, meta, get(spec, "tolerations"), ud) != 0)
+		goto fail;
 	p->created_ms = p->arrived_ms = time_ms(meta, "creationTimestamp");
 	const cJSON *g;
 	const cJSON *gates = arr(spec, "schedulingGates");
@@ -299,7 +290,8 @@ void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 	                     .terminal = p->terminal, .tol_not_ready_s = p->tol_not_ready_s,
 	                     .tol_unreachable_s = p->tol_unreachable_s,
 	                     .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
-	                     .gated = p->gated, .gate_exempt = p->gate_exempt };
+	                     .gated = p->gated, .gate_exempt = p->gate_exempt,
+	                     .k8s_evicts = p->k8s_evicts, .annotated = p->annotated };
 }
 
 void fb_budget_proj_free(void *p, void *ud)

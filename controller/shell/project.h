@@ -15,9 +15,8 @@
 #include "budget.h"
 #include "core.h"
 #include "selector.h"
+#include "tolerations.h"
 
-#define FB_TAINT_NOT_READY   "node.kubernetes.io/not-ready"
-#define FB_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
 #define FB_LABEL_EXCLUDE_DISRUPTION "node.kubernetes.io/exclude-disruption"
 #define FB_ANNOTATION_MIRROR "kubernetes.io/config.mirror"
 
@@ -56,7 +55,29 @@ typedef struct fb_pod_proj {
 	int64_t created_ms;             /* metadata.creationTimestamp */
 	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
 	bool gate_exempt;               /* labelled firebreak.dev/webhook=skip */
+	/* managed mode (tolerations.h); tol_*_s above already honour the record */
+	bool k8s_evicts;                /* the taint-eviction controller would evict it in finite time */
+	bool annotated;                 /* carries FB_ANNOTATION_TOLERATIONS */
+	bool record_malformed;          /* ... with a value fb_tol_record_parse refuses */
+	fb_tol_record record;           /* ... as parsed (a malformed one: the default, both keys) */
+	/* Kept only for a pod firebreak may have to rewrite (fb_pod_project_opts): */
+	char *tolerations;              /* spec.tolerations, compact JSON ("[]" when none) */
+	char *resource_version;         /* metadata.resourceVersion: the write's precondition */
 } fb_pod_proj;
+
+/*
+ * How fb_project_pod projects (its ud; NULL = the defaults: not managed, a
+ * malformed annotation read as FB_DEFAULT_TOLERATION_S).
+ *   - managed: keep tolerations and resourceVersion of a pod the
+ *     taint-eviction controller would evict (to adopt it); not managed: of a
+ *     pod that carries the annotation (to restore it). Nothing of any other
+ *     pod, so that a cluster of covered pods costs no memory for this.
+ *   - default_s: the seconds a malformed annotation is read as, for both keys.
+ */
+typedef struct fb_pod_project_opts {
+	bool managed;
+	int64_t default_s;
+} fb_pod_project_opts;
 
 typedef struct fb_budget_proj {
 	char *name;
@@ -92,14 +113,5 @@ int fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out);
  * workload. DaemonSet pods are never suspects (the core skips them).
  */
 void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl);
-
-/*
- * The pod's tolerance of a NoExecute taint with this key and an empty value,
- * as the taint-eviction controller judges it: v1.Toleration.ToleratesTaint
- * over spec.tolerations, then getMinTolerationTime over the matching ones.
- * FB_TOL_NONE when none matches, FB_TOL_FOREVER when the matching ones have
- * no tolerationSeconds, else the smallest seconds (negative counts as 0).
- */
-int64_t fb_pod_toleration_s(const cJSON *tolerations, const char *taint_key);
 
 #endif

@@ -62,6 +62,16 @@ static const struct {
 	  "Scheduling gates removed from pods of released workloads, by result." },
 	{ "firebreak_failures_explained_total", FB_COUNTER,
 	  "Node failures put down to a quarantined workload (evidence against no other)." },
+	{ "firebreak_managed_mode", FB_GAUGE,
+	  "1 in managed mode (the taint-eviction controller stays on; firebreak covers pods)." },
+	{ "firebreak_managed_pods", FB_GAUGE,
+	  "Managed mode: pods not covered yet (uncovered), of them past the report time "
+	  "(uncovered_reported); with the mode off, pods still to be given their seconds back "
+	  "(to_restore)." },
+	{ "firebreak_managed_writes_total", FB_COUNTER,
+	  "Pods covered or given their seconds back by a patch, by op and result." },
+	{ "firebreak_webhook_tolerations_covered_total", FB_COUNTER,
+	  "New pods whose failure tolerations the webhook covered (managed mode)." },
 	{ "firebreak_webhook_serving", FB_GAUGE,
 	  "1 while the admission webhook has a certificate and listens." },
 	{ "firebreak_webhook_reviews_total", FB_COUNTER,
@@ -143,6 +153,7 @@ static void webhook_metrics(fb_controller *c)
 	fb_webhook_stats(c->webhook, &ws);
 	char lbl[64];
 	fb_metrics_set(m, "firebreak_webhook_serving", NULL, ws.listening ? 1 : 0);
+	fb_metrics_set(m, "firebreak_webhook_tolerations_covered_total", NULL, (double)ws.covered);
 	for (int i = 0; i < FB_ADM_OUTCOMES; i++) {
 		snprintf(lbl, sizeof(lbl), "outcome=\"%s\"", fb_adm_outcome_name((fb_adm_outcome)i));
 		fb_metrics_set(m, "firebreak_webhook_reviews_total", lbl, (double)ws.outcomes[i]);
@@ -207,6 +218,11 @@ static void metrics_refresh(fb_controller *c)
 	               (double)st.escapes_deleted);
 	fb_metrics_set(m, "firebreak_failures_explained_total", NULL,
 	               (double)st.failures_explained);
+	fb_metrics_set(m, "firebreak_managed_mode", NULL, c->managed ? 1 : 0);
+	fb_metrics_set(m, "firebreak_managed_pods", "state=\"uncovered\"", (double)st.pods_uncovered);
+	fb_metrics_set(m, "firebreak_managed_pods", "state=\"uncovered_reported\"",
+	               (double)st.pods_uncovered_reported);
+	fb_metrics_set(m, "firebreak_managed_pods", "state=\"to_restore\"", (double)st.pods_to_restore);
 	webhook_metrics(c);
 	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
 		kc_informer *inf = fb__informer(c, (fb_informer_id)i);
@@ -269,9 +285,28 @@ void fb__serve(void *ud, const char *path, int *status, const char **ctype, char
 			fb_webhook_stats(c->webhook, &ws);
 		bool ok = synced && ws.listening;
 		*status = ok ? 200 : 503;
-		text = !synced        ? "caches not synced\n"
-		       : !ws.listening ? "webhook not serving yet (no certificate loaded)\n"
-		       : fb__may_write(c) ? "ok: leader\n" : "ok: follower\n";
+		text = !synced        ? "caches not synced"
+		       : !ws.listening ? "webhook not serving yet (no certificate loaded)"
+		       : fb__may_write(c) ? "ok: leader" : "ok: follower";
+		/* the mode, and (the leader knows) what managed mode still has to do: detail
+		 * only, never a reason to be unready (that would take the webhook away) */
+		fb_core_stats st;
+		pthread_mutex_lock(&c->lock);
+		fb_core_get_stats(c->core, &st);
+		pthread_mutex_unlock(&c->lock);
+		char buf[256];
+		if (c->managed)
+			snprintf(buf, sizeof(buf), "%s\nmode: managed%s; pods not covered yet: %zu%s\n",
+			         text, fb__may_write(c) ? "" : " (counted by the leader)",
+			         st.pods_uncovered,
+			         st.pods_uncovered_reported ? " (some for longer than the report time)"
+			                                    : "");
+		else
+			snprintf(buf, sizeof(buf), "%s\nmode: self-managed; pods to restore: %zu\n", text,
+			         st.pods_to_restore);
+		*body = kc_strdup(buf);
+		*len = *body ? strlen(*body) : 0;
+		return;
 	} else {
 		*status = 404;
 		text = "not found: try /metrics, /healthz or /readyz\n";

@@ -49,6 +49,8 @@ struct fb_webhook {
 	int want_port;
 	fb_webhook_gate_fn gate;
 	void *ud;
+	bool managed;                   /* fixed before the server starts */
+	int64_t default_toleration_s;
 
 	pthread_mutex_t start_lock;     /* serialises fb_webhook_set_cert (and the start) */
 	pthread_mutex_t cert_lock;      /* cur, read by each handshake on the server thread */
@@ -61,7 +63,7 @@ struct fb_webhook {
 	atomic_int port;                /* 0 until listening */
 	uint64_t buffered;              /* bodies being read, by Content-Length (server thread) */
 
-	counter certs_loaded, certs_refused, requests, gated, allowed, dry_run;
+	counter certs_loaded, certs_refused, requests, gated, allowed, dry_run, covered;
 	counter outcomes[FB_ADM_OUTCOMES];
 	counter errors[FB_WEBHOOK_ERR_COUNT];
 	counter latency_le[FB_WEBHOOK_LATENCY_BUCKETS];
@@ -277,17 +279,21 @@ static void log_review(const fb_adm_result *res)
 		return;
 	char id[FB_WORKLOAD_ID_MAX], qid[FB_WORKLOAD_ID_MAX + 16], qns[FB_NS_MAX + 16];
 	char qpod[FB_NAME_MAX + 16], qq[FB_NAME_MAX + 16], quid[FB_ADM_UID_MAX + 16];
+	char rec[FB_TOL_RECORD_MAX] = "";
+	if (res->covered)
+		fb_tol_record_format(&res->record, rec);
 	fb_log(level,
 	       res->outcome == FB_ADM_GATED        ? "pod gated"
 	       : res->outcome == FB_ADM_UNGATEABLE ? "pod of a quarantined workload not gated: it sets spec.nodeName"
 	                                           : "admission review answered",
-	       "outcome=%s ns=%s pod=%s workload=%s quarantine=%s dry_run=%s uid=%s",
+	       "outcome=%s ns=%s pod=%s workload=%s quarantine=%s covered=%s dry_run=%s uid=%s",
 	       fb_adm_outcome_name(res->outcome), fb_log_quote(res->ns, qns, sizeof(qns)),
 	       fb_log_quote(res->pod, qpod, sizeof(qpod)),
 	       fb_log_quote(fb_workload_ref_empty(&res->workload) ? ""
 	                                                          : fb_workload_id(&res->workload, id),
 	                    qid, sizeof(qid)),
-	       fb_log_quote(res->quarantine, qq, sizeof(qq)), res->dry_run ? "true" : "false",
+	       fb_log_quote(res->quarantine, qq, sizeof(qq)), rec[0] ? rec : "no",
+	       res->dry_run ? "true" : "false",
 	       fb_log_quote(res->uid, quid, sizeof(quid)));
 }
 
@@ -297,8 +303,10 @@ static int on_body(fb_webhook *w, struct lws *wsi, session *s)
 	fb_adm_result res;
 	char *out;
 	size_t len;
-	kc_err err = fb_admreview_answer(s->body.data ? s->body.data : "", s->body.len, w->gate,
-	                                 w->ud, &res, &out, &len);
+	fb_adm_options o = { .gate = w->gate, .ud = w->ud, .managed = w->managed,
+		             .default_toleration_s = w->default_toleration_s };
+	kc_err err = fb_admreview_answer_opts(s->body.data ? s->body.data : "", s->body.len, &o,
+	                                      &res, &out, &len);
 	body_release(w, s);
 	switch (err) {
 	case KC_OK:
@@ -306,6 +314,8 @@ static int on_body(fb_webhook *w, struct lws *wsi, session *s)
 		atomic_fetch_add(&w->outcomes[res.outcome], 1);
 		if (res.dry_run)
 			atomic_fetch_add(&w->dry_run, 1);
+		if (res.covered)
+			atomic_fetch_add(&w->covered, 1);
 		log_review(&res);
 		s->out = s->owned = out;
 		s->out_len = len;
@@ -641,6 +651,7 @@ void fb_webhook_stats(const fb_webhook *w, struct fb_webhook_stats *out)
 	out->gated = atomic_load(&w->gated);
 	out->allowed = atomic_load(&w->allowed);
 	out->dry_run = atomic_load(&w->dry_run);
+	out->covered = atomic_load(&w->covered);
 	for (size_t i = 0; i < FB_ADM_OUTCOMES; i++)
 		out->outcomes[i] = atomic_load(&w->outcomes[i]);
 	for (size_t i = 0; i < FB_WEBHOOK_ERR_COUNT; i++)
@@ -649,6 +660,12 @@ void fb_webhook_stats(const fb_webhook *w, struct fb_webhook_stats *out)
 		out->latency_le[i] = atomic_load(&w->latency_le[i]);
 	out->latency_count = atomic_load(&w->latency_count);
 	out->latency_sum_s = (double)atomic_load(&w->latency_sum_us) / 1e6;
+}
+
+void fb_webhook_set_managed(fb_webhook *w, int64_t default_toleration_s)
+{
+	w->managed = true;
+	w->default_toleration_s = default_toleration_s;
 }
 
 void fb_webhook_free(fb_webhook *w)

@@ -126,6 +126,7 @@ struct fb_webhook_stats {
 	uint64_t allowed;               /* reviews answered allowed without a patch */
 	uint64_t outcomes[FB_ADM_OUTCOMES]; /* gated + allowed, by fb_adm_outcome */
 	uint64_t dry_run;               /* of gated + allowed, dry-run requests */
+	uint64_t covered;               /* of gated + allowed, pods whose tolerations were covered */
 	uint64_t errors[FB_WEBHOOK_ERR_COUNT]; /* requests refused, by kind */
 	/*
 	 * Latency of every answered request, from its headers read to its answer
@@ -143,6 +144,13 @@ struct fb_webhook_stats {
  * or memory runs out. The caller owns it and frees it with fb_webhook_free.
  */
 fb_webhook *fb_webhook_new(const char *addr, fb_webhook_gate_fn gate, void *ud);
+
+/*
+ * Managed mode (admreview.h): cover new pods' failure tolerations, recording
+ * default_toleration_s for a key a pod does not tolerate at all. Call before
+ * the webhook first listens (before the first fb_webhook_set_cert).
+ */
+void fb_webhook_set_managed(fb_webhook *w, int64_t default_toleration_s);
 
 /*
  * Load (first call: start listening) or replace the serving certificate

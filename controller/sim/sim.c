@@ -675,6 +675,8 @@ static void apply_actions(sim *s)
 		case FB_ACT_QUARANTINE_STATUS:
 		case FB_ACT_QUARANTINE_HOLD:
 		case FB_ACT_QUARANTINE_FINALIZE:
+		case FB_ACT_COVER:   /* managed mode is not simulated: its eviction times are */
+		case FB_ACT_UNCOVER: /* those of self-managed mode (docs/simulator.md) */
 			break;
 		case FB_ACT_SCALE_TO_ZERO:
 		case FB_ACT_SCALE_RESTORE:

@@ -10,7 +10,7 @@
 static int64_t tol(const char *json, const char *key)
 {
 	cJSON *t = cJSON_Parse(json);
-	int64_t v = fb_pod_toleration_s(t, key);
+	int64_t v = fb_toleration_s(t, key);
 	cJSON_Delete(t);
 	return v;
 }
@@ -35,11 +35,17 @@ KT_TEST(toleration_matching_follows_tolerates_taint)
 	/* Equal needs the taint's (empty) value */
 	KT_EQ_INT(tol("[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Equal\","
 	              "\"value\":\"x\",\"effect\":\"NoExecute\"}]", FB_TAINT_UNREACHABLE), FB_TOL_NONE);
-	/* the smallest seconds among the matching; one without seconds does not make it forever */
+	/* the first matching toleration decides (GetMatchingTolerations takes one per taint):
+	 * a wildcard without seconds first is forever, whatever follows */
 	KT_EQ_INT(tol("[{\"operator\":\"Exists\",\"effect\":\"NoExecute\"},"
 	              "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","
 	              "\"tolerationSeconds\":60},{\"operator\":\"Exists\",\"tolerationSeconds\":120}]",
-	              FB_TAINT_UNREACHABLE), 60);
+	              FB_TAINT_UNREACHABLE), FB_TOL_FOREVER);
+	/* ... and a later, shorter one does not shorten the first */
+	KT_EQ_INT(tol("[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","
+	              "\"effect\":\"NoExecute\",\"tolerationSeconds\":600},"
+	              "{\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}]",
+	              FB_TAINT_UNREACHABLE), 600);
 	/* negative or zero seconds: at once */
 	KT_EQ_INT(tol("[{\"operator\":\"Exists\",\"tolerationSeconds\":-5}]", FB_TAINT_NOT_READY), 0);
 	/* other keys do not match */

@@ -1,0 +1,323 @@
+/* tolerations.c - the failure taints' tolerations, read and rewritten (see tolerations.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tolerations.h"
+
+#define KEY_NOT_READY "not-ready"
+#define KEY_UNREACHABLE "unreachable"
+
+static const cJSON *get(const cJSON *obj, const char *name)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+}
+
+static const char *str(const cJSON *obj, const char *name)
+{
+	const cJSON *it = get(obj, name);
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+void fb_tol_record_clear(fb_tol_record *r)
+{
+	r->not_ready_s = r->unreachable_s = FB_TOL_FOREVER;
+}
+
+bool fb_tol_record_any(const fb_tol_record *r)
+{
+	return r->not_ready_s >= 0 || r->unreachable_s >= 0;
+}
+
+int fb_tol_record_parse(const char *s, fb_tol_record *out)
+{
+	fb_tol_record r;
+	fb_tol_record_clear(&r);
+	fb_tol_record_clear(out);
+	if (!s || !*s || strlen(s) >= FB_TOL_RECORD_MAX)
+		return -1;
+	const char *p = s;
+	for (;;) {
+		int64_t *slot;
+		if (strncmp(p, KEY_NOT_READY "=", sizeof(KEY_NOT_READY)) == 0) {
+			slot = &r.not_ready_s;
+			p += sizeof(KEY_NOT_READY);
+		} else if (strncmp(p, KEY_UNREACHABLE "=", sizeof(KEY_UNREACHABLE)) == 0) {
+			slot = &r.unreachable_s;
+			p += sizeof(KEY_UNREACHABLE);
+		} else {
+			return -1;
+		}
+		if (*slot != FB_TOL_FOREVER || *p < '0' || *p > '9')
+			return -1; /* a key twice, or no number */
+		int64_t v = 0;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (*p - '0');
+			if (v > FB_TOLERATION_S_MAX)
+				return -1;
+		}
+		*slot = v;
+		if (!*p)
+			break;
+		if (*p++ != ',')
+			return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+void fb_tol_record_format(const fb_tol_record *r, char buf[FB_TOL_RECORD_MAX])
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	if (r->not_ready_s >= 0)
+		n += (size_t)snprintf(buf, FB_TOL_RECORD_MAX, KEY_NOT_READY "=%lld",
+		                      (long long)r->not_ready_s);
+	if (r->unreachable_s >= 0 && n < FB_TOL_RECORD_MAX)
+		snprintf(buf + n, FB_TOL_RECORD_MAX - n, "%s" KEY_UNREACHABLE "=%lld", n ? "," : "",
+		         (long long)r->unreachable_s);
+}
+
+/* v1.Toleration.ToleratesTaint for the NoExecute taint taint_key with no value
+ * (the comparison operators Lt/Gt never match a value-less taint). */
+static bool tolerates(const cJSON *t, const char *taint_key)
+{
+	const char *effect = str(t, "effect");
+	const char *key = str(t, "key");
+	const char *op = str(t, "operator");
+	const char *value = str(t, "value");
+	if (!cJSON_IsObject(t))
+		return false;
+	if (effect && *effect && strcmp(effect, "NoExecute") != 0)
+		return false;
+	if (key && *key && strcmp(key, taint_key) != 0)
+		return false;
+	if (!op || !*op || strcmp(op, "Equal") == 0)
+		return !value || !*value;
+	return strcmp(op, "Exists") == 0;
+}
+
+/* The first toleration of taint_key in spec order, its index in *at; NULL: none. */
+static const cJSON *first_match(const cJSON *tolerations, const char *taint_key, int *at)
+{
+	const cJSON *t;
+	int i = 0;
+	if (!cJSON_IsArray(tolerations))
+		return NULL;
+	cJSON_ArrayForEach(t, tolerations) {
+		if (tolerates(t, taint_key)) {
+			*at = i;
+			return t;
+		}
+		i++;
+	}
+	return NULL;
+}
+
+/* tolerationSeconds of t as getMinTolerationTime reads it; FB_TOL_FOREVER without. */
+static int64_t seconds_of(const cJSON *t)
+{
+	const cJSON *secs = get(t, "tolerationSeconds");
+	if (!cJSON_IsNumber(secs) || isnan(secs->valuedouble))
+		return FB_TOL_FOREVER;
+	if (secs->valuedouble <= 0)
+		return 0;
+	return secs->valuedouble >= (double)FB_TOLERATION_S_MAX ? FB_TOLERATION_S_MAX
+	                                                        : (int64_t)secs->valuedouble;
+}
+
+int64_t fb_toleration_s(const cJSON *tolerations, const char *taint_key)
+{
+	int at;
+	const cJSON *t = first_match(tolerations, taint_key, &at);
+	return t ? seconds_of(t) : FB_TOL_NONE;
+}
+
+bool fb_tolerations_finite(const cJSON *tolerations)
+{
+	return fb_toleration_s(tolerations, FB_TAINT_NOT_READY) != FB_TOL_FOREVER ||
+	       fb_toleration_s(tolerations, FB_TAINT_UNREACHABLE) != FB_TOL_FOREVER;
+}
+
+/* {key: taint_key, operator: Exists, effect: NoExecute[, tolerationSeconds: s]}; NULL on ENOMEM. */
+static cJSON *key_toleration(const char *taint_key, int64_t s)
+{
+	cJSON *t = cJSON_CreateObject();
+	if (!t || !cJSON_AddStringToObject(t, "key", taint_key) ||
+	    !cJSON_AddStringToObject(t, "operator", "Exists") ||
+	    !cJSON_AddStringToObject(t, "effect", "NoExecute") ||
+	    (s >= 0 && !cJSON_AddNumberToObject(t, "tolerationSeconds", (double)s))) {
+		cJSON_Delete(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Insert item at index at of list (at == size: append); frees item on failure. */
+static bool insert(cJSON *list, int at, cJSON *item)
+{
+	if (!item)
+		return false;
+	bool ok = at >= cJSON_GetArraySize(list) ? cJSON_AddItemToArray(list, item)
+	                                         : cJSON_InsertItemInArray(list, at, item);
+	if (!ok)
+		cJSON_Delete(item);
+	return ok;
+}
+
+/* A copy of tolerations as an array (none = empty); NULL on ENOMEM. */
+static cJSON *copy_list(const cJSON *tolerations)
+{
+	return cJSON_IsArray(tolerations) ? cJSON_Duplicate(tolerations, true)
+	                                  : cJSON_CreateArray();
+}
+
+/* Cover taint_key in list (tolerations.h); *recorded: the seconds taken, or prior. */
+static bool cover_key(cJSON *list, const char *taint_key, int64_t prior, int64_t default_s,
+                      int64_t *recorded, bool *changed)
+{
+	int at = 0;
+	cJSON *t = (cJSON *)first_match(list, taint_key, &at);
+	if (!t) {
+		*recorded = default_s;
+		*changed = true;
+		return insert(list, cJSON_GetArraySize(list), key_toleration(taint_key, -1));
+	}
+	int64_t s = seconds_of(t);
+	if (s == FB_TOL_FOREVER) {
+		*recorded = prior; /* forever already: by the pod itself, or by us before */
+		return true;
+	}
+	*recorded = s;
+	*changed = true;
+	const char *key = str(t, "key");
+	if (key && *key) { /* a toleration of this key alone: drop its seconds */
+		cJSON_DeleteItemFromObjectCaseSensitive(t, "tolerationSeconds");
+		return true;
+	}
+	return insert(list, at, key_toleration(taint_key, -1));
+}
+
+kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior,
+                            int64_t default_s, cJSON **out, fb_tol_record *rec)
+{
+	fb_tol_record none;
+	fb_tol_record_clear(&none);
+	if (!prior)
+		prior = &none;
+	*out = NULL;
+	*rec = none;
+	cJSON *list = copy_list(tolerations);
+	bool changed = false;
+	if (!list || !cover_key(list, FB_TAINT_NOT_READY, prior->not_ready_s, default_s,
+	                        &rec->not_ready_s, &changed) ||
+	    !cover_key(list, FB_TAINT_UNREACHABLE, prior->unreachable_s, default_s,
+	               &rec->unreachable_s, &changed)) {
+		cJSON_Delete(list);
+		*rec = none;
+		return KC_ERR_NOMEM;
+	}
+	if (changed)
+		*out = list;
+	else
+		cJSON_Delete(list);
+	return KC_OK;
+}
+
+/* Give taint_key's first matching toleration in list the seconds s again. */
+static bool restore_key(cJSON *list, const char *taint_key, int64_t s, bool *changed)
+{
+	if (s < 0)
+		return true; /* not recorded */
+	int at = 0;
+	cJSON *t = (cJSON *)first_match(list, taint_key, &at);
+	if (t && seconds_of(t) != FB_TOL_FOREVER)
+		return true; /* it has seconds again (restored before, or changed since) */
+	*changed = true;
+	const char *effect = str(t, "effect"), *key = str(t, "key");
+	if (t && key && *key && effect && strcmp(effect, "NoExecute") == 0) {
+		/* a toleration of this key alone (tolerationSeconds is valid only with
+		 * effect NoExecute): its seconds back */
+		cJSON_DeleteItemFromObjectCaseSensitive(t, "tolerationSeconds");
+		return cJSON_AddNumberToObject(t, "tolerationSeconds", (double)s) != NULL;
+	}
+	/* none, a wildcard or one of every effect (not after a cover, but the annotation
+	 * is anyone's to write): a toleration of this key with the seconds, before it, so
+	 * that no other taint's toleration changes */
+	return insert(list, t ? at : cJSON_GetArraySize(list), key_toleration(taint_key, s));
+}
+
+kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out)
+{
+	*out = NULL;
+	cJSON *list = copy_list(tolerations);
+	bool changed = false;
+	if (!list || !restore_key(list, FB_TAINT_NOT_READY, rec->not_ready_s, &changed) ||
+	    !restore_key(list, FB_TAINT_UNREACHABLE, rec->unreachable_s, &changed)) {
+		cJSON_Delete(list);
+		return KC_ERR_NOMEM;
+	}
+	if (changed)
+		*out = list;
+	else
+		cJSON_Delete(list);
+	return KC_OK;
+}
+
+/* {"metadata":{"resourceVersion":rv,"annotations":{ANN: record or null}},"spec":{"tolerations":list}} */
+static cJSON *merge_patch(const char *rv, const fb_tol_record *rec, cJSON *list)
+{
+	cJSON *patch = cJSON_CreateObject(), *meta, *anns, *spec;
+	if (!patch || !(meta = cJSON_AddObjectToObject(patch, "metadata")) ||
+	    (rv && !cJSON_AddStringToObject(meta, "resourceVersion", rv)) ||
+	    !(anns = cJSON_AddObjectToObject(meta, "annotations")))
+		goto fail;
+	if (rec) {
+		char value[FB_TOL_RECORD_MAX];
+		fb_tol_record_format(rec, value);
+		if (!cJSON_AddStringToObject(anns, FB_ANNOTATION_TOLERATIONS, value))
+			goto fail;
+	} else if (!cJSON_AddNullToObject(anns, FB_ANNOTATION_TOLERATIONS)) {
+		goto fail;
+	}
+	if (list) {
+		if (!(spec = cJSON_AddObjectToObject(patch, "spec")) ||
+		    !cJSON_AddItemToObject(spec, "tolerations", list))
+			goto fail;
+	}
+	return patch;
+fail:
+	cJSON_Delete(list);
+	cJSON_Delete(patch);
+	return NULL;
+}
+
+kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
+                                const fb_tol_record *prior, bool cover, int64_t default_s,
+                                cJSON **out)
+{
+	*out = NULL;
+	cJSON *tols = cJSON_Parse(tolerations ? tolerations : "[]");
+	if (!tols)
+		return KC_ERR_PARSE; /* cJSON's only failure we cannot tell from ENOMEM */
+	if (!cJSON_IsArray(tols) && !cJSON_IsNull(tols)) {
+		cJSON_Delete(tols);
+		return KC_ERR_PARSE;
+	}
+	cJSON *list = NULL;
+	kc_err err;
+	if (cover) {
+		fb_tol_record rec;
+		err = fb_tolerations_cover(tols, prior, default_s, &list, &rec);
+		if (err == KC_OK && list && !(*out = merge_patch(resource_version, &rec, list)))
+			err = KC_ERR_NOMEM;
+	} else {
+		fb_tol_record none;
+		fb_tol_record_clear(&none);
+		err = fb_tolerations_restore(tols, prior ? prior : &none, &list);
+		if (err == KC_OK && !(*out = merge_patch(resource_version, NULL, list)))
+			err = KC_ERR_NOMEM;
+	}
+	cJSON_Delete(tols);
+	return err;
+}

@@ -1,0 +1,124 @@
+/*
+ * tolerations.h - a pod's tolerations of the two failure taints,
+ * node.kubernetes.io/not-ready and node.kubernetes.io/unreachable (NoExecute),
+ * read as Kubernetes' taint-eviction controller reads them, and rewritten for
+ * managed mode (docs/DESIGN.md "Managed clusters", issue 13). Pure: JSON in,
+ * JSON out; no I/O, no clock, no log.
+ *
+ * Reading (fb_toleration_s), as pkg/controller/tainteviction does for one
+ * taint: the FIRST toleration in spec order that tolerates it
+ * (v1helper.GetMatchingTolerations, Toleration.ToleratesTaint) decides; none =
+ * evicted at once; with tolerationSeconds <= 0 at once; with seconds after
+ * them; without seconds never (getMinTolerationTime's -1).
+ *
+ * Managed mode, where the taint-eviction controller stays on: a pod is
+ * "covered" when neither failure taint has a finite time any more, so that
+ * controller never evicts it, and the times it had are kept in the annotation
+ * FB_ANNOTATION_TOLERATIONS ("not-ready=300,unreachable=300"), which firebreak
+ * honours instead. fb_tolerations_cover makes a pod so, for each key whose
+ * first matching toleration is finite:
+ *   - a toleration of that very key loses its tolerationSeconds (on an UPDATE
+ *     the API server allows exactly that change: validateOnlyAddedTolerations);
+ *   - a toleration of every key (the empty-key wildcard) is left as it is, for
+ *     every other taint's sake, and a toleration of this key alone, without
+ *     seconds, is put before it;
+ *   - no matching toleration at all (the DefaultTolerationSeconds admission
+ *     plugin is off, or a toleration of the key that does not match, which
+ *     the plugin counts) gets one appended, recorded with the default seconds
+ *     the plugin would have given.
+ * The wildcard toleration itself is never written: it tolerates every taint.
+ * fb_tolerations_restore undoes it: each recorded key's first matching
+ * toleration gets its seconds back (an added one cannot be removed again on
+ * an UPDATE; with the seconds it decides exactly as the original did).
+ */
+#ifndef FB_TOLERATIONS_H
+#define FB_TOLERATIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core.h" /* FB_TOL_NONE, FB_TOL_FOREVER */
+#include "kc/error.h"
+
+#define FB_TAINT_NOT_READY   "node.kubernetes.io/not-ready"
+#define FB_TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
+
+/* The seconds a covered pod's failure tolerations had before firebreak took them. */
+#define FB_ANNOTATION_TOLERATIONS "firebreak.dev/toleration-seconds"
+/* Longest annotation value fb_tol_record_format writes or fb_tol_record_parse reads. */
+#define FB_TOL_RECORD_MAX 64
+/* The DefaultTolerationSeconds plugin's default (kube-apiserver
+ * --default-not-ready-toleration-seconds / --default-unreachable-toleration-seconds). */
+#define FB_DEFAULT_TOLERATION_S 300
+/* Seconds beyond this are read as this (about 31,700 years). */
+#define FB_TOLERATION_S_MAX 1000000000000LL
+
+/* What the annotation records: seconds >= 0 per key, or FB_TOL_FOREVER = not recorded. */
+typedef struct fb_tol_record {
+	int64_t not_ready_s;
+	int64_t unreachable_s;
+} fb_tol_record;
+
+/* Nothing recorded. */
+void fb_tol_record_clear(fb_tol_record *r);
+
+/* True if r records either key. */
+bool fb_tol_record_any(const fb_tol_record *r);
+
+/*
+ * Parse an annotation value: "not-ready=S", "unreachable=S" or both, comma
+ * separated, S a decimal 0..FB_TOLERATION_S_MAX. 0 and *out filled; -1 for
+ * anything else (empty, unknown key, a key twice, not a number, too long),
+ * *out then cleared.
+ */
+int fb_tol_record_parse(const char *s, fb_tol_record *out);
+
+/* The annotation value of r ("" when nothing is recorded). Always fits FB_TOL_RECORD_MAX. */
+void fb_tol_record_format(const fb_tol_record *r, char buf[FB_TOL_RECORD_MAX]);
+
+/* The effective toleration of taint_key (above): seconds, FB_TOL_NONE or FB_TOL_FOREVER.
+ * tolerations may be NULL or not an array (= none). */
+int64_t fb_toleration_s(const cJSON *tolerations, const char *taint_key);
+
+/*
+ * Cover (above). tolerations: the pod's spec.tolerations (NULL = none).
+ * prior: what its annotation records already (a reinvocation of the webhook,
+ * or NULL); a key the pod tolerates forever keeps its prior record, a key
+ * with finite seconds now is recorded anew. default_s: the seconds recorded
+ * for a key with no matching toleration.
+ * On KC_OK: *rec is the record to write, *out the new tolerations (owned by
+ * the caller) or NULL when nothing is to change. KC_ERR_NOMEM otherwise,
+ * *out NULL.
+ */
+kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior,
+                            int64_t default_s, cJSON **out, fb_tol_record *rec);
+
+/*
+ * Restore (above): every key rec records whose first matching toleration has
+ * no seconds gets rec's seconds. *out: the new tolerations (owned by the
+ * caller), or NULL when nothing is to change. KC_ERR_NOMEM, *out NULL.
+ */
+kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out);
+
+/*
+ * The JSON merge patch that covers (cover true) or restores a pod, from its
+ * spec.tolerations as JSON text, its resourceVersion (the precondition: a pod
+ * changed since is refused with 409 and read again) and its annotation's
+ * record (prior; NULL = none). Covering writes the tolerations and the record;
+ * restoring writes the tolerations (when they change) and removes the
+ * annotation. The whole list is written because tolerations is an atomic list.
+ * On KC_OK *out is the patch (owned by the caller), or NULL when the pod needs
+ * nothing. KC_ERR_PARSE when tolerations is not a JSON array, KC_ERR_NOMEM.
+ */
+kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
+                                const fb_tol_record *prior, bool cover, int64_t default_s,
+                                cJSON **out);
+
+/* True when the taint-eviction controller would evict a pod with these tolerations from a
+ * failed node in finite time (either key not tolerated forever). */
+bool fb_tolerations_finite(const cJSON *tolerations);
+
+#endif
