@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback, with simulated kubelets.
 #
-#   e2e/cluster.sh up [--mode baseline|firebreak] [--nodes N]   start (idempotent)
+#   e2e/cluster.sh up [--mode baseline|firebreak|managed] [--nodes N]   start (idempotent)
 #   e2e/cluster.sh down                                         stop everything (idempotent)
 #   e2e/cluster.sh status                                       processes and nodes
 #   e2e/cluster.sh fail-node NAME | revive-node NAME            stop / resume a node's heartbeat
@@ -10,6 +10,8 @@
 #
 # Modes: baseline  = stock kube-controller-manager (taint-based eviction on)
 #        firebreak = --controllers='*,-taint-eviction-controller'
+#        managed   = stock kube-controller-manager, as on a managed cluster (EKS, GKE, AKS),
+#                    where firebreak runs --managed (docs/operations.md §1)
 # Tunables (environment): E2E_NODES (6), E2E_ZONES (zone-a,zone-b,zone-c),
 #   E2E_TOLERATION_SECONDS (10: default not-ready/unreachable tolerations),
 #   E2E_GRACE (8s: --node-monitor-grace-period), E2E_POISON_DELAY (10s),
@@ -304,7 +306,8 @@ main() {
       *) args+=("$1"); shift ;;
     esac
   done
-  [[ "${MODE}" == baseline || "${MODE}" == firebreak ]] || die "unknown mode ${MODE}"
+  [[ "${MODE}" == baseline || "${MODE}" == firebreak || "${MODE}" == managed ]] ||
+    die "unknown mode ${MODE}"
   if ! [[ "${NODES}" =~ ^[0-9]+$ ]] || ((NODES < 1 || NODES > 250)); then
     die "bad node count ${NODES}"
   fi

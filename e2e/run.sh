@@ -93,6 +93,12 @@ install_webhook() {
 start_firebreak() {
   local name="$1" port="$2"
   shift 2
+  if [[ "${FB_MANAGED:-0}" == 1 && "${1:-}" != --webhook ]]; then
+    # a managed variant (managed_variant): every replica --managed behind its own webhook on
+    # PORT+1363; the configuration points at the replica started last
+    install_webhook "$((port + 1363))"
+    set -- --webhook "$((port + 1363))" --managed "$@"
+  fi
   local -a webhook=(--webhook-addr "")
   if [[ "${1:-}" == --webhook ]]; then
     webhook=(--webhook-addr "127.0.0.1:$2" --namespace "${FB_WEBHOOK_NAMESPACE}" --webhook-san 127.0.0.1
@@ -121,13 +127,56 @@ deploy_innocent() {
   e2ectl deploy api --replicas "${1:-6}"
   e2ectl rollout web api --timeout 60s
 }
+# Managed mode (docs/operations.md §1): Kubernetes' taint-eviction controller on
+# (SCENARIO_MODE=managed), firebreak --managed behind its webhook.
+# managed_variant SCENARIO: a managed-* scenario file runs the self-managed SCENARIO unchanged
+# in managed mode (start_firebreak adds the webhook and --managed), then checks that every live
+# pod of the namespace is covered (recording the cluster's 10 s) and that the taint-eviction
+# controller deleted none.
+managed_variant() {
+  # shellcheck source=/dev/null
+  source "${E2E_DIR}/scenarios/$1.sh"
+  SCENARIO_MODE=managed
+  FB_MANAGED=1
+  SCENARIO_DESCRIPTION="managed: ${SCENARIO_DESCRIPTION}"
+  eval "base_$(declare -f scenario_run)"
+  scenario_run() {
+    base_scenario_run
+    step "managed mode: every live pod covered, none deleted by the taint-eviction controller"
+    e2ectl expect-covered --seconds "${E2E_TOLERATION_SECONDS:-10}" --count 0 --timeout 30s
+    expect_no_taint_evictions
+  }
+}
+# taint_evictions [REGEX]: pods (whose name matches REGEX, default all) the taint-eviction
+# controller deleted so far: the pods the timeline saw terminating with the DisruptionTarget
+# reason DeletionByTaintManager, and the TaintManagerEviction Events "Marking for deletion".
+# Prints "<timeline count> <event count>".
+taint_evictions() {
+  local re="${1:-.}" tl ev
+  tl="$(grep -E 'terminating on .*\(DeletionByTaintManager\)' "${RUN_DIR}/timeline.log" 2>/dev/null |
+    grep -cE "pod [^ ]*(${re})" || true)"
+  ev="$(e2ectl events 2>/dev/null | grep -E 'TaintManagerEviction .*Marking for deletion' |
+    grep -cE "Pod/[^:]*(${re})" || true)"
+  echo "${tl:-0} ${ev:-0}"
+}
+# expect_no_taint_evictions [REGEX]: fails when the taint-eviction controller deleted a pod.
+expect_no_taint_evictions() {
+  local n
+  read -r -a n <<<"$(taint_evictions "${1:-.}")"
+  summary taint_manager_evictions "${n[0]} (timeline) ${n[1]} (Events)"
+  if ((n[0] != 0 || n[1] != 0)); then
+    grep -E 'DeletionByTaintManager' "${RUN_DIR}/timeline.log" >&2 || true
+    echo "the taint-eviction controller deleted covered pods" >&2
+    return 1
+  fi
+}
 # summary KEY VALUE: a figure of the scenario, collected by the runner (results/NAME/summary.txt).
 summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary: $1=$2"; }
 }
 
 run_one() {
   local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
-  SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION=""
+  SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION="" FB_MANAGED=0
   unset -f scenario_run
   # shellcheck source=/dev/null
   source "${file}"

@@ -14,8 +14,9 @@ package main
 //	                                         no pod of A carries the gate any more, and at least
 //	                                         N of them are bound to a node
 //	e2ectl expect-webhook NAME [--timeout]   every webhook of the configuration has a caBundle
-//	e2ectl create-pods --count N [--timeout] create N bare pods (generateName) in the namespace
-//	                                         and print the p50/p99/max latency of the CREATE calls
+//	e2ectl create-pods --count N [--keep]    create N bare pods (generateName) in the namespace,
+//	                                         print the p50/p99/max latency of the CREATE calls,
+//	                                         delete them again (unless --keep)
 
 import (
 	"context"
@@ -145,7 +146,7 @@ func expectScheduled(ctx context.Context, cs kubernetes.Interface, app string, n
 
 // createPods creates n bare pods one after another and prints the latency of the CREATE
 // calls (what an admission webhook adds to every pod creation), then deletes them.
-func createPods(ctx context.Context, cs kubernetes.Interface, n int, label string) error {
+func createPods(ctx context.Context, cs kubernetes.Interface, n int, label string, keep bool) error {
 	lat := make([]time.Duration, 0, n)
 	var names []string
 	for i := 0; i < n; i++ {
@@ -173,6 +174,9 @@ func createPods(ctx context.Context, cs kubernetes.Interface, n int, label strin
 	fmt.Printf("pod-create %s: n=%d p50=%.2fms p99=%.2fms max=%.2fms\n", label, n,
 		ms(q(0.50)), ms(q(0.99)), ms(sorted[len(sorted)-1]))
 	for _, name := range names {
+		if keep {
+			break
+		}
 		_ = cs.CoreV1().Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
 	}
 	return nil

@@ -40,6 +40,8 @@
 //	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
 //	e2ectl delete-pods | expect-gated | expect-scheduled | expect-webhook | create-pods
 //	                                   the quarantine gate (gate.go)
+//	e2ectl expect-covered | expect-restored | coverage | wait-covered
+//	                                   managed mode (managed.go)
 //
 // All verbs take --kubeconfig (default $KUBECONFIG) and --namespace/-n (default "default").
 package main
@@ -122,6 +124,8 @@ func main() {
 	equals := fs.String("equals", "", "expected value (wait-for)")
 	force := fs.Bool("force", false, "grace period 0 (delete-pods)")
 	label := fs.String("label", "", "what the figures are of (create-pods)")
+	keep := fs.Bool("keep", false, "keep the pods (create-pods)")
+	seconds := fs.Int("seconds", -1, "recorded/restored tolerationSeconds (expect-covered, expect-restored)")
 	if verb == "kubectl" {
 		kubeconfig = os.Getenv("KUBECONFIG")
 		os.Exit(kubectlShim(os.Args[2:]))
@@ -200,7 +204,28 @@ func main() {
 		}
 		err = expectWebhook(ctx, client(), pos[0], *timeout)
 	case "create-pods":
-		err = createPods(ctx, client(), *count, *label)
+		err = createPods(ctx, client(), *count, *label, *keep)
+	case "expect-covered":
+		err = expectCovered(ctx, client(), map[bool]string{true: *app, false: ""}[isFlagSet(fs, "app")],
+			int64(*seconds), *count, *timeout)
+	case "expect-restored":
+		err = expectRestored(ctx, client(), map[bool]string{true: *app, false: ""}[isFlagSet(fs, "app")],
+			int64(*seconds), *timeout)
+	case "coverage":
+		ns := namespace
+		if *allNS {
+			ns = ""
+		}
+		var c, u int
+		if c, u, err = coverage(ctx, client(), ns); err == nil {
+			fmt.Printf("covered=%d uncovered=%d\n", c, u)
+		}
+	case "wait-covered":
+		ns := namespace
+		if *allNS {
+			ns = ""
+		}
+		err = waitCovered(ctx, client(), ns, *count, *timeout)
 	case "expect-pinned":
 		err = expectPinned(ctx, client(), *app)
 	case "expect-stay":
