@@ -153,16 +153,22 @@ static cJSON *key_toleration(const char *taint_key, int64_t s)
 	return t;
 }
 
-/* Insert item at index at of list (at == size: append); frees item on failure. */
+/* Insert item at index at of list (at == size: append); frees item on failure.
+ * Not with cJSON_InsertItemInArray: Debian bookworm's cJSON 1.7.15 (the image's
+ * libcjson1, 1.7.15-1+deb12u4) refuses every index but 0 and the end. Appended,
+ * then the items from at on moved behind it; neither step allocates. */
 static bool insert(cJSON *list, int at, cJSON *item)
 {
 	if (!item)
 		return false;
-	bool ok = at >= cJSON_GetArraySize(list) ? cJSON_AddItemToArray(list, item)
-	                                         : cJSON_InsertItemInArray(list, at, item);
-	if (!ok)
+	int n = cJSON_GetArraySize(list);
+	if (!cJSON_AddItemToArray(list, item)) {
 		cJSON_Delete(item);
-	return ok;
+		return false;
+	}
+	for (int i = at; i < n; i++)
+		cJSON_AddItemToArray(list, cJSON_DetachItemFromArray(list, at));
+	return true;
 }
 
 /* A copy of tolerations as an array (none = empty); NULL on ENOMEM. */
@@ -172,6 +178,24 @@ static cJSON *copy_list(const cJSON *tolerations)
 	                                  : cJSON_CreateArray();
 }
 
+/*
+ * Whether the DefaultTolerationSeconds plugin would have added its toleration for taint_key:
+ * only when no toleration has that key or the empty key with effect NoExecute or none (its
+ * Admit; it does not look at operator or value, so a toleration of the key that does not match
+ * the taint keeps the default away, and Kubernetes evicts the pod at once).
+ */
+static bool plugin_would_default(const cJSON *list, const char *taint_key)
+{
+	const cJSON *t;
+	cJSON_ArrayForEach(t, list) {
+		const char *key = str(t, "key"), *effect = str(t, "effect");
+		if ((!key || !*key || strcmp(key, taint_key) == 0) &&
+		    (!effect || !*effect || strcmp(effect, "NoExecute") == 0))
+			return false;
+	}
+	return true;
+}
+
 /* Cover taint_key in list (tolerations.h); *recorded: the seconds taken, or prior. */
 static bool cover_key(cJSON *list, const char *taint_key, int64_t prior, int64_t default_s,
                       int64_t *recorded, bool *changed)
@@ -179,7 +203,9 @@ static bool cover_key(cJSON *list, const char *taint_key, int64_t prior, int64_t
 	int at = 0;
 	cJSON *t = (cJSON *)first_match(list, taint_key, &at);
 	if (!t) {
-		*recorded = default_s;
+		/* what Kubernetes would do: the plugin's default, or at once (0) when the
+		 * plugin saw a toleration of the key that does not match */
+		*recorded = plugin_would_default(list, taint_key) ? default_s : 0;
 		*changed = true;
 		return insert(list, cJSON_GetArraySize(list), key_toleration(taint_key, -1));
 	}

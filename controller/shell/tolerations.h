@@ -22,10 +22,11 @@
  *   - a toleration of every key (the empty-key wildcard) is left as it is, for
  *     every other taint's sake, and a toleration of this key alone, without
  *     seconds, is put before it;
- *   - no matching toleration at all (the DefaultTolerationSeconds admission
- *     plugin is off, or a toleration of the key that does not match, which
- *     the plugin counts) gets one appended, recorded with the default seconds
- *     the plugin would have given.
+ *   - no matching toleration at all gets one appended, recorded with the
+ *     default seconds the DefaultTolerationSeconds admission plugin would
+ *     have given (it is off, or the pod predates it), or with 0 (evicted at
+ *     once, as Kubernetes would) when the pod has a toleration of the key
+ *     that does not match the taint, which keeps the plugin's default away.
  * The wildcard toleration itself is never written: it tolerates every taint.
  * fb_tolerations_restore undoes it: each recorded key's first matching
  * toleration gets its seconds back (an added one cannot be removed again on
@@ -110,8 +111,8 @@ kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec
  * record (prior; NULL = none). Covering writes the tolerations and the record;
  * restoring writes the tolerations (when they change) and removes the
  * annotation. The whole list is written because tolerations is an atomic list.
- * On KC_OK *out is the patch (owned by the caller), or NULL when the pod needs
- * nothing. KC_ERR_PARSE when tolerations is not a JSON array, KC_ERR_NOMEM.
+ * On KC_OK *out is the patch (owned by the caller); NULL only when a cover has
+ * nothing to change (a restore always writes: the annotation goes). KC_ERR_PARSE when tolerations is not a JSON array, KC_ERR_NOMEM.
  */
 kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
                                 const fb_tol_record *prior, bool cover, int64_t default_s,
