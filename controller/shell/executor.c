@@ -697,6 +697,10 @@ void fb__execute(fb_controller *c, const fb_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
 		const fb_action *a = &acts->v[i];
+		/* --restore-tolerations gives pods their seconds back and does nothing else: no
+		 * eviction, verdict or Event from a process that only runs while uninstalling */
+		if (c->opts->restore_only && a->kind != FB_ACT_UNCOVER)
+			continue;
 		switch (a->kind) {
 		case FB_ACT_EVENT:
 			do_event(c, a);

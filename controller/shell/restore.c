@@ -10,6 +10,9 @@
  * controller runs with managed mode off and without election or webhook: the
  * core gives every pod carrying firebreak's record its seconds back
  * (managed.c), and the run loop ends once none is left (fb__restore_done).
+ * Only those writes are carried out (fb__execute): the core's other decisions
+ * (evictions, verdicts, Events) are dropped, as the installed firebreak is gone
+ * and Kubernetes' taint-eviction controller takes over the restored pods.
  */
 #include <stdio.h>
 #include <string.h>

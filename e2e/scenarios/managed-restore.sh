@@ -69,5 +69,10 @@ scenario_run() {
   grep -q 'scaled firebreak.s Deployment to zero' "${LOG_DIR}/restore.log"
   e2ectl expect-restored --seconds 10 --timeout 5s
   e2ectl expect-evicted --node node-4 --timeout 60s
-  summary node4 "$(terminated_on node-4) after the restore"
+  local t_restored t_gone
+  t_restored="$(grep -m1 'restore-tolerations exited 0' "${RUN_DIR}/timeline.log" | cut -f1)"
+  t_gone="$(grep -E 'terminating on node-4 ' "${RUN_DIR}/timeline.log" | tail -1 | cut -f1)"
+  summary node4 "$(terminated_on node-4), the last $(echo "$(date -u -d "${t_gone}" +%s.%N) - $(date -u -d "${t_restored}" +%s.%N)" | bc) s after the restore exited"
+  [[ "$(terminated_on node-4)" =~ ^\ *[0-9]+\ DeletionByTaintManager$ ]] ||
+    { echo "node-4's pods were not all deleted by the taint-eviction controller: $(terminated_on node-4)" >&2; return 1; }
 }
