@@ -80,7 +80,8 @@ typedef struct core_pod {
 	int64_t created_ms;
 	bool k8s_evicts;           /* its spec lets the taint-eviction controller evict it */
 	bool annotated;            /* carries firebreak's record of its tolerations */
-	bool k8s_owned;            /* managed mode and k8s_evicts: Kubernetes evicts it, not us */
+	bool k8s_owned;            /* managed mode (not dry run) and k8s_evicts: Kubernetes
+	                              evicts it, not us */
 	/* managed.c */
 	int64_t cover_next_ms;     /* FB_ACT_COVER/UNCOVER not again before this */
 	int64_t cover_backoff_ms;

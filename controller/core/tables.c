@@ -296,7 +296,9 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 		managed_pod_changed(c, p);
 	p->k8s_evicts = obs->k8s_evicts;
 	p->annotated = obs->annotated;
-	p->k8s_owned = c->cfg.managed && p->k8s_evicts;
+	/* in dry run nothing is covered (the webhook leaves pods alone), and the report is
+	 * what firebreak would do with every pod covered */
+	p->k8s_owned = c->cfg.managed && !c->cfg.dry_run && p->k8s_evicts;
 	if (added && p->wl)
 		verdict_new_pod(c, p);
 	return 0;

@@ -183,7 +183,7 @@ static int start_webhook_certs(fb_controller *c, const char *own_ns)
 	const fb_controller_options *o = c->opts;
 	char why[256];
 	c->webhook = fb_webhook_new(o->webhook_addr, webhook_gate, c);
-	if (c->webhook && c->managed)
+	if (c->webhook && c->managed && !o->core.dry_run) /* dry run changes no pod */
 		fb_webhook_set_managed(c->webhook, o->default_toleration_s);
 	if (!c->webhook)
 		return -1; /* logged */
@@ -302,6 +302,7 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	bool elect = o->leader_elect;
 	if (o->restore_only) {
 		cc.managed = false; /* every pod with firebreak's record gets its seconds back */
+		cc.dry_run = false; /* even so (only the restores are carried out: fb__execute) */
 		webhook_on = elect = false;
 		if (o->stop_deployment && o->stop_deployment[0] &&
 		    fb__stop_deployment(&c, own_ns, o->stop_deployment, stop) != 0)
@@ -312,7 +313,10 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 		       "not-ready/unreachable tolerations are covered by the webhook, older ones adopted",
 		       "adopt_per_s=%g default_toleration_s=%lld webhook=%s", cc.adopt_per_s,
 		       (long long)o->default_toleration_s, webhook_on ? "on" : "OFF");
-	if (cc.managed && !webhook_on)
+	if (cc.managed && cc.dry_run)
+		fb_log(FB_WARN, "managed mode in dry run: no pod is covered, Kubernetes keeps evicting "
+		       "them; firebreak reports what it would do as if every pod were covered", NULL);
+	else if (cc.managed && !webhook_on)
 		fb_log(FB_WARN, "managed mode without the webhook: every new pod is left to Kubernetes "
 		       "until firebreak adopts it", NULL);
 	c.core = fb_core_new(&cc);
