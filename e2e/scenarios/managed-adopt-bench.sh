@@ -11,8 +11,13 @@ SCENARIO_DESCRIPTION="benchmark: adopt and restore 10,000 pre-existing pods"
 BENCH_PODS="${E2E_ADOPT_PODS:-10000}"
 BENCH_RATE="${E2E_ADOPT_RATE:-100}"
 
-rss_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$(pid_of "$1")/status"; }
-pid_of() { cat "${RUN_DIR}/pids/$1.pid" 2>/dev/null || pgrep -n -f "metrics-addr 127.0.0.1:18080"; }
+# mem NAME: "VmHWM/VmRSS" in MiB of a process the harness started (lib.sh pid_of).
+mem() {
+  local pid
+  pid="$(pid_of "$1")" || { echo "?"; return; }
+  awk '/^VmHWM|^VmRSS/ { v[$1] = sprintf("%.0f", $2 / 1024) } END { print v["VmHWM:"] "/" v["VmRSS:"] " MiB" }' \
+    "/proc/${pid}/status"
+}
 
 scenario_run() {
   need_firebreak
@@ -21,17 +26,23 @@ scenario_run() {
   e2ectl create-pods --count "${BENCH_PODS}" --keep --label "pre-existing" | tee -a "${LOG_DIR}/bench.txt"
   summary created "${BENCH_PODS} pods in $((SECONDS - t0)) s"
   e2ectl coverage | tee -a "${LOG_DIR}/bench.txt"
-  step "firebreak --managed --adopt-rate ${BENCH_RATE}: adopt them all"
   apply_crds
+  step "baseline: firebreak without --managed on the same pods (memory after sync)"
+  start_firebreak plain 18080 --leader-elect=false
+  sleep 5
+  local mem_plain
+  mem_plain="$(mem plain)"
+  stop_proc plain
+  step "firebreak --managed --adopt-rate ${BENCH_RATE}: adopt them all"
   FB_MANAGED=1 start_firebreak firebreak 18080 --leader-elect=false --adopt-rate "${BENCH_RATE}" \
     --qps "$((BENCH_RATE * 3 / 2 + 20))" --burst "$((BENCH_RATE * 2 + 30))"
-  local rss0
-  rss0="$(rss_kb firebreak || echo '?')"
+  local mem_synced
+  mem_synced="$(mem firebreak)"
   e2ectl wait-covered --count "${BENCH_PODS}" --timeout 1200s | tee -a "${LOG_DIR}/bench.txt"
   local took
   took="$(sed -n 's/^covered [0-9]* pods in \([0-9.]*\) s.*/\1/p' "${LOG_DIR}/bench.txt" | tail -1)"
   summary adopt "${BENCH_PODS} pods in ${took} s at --adopt-rate ${BENCH_RATE} ($(echo "scale=1; ${BENCH_PODS} / ${took}" | bc) pods/s achieved vs ${BENCH_RATE} asked; default 10/s would take $((BENCH_PODS / 10)) s)"
-  summary rss "peak ${rss0} kB after sync, $(rss_kb firebreak || echo '?') kB after adoption"
+  summary memory "peak/now: without --managed ${mem_plain} after sync; --managed ${mem_synced} after sync, $(mem firebreak) after adoption"
   curl -fsS http://127.0.0.1:18080/metrics | grep -E '^firebreak_managed|^firebreak_api_requests_total\{verb="PATCH"' |
     tee -a "${LOG_DIR}/bench.txt" || true
   step "the uninstall hook's restore of them all"
