@@ -144,6 +144,22 @@ webhook-url-excludes|--set webhook.url=https://127.0.0.1:9443/mutate-pods --set 
   webhook(certs="self", url="https://127.0.0.1:9443/mutate-pods", exclude=["calico-system"])
   vals = one("MutatingWebhookConfiguration")["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
   check(len(vals) == len(set(vals)), "excluded namespaces listed once each")
+managed|--set managed.enabled=true --set-json managed.adoptRate=25 --set managed.defaultTolerationSeconds=120|
+  cfg = settings()
+  check(cfg["managed"] == {"enabled": True, "adoptRate": 25, "defaultTolerationSeconds": 120}, "settings file: managed mode on, adoptRate 25, default 120 s")
+  j = one("Job"); meta = j["metadata"]; p = j["spec"]["template"]["spec"]; c = p["containers"][0]
+  check(meta["annotations"]["helm.sh/hook"] == "pre-delete", "the restore Job is a pre-delete hook")
+  check("hook-succeeded" in meta["annotations"]["helm.sh/hook-delete-policy"], "the hook Job is deleted once it succeeded")
+  dep = one("Deployment")["metadata"]["name"]
+  check("--restore-tolerations" in c["args"] and "--stop-deployment=" + dep in c["args"], "the hook runs --restore-tolerations --stop-deployment=<the Deployment>")
+  check(p["securityContext"]["runAsUser"] == 65532 and p["securityContext"]["runAsNonRoot"], "hook pod runs as 65532, non-root")
+  check(c["securityContext"]["readOnlyRootFilesystem"] and c["securityContext"]["capabilities"]["drop"] == ["ALL"], "hook container: read-only root, drop ALL")
+  labels = j["spec"]["template"]["metadata"]["labels"]
+  check(labels.get("firebreak.dev/webhook") == "skip", "hook pod labelled firebreak.dev/webhook=skip")
+  check(not selects(one("Deployment")["spec"]["selector"], labels), "the Deployment's selector does not select the hook pod")
+  check(p["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"], "hook uses the chart's ServiceAccount")
+  r = named("Role", "-restore")
+  check([x["resourceNames"] for x in r["rules"]] == [[dep], [dep]], "restore Role limited to the Deployment by name")
 webhook-off|--set webhook.enabled=false|
   check(count("MutatingWebhookConfiguration") == 0 and count("Certificate") == 0, "webhook off: no webhook configuration")
   check([x["metadata"]["name"] for x in objs("Service")] == ["firebreak-metrics"], "webhook off: no webhook Service")
@@ -325,6 +341,10 @@ excluded namespace not a name|webhook: {excludeNamespaces: [Kube_System]}|exclud
 issuerRef of an unknown kind|webhook: {certManager: {issuerRef: {name: ca, kind: Vault}}}|kind
 issuerRef without a name|webhook: {certManager: {issuerRef: {kind: ClusterIssuer}}}|name
 unknown webhook key (typo)|webhook: {failurePolicy: Fail}|failurePolicy
+managed as a string|managed: {enabled: "yes"}|enabled
+managed adopt rate 0|managed: {enabled: true, adoptRate: 0}|adoptRate
+managed negative default|managed: {enabled: true, defaultTolerationSeconds: -1}|defaultTolerationSeconds
+unknown managed key (typo)|managed: {enable: true}|enable
 EOF
 while IFS='|' read -r name content expect; do
   printf '%s\n' "$content" >"$work/bad.yaml"
@@ -353,6 +373,14 @@ else
   cat "$work/bad.err"; fail "2 replicas without leader election: unexpected error"
 fi
 if "$helm" template firebreak "$chart" --kube-version "$kube_version" \
+    --set managed.enabled=true --set webhook.enabled=false >/dev/null 2>"$work/bad.err"; then
+  fail "template accepted managed.enabled without webhook.enabled"
+elif grep -q "managed.enabled needs webhook.enabled" "$work/bad.err"; then
+  pass "template rejects managed.enabled without the webhook"
+else
+  cat "$work/bad.err"; fail "managed without the webhook: unexpected error"
+fi
+if "$helm" template firebreak "$chart" --kube-version "$kube_version" \
     --set metrics.port=9443 >/dev/null 2>"$work/bad.err"; then
   fail "template accepted metrics.port 9443 (the webhook's port)"
 elif grep -q "webhook's port" "$work/bad.err"; then
@@ -376,8 +404,10 @@ render, doc, variant = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 SCOPES = {"cluster": ("cluster", lambda v: True), "scaleToZero": ("cluster", lambda v: v["scale"]),
           "webhookSelf": ("cluster", lambda v: v["webhook"] and v["self"]),
           "lease": ("lease", lambda v: True), "secret": ("secret", lambda v: v["webhook"]),
-          "secretSelf": ("secret", lambda v: v["webhook"] and v["self"])}
-NAMED = {"the Lease's": "LEASE", "the Secret's": "SECRET", "the webhook configuration's": "MWC"}
+          "secretSelf": ("secret", lambda v: v["webhook"] and v["self"]),
+          "restore": ("restore", lambda v: v.get("restore", False))}
+NAMED = {"the Lease's": "LEASE", "the Secret's": "SECRET", "the webhook configuration's": "MWC",
+         "the Deployment's": "DEPLOYMENT"}
 text = open(doc).read()
 m = re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", text, re.S)
 if not m: sys.exit("no rbac-table markers in " + doc)
@@ -398,10 +428,11 @@ lease_name = yaml.safe_load(kinds("ConfigMap")[0]["data"]["firebreak.yaml"])["le
 args = [a for a in kinds("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]]
 secret_name = ([a.split("=", 1)[1] for a in args if a.startswith("--webhook-secret=")] or [None])[0]
 mwc_name = ([d["metadata"]["name"] for d in kinds("MutatingWebhookConfiguration")] or [None])[0]
+deployment_name = kinds("Deployment")[0]["metadata"]["name"]
 granted = set()
 for d in kinds("ClusterRole") + kinds("Role"):
     name = d["metadata"]["name"]
-    role = "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else name
+    role = "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else "restore" if name.endswith("-restore") else name
     for r in d.get("rules", []):
         if r.get("nonResourceURLs"): granted.add((role, "nonResourceURLs", str(r["nonResourceURLs"]), "*", "*"))
         for g in r.get("apiGroups", []):
@@ -412,6 +443,7 @@ for d in kinds("ClusterRole") + kinds("Role"):
                     elif rn == [lease_name] and role == "lease": n = "LEASE"
                     elif rn == [secret_name] and role == "secret": n = "SECRET"
                     elif rn == [mwc_name] and role == "cluster" and res == "mutatingwebhookconfigurations": n = "MWC"
+                    elif rn == [deployment_name] and role == "restore": n = "DEPLOYMENT"
                     else: n = ",".join(rn)
                     granted.add((role, g, res, v, n))
 wild = [g for g in granted if "*" in g[1:4]]
@@ -445,7 +477,8 @@ for variant in \
     'defaults||{"scale": false, "webhook": true, "self": true}' \
     'rbac.scaleToZero=true|--set rbac.scaleToZero=true|{"scale": true, "webhook": true, "self": true}' \
     'webhook.certs=certManager|--set webhook.certs=certManager|{"scale": false, "webhook": true, "self": false}' \
-    'webhook.enabled=false|--set webhook.enabled=false|{"scale": false, "webhook": false, "self": false}'; do
+    'webhook.enabled=false|--set webhook.enabled=false|{"scale": false, "webhook": false, "self": false}' \
+    'managed.enabled=true|--set managed.enabled=true|{"scale": false, "webhook": true, "self": true, "restore": true}'; do
   IFS='|' read -r vname vargs vflags <<<"$variant"
   read -r -a args <<<"$vargs" || true
   echo "  -- $vname"
