@@ -19,8 +19,8 @@
  *     firebreak's record gets its seconds back (FB_ACT_UNCOVER), so that
  *     nothing firebreak made tolerate forever stays so.
  *
- * Pods on failed nodes go first: the taint-eviction controller's clock runs
- * for them, and a pod covered before it strikes is firebreak's to evict at
+ * Pods on failed nodes go first, and pods not asked for yet before those asked
+ * again: the taint-eviction controller's clock runs for them, and a pod covered before it strikes is firebreak's to evict at
  * failedSince + its recorded seconds, exactly as in self-managed mode. The
  * rate is adopt_per_s (a token bucket), so a cluster of 10,000 old pods is
  * adopted without crowding out the API server or firebreak's evictions. A
@@ -30,6 +30,7 @@
  *
  * Owns: each pod's cover_* and uncovered_* fields, and the core's managed_*.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ void managed_rejudge(fb_core *c)
 	for (size_t it = 0; kc_map_next(&c->pods, &it, &k, &v);) {
 		core_pod *p = v;
 		p->cover_next_ms = 0; /* a new leader asks again for what it did not see done */
+		p->cover_first_ms = p->cover_backoff_ms = 0;
 	}
 	c->managed_dirty = true;
 }
@@ -87,7 +89,7 @@ static int64_t token_due(const fb_core *c, int64_t now_ms)
 	double rate = c->cfg.adopt_per_s > 0 ? c->cfg.adopt_per_s : 1;
 	double cap = rate * TOKENS_MAX_S < 1 ? 1 : rate * TOKENS_MAX_S;
 	double missing = cap - c->managed_tokens;
-	return missing <= 0 ? now_ms : now_ms + (int64_t)(missing / rate * 1000.0) + 1;
+	return missing <= 0 ? now_ms : now_ms + (int64_t)ceil(missing / rate * 1000.0);
 }
 
 static void ask(fb_core *c, core_pod *p, int64_t now_ms, fb_actions *out)
@@ -102,6 +104,8 @@ static void ask(fb_core *c, core_pod *p, int64_t now_ms, fb_actions *out)
 	copy_str(a->uid, sizeof(a->uid), p->uid);
 	copy_str(a->node, sizeof(a->node), p->node_name);
 	c->managed_tokens -= 1;
+	if (!p->cover_first_ms)
+		p->cover_first_ms = now_ms;
 	p->cover_backoff_ms = p->cover_backoff_ms ? p->cover_backoff_ms * 2 : COVER_RETRY_MS;
 	if (p->cover_backoff_ms > COVER_RETRY_MAX_MS)
 		p->cover_backoff_ms = COVER_RETRY_MAX_MS;
@@ -135,14 +139,18 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 	size_t uncovered = 0, reported = 0, restore = 0, reports = 0;
 	int64_t next = INT64_MAX;
 	bool waiting = false; /* a pod is due now but the bucket is empty */
-	/* two rounds: the pods on failed nodes, then the others */
-	for (int round = 0; round < 2; round++) {
+	/* four rounds, each pod in one: on a failed node or not, never asked or asked before;
+	 * the pods of failed nodes first, and of each, the ones not asked for yet */
+	for (int round = 0; round < 4; round++) {
 		const char *k;
 		void *v;
 		for (size_t it = 0; kc_map_next(&c->pods, &it, &k, &v);) {
 			core_pod *p = v;
 			bool on_failed = p->node && p->node->failed;
-			if ((round == 0) != on_failed)
+			/* as at the start of this pass: one asked for the first time in an
+			 * earlier round of it is still fresh, so that it is in one round only */
+			bool fresh = !p->cover_first_ms || p->cover_first_ms == now_ms;
+			if ((round < 2) != on_failed || (round % 2 == 0) != fresh)
 				continue;
 			bool cover = wants_cover(c, p), uncover = wants_uncover(c, p);
 			if (!cover) {
@@ -150,7 +158,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 				p->uncovered_reported = false;
 			}
 			if (!cover && !uncover) {
-				p->cover_next_ms = p->cover_backoff_ms = 0;
+				p->cover_next_ms = p->cover_backoff_ms = p->cover_first_ms = 0;
 				continue;
 			}
 			if (cover) {

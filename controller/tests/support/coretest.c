@@ -257,11 +257,14 @@ void pod_with(const char *name, const char *on, const pod_spec *spec)
 {
 	char uid[64];
 	snprintf(uid, sizeof(uid), "uid-%s", name);
-	fb_pod_obs o = { .ns = "default", .name = name, .uid = uid, .node = on,
-	                 .workload = WL(spec->workload), .daemonset = spec->daemonset,
+	fb_pod_obs o = { .ns = spec->ns ? spec->ns : "default", .name = name, .uid = uid,
+	                 .node = on, .workload = WL(spec->workload), .daemonset = spec->daemonset,
 	                 .terminating = spec->terminating, .tol_not_ready_s = spec->tol_s,
 	                 .tol_unreachable_s = spec->tol_s, .arrived_ms = spec->arrived_ms,
-	                 .created_ms = spec->created_ms, .gated = spec->gated };
+	                 .created_ms = spec->created_ms, .gated = spec->gated,
+	                 .k8s_evicts = spec->k8s_evicts, .annotated = spec->annotated,
+	                 .mirror = spec->mirror, .terminal = spec->terminal,
+	                 .gate_exempt = spec->gate_exempt };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 }
 

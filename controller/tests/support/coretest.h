@@ -89,6 +89,11 @@ typedef struct pod_spec {
 	bool daemonset, terminating;
 	int64_t created_ms;             /* metadata.creationTimestamp; 0: unknown */
 	bool gated;                     /* held by the quarantine's scheduling gate */
+	/* managed mode (core/managed.c) */
+	const char *ns;                 /* NULL: default */
+	bool k8s_evicts;                /* its spec still lets Kubernetes evict it */
+	bool annotated;                 /* carries firebreak's record */
+	bool mirror, terminal, gate_exempt;
 } pod_spec;
 
 void pod_with(const char *name, const char *on, const pod_spec *spec);
