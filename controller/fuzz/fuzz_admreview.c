@@ -2,8 +2,8 @@
  * Fuzz the admission webhook's AdmissionReview decoder and encoder
  * (admreview.h) over any bytes, and check what its callers rely on: every
  * answer is an allowed AdmissionReview response for the request's uid, a
- * patch comes only with the outcome "gated", and a refusal says why in one
- * line. The gate answers from the workload's name, so both answers are seen.
+ * patch comes only with the outcome "gated" or a cover (managed mode, on for
+ * inputs of odd length), and a refusal says why in one line. The gate answers from the workload's name, so both answers are seen.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *out;
 	size_t len;
 	int calls = 0;
-	kc_err err = fb_admreview_answer((const char *)data, size, gate, &calls, &res, &out, &len);
+	/* managed mode in half the runs, chosen by the size's low bit (the bytes stay a review) */
+	fb_adm_options o = { .gate = gate, .ud = &calls, .managed = size & 1,
+		             .default_toleration_s = 300 };
+	kc_err err = fb_admreview_answer_opts((const char *)data, size, &o, &res, &out, &len);
 	CHECK(calls <= 1);
 	CHECK(strlen(res.quarantine) < FB_NAME_MAX);
 	if (err != KC_OK) {
@@ -58,7 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "uid"));
 	CHECK(uid && res.uid[0] && strcmp(uid, res.uid) == 0);
 	bool patched = cJSON_GetObjectItemCaseSensitive(resp, "patch") != NULL;
-	CHECK(patched == (res.outcome == FB_ADM_GATED));
+	CHECK(patched == (res.outcome == FB_ADM_GATED || res.covered));
+	CHECK(!res.covered || o.managed);
+	/* a cover records what it took (a key tolerated forever by the pod keeps none) and its
+	 * audit annotation says so */
+	if (res.covered)
+		CHECK(fb_tol_record_any(&res.record) &&
+		      cJSON_GetObjectItemCaseSensitive(
+			      cJSON_GetObjectItemCaseSensitive(resp, "auditAnnotations"),
+			      "tolerations-covered"));
 	cJSON_Delete(r);
 	kc_free(out);
 	return 0;

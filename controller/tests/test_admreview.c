@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "admreview.h"
+#include "project.h"
 #include "kc/alloc.h"
 #include "kctest.h"
 
@@ -111,12 +112,22 @@ typedef struct answer {
 	char *patch;       /* decoded response.patch, NULL if none */
 } answer;
 
+/* Managed mode for the reviews that follow (ask() passes it); NULL: off, fb_admreview_answer. */
+static const fb_adm_options *managed_opts;
+
 static answer ask(const char *body, size_t len, gate_rec *g)
 {
 	answer a = { 0 };
 	char *out = (char *)"not touched";
 	size_t out_len = 7;
-	a.err = fb_admreview_answer(body, len, gate, g, &a.res, &out, &out_len);
+	if (managed_opts) {
+		fb_adm_options o = *managed_opts;
+		o.gate = gate;
+		o.ud = g;
+		a.err = fb_admreview_answer_opts(body, len, &o, &a.res, &out, &out_len);
+	} else {
+		a.err = fb_admreview_answer(body, len, gate, g, &a.res, &out, &out_len);
+	}
 	if (a.err != KC_OK) {
 		KT_CHECK(out == NULL);
 		KT_EQ_INT(out_len, 0);
@@ -542,6 +553,333 @@ KT_TEST(every_allocation_failure_is_reported_and_frees_everything)
 	free(review);
 }
 
+/* ---- managed mode: the failure tolerations covered (tolerations.h) ---------------------------- */
+
+#define NR_300 "{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}"
+#define UR_300 "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}"
+/* A Deployment pod as the API server sends it after DefaultTolerationSeconds: tolerations
+ * TOLS (a JSON array), annotations ANNS (a JSON object, or empty: none), labels LABELS. */
+static char *deployment_pod(const char *tols, const char *anns, const char *labels)
+{
+	char *s = malloc(4096);
+	snprintf(s, 4096,
+	         "{\"metadata\":{\"generateName\":\"web-7d9f8c6b5-\",\"labels\":{%s\"pod-template-hash\":"
+	         "\"7d9f8c6b5\"}%s%s,\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+	         "\"ReplicaSet\",\"name\":\"web-7d9f8c6b5\",\"uid\":\"u1\",\"controller\":true}]},"
+	         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}],\"tolerations\":%s}}",
+	         labels ? labels : "", anns && *anns ? ",\"annotations\":" : "", anns ? anns : "",
+	         tols);
+	return s;
+}
+
+/* JSON Pointer (RFC 6901) segment, unescaped in place. */
+static void unescape(char *seg)
+{
+	char *o = seg;
+	for (char *i = seg; *i; i++) {
+		if (i[0] == '~' && (i[1] == '0' || i[1] == '1')) {
+			*o++ = i[1] == '1' ? '/' : '~';
+			i++;
+		} else {
+			*o++ = *i;
+		}
+	}
+	*o = '\0';
+}
+
+/* Apply a JSON Patch of "add" ops (the only op this webhook writes) to obj; false if an op
+ * is not an add or its parent is missing, as the API server would refuse it. */
+static bool apply_adds(cJSON *obj, const char *patch)
+{
+	cJSON *ops = cJSON_Parse(patch), *op;
+	bool ok = cJSON_IsArray(ops);
+	cJSON_ArrayForEach(op, ops) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(op, "op"));
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(op, "path"));
+		cJSON *value = cJSON_GetObjectItem(op, "value");
+		if (!kind || strcmp(kind, "add") != 0 || !path || path[0] != '/' || !value) {
+			ok = false;
+			break;
+		}
+		char buf[512];
+		snprintf(buf, sizeof(buf), "%s", path + 1);
+		cJSON *parent = obj;
+		char *seg = buf, *slash;
+		while ((slash = strchr(seg, '/'))) {
+			*slash = '\0';
+			unescape(seg);
+			parent = cJSON_GetObjectItemCaseSensitive(parent, seg);
+			seg = slash + 1;
+		}
+		unescape(seg);
+		if (!parent) {
+			ok = false;
+			break;
+		}
+		cJSON *v = cJSON_Duplicate(value, true);
+		if (cJSON_IsArray(parent) && strcmp(seg, "-") == 0) {
+			cJSON_AddItemToArray(parent, v);
+		} else if (cJSON_IsObject(parent)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(parent, seg); /* add replaces */
+			cJSON_AddItemToObject(parent, seg, v);
+		} else {
+			cJSON_Delete(v);
+			ok = false;
+			break;
+		}
+	}
+	cJSON_Delete(ops);
+	return ok;
+}
+
+/* The pod of review body after the answer's patch. */
+static cJSON *patched_pod(const char *pod_json, const answer *a)
+{
+	cJSON *pod = cJSON_Parse(pod_json);
+	if (a->patch)
+		KT_CHECK(apply_adds(pod, a->patch));
+	return pod;
+}
+
+static const char *record_of(const cJSON *pod)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "metadata"), "annotations"),
+		FB_ANNOTATION_TOLERATIONS));
+}
+
+static const cJSON *tols_of(const cJSON *pod)
+{
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "spec"), "tolerations");
+}
+
+static const fb_adm_options MANAGED = { .managed = true, .default_toleration_s = 300 };
+
+KT_TEST(managed_mode_covers_a_new_pods_failure_tolerations)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { 0 };
+	/* without annotations: the whole map is added */
+	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
+	answer a = ask_rq(&(rq){ .object = pod }, &g);
+	KT_EQ_INT(a.err, KC_OK);
+	KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+	KT_CHECK(a.res.covered);
+	KT_EQ_INT(a.res.record.not_ready_s, 300);
+	KT_EQ_INT(a.res.record.unreachable_s, 300);
+	KT_CHECK(a.patch && strstr(a.patch, "\"path\":\"/metadata/annotations\""));
+	KT_EQ_STR(audit(&a, "tolerations-covered"), "not-ready=300,unreachable=300");
+	KT_CHECK(first_warning(&a) == NULL); /* no warning for every pod */
+	cJSON *after = patched_pod(pod, &a);
+	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
+	KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_NOT_READY), FB_TOL_FOREVER);
+	KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_UNREACHABLE), FB_TOL_FOREVER);
+	KT_EQ_INT(cJSON_GetArraySize(tols_of(after)), 2);
+	/* the projection of the pod as stored (named by then) reads the recorded seconds */
+	cJSON_AddStringToObject(cJSON_GetObjectItem(after, "metadata"), "name", "web-7d9f8c6b5-x");
+	fb_pod_proj *p = fb_project_pod(after, NULL);
+	KT_CHECK(p && p->tol_not_ready_s == 300 && p->tol_unreachable_s == 300 && !p->k8s_evicts);
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+	/* with annotations: the one key is added, the others stay */
+	pod = deployment_pod("[" NR_300 "," UR_300 "]", "{\"team\":\"x\"}", NULL);
+	a = ask_rq(&(rq){ .object = pod }, &g);
+	KT_CHECK(a.patch && strstr(a.patch, "/metadata/annotations/firebreak.dev~1toleration-seconds"));
+	after = patched_pod(pod, &a);
+	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
+	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+		          cJSON_GetObjectItem(cJSON_GetObjectItem(after, "metadata"), "annotations"), "team")),
+	          "x");
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+	managed_opts = NULL;
+}
+
+KT_TEST(managed_mode_keeps_each_pods_own_toleration)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { 0 };
+	struct {
+		const char *tols;
+		bool covered;
+		const char *record;
+	} cases[] = {
+		/* its own 60 s and 3600 s */
+		{ "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}," UR_300 "]",
+		  true, "not-ready=60,unreachable=300" },
+		{ "[" NR_300 ",{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":3600}]",
+		  true, "not-ready=300,unreachable=3600" },
+		/* tolerates everything forever: nothing to cover */
+		{ "[{\"operator\":\"Exists\"}]", false, NULL },
+		/* no toleration at all (the plugin off): the default recorded */
+		{ "[]", true, "not-ready=120,unreachable=120" },
+	};
+	fb_adm_options o = MANAGED;
+	o.default_toleration_s = 120;
+	managed_opts = &o;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *pod = deployment_pod(cases[i].tols, NULL, NULL);
+		answer a = ask_rq(&(rq){ .object = pod }, &g);
+		KT_EQ_INT(a.err, KC_OK);
+		KT_EQ_INT(a.res.covered, cases[i].covered);
+		KT_CHECK(cases[i].covered == (a.patch != NULL));
+		cJSON *after = patched_pod(pod, &a);
+		if (cases[i].record)
+			KT_EQ_STR(record_of(after), cases[i].record);
+		KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_NOT_READY), FB_TOL_FOREVER);
+		cJSON_Delete(after);
+		answer_release(&a);
+		free(pod);
+	}
+	managed_opts = NULL;
+}
+
+KT_TEST(managed_mode_and_the_gate_share_one_patch)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { .answer = "deployment-web-1a2b3c" };
+	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
+	answer a = ask_rq(&(rq){ .object = pod }, &g);
+	KT_EQ_INT(a.res.outcome, FB_ADM_GATED);
+	KT_CHECK(a.res.covered);
+	cJSON *after = patched_pod(pod, &a);
+	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
+	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
+		          cJSON_GetObjectItem(after, "spec"), "schedulingGates"), 0), "name")),
+	          "firebreak.dev/quarantine");
+	KT_EQ_STR(audit(&a, "quarantine"), "deployment-web-1a2b3c");
+	KT_EQ_STR(audit(&a, "tolerations-covered"), "not-ready=300,unreachable=300");
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+	managed_opts = NULL;
+}
+
+KT_TEST(managed_mode_reinvoked_finds_the_pod_covered)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { 0 };
+	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
+	answer a = ask_rq(&(rq){ .object = pod }, &g);
+	cJSON *after = patched_pod(pod, &a);
+	char *again = cJSON_PrintUnformatted(after);
+	answer b = ask_rq(&(rq){ .object = again }, &g);
+	KT_EQ_INT(b.err, KC_OK);
+	KT_CHECK(!b.res.covered);
+	KT_CHECK(b.patch == NULL); /* nothing to change, the record kept */
+	answer_release(&b);
+	/* another webhook gave it seconds again after us: covered anew, the new seconds recorded */
+	cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"), "tolerations"), 0);
+	cJSON_AddNumberToObject(t, "tolerationSeconds", 45);
+	kc_free(again);
+	again = cJSON_PrintUnformatted(after);
+	b = ask_rq(&(rq){ .object = again }, &g);
+	KT_CHECK(b.res.covered);
+	cJSON *after2 = patched_pod(again, &b);
+	KT_EQ_STR(record_of(after2), "not-ready=45,unreachable=300");
+	cJSON_Delete(after2);
+	answer_release(&b);
+	/* a record that is not ours to trust is written anew from the spec */
+	char *forged = deployment_pod("[" NR_300 "," UR_300 "]",
+	                              "{\"firebreak.dev/toleration-seconds\":\"not-ready=banana\"}", NULL);
+	b = ask_rq(&(rq){ .object = forged }, &g);
+	cJSON *after3 = patched_pod(forged, &b);
+	KT_EQ_STR(record_of(after3), "not-ready=300,unreachable=300");
+	cJSON_Delete(after3);
+	answer_release(&b);
+	free(forged);
+	kc_free(again);
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+	managed_opts = NULL;
+}
+
+KT_TEST(managed_mode_leaves_what_kubernetes_keeps)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { 0 };
+	const char *pods[] = {
+		"{\"metadata\":{\"generateName\":\"agent-\",\"ownerReferences\":[{\"kind\":\"DaemonSet\","
+		"\"name\":\"agent\",\"controller\":true}]},\"spec\":{\"tolerations\":[" NR_300 "]}}",
+		"{\"metadata\":{\"name\":\"etcd-node1\",\"annotations\":{\"kubernetes.io/config.mirror\":"
+		"\"abc\"}},\"spec\":{\"nodeName\":\"node1\",\"tolerations\":[" NR_300 "]}}",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		answer a = ask_rq(&(rq){ .object = pods[i] }, &g);
+		KT_EQ_INT(a.err, KC_OK);
+		KT_CHECK(!a.res.covered && a.patch == NULL);
+		answer_release(&a);
+	}
+	/* labelled firebreak.dev/webhook=skip (firebreak's own pods) */
+	char *pod = deployment_pod("[" NR_300 "]", NULL, "\"firebreak.dev/webhook\":\"skip\",");
+	answer a = ask_rq(&(rq){ .object = pod }, &g);
+	KT_CHECK(!a.res.covered && a.patch == NULL);
+	answer_release(&a);
+	free(pod);
+	/* a bare pod is covered (Kubernetes would evict it too) */
+	answer b = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"lonely\"},\"spec\":{\"tolerations\":[" NR_300 "," UR_300 "]}}" }, &g);
+	KT_CHECK(b.res.covered);
+	answer_release(&b);
+	/* managed mode off: the same pod is left as it is */
+	managed_opts = NULL;
+	pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
+	a = ask_rq(&(rq){ .object = pod }, &g);
+	KT_CHECK(!a.res.covered && a.patch == NULL);
+	answer_release(&a);
+	free(pod);
+}
+
+KT_TEST(managed_mode_refuses_what_is_not_a_pod)
+{
+	managed_opts = &MANAGED;
+	gate_rec g = { 0 };
+	answer a = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"tolerations\":{}}}" }, &g);
+	KT_EQ_INT(a.err, KC_ERR_PARSE);
+	KT_CHECK(strstr(a.res.reason, "tolerations") != NULL);
+	a = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"x\",\"annotations\":[]},\"spec\":{}}" }, &g);
+	KT_EQ_INT(a.err, KC_ERR_PARSE);
+	KT_CHECK(strstr(a.res.reason, "annotations") != NULL);
+	managed_opts = NULL;
+}
+
+KT_TEST(managed_mode_survives_every_allocation_failure)
+{
+	char *pod = deployment_pod("[{\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}]",
+	                           "{\"a\":\"b\"}", NULL);
+	char *review = mk(&(rq){ .object = pod });
+	int failures = 0;
+	for (long n = 0; n < 20000; n++) {
+		gate_rec g = { .answer = "q" };
+		fb_adm_options o = MANAGED;
+		o.gate = gate;
+		o.ud = &g;
+		fb_adm_result res;
+		char *out = NULL;
+		size_t len = 0;
+		kc_alloc_fail_after(n);
+		kc_err err = fb_admreview_answer_opts(review, strlen(review), &o, &res, &out, &len);
+		bool triggered = kc_alloc_fail_triggered();
+		kc_alloc_fail_reset();
+		if (!triggered) {
+			KT_EQ_INT(err, KC_OK);
+			KT_CHECK(res.covered && res.outcome == FB_ADM_GATED);
+			kc_free(out);
+			break;
+		}
+		failures++;
+		KT_CHECK(err == KC_ERR_NOMEM || err == KC_ERR_PARSE || err == KC_OK);
+		KT_CHECK(err == KC_OK ? out != NULL : out == NULL);
+		kc_free(out);
+	}
+	KT_CHECK(failures > 10);
+	free(review);
+	free(pod);
+}
+
 KT_TEST(outcome_names)
 {
 	KT_EQ_STR(fb_adm_outcome_name(FB_ADM_GATED), "gated");
@@ -566,6 +904,13 @@ int main(void)
 	KT_RUN(the_size_cap_is_checked_before_parsing);
 	KT_RUN(only_len_bytes_are_read);
 	KT_RUN(every_allocation_failure_is_reported_and_frees_everything);
+	KT_RUN(managed_mode_covers_a_new_pods_failure_tolerations);
+	KT_RUN(managed_mode_keeps_each_pods_own_toleration);
+	KT_RUN(managed_mode_and_the_gate_share_one_patch);
+	KT_RUN(managed_mode_reinvoked_finds_the_pod_covered);
+	KT_RUN(managed_mode_leaves_what_kubernetes_keeps);
+	KT_RUN(managed_mode_refuses_what_is_not_a_pod);
+	KT_RUN(managed_mode_survives_every_allocation_failure);
 	KT_RUN(outcome_names);
 	kc_global_cleanup();
 	return KT_DONE();

@@ -83,6 +83,24 @@ KT_TEST(fields_are_applied)
 	fb_settings_release(&s);
 }
 
+KT_TEST(managed_mode_keys_are_applied)
+{
+	fb_settings s;
+	char err[512] = "";
+	KT_EQ_INT(load(&s, "managed: {enabled: true, adoptRate: 2.5, defaultTolerationSeconds: 120}\n",
+	               err, sizeof(err)), 0);
+	KT_CHECK(s.ctl.core.managed);
+	KT_CHECK(s.ctl.core.adopt_per_s == 2.5);
+	KT_EQ_INT(s.ctl.default_toleration_s, 120);
+	fb_settings_release(&s);
+	/* absent: off, 10/s, 300 s */
+	KT_EQ_INT(load(&s, "dryRun: false\n", err, sizeof(err)), 0);
+	KT_CHECK(!s.ctl.core.managed);
+	KT_CHECK(s.ctl.core.adopt_per_s == 10);
+	KT_EQ_INT(s.ctl.default_toleration_s, 300);
+	fb_settings_release(&s);
+}
+
 KT_TEST(errors_name_the_field)
 {
 	static const struct {
@@ -100,6 +118,10 @@ KT_TEST(errors_name_the_field)
 		{ "webhookCerts: cert-manager\n", "webhookCerts" },
 		{ "webhookSan: \"10.0.0.1, not a name\"\n", "webhookSan" },
 		{ "webhook: {addr: x}\n", "webhook" },
+		{ "managed: {adoptRate: 0}\n", "managed.adoptRate" },
+		{ "managed: {adoptRate: 20000}\n", "managed.adoptRate" },
+		{ "managed: {defaultTolerationSeconds: -1}\n", "managed.defaultTolerationSeconds" },
+		{ "managed: {enable: true}\n", "enable" },
 		{ "client: [1, 2]\n", "test.yaml" },
 		{ "{{{{\n", "test.yaml" },
 		{ "a: &x 1\nb: *x\n", "test.yaml" },
@@ -156,6 +178,7 @@ int main(void)
 {
 	KT_RUN(sample_file_parses_to_the_defaults);
 	KT_RUN(fields_are_applied);
+	KT_RUN(managed_mode_keys_are_applied);
 	KT_RUN(errors_name_the_field);
 	KT_RUN(own_namespace_is_the_flag_else_the_incluster_file_else_the_clients);
 	return KT_DONE();

@@ -112,6 +112,81 @@ KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
 	cJSON_Delete(obj);
 }
 
+/* A pod with tolerations TOLS (JSON) and the annotation value ANN (NULL: none). */
+static fb_pod_proj *managed_pod(const char *tols, const char *ann, const fb_pod_project_opts *o)
+{
+	char buf[2048];
+	char anns[256] = "";
+	if (ann)
+		snprintf(anns, sizeof(anns), ",\"annotations\":{\"firebreak.dev/toleration-seconds\":\"%s\"}",
+		         ann);
+	snprintf(buf, sizeof(buf),
+	         "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"uid\":\"u\","
+	         "\"resourceVersion\":\"42\"%s},\"spec\":{\"tolerations\":%s}}",
+	         anns, tols);
+	cJSON *obj = cJSON_Parse(buf);
+	fb_pod_proj *p = fb_project_pod(obj, (void *)o);
+	cJSON_Delete(obj);
+	return p;
+}
+
+#define DEFAULTS "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"
+#define COVERED "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"},{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"}]"
+
+KT_TEST(pod_projection_reads_the_managed_record)
+{
+	fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	fb_pod_project_opts off = { .managed = false, .default_s = 300 };
+	/* covered: forever in the spec, the record gives the seconds; nothing kept */
+	fb_pod_proj *p = managed_pod(COVERED, "not-ready=60,unreachable=900", &managed);
+	KT_CHECK(p && p->annotated && !p->k8s_evicts && !p->record_malformed);
+	KT_EQ_INT(p->tol_not_ready_s, 60);
+	KT_EQ_INT(p->tol_unreachable_s, 900);
+	KT_CHECK(p && !p->tolerations && !p->resource_version);
+	fb_pod_obs o;
+	fb_workload_ref wl;
+	fb_pod_proj_obs(p, &o, &wl);
+	KT_CHECK(o.annotated && !o.k8s_evicts && o.tol_not_ready_s == 60);
+	fb_pod_proj_free(p, NULL);
+	/* ... and without managed mode it is kept, to be restored */
+	p = managed_pod(COVERED, "not-ready=60,unreachable=900", &off);
+	KT_CHECK(p && p->tolerations && strcmp(p->resource_version, "42") == 0);
+	cJSON *kept = p ? cJSON_Parse(p->tolerations) : NULL;
+	KT_CHECK(cJSON_IsArray(kept) && cJSON_GetArraySize(kept) == 2);
+	cJSON_Delete(kept);
+	fb_pod_proj_free(p, NULL);
+	/* not covered (the spec has seconds): the spec wins, kept in managed mode only */
+	p = managed_pod(DEFAULTS, NULL, &managed);
+	KT_CHECK(p && p->k8s_evicts && !p->annotated && p->tol_not_ready_s == 300);
+	KT_CHECK(p && p->tolerations && strstr(p->tolerations, "tolerationSeconds"));
+	fb_pod_proj_free(p, NULL);
+	p = managed_pod(DEFAULTS, NULL, &off);
+	KT_CHECK(p && p->k8s_evicts && !p->tolerations && !p->resource_version);
+	fb_pod_proj_free(p, NULL);
+	p = managed_pod(DEFAULTS, NULL, NULL); /* the webhook's own projection: nothing kept */
+	KT_CHECK(p && !p->tolerations);
+	fb_pod_proj_free(p, NULL);
+	/* restored by someone (seconds back) while the record stays: the spec wins */
+	p = managed_pod(DEFAULTS, "not-ready=60,unreachable=900", &managed);
+	KT_CHECK(p && p->k8s_evicts && p->tol_not_ready_s == 300 && p->tol_unreachable_s == 300);
+	fb_pod_proj_free(p, NULL);
+	/* a record of one key: the other keeps the spec's forever */
+	p = managed_pod(COVERED, "unreachable=30", &managed);
+	KT_CHECK(p && p->tol_not_ready_s == FB_TOL_FOREVER && p->tol_unreachable_s == 30);
+	fb_pod_proj_free(p, NULL);
+	/* a malformed record: both keys at the default, reported */
+	fb_pod_project_opts d120 = { .managed = true, .default_s = 120 };
+	p = managed_pod(COVERED, "not-ready=soon", &d120);
+	KT_CHECK(p && p->annotated && p->record_malformed);
+	KT_CHECK(p && p->tol_not_ready_s == 120 && p->tol_unreachable_s == 120);
+	fb_pod_proj_free(p, NULL);
+	/* no tolerations at all: kept as "[]" in managed mode (Kubernetes evicts it at once) */
+	p = managed_pod("null", NULL, &managed);
+	KT_CHECK(p && p->k8s_evicts && p->tol_not_ready_s == FB_TOL_NONE);
+	KT_CHECK(p && p->tolerations && strcmp(p->tolerations, "[]") == 0);
+	fb_pod_proj_free(p, NULL);
+}
+
 static const char *workload_of(const char *meta_json)
 {
 	static char wl[FB_WORKLOAD_ID_MAX];
@@ -359,6 +434,7 @@ int main(void)
 	KT_RUN(toleration_matching_follows_tolerates_taint);
 	KT_RUN(node_projection_keeps_zone_labels_and_ready);
 	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
+	KT_RUN(pod_projection_reads_the_managed_record);
 	KT_RUN(workload_identity_follows_controllers);
 	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
 	KT_RUN(quarantine_projection_reads_action_count_and_phase);
