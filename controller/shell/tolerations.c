@@ -189,7 +189,7 @@ static bool plugin_would_default(const cJSON *list, const char *taint_key)
 	const cJSON *t;
 	cJSON_ArrayForEach(t, list) {
 		const char *key = str(t, "key"), *effect = str(t, "effect");
-		if ((!key || !*key || strcmp(key, taint_key) == 0) &&
+		if (cJSON_IsObject(t) && (!key || !*key || strcmp(key, taint_key) == 0) &&
 		    (!effect || !*effect || strcmp(effect, "NoExecute") == 0))
 			return false;
 	}
