@@ -149,7 +149,8 @@ step "RBAC as the API server sees it ($subject)"
 python3 - docs/operations.md "$ns" "$secret" "$mwc" <<'PY' >"$out/can-i.txt"
 import re, sys
 text, ns, secret, mwc = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4]
-names = {"the Lease's": "firebreak", "the Secret's": secret, "the webhook configuration's": mwc}
+names = {"the Lease's": "firebreak", "the Secret's": secret, "the webhook configuration's": mwc,
+         "the Deployment's": "firebreak"}
 m = re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", text, re.S)
 for line in m.group(1).strip().splitlines()[2:]:
     c = [x.strip() for x in line.strip().strip("|").split("|")]
@@ -161,9 +162,10 @@ for line in m.group(1).strip().splitlines()[2:]:
     r = base + ("." + group if group else "")
     name = names[mm.group(2)] if mm.group(2) else "-"
     # lease: the Lease's namespace (the release namespace here); secret: the release namespace
-    where = ns if c[0] in ("lease", "secret", "secretSelf") else "ANY"
-    # scaleToZero rows: granted only with rbac.scaleToZero=true, refused with the defaults
-    answer = "no" if c[0] == "scaleToZero" else "yes"
+    where = ns if c[0] in ("lease", "secret", "secretSelf", "restore") else "ANY"
+    # scaleToZero rows: granted only with rbac.scaleToZero=true; restore rows: only with
+    # managed.enabled (the uninstall hook's Role); refused with the defaults
+    answer = "no" if c[0] in ("scaleToZero", "restore") else "yes"
     print("%s %s %s %s %s %s" % (answer, verb, r, sub or "-", where, name))
 PY
 # ... and these must be refused

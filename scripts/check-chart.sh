@@ -6,8 +6,9 @@
 #      settings file is accepted by the real firebreak binary (when build/release has one)
 #   4. wrong values fail against values.schema.json
 #   5. the rendered ClusterRole/Roles grant exactly the table in docs/operations.md (section RBAC)
-#      in each mode (defaults, rbac.scaleToZero, webhook.certs=certManager, webhook off), and the
-#      API calls in controller/shell and k8sclient are the ones that table covers
+#      in each mode (defaults, rbac.scaleToZero, webhook.certs=certManager, webhook off, managed
+#      mode with its uninstall hook), and the API calls in controller/shell and k8sclient are the
+#      ones that table covers (restore.c's, those of the uninstall hook, by the `restore` rows)
 #   The admission webhook is checked in step 3's value sets: failurePolicy Ignore, a short timeout,
 #   never called for kube-system, kube-node-lease, the release namespace, webhook.excludeNamespaces
 #   or firebreak's own pods, no caBundle in the chart, and the names the controller is given by
@@ -67,6 +68,12 @@ if "$helm" lint "$chart" --strict --kube-version "$kube_version" --namespace oth
 else
   cat "$work/lint2.log"; fail "helm lint --strict (dry run, no leader election)"
 fi
+if "$helm" lint "$chart" --strict --kube-version "$kube_version" \
+    --set managed.enabled=true >"$work/lint3.log" 2>&1; then
+  pass "helm lint --strict (managed mode, uninstall hook)"
+else
+  cat "$work/lint3.log"; fail "helm lint --strict (managed mode, uninstall hook)"
+fi
 
 # ---- render with value sets -------------------------------------------------------------
 # name|helm arguments (one string, split on spaces)|python assertions on the objects
@@ -101,6 +108,8 @@ defaults||
   check(cfg["leaderElection"]["namespace"] == "firebreak-system" and cfg["metricsAddr"] == ":8080", "settings: lease namespace, metricsAddr")
   check(cfg["eviction"]["pdbBlockedTimeout"] == "10m" and cfg["client"]["qps"] == 20, "settings: defaults of config/firebreak.yaml")
   check(p["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"], "pods use the chart's ServiceAccount")
+  check(cfg["managed"] == {"enabled": False, "adoptRate": 10, "defaultTolerationSeconds": 300}, "settings: managed mode off, adoptRate 10, default 300 s")
+  check(count("Job") == 0 and not [x for x in objs("Role") + objs("RoleBinding") if x["metadata"]["name"].endswith("-restore")], "managed mode off: no uninstall hook, no restore Role")
 dry-run-json-delete|--set config.dryRun=true --set config.log.format=json --set config.log.level=debug --set config.eviction.podEvictionMode=Delete --set config.eviction.pdbBlockedTimeout=0s --set-json config.client.qps=50.5 --set config.client.burst=100|
   cfg = settings()
   check(cfg["dryRun"] is True and cfg["log"] == {"level": "debug", "format": "json"}, "settings: dry run, json, debug")
@@ -160,6 +169,28 @@ managed|--set managed.enabled=true --set-json managed.adoptRate=25 --set managed
   check(p["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"], "hook uses the chart's ServiceAccount")
   r = named("Role", "-restore")
   check([x["resourceNames"] for x in r["rules"]] == [[dep], [dep]], "restore Role limited to the Deployment by name")
+  check(sorted((g, res, v) for x in r["rules"] for g in x["apiGroups"] for res in x["resources"] for v in x["verbs"]) == [("apps", "deployments", "get"), ("apps", "deployments/scale", "patch")], "restore Role: apps deployments get, deployments/scale patch, nothing else")
+  check(r["metadata"]["namespace"] == "firebreak-system" and "helm.sh/hook" not in (r["metadata"].get("annotations") or {}), "restore Role: in the release namespace, a normal resource (exists while the hook runs)")
+  rb = named("RoleBinding", "-restore")
+  check(rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": r["metadata"]["name"]} and rb["subjects"] == [{"kind": "ServiceAccount", "name": p["serviceAccountName"], "namespace": "firebreak-system"}], "restore RoleBinding: the restore Role to the chart's ServiceAccount")
+  check("helm.sh/hook-weight" in meta["annotations"] and "before-hook-creation" in meta["annotations"]["helm.sh/hook-delete-policy"], "hook: a weight; a Job left by a failed uninstall is replaced by the next")
+  check(j["spec"]["backoffLimit"] == 2 and j["spec"]["activeDeadlineSeconds"] == 600 and p["restartPolicy"] == "Never", "hook Job: backoffLimit 2, activeDeadlineSeconds 600, restartPolicy Never")
+  dp = one("Deployment")["spec"]["template"]["spec"]; dc = dp["containers"][0]
+  check(c["image"] == dc["image"] and c.get("command") == dc.get("command") and c["resources"] == dc["resources"], "hook: the Deployment's image, command and resources")
+  check(c["securityContext"] == dc["securityContext"] and p["securityContext"] == dp["securityContext"], "hook: the Deployment's pod and container securityContext")
+  check(c["securityContext"]["runAsUser"] == 65532 and c["securityContext"]["runAsNonRoot"] and c["securityContext"]["allowPrivilegeEscalation"] is False, "hook container: uid 65532, non-root, no escalation")
+  mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}; vols = {v["name"]: v for v in p["volumes"]}
+  check("--config=/etc/firebreak/firebreak.yaml" in c["args"] and vols[mounts["/etc/firebreak"]].get("configMap", {}).get("name") == one("ConfigMap")["metadata"]["name"], "hook: --config, the chart's settings file mounted as in the Deployment")
+  env = {e["name"]: e for e in c.get("env", [])}
+  check("--namespace=$(POD_NAMESPACE)" in c["args"] and env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace" and meta["namespace"] == "firebreak-system", "hook: --namespace = its own, the release namespace (where the Deployment is)")
+  check(not [a for a in c["args"] if a.startswith("--managed") or a.startswith("--dry-run") or a.startswith("--webhook-") or a.startswith("--leader-elect")], "hook: no --managed, --dry-run, --webhook-* or --leader-elect flag")
+managed-no-restore|--set managed.enabled=true --set managed.restoreOnUninstall=false|
+  check(settings()["managed"]["enabled"] is True, "settings file: managed mode on")
+  check(count("Job") == 0 and not [x for x in objs("Role") + objs("RoleBinding") if x["metadata"]["name"].endswith("-restore")], "restoreOnUninstall false: no hook Job, no restore Role")
+managed-no-rbac|--set managed.enabled=true --set rbac.create=false --set serviceAccount.create=false --set serviceAccount.name=my-sa --set fullnameOverride=fb|
+  j = one("Job"); c = j["spec"]["template"]["spec"]["containers"][0]
+  check(count("Role") == 0 and count("RoleBinding") == 0, "rbac.create false: the hook Job without a restore Role")
+  check(j["spec"]["template"]["spec"]["serviceAccountName"] == "my-sa" and "--stop-deployment=fb" in c["args"], "hook: the existing ServiceAccount, --stop-deployment follows fullnameOverride")
 webhook-off|--set webhook.enabled=false|
   check(count("MutatingWebhookConfiguration") == 0 and count("Certificate") == 0, "webhook off: no webhook configuration")
   check([x["metadata"]["name"] for x in objs("Service")] == ["firebreak-metrics"], "webhook off: no webhook Service")
@@ -396,8 +427,10 @@ step "RBAC: rendered roles == docs/operations.md table; code calls covered"
 #   lease        Role in the Lease's namespace (leader election on)
 #   secret       Role in the release namespace, with the webhook
 #   secretSelf   Role in the release namespace, with the webhook and webhook.certs=self
-# and "(name: the Lease's | the Secret's | the webhook configuration's)" after the resource means
-# the grant is limited to that one object by resourceNames.
+#   restore      Role <fullname>-restore in the release namespace, with managed.enabled and
+#                managed.restoreOnUninstall (the pre-delete hook Job, restore-job.yaml)
+# and "(name: the Lease's | the Secret's | the webhook configuration's | the Deployment's)" after
+# the resource means the grant is limited to that one object by resourceNames.
 cat >"$work/rbac.py" <<'EOF'
 import json, re, sys, yaml
 render, doc, variant = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -478,7 +511,8 @@ for variant in \
     'rbac.scaleToZero=true|--set rbac.scaleToZero=true|{"scale": true, "webhook": true, "self": true}' \
     'webhook.certs=certManager|--set webhook.certs=certManager|{"scale": false, "webhook": true, "self": false}' \
     'webhook.enabled=false|--set webhook.enabled=false|{"scale": false, "webhook": false, "self": false}' \
-    'managed.enabled=true|--set managed.enabled=true|{"scale": false, "webhook": true, "self": true, "restore": true}'; do
+    'managed.enabled=true|--set managed.enabled=true|{"scale": false, "webhook": true, "self": true, "restore": true}' \
+    'managed.enabled=true restoreOnUninstall=false|--set managed.enabled=true --set managed.restoreOnUninstall=false|{"scale": false, "webhook": true, "self": true, "restore": false}'; do
   IFS='|' read -r vname vargs vflags <<<"$variant"
   read -r -a args <<<"$vargs" || true
   echo "  -- $vname"
@@ -506,6 +540,10 @@ fi
 #     (RBAC authorizes it by name only then), so its file must contain "metadata.name=";
 #   - scale.c's calls through `res` for each resource of its scale_targets list;
 #   - kc_evict( = pods/eviction create; k8sclient's leader.c (Lease) and events.c (Events).
+# Which rows a call may use: restore.c runs only in the uninstall hook (--restore-tolerations
+# --stop-deployment), whose grants are the `restore` rows (limited to firebreak's own Deployment)
+# plus the `cluster` ones; so its calls must be `restore` or `cluster` rows, the other files' calls
+# any row but `restore`, and each `restore` row must be called from restore.c.
 # RESOURCE is any `kc_resource NAME = { "group", "version", "plural", ...}` defined in
 # k8sclient/src or controller/shell. A kc_<verb> call in any other form fails the check, so that
 # no call escapes it.
@@ -527,20 +565,22 @@ def sub(rest, create):
     m = None if create else re.match(r"[^,]*,[^,]*,\s*\"(\w+)\"", rest)
     return "/" + m.group(1) if m else ""
 calls, listed, stripped = set(), {}, {}
+restore_calls = set()   # (group, resource, verb) called by restore.c, the uninstall hook
 for f in sorted(glob.glob("controller/shell/*.c")):
     src = open(f).read()
     code = stripped[f] = re.sub(r"/\*.*?\*/|//[^\n]*", "", src, flags=re.S)
     found = 0
+    fcalls = set()   # this file's (group, resource, verb)
     for fn, r, rest in re.findall(r"\b" + VERBS + r"\(\s*[^,()]+,\s*&(\w+)\s*,([^;]*);", code):
         g, p = resource(r, f)
-        calls.add((g, p + sub(rest, fn == "kc_create"), verb[fn])); found += 1
+        fcalls.add((g, p + sub(rest, fn == "kc_create"), verb[fn])); found += 1
         if fn in ("kc_list", "kc_watch"): listed.setdefault((g, p), set()).add(f)
     for r, rest in re.findall(r"\bpatch_object\(\s*c,\s*&(\w+),([^;]*);", code):
         g, p = resource(r, f)
-        calls.add((g, p + sub(rest, False), "patch"))
+        fcalls.add((g, p + sub(rest, False), "patch"))
     for r in re.findall(r"\.res(?:ource)?\s*=\s*&(\w+)", code):
         g, p = resource(r, f)
-        calls |= {(g, p, "list"), (g, p, "watch")}; listed.setdefault((g, p), set()).add(f)
+        fcalls |= {(g, p, "list"), (g, p, "watch")}; listed.setdefault((g, p), set()).add(f)
     if f.endswith("/scale.c"):
         # scale.c (ScaleToZero) reaches the workloads of its `scale_targets` list through a
         # variable: each kc_<verb>(c, res, ns, name, NULL|"sub", ...) counts for every resource of it
@@ -551,7 +591,7 @@ for f in sorted(glob.glob("controller/shell/*.c")):
         for fn, s in vcalls:
             for r in scalable:
                 g, p = resource(r, f)
-                calls.add((g, p + ("" if s == "NULL" else "/" + s.strip('"')), verb[fn]))
+                fcalls.add((g, p + ("" if s == "NULL" else "/" + s.strip('"')), verb[fn]))
         found += len(vcalls)
     if f.endswith("/executor.c"):
         found += len(re.findall(r"\bkc_patch\(c->client, res, ns, name, subresource,", code))  # patch_object itself
@@ -561,7 +601,9 @@ for f in sorted(glob.glob("controller/shell/*.c")):
         sys.exit(1)
     if re.search(r"\bkc_client_(do|stream)\(", code):
         print("  %s: a raw kc_client_do/kc_client_stream request; this check cannot see what it calls" % f); sys.exit(1)
-    if re.search(r"\bkc_evict\(", code): calls.add(("", "pods/eviction", "create"))
+    if re.search(r"\bkc_evict\(", code): fcalls.add(("", "pods/eviction", "create"))
+    (restore_calls if f.endswith("/restore.c") else calls).update(fcalls)
+if not restore_calls: print("  controller/shell/restore.c: no API call found (the uninstall hook's rows would be unchecked)"); sys.exit(1)
 lead = open("k8sclient/src/leader.c").read(); ev = open("k8sclient/src/events.c").read()
 if "KC_RES_LEASES" in lead:
     calls |= {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
@@ -570,16 +612,19 @@ if "KC_RES_EVENTS" in ev:
     calls |= {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
     if "KC_RES_CORE_EVENTS" in ev: calls.add(("", "events", "create"))
 table = open("docs/operations.md").read()
-rows, by_name = set(), set()
+rows, restore_rows, cluster_rows, by_name = set(), set(), set(), set()
 for line in re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", table, re.S).group(1).splitlines()[3:]:
     c = [x.strip().strip("`") for x in line.strip().strip("|").split("|")]
     key = ("" if c[1] == '""' else c[1], re.match(r"`?([^` ]+)", c[2]).group(1), c[3])
-    rows.add(key)
+    (restore_rows if c[0] == "restore" else rows).add(key)
+    if c[0] == "cluster": cluster_rows.add(key)
     if "(name:" in c[2] and c[3] in ("list", "watch"): by_name.add(key[:2])
-missing = calls - rows
+missing = (calls - rows) | (restore_calls - restore_rows - cluster_rows)
 for t in sorted(calls): print("  code calls %-28s %-30s %s%s" % (t[0] or '""', t[1], t[2], "" if t in rows else "   <- NOT IN THE TABLE"))
-unused = rows - calls
-for t in sorted(unused): print("  table row not found in the code: %s %s %s" % t)
+for t in sorted(restore_calls):
+    print("  restore.c  %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "   (row: restore)" if t in restore_rows else "   (row: cluster)" if t in cluster_rows else "   <- NOT A restore OR cluster ROW"))
+unused = (rows - calls) | {("restore",) + t for t in restore_rows - restore_calls}
+for t in sorted(unused): print("  table row not found in the code: " + " ".join(t) + ("  (restore rows: called from restore.c only)" if t[0] == "restore" else ""))
 unnamed = []
 for gp in sorted(by_name):
     for f in sorted(listed.get(gp, ())):
