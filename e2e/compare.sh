@@ -12,12 +12,12 @@ get() { # SCENARIO KEY
   echo "${v:--}"
 }
 b=cascade-baseline f=cascade-firebreak m=managed-cascade
-row() { printf '%-16s | %-40s | %-40s | %s\n' "$1" "$2" "$3" "$4"; }
+row() { printf '%-28s | %-40s | %-40s | %s\n' "$1" "$2" "$3" "$4"; }
 line="----------------------------------------"
 echo "==== the same poison Deployment (1 replica), the same 6-node cluster in 3 zones ===="
 row "" "default Kubernetes ($b)" "firebreak ($f)" "firebreak, managed mode ($m)"
 row "" "taint-eviction controller on" "taint-eviction controller off" "taint-eviction controller on"
-row "----------------" "${line}" "${line}" "${line}"
+row "----------------------------" "${line}" "${line}" "${line}"
 row "result" "$(get $b result)" "$(get $f result)" "$(get $m result)"
 row "nodes lost" "$(get $b nodes_lost) ($(get $b lost_nodes))" "$(get $f nodes_lost) ($(get $f lost_nodes))" \
   "$(get $m nodes_lost) ($(get $m lost_nodes))"
