@@ -196,6 +196,16 @@ static bool plugin_would_default(const cJSON *list, const char *taint_key)
 	return true;
 }
 
+/* *out = list when changed, else list freed; KC_OK. */
+static kc_err keep_if(bool changed, cJSON *list, cJSON **out)
+{
+	if (changed)
+		*out = list;
+	else
+		cJSON_Delete(list);
+	return KC_OK;
+}
+
 /* Cover taint_key in list (tolerations.h); *recorded: the seconds taken, or prior. */
 static bool cover_key(cJSON *list, const char *taint_key, int64_t prior, int64_t default_s,
                       int64_t *recorded, bool *changed)
@@ -243,11 +253,7 @@ kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior
 		*rec = none;
 		return KC_ERR_NOMEM;
 	}
-	if (changed)
-		*out = list;
-	else
-		cJSON_Delete(list);
-	return KC_OK;
+	return keep_if(changed, list, out);
 }
 
 /* Give taint_key's first matching toleration in list the seconds s again. */
@@ -283,11 +289,7 @@ kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec
 		cJSON_Delete(list);
 		return KC_ERR_NOMEM;
 	}
-	if (changed)
-		*out = list;
-	else
-		cJSON_Delete(list);
-	return KC_OK;
+	return keep_if(changed, list, out);
 }
 
 /* {"metadata":{"resourceVersion":rv,"annotations":{ANN: record or null}},"spec":{"tolerations":list}} */
