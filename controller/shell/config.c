@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cyaml/cyaml.h>
@@ -17,13 +18,13 @@
 /* ---- the file's shape ------------------------------------------------------- */
 
 typedef struct file_leader {
-	bool *enabled;
+	char *enabled;
 	char *namespace_, *name, *lease_duration, *renew_deadline, *retry_period;
 } file_leader;
 
 typedef struct file_client {
 	double *qps;
-	long *burst;
+	char *burst;
 } file_client;
 
 typedef struct file_log {
@@ -32,22 +33,22 @@ typedef struct file_log {
 
 typedef struct file_eviction {
 	double *rate, *secondary_rate, *unhealthy_threshold;
-	long *large_cluster;
+	char *large_cluster;
 	char *mode, *pdb_blocked_timeout;
-	long *max_actions_per_tick;
+	char *max_actions_per_tick;
 } file_eviction;
 
 typedef struct file_managed {
-	bool *enabled;
+	char *enabled;
 	double *adopt_rate;
-	long *default_toleration_seconds;
+	char *default_toleration_seconds;
 } file_managed;
 
 typedef struct file_config {
 	char *kubeconfig, *context, *metrics_addr;
 	char *webhook_addr, *namespace_, *webhook_secret, *webhook_config, *webhook_service;
 	char *webhook_san, *webhook_certs, *webhook_exclude_ns;
-	bool *dry_run;
+	char *dry_run;
 	file_leader *leader;
 	file_client *client;
 	file_log *log;
@@ -59,7 +60,7 @@ typedef struct file_config {
 #define STR(key, type, member) CYAML_FIELD_STRING_PTR(key, OPT | CYAML_FLAG_POINTER, type, member, 0, 1024)
 
 static const cyaml_schema_field_t leader_fields[] = {
-	CYAML_FIELD_BOOL_PTR("enabled", OPT | CYAML_FLAG_POINTER, file_leader, enabled),
+	STR("enabled", file_leader, enabled),
 	STR("namespace", file_leader, namespace_),
 	STR("name", file_leader, name),
 	STR("leaseDuration", file_leader, lease_duration),
@@ -70,7 +71,7 @@ static const cyaml_schema_field_t leader_fields[] = {
 
 static const cyaml_schema_field_t client_fields[] = {
 	CYAML_FIELD_FLOAT_PTR("qps", OPT | CYAML_FLAG_POINTER, file_client, qps),
-	CYAML_FIELD_INT_PTR("burst", OPT | CYAML_FLAG_POINTER, file_client, burst),
+	STR("burst", file_client, burst),
 	CYAML_FIELD_END
 };
 
@@ -86,20 +87,17 @@ static const cyaml_schema_field_t eviction_fields[] = {
 	                      secondary_rate),
 	CYAML_FIELD_FLOAT_PTR("unhealthyZoneThreshold", OPT | CYAML_FLAG_POINTER, file_eviction,
 	                      unhealthy_threshold),
-	CYAML_FIELD_INT_PTR("largeClusterSizeThreshold", OPT | CYAML_FLAG_POINTER, file_eviction,
-	                    large_cluster),
+	STR("largeClusterSizeThreshold", file_eviction, large_cluster),
 	STR("podEvictionMode", file_eviction, mode),
 	STR("pdbBlockedTimeout", file_eviction, pdb_blocked_timeout),
-	CYAML_FIELD_INT_PTR("maxPodActionsPerTick", OPT | CYAML_FLAG_POINTER, file_eviction,
-	                    max_actions_per_tick),
+	STR("maxPodActionsPerTick", file_eviction, max_actions_per_tick),
 	CYAML_FIELD_END
 };
 
 static const cyaml_schema_field_t managed_fields[] = {
-	CYAML_FIELD_BOOL_PTR("enabled", OPT | CYAML_FLAG_POINTER, file_managed, enabled),
+	STR("enabled", file_managed, enabled),
 	CYAML_FIELD_FLOAT_PTR("adoptRate", OPT | CYAML_FLAG_POINTER, file_managed, adopt_rate),
-	CYAML_FIELD_INT_PTR("defaultTolerationSeconds", OPT | CYAML_FLAG_POINTER, file_managed,
-	                    default_toleration_seconds),
+	STR("defaultTolerationSeconds", file_managed, default_toleration_seconds),
 	CYAML_FIELD_END
 };
 
@@ -115,7 +113,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("webhookSan", file_config, webhook_san),
 	STR("webhookExcludeNamespaces", file_config, webhook_exclude_ns),
 	STR("webhookCerts", file_config, webhook_certs),
-	CYAML_FIELD_BOOL_PTR("dryRun", OPT | CYAML_FLAG_POINTER, file_config, dry_run),
+	STR("dryRun", file_config, dry_run),
 	CYAML_FIELD_MAPPING_PTR("leaderElection", OPT | CYAML_FLAG_POINTER, file_config, leader,
 	                        leader_fields),
 	CYAML_FIELD_MAPPING_PTR("client", OPT | CYAML_FLAG_POINTER, file_config, client,
@@ -208,6 +206,33 @@ static int apply_webhook(fb_settings *s, const file_config *f, char *err, size_t
 	return 0;
 }
 
+/*
+ * Booleans and whole numbers are read as text and parsed here, strictly: libcyaml 1.3 reads
+ * any boolean but its words for false as true ("enabled: flase" would switch managed mode on)
+ * and an integer up to its first non-digit ("120s" would be 120).
+ */
+static bool strict_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
+		return *out = true;
+	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
+		return !(*out = false);
+	return false;
+}
+
+static bool strict_int(const char *s, long long lo, long long hi, long long *out)
+{
+	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+		return false; /* no space, sign + or empty value before strtoll */
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
 int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const char *name,
                          char *err, size_t errcap)
 {
@@ -233,30 +258,31 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 		BAD("out of memory");
 	if (f->metrics_addr && !(o->metrics_addr = keep(s, f->metrics_addr)))
 		BAD("out of memory");
-	if (f->dry_run)
-		o->core.dry_run = *f->dry_run;
+	long long n;
+	if (f->dry_run && !strict_bool(f->dry_run, &o->core.dry_run))
+		BAD("dryRun \"%s\" is not true or false", f->dry_run);
 	if (f->managed) {
 		const file_managed *m = f->managed;
-		if (m->enabled)
-			o->core.managed = *m->enabled;
+		if (m->enabled && !strict_bool(m->enabled, &o->core.managed))
+			BAD("managed.enabled \"%s\" is not true or false", m->enabled);
 		if (m->adopt_rate) {
 			if (!(*m->adopt_rate >= 0.1 && *m->adopt_rate <= 10000))
 				BAD("managed.adoptRate must be from 0.1 to 10000");
 			o->core.adopt_per_s = *m->adopt_rate;
 		}
 		if (m->default_toleration_seconds) {
-			if (*m->default_toleration_seconds < 0 ||
-			    *m->default_toleration_seconds > FB_TOLERATION_S_MAX)
-				BAD("managed.defaultTolerationSeconds must be 0 or more");
-			o->default_toleration_s = *m->default_toleration_seconds;
+			if (!strict_int(m->default_toleration_seconds, 0, FB_TOLERATION_S_MAX, &n))
+				BAD("managed.defaultTolerationSeconds \"%s\" is not a whole number of "
+				    "seconds from 0 to 1000000000000", m->default_toleration_seconds);
+			o->default_toleration_s = n;
 		}
 	}
 	if (apply_webhook(s, f, err, errcap, name) != 0)
 		goto out;
 	if (f->leader) {
 		file_leader *l = f->leader;
-		if (l->enabled)
-			o->leader_elect = *l->enabled;
+		if (l->enabled && !strict_bool(l->enabled, &o->leader_elect))
+			BAD("leaderElection.enabled \"%s\" is not true or false", l->enabled);
 		if (l->namespace_ && !(o->lease_namespace = keep(s, l->namespace_)))
 			BAD("out of memory");
 		if (l->name && !(o->lease_name = keep(s, l->name)))
@@ -282,9 +308,10 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 			o->client.qps = *f->client->qps;
 		}
 		if (f->client->burst) {
-			if (*f->client->burst < 1 || *f->client->burst > 100000)
-				BAD("client.burst must be from 1 to 100000");
-			o->client.burst = (int)*f->client->burst;
+			if (!strict_int(f->client->burst, 1, 100000, &n))
+				BAD("client.burst \"%s\" is not a whole number from 1 to 100000",
+				    f->client->burst);
+			o->client.burst = (int)n;
 		}
 	}
 	if (f->log) {
@@ -312,9 +339,10 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 			r->unhealthy_threshold = *e->unhealthy_threshold;
 		}
 		if (e->large_cluster) {
-			if (*e->large_cluster < 0 || *e->large_cluster > 1000000)
-				BAD("eviction.largeClusterSizeThreshold must be 0 or more");
-			r->large_cluster_threshold = (int)*e->large_cluster;
+			if (!strict_int(e->large_cluster, 0, 1000000, &n))
+				BAD("eviction.largeClusterSizeThreshold \"%s\" is not a whole number from "
+				    "0 to 1000000", e->large_cluster);
+			r->large_cluster_threshold = (int)n;
 		}
 		if (e->mode) {
 			if (strcmp(e->mode, "Evict") == 0)
@@ -329,9 +357,10 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 			BAD("eviction.pdbBlockedTimeout \"%s\" is not a duration such as \"10m\"",
 			    e->pdb_blocked_timeout);
 		if (e->max_actions_per_tick) {
-			if (*e->max_actions_per_tick < 1 || *e->max_actions_per_tick > 100000)
-				BAD("eviction.maxPodActionsPerTick must be from 1 to 100000");
-			o->core.max_pod_actions_per_tick = (int)*e->max_actions_per_tick;
+			if (!strict_int(e->max_actions_per_tick, 1, 100000, &n))
+				BAD("eviction.maxPodActionsPerTick \"%s\" is not a whole number from 1 to "
+				    "100000", e->max_actions_per_tick);
+			o->core.max_pod_actions_per_tick = (int)n;
 		}
 	}
 	rc = 0;

@@ -92,7 +92,7 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi)
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) /* NaN too */
 		return false;
 	*out = v;
 	return true;
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 		case O_DEFAULT_TOL:
 			if (!parse_num(optarg, 0, FB_TOLERATION_S_MAX, &num) || num != (double)(int64_t)num) {
 				fprintf(stderr, "firebreak: --default-toleration-seconds takes a whole number "
-				        "of seconds, 0 or more\n");
+				        "of seconds from 0 to 1000000000000\n");
 				return 2;
 			}
 			o.default_toleration_s = (int64_t)num;

@@ -112,19 +112,18 @@ typedef struct answer {
 	char *patch;       /* decoded response.patch, NULL if none */
 } answer;
 
-/* Managed mode for the reviews that follow (ask() passes it); NULL: off, fb_admreview_answer. */
-static const fb_adm_options *managed_opts;
-
-static answer ask(const char *body, size_t len, gate_rec *g)
+/* Answer body with options o (NULL: fb_admreview_answer, managed mode off); o's gate and ud
+ * are replaced by the recording gate g. */
+static answer ask_opts(const char *body, size_t len, gate_rec *g, const fb_adm_options *o)
 {
 	answer a = { 0 };
 	char *out = (char *)"not touched";
 	size_t out_len = 7;
-	if (managed_opts) {
-		fb_adm_options o = *managed_opts;
-		o.gate = gate;
-		o.ud = g;
-		a.err = fb_admreview_answer_opts(body, len, &o, &a.res, &out, &out_len);
+	if (o) {
+		fb_adm_options with_gate = *o;
+		with_gate.gate = gate;
+		with_gate.ud = g;
+		a.err = fb_admreview_answer_opts(body, len, &with_gate, &a.res, &out, &out_len);
 	} else {
 		a.err = fb_admreview_answer(body, len, gate, g, &a.res, &out, &out_len);
 	}
@@ -154,15 +153,28 @@ static answer ask(const char *body, size_t len, gate_rec *g)
 	} else {
 		KT_CHECK(!cJSON_GetObjectItem(a.response, "patchType"));
 	}
+	/* without managed mode nothing is ever covered */
+	if (!o || !o->managed)
+		KT_CHECK(!a.res.covered);
+	return a;
+}
+
+static answer ask(const char *body, size_t len, gate_rec *g)
+{
+	return ask_opts(body, len, g, NULL);
+}
+
+static answer ask_rq_opts(const rq *r, gate_rec *g, const fb_adm_options *o)
+{
+	char *body = mk(r);
+	answer a = ask_opts(body, strlen(body), g, o);
+	free(body);
 	return a;
 }
 
 static answer ask_rq(const rq *r, gate_rec *g)
 {
-	char *body = mk(r);
-	answer a = ask(body, strlen(body), g);
-	free(body);
-	return a;
+	return ask_rq_opts(r, g, NULL);
 }
 
 static void answer_release(answer *a)
@@ -520,6 +532,69 @@ KT_TEST(only_len_bytes_are_read)
 	free(review);
 }
 
+/* Answer review without the checks of ask() (no KT_* here: this runs under injected failures). */
+static kc_err answer_raw(const char *review, const fb_adm_options *o, gate_rec *g,
+                         fb_adm_result *res, char **out, size_t *len)
+{
+	if (!o)
+		return fb_admreview_answer(review, strlen(review), gate, g, res, out, len);
+	fb_adm_options w = *o;
+	w.gate = gate;
+	w.ud = g;
+	return fb_admreview_answer_opts(review, strlen(review), &w, res, out, len);
+}
+
+/*
+ * Every allocation failing in turn while review is answered with o (NULL: managed mode off)
+ * and the gate answering quarantine (NULL: no): each failure is reported (as out of memory,
+ * or as unparsable: cJSON cannot tell a failed allocation from bad input while parsing), with
+ * no answer and a reason; an answer given all the same is the answer given without failures;
+ * the sanitizer's leak check sees everything freed. The number of failures injected.
+ */
+static int alloc_failures(const char *review, const fb_adm_options *o, const char *quarantine,
+                          fb_adm_outcome want, bool covered)
+{
+	gate_rec g = { .answer = quarantine };
+	fb_adm_result res;
+	char *ref = NULL;
+	size_t ref_len = 0;
+	KT_EQ_INT(answer_raw(review, o, &g, &res, &ref, &ref_len), KC_OK);
+	KT_EQ_INT(res.outcome, want);
+	KT_EQ_INT(res.covered, covered);
+	int failures = 0;
+	bool finished = false;
+	for (long n = 0; n < 20000 && !finished; n++) {
+		char *out = NULL;
+		size_t len = 0;
+		g = (gate_rec){ .answer = quarantine };
+		kc_alloc_fail_after(n);
+		kc_err err = answer_raw(review, o, &g, &res, &out, &len);
+		bool triggered = kc_alloc_fail_triggered();
+		kc_alloc_fail_reset();
+		if (!triggered) {
+			finished = true;
+			KT_EQ_INT(err, KC_OK);
+			KT_CHECK(out && ref && strcmp(out, ref) == 0);
+			KT_EQ_INT(res.outcome, want);
+			KT_EQ_INT(res.covered, covered);
+			kc_free(out);
+			break;
+		}
+		failures++;
+		KT_CHECK(err == KC_ERR_NOMEM || err == KC_ERR_PARSE || err == KC_OK);
+		if (err == KC_OK) {
+			KT_CHECK(out && ref && strcmp(out, ref) == 0);
+		} else {
+			KT_CHECK(out == NULL && len == 0);
+			KT_CHECK(res.reason[0] != '\0');
+		}
+		kc_free(out);
+	}
+	KT_CHECK(finished);
+	kc_free(ref);
+	return failures;
+}
+
 KT_TEST(every_allocation_failure_is_reported_and_frees_everything)
 {
 	char *review = mk(&(rq){ .object = "{\"metadata\":{\"generateName\":\"web-7d9f8c6b5-\","
@@ -527,48 +602,42 @@ KT_TEST(every_allocation_failure_is_reported_and_frees_everything)
 	                                   "\"ownerReferences\":[{\"kind\":\"ReplicaSet\","
 	                                   "\"name\":\"web-7d9f8c6b5\",\"controller\":true}]},"
 	                                   "\"spec\":{\"schedulingGates\":[{\"name\":\"a/b\"}]}}" });
-	int failures = 0;
-	for (long n = 0; n < 10000; n++) {
-		gate_rec g = { .answer = "q" };
-		fb_adm_result res;
-		char *out = NULL;
-		size_t len = 0;
-		kc_alloc_fail_after(n);
-		kc_err err = fb_admreview_answer(review, strlen(review), gate, &g, &res, &out, &len);
-		bool triggered = kc_alloc_fail_triggered();
-		kc_alloc_fail_reset();
-		if (!triggered) {
-			KT_EQ_INT(err, KC_OK);
-			KT_EQ_INT(res.outcome, FB_ADM_GATED);
-			kc_free(out);
-			break;
-		}
-		failures++;
-		/* cJSON cannot tell a failed allocation from bad input while parsing */
-		KT_CHECK(err == KC_ERR_NOMEM || err == KC_ERR_PARSE || err == KC_OK);
-		KT_CHECK(err == KC_OK ? out != NULL : out == NULL);
-		kc_free(out);
-	}
-	KT_CHECK(failures > 10);
+	KT_CHECK(alloc_failures(review, NULL, "q", FB_ADM_GATED, false) > 10);
 	free(review);
 }
 
 /* ---- managed mode: the failure tolerations covered (tolerations.h) ---------------------------- */
 
-#define NR_300 "{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}"
-#define UR_300 "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}"
-/* A Deployment pod as the API server sends it after DefaultTolerationSeconds: tolerations
- * TOLS (a JSON array), annotations ANNS (a JSON object, or empty: none), labels LABELS. */
+#define NR_KEY "node.kubernetes.io/not-ready"
+#define UR_KEY "node.kubernetes.io/unreachable"
+/* A toleration of one failure taint; SECS "" (forever) or ",\"tolerationSeconds\":N". */
+#define TOL(key, secs) "{\"key\":\"" key "\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"" secs "}"
+#define NR_300 TOL(NR_KEY, ",\"tolerationSeconds\":300")
+#define UR_300 TOL(UR_KEY, ",\"tolerationSeconds\":300")
+/* What the DefaultTolerationSeconds admission plugin gives a pod without either, and that
+ * pair covered (the seconds gone, nothing else changed). */
+#define DEFAULT_PAIR "[" NR_300 "," UR_300 "]"
+#define COVERED_PAIR "[" TOL(NR_KEY, "") "," TOL(UR_KEY, "") "]"
+/* The annotation's member as a JSON Pointer: "/" in the key is "~1" (RFC 6901). */
+#define ANN_PATH "/metadata/annotations/firebreak.dev~1toleration-seconds"
+#define RECORD_300 "not-ready=300,unreachable=300"
+
+static const fb_adm_options MANAGED = { .managed = true, .default_toleration_s = 300 };
+
+/* A Deployment pod's request.object: spec.tolerations TOLS (JSON; NULL: no member),
+ * metadata.annotations ANNS (JSON; NULL: no member), LABELS more labels ("k":"v", each with a
+ * trailing comma; NULL: none). malloc'd. */
 static char *deployment_pod(const char *tols, const char *anns, const char *labels)
 {
-	char *s = malloc(4096);
+	char t[3072] = "", *s = malloc(4096);
+	if (tols)
+		snprintf(t, sizeof(t), ",\"tolerations\":%s", tols);
 	snprintf(s, 4096,
 	         "{\"metadata\":{\"generateName\":\"web-7d9f8c6b5-\",\"labels\":{%s\"pod-template-hash\":"
 	         "\"7d9f8c6b5\"}%s%s,\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
 	         "\"ReplicaSet\",\"name\":\"web-7d9f8c6b5\",\"uid\":\"u1\",\"controller\":true}]},"
-	         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}],\"tolerations\":%s}}",
-	         labels ? labels : "", anns && *anns ? ",\"annotations\":" : "", anns ? anns : "",
-	         tols);
+	         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]%s}}",
+	         labels ? labels : "", anns ? ",\"annotations\":" : "", anns ? anns : "", t);
 	return s;
 }
 
@@ -587,8 +656,8 @@ static void unescape(char *seg)
 	*o = '\0';
 }
 
-/* Apply a JSON Patch of "add" ops (the only op this webhook writes) to obj; false if an op
- * is not an add or its parent is missing, as the API server would refuse it. */
+/* Apply a JSON Patch of "add" ops (RFC 6902; the only op this webhook writes) to obj as the
+ * API server would: false if an op is not an add or its parent is missing (a refusal). */
 static bool apply_adds(cJSON *obj, const char *patch)
 {
 	cJSON *ops = cJSON_Parse(patch), *op;
@@ -608,19 +677,15 @@ static bool apply_adds(cJSON *obj, const char *patch)
 		while ((slash = strchr(seg, '/'))) {
 			*slash = '\0';
 			unescape(seg);
-			parent = cJSON_GetObjectItemCaseSensitive(parent, seg);
+			parent = cJSON_IsObject(parent) ? cJSON_GetObjectItemCaseSensitive(parent, seg) : NULL;
 			seg = slash + 1;
 		}
 		unescape(seg);
-		if (!parent) {
-			ok = false;
-			break;
-		}
 		cJSON *v = cJSON_Duplicate(value, true);
 		if (cJSON_IsArray(parent) && strcmp(seg, "-") == 0) {
 			cJSON_AddItemToArray(parent, v);
 		} else if (cJSON_IsObject(parent)) {
-			cJSON_DeleteItemFromObjectCaseSensitive(parent, seg); /* add replaces */
+			cJSON_DeleteItemFromObjectCaseSensitive(parent, seg); /* add replaces a member */
 			cJSON_AddItemToObject(parent, seg, v);
 		} else {
 			cJSON_Delete(v);
@@ -632,20 +697,24 @@ static bool apply_adds(cJSON *obj, const char *patch)
 	return ok;
 }
 
-/* The pod of review body after the answer's patch. */
+/* The pod of pod_json after the answer's patch (none: as it was). */
 static cJSON *patched_pod(const char *pod_json, const answer *a)
 {
 	cJSON *pod = cJSON_Parse(pod_json);
+	KT_CHECK(pod != NULL);
 	if (a->patch)
 		KT_CHECK(apply_adds(pod, a->patch));
 	return pod;
 }
 
+static cJSON *annotations_of(const cJSON *pod)
+{
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "metadata"), "annotations");
+}
+
 static const char *record_of(const cJSON *pod)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItem(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "metadata"), "annotations"),
-		FB_ANNOTATION_TOLERATIONS));
+	return cJSON_GetStringValue(cJSON_GetObjectItem(annotations_of(pod), FB_ANNOTATION_TOLERATIONS));
 }
 
 static const cJSON *tols_of(const cJSON *pod)
@@ -653,229 +722,509 @@ static const cJSON *tols_of(const cJSON *pod)
 	return cJSON_GetObjectItem(cJSON_GetObjectItem(pod, "spec"), "tolerations");
 }
 
-static const fb_adm_options MANAGED = { .managed = true, .default_toleration_s = 300 };
-
-KT_TEST(managed_mode_covers_a_new_pods_failure_tolerations)
+/* v equals the JSON text want (object members in any order, array items in order). */
+static bool json_eq(const cJSON *v, const char *want)
 {
-	managed_opts = &MANAGED;
-	gate_rec g = { 0 };
-	/* without annotations: the whole map is added */
-	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
-	answer a = ask_rq(&(rq){ .object = pod }, &g);
-	KT_EQ_INT(a.err, KC_OK);
-	KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
-	KT_CHECK(a.res.covered);
-	KT_EQ_INT(a.res.record.not_ready_s, 300);
-	KT_EQ_INT(a.res.record.unreachable_s, 300);
-	KT_CHECK(a.patch && strstr(a.patch, "\"path\":\"/metadata/annotations\""));
-	KT_EQ_STR(audit(&a, "tolerations-covered"), "not-ready=300,unreachable=300");
-	KT_CHECK(first_warning(&a) == NULL); /* no warning for every pod */
-	cJSON *after = patched_pod(pod, &a);
-	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
+	cJSON *w = cJSON_Parse(want);
+	bool eq = v && w && cJSON_Compare(v, w, true);
+	if (!eq) {
+		char *got = v ? cJSON_PrintUnformatted(v) : NULL;
+		fprintf(stderr, "  got %s\n  want %s\n", got ? got : "(null)", want);
+		kc_free(got);
+	}
+	cJSON_Delete(w);
+	return eq;
+}
+
+/* The answer's patch parsed: an array of n add ops, each with a path and a value. */
+static cJSON *ops_of(const answer *a, int n)
+{
+	cJSON *ops = a->patch ? cJSON_Parse(a->patch) : NULL, *op;
+	KT_CHECK(cJSON_IsArray(ops));
+	KT_EQ_INT(cJSON_GetArraySize(ops), n);
+	cJSON_ArrayForEach(op, ops) {
+		KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(op, "op")), "add");
+		KT_CHECK(cJSON_GetObjectItem(op, "value") != NULL);
+	}
+	return ops;
+}
+
+static const char *path_at(const cJSON *ops, int i)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(ops, i), "path"));
+}
+
+static const cJSON *value_at(const cJSON *ops, int i)
+{
+	return cJSON_GetObjectItem(cJSON_GetArrayItem(ops, i), "value");
+}
+
+/*
+ * a covers pod_json recording `record` (the annotation's value): res says so, the audit
+ * annotation says so, and the pod after the patch is never evicted by Kubernetes (both taints
+ * tolerated forever) and carries the record, which reads back as res.record. The patched pod
+ * (the caller's to delete).
+ */
+static cJSON *check_covered(const char *pod_json, const answer *a, const char *record)
+{
+	KT_EQ_INT(a->err, KC_OK);
+	KT_CHECK(a->res.covered);
+	char formatted[FB_TOL_RECORD_MAX];
+	fb_tol_record_format(&a->res.record, formatted);
+	KT_EQ_STR(formatted, record);
+	KT_EQ_STR(audit(a, "tolerations-covered"), record);
+	cJSON *after = patched_pod(pod_json, a);
 	KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_NOT_READY), FB_TOL_FOREVER);
 	KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_UNREACHABLE), FB_TOL_FOREVER);
+	KT_CHECK(!fb_tolerations_finite(tols_of(after)));
+	KT_EQ_STR(record_of(after), record);
+	fb_tol_record back;
+	KT_EQ_INT(fb_tol_record_parse(record_of(after), &back), 0);
+	KT_EQ_INT(back.not_ready_s, a->res.record.not_ready_s);
+	KT_EQ_INT(back.unreachable_s, a->res.record.unreachable_s);
+	return after;
+}
+
+KT_TEST(managed_mode_covers_the_default_tolerations_of_a_new_pod)
+{
+	/* no annotations: the tolerations without their seconds, the whole annotations map */
+	gate_rec g = { 0 };
+	char *pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+	KT_EQ_INT(a.err, KC_OK);
+	KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+	check_asked(&g, "Deployment", "shop", "web");
+	KT_EQ_INT(a.res.record.not_ready_s, 300);
+	KT_EQ_INT(a.res.record.unreachable_s, 300);
+	cJSON *ops = ops_of(&a, 2);
+	KT_EQ_STR(path_at(ops, 0), "/spec/tolerations");
+	KT_CHECK(json_eq(value_at(ops, 0), COVERED_PAIR));
+	KT_EQ_STR(path_at(ops, 1), "/metadata/annotations");
+	KT_CHECK(json_eq(value_at(ops, 1), "{\"firebreak.dev/toleration-seconds\":\"" RECORD_300 "\"}"));
+	cJSON_Delete(ops);
+	KT_CHECK(!audit(&a, "quarantine"));
+	KT_CHECK(first_warning(&a) == NULL); /* no warning for every pod */
+	cJSON *after = check_covered(pod, &a, RECORD_300);
 	KT_EQ_INT(cJSON_GetArraySize(tols_of(after)), 2);
-	/* the projection of the pod as stored (named by then) reads the recorded seconds */
+	/* the pod as stored (named by then) projects to the seconds it had, not evicted by Kubernetes */
 	cJSON_AddStringToObject(cJSON_GetObjectItem(after, "metadata"), "name", "web-7d9f8c6b5-x");
 	fb_pod_proj *p = fb_project_pod(after, NULL);
-	KT_CHECK(p && p->tol_not_ready_s == 300 && p->tol_unreachable_s == 300 && !p->k8s_evicts);
+	KT_CHECK(p && p->tol_not_ready_s == 300 && p->tol_unreachable_s == 300);
+	KT_CHECK(p && !p->k8s_evicts && p->annotated && !p->record_malformed);
 	fb_pod_proj_free(p, NULL);
 	cJSON_Delete(after);
 	answer_release(&a);
 	free(pod);
-	/* with annotations: the one key is added, the others stay */
-	pod = deployment_pod("[" NR_300 "," UR_300 "]", "{\"team\":\"x\"}", NULL);
-	a = ask_rq(&(rq){ .object = pod }, &g);
-	KT_CHECK(a.patch && strstr(a.patch, "/metadata/annotations/firebreak.dev~1toleration-seconds"));
-	after = patched_pod(pod, &a);
-	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
-	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-		          cJSON_GetObjectItem(cJSON_GetObjectItem(after, "metadata"), "annotations"), "team")),
-	          "x");
-	cJSON_Delete(after);
-	answer_release(&a);
-	free(pod);
-	managed_opts = NULL;
-}
 
-KT_TEST(managed_mode_keeps_each_pods_own_toleration)
-{
-	managed_opts = &MANAGED;
-	gate_rec g = { 0 };
-	struct {
-		const char *tols;
-		bool covered;
-		const char *record;
+	/* annotations present (some, none, or null): the one member added, the others kept */
+	static const struct {
+		const char *anns, *path;
 	} cases[] = {
-		/* its own 60 s and 3600 s */
-		{ "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}," UR_300 "]",
-		  true, "not-ready=60,unreachable=300" },
-		{ "[" NR_300 ",{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":3600}]",
-		  true, "not-ready=300,unreachable=3600" },
-		/* tolerates everything forever: nothing to cover */
-		{ "[{\"operator\":\"Exists\"}]", false, NULL },
-		/* no toleration at all (the plugin off): the default recorded */
-		{ "[]", true, "not-ready=120,unreachable=120" },
+		{ "{\"team\":\"x\"}", ANN_PATH },
+		{ "{}", ANN_PATH },
+		{ "null", "/metadata/annotations" },
 	};
-	fb_adm_options o = MANAGED;
-	o.default_toleration_s = 120;
-	managed_opts = &o;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *pod = deployment_pod(cases[i].tols, NULL, NULL);
-		answer a = ask_rq(&(rq){ .object = pod }, &g);
-		KT_EQ_INT(a.err, KC_OK);
-		KT_EQ_INT(a.res.covered, cases[i].covered);
-		KT_CHECK(cases[i].covered == (a.patch != NULL));
-		cJSON *after = patched_pod(pod, &a);
-		if (cases[i].record)
-			KT_EQ_STR(record_of(after), cases[i].record);
-		KT_EQ_INT(fb_toleration_s(tols_of(after), FB_TAINT_NOT_READY), FB_TOL_FOREVER);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pod = deployment_pod(DEFAULT_PAIR, cases[i].anns, NULL);
+		a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+		ops = ops_of(&a, 2);
+		KT_EQ_STR(path_at(ops, 0), "/spec/tolerations");
+		KT_CHECK(json_eq(value_at(ops, 0), COVERED_PAIR));
+		KT_EQ_STR(path_at(ops, 1), cases[i].path);
+		if (strcmp(cases[i].path, ANN_PATH) == 0)
+			KT_CHECK(json_eq(value_at(ops, 1), "\"" RECORD_300 "\""));
+		cJSON_Delete(ops);
+		after = check_covered(pod, &a, RECORD_300);
+		if (i == 0)
+			KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(annotations_of(after), "team")), "x");
+		KT_EQ_INT(cJSON_GetArraySize(annotations_of(after)), i == 0 ? 2 : 1);
 		cJSON_Delete(after);
 		answer_release(&a);
 		free(pod);
 	}
-	managed_opts = NULL;
+
+	/* a dry-run request is answered as the real one */
+	pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	a = ask_rq_opts(&(rq){ .object = pod, .dry_run = true }, &g, &MANAGED);
+	KT_CHECK(a.res.dry_run);
+	after = check_covered(pod, &a, RECORD_300);
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+}
+
+KT_TEST(managed_mode_records_each_pods_own_seconds)
+{
+	static const struct {
+		const char *tols; /* NULL: no tolerations member */
+		const char *record;
+		int size_after;   /* tolerations after the patch */
+	} cases[] = {
+		/* its own 60 s, its own hour */
+		{ "[" TOL(NR_KEY, ",\"tolerationSeconds\":60") "," UR_300 "]",
+		  "not-ready=60,unreachable=300", 2 },
+		{ "[" NR_300 "," TOL(UR_KEY, ",\"tolerationSeconds\":3600") "]",
+		  "not-ready=300,unreachable=3600", 2 },
+		/* 0 and negative seconds: evicted at once, recorded as 0 */
+		{ "[" TOL(NR_KEY, ",\"tolerationSeconds\":0") "," TOL(UR_KEY, ",\"tolerationSeconds\":-5") "]",
+		  "not-ready=0,unreachable=0", 2 },
+		/* one key tolerated forever by the pod itself: only the other is recorded */
+		{ "[" TOL(NR_KEY, "") "," UR_300 "]", "unreachable=300", 2 },
+		/* no failure toleration at all (the plugin off): the default given in the options */
+		{ "[]", "not-ready=120,unreachable=120", 2 },
+		{ NULL, "not-ready=120,unreachable=120", 2 },
+		{ "null", "not-ready=120,unreachable=120", 2 },
+		{ "[{\"key\":\"gpu\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]",
+		  "not-ready=120,unreachable=120", 3 },
+		/* one key only: the other at the default */
+		{ "[" NR_300 "]", "not-ready=300,unreachable=120", 2 },
+		/* a toleration of every NoExecute taint with seconds: both keys take them; it stays
+		 * (for the other taints) behind two forever tolerations of the keys */
+		{ "[{\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}]",
+		  "not-ready=60,unreachable=60", 3 },
+		/* a toleration of the key that does not match the taint kept the plugin's default
+		 * away: Kubernetes would evict it at once */
+		{ "[{\"key\":\"" UR_KEY "\",\"operator\":\"Equal\",\"value\":\"x\",\"effect\":\"NoExecute\"}]",
+		  "not-ready=120,unreachable=0", 3 },
+	};
+	fb_adm_options o = MANAGED;
+	o.default_toleration_s = 120;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int failed_before = kt_failed_checks_;
+		gate_rec g = { 0 };
+		char *pod = deployment_pod(cases[i].tols, NULL, NULL);
+		answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &o);
+		KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+		cJSON *ops = ops_of(&a, 2);
+		KT_EQ_STR(path_at(ops, 0), "/spec/tolerations");
+		KT_EQ_STR(path_at(ops, 1), "/metadata/annotations");
+		cJSON_Delete(ops);
+		cJSON *after = check_covered(pod, &a, cases[i].record);
+		KT_EQ_INT(cJSON_GetArraySize(tols_of(after)), cases[i].size_after);
+		if (i == 9) { /* the wildcard kept as it was, last */
+			const cJSON *w = cJSON_GetArrayItem(tols_of(after), 2);
+			KT_CHECK(!cJSON_GetObjectItem(w, "key"));
+			KT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(w, "tolerationSeconds")), 60);
+		}
+		cJSON_Delete(after);
+		answer_release(&a);
+		free(pod);
+		if (kt_failed_checks_ != failed_before)
+			fprintf(stderr, "  ^ case %zu: %s\n", i, cases[i].tols ? cases[i].tols : "(none)");
+	}
+}
+
+KT_TEST(managed_mode_leaves_a_pod_that_tolerates_both_forever)
+{
+	const char *tols[] = {
+		"[{\"operator\":\"Exists\"}]",
+		"[{\"operator\":\"Exists\",\"effect\":\"NoExecute\"}]",
+		COVERED_PAIR, /* its own choice, without a record: nothing to record */
+	};
+	for (size_t i = 0; i < sizeof(tols) / sizeof(tols[0]); i++) {
+		gate_rec g = { 0 };
+		char *pod = deployment_pod(tols[i], NULL, NULL);
+		answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+		KT_EQ_INT(a.err, KC_OK);
+		KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+		KT_CHECK(!a.res.covered);
+		KT_CHECK(!fb_tol_record_any(&a.res.record));
+		KT_CHECK(a.patch == NULL);
+		KT_CHECK(!cJSON_GetObjectItem(a.response, "auditAnnotations"));
+		answer_release(&a);
+		free(pod);
+	}
 }
 
 KT_TEST(managed_mode_and_the_gate_share_one_patch)
 {
-	managed_opts = &MANAGED;
+	/* no gates, no annotations: the gate first, then the cover */
 	gate_rec g = { .answer = "deployment-web-1a2b3c" };
-	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
-	answer a = ask_rq(&(rq){ .object = pod }, &g);
+	char *pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
 	KT_EQ_INT(a.res.outcome, FB_ADM_GATED);
-	KT_CHECK(a.res.covered);
-	cJSON *after = patched_pod(pod, &a);
-	KT_EQ_STR(record_of(after), "not-ready=300,unreachable=300");
-	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
-		          cJSON_GetObjectItem(after, "spec"), "schedulingGates"), 0), "name")),
-	          "firebreak.dev/quarantine");
+	cJSON *ops = ops_of(&a, 3);
+	KT_EQ_STR(path_at(ops, 0), "/spec/schedulingGates");
+	KT_CHECK(json_eq(value_at(ops, 0), "[{\"name\":\"firebreak.dev/quarantine\"}]"));
+	KT_EQ_STR(path_at(ops, 1), "/spec/tolerations");
+	KT_EQ_STR(path_at(ops, 2), "/metadata/annotations");
+	cJSON_Delete(ops);
 	KT_EQ_STR(audit(&a, "quarantine"), "deployment-web-1a2b3c");
-	KT_EQ_STR(audit(&a, "tolerations-covered"), "not-ready=300,unreachable=300");
+	KT_CHECK(first_warning(&a) && strstr(first_warning(&a), "Quarantine deployment-web-1a2b3c"));
+	cJSON *after = check_covered(pod, &a, RECORD_300);
+	const cJSON *gates = cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"), "schedulingGates");
+	KT_CHECK(json_eq(gates, "[{\"name\":\"firebreak.dev/quarantine\"}]"));
 	cJSON_Delete(after);
 	answer_release(&a);
 	free(pod);
-	managed_opts = NULL;
+
+	/* another gate and annotations there: ours appended, the record's member added */
+	char body[4096];
+	snprintf(body, sizeof(body),
+	         "{\"metadata\":{\"name\":\"p\",\"annotations\":{\"a\":\"b\"}},\"spec\":{"
+	         "\"schedulingGates\":[{\"name\":\"other.io/wait\"}],\"tolerations\":%s}}",
+	         DEFAULT_PAIR);
+	a = ask_rq_opts(&(rq){ .object = body }, &g, &MANAGED);
+	KT_EQ_INT(a.res.outcome, FB_ADM_GATED);
+	ops = ops_of(&a, 3);
+	KT_EQ_STR(path_at(ops, 0), "/spec/schedulingGates/-");
+	KT_EQ_STR(path_at(ops, 1), "/spec/tolerations");
+	KT_EQ_STR(path_at(ops, 2), ANN_PATH);
+	cJSON_Delete(ops);
+	after = check_covered(body, &a, RECORD_300);
+	gates = cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"), "schedulingGates");
+	KT_CHECK(json_eq(gates, "[{\"name\":\"other.io/wait\"},{\"name\":\"firebreak.dev/quarantine\"}]"));
+	cJSON_Delete(after);
+	answer_release(&a);
+
+	/* quarantined but naming its node: no gate (the API server would refuse it), still covered */
+	snprintf(body, sizeof(body),
+	         "{\"metadata\":{\"name\":\"pinned\"},\"spec\":{\"nodeName\":\"node-3\","
+	         "\"tolerations\":%s}}", DEFAULT_PAIR);
+	a = ask_rq_opts(&(rq){ .object = body }, &g, &MANAGED);
+	KT_EQ_INT(a.res.outcome, FB_ADM_UNGATEABLE);
+	ops = ops_of(&a, 2);
+	KT_EQ_STR(path_at(ops, 0), "/spec/tolerations");
+	KT_EQ_STR(path_at(ops, 1), "/metadata/annotations");
+	cJSON_Delete(ops);
+	KT_EQ_STR(audit(&a, "quarantine-ungated"), "deployment-web-1a2b3c");
+	after = check_covered(body, &a, RECORD_300);
+	KT_CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"), "schedulingGates"));
+	cJSON_Delete(after);
+	answer_release(&a);
 }
 
 KT_TEST(managed_mode_reinvoked_finds_the_pod_covered)
 {
-	managed_opts = &MANAGED;
+	/* healthy and quarantined: the second look (reinvocationPolicy IfNeeded) changes nothing and
+	 * keeps the outcome */
+	const char *answers[] = { NULL, "q" };
+	const fb_adm_outcome second[] = { FB_ADM_NOT_QUARANTINED, FB_ADM_ALREADY_GATED };
+	for (size_t i = 0; i < 2; i++) {
+		gate_rec g = { .answer = answers[i] };
+		char *pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+		answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+		KT_EQ_INT(a.res.outcome, answers[i] ? FB_ADM_GATED : FB_ADM_NOT_QUARANTINED);
+		cJSON *after = check_covered(pod, &a, RECORD_300);
+		char *again = cJSON_PrintUnformatted(after);
+		g.calls = 0;
+		answer b = ask_rq_opts(&(rq){ .object = again }, &g, &MANAGED);
+		KT_EQ_INT(b.err, KC_OK);
+		KT_EQ_INT(b.res.outcome, second[i]);
+		KT_EQ_INT(g.calls, 1);
+		KT_CHECK(!b.res.covered);
+		KT_CHECK(b.patch == NULL);
+		KT_CHECK(!audit(&b, "tolerations-covered"));
+		/* what it would honour is still the record */
+		KT_EQ_INT(b.res.record.not_ready_s, 300);
+		KT_EQ_INT(b.res.record.unreachable_s, 300);
+		answer_release(&b);
+		kc_free(again);
+
+		/* another webhook gave one key seconds again after us: that key is covered anew
+		 * with its new seconds, the other keeps its record */
+		cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"),
+		                                                  "tolerations"), 0);
+		cJSON_AddNumberToObject(t, "tolerationSeconds", 45);
+		again = cJSON_PrintUnformatted(after);
+		b = ask_rq_opts(&(rq){ .object = again }, &g, &MANAGED);
+		cJSON *ops = ops_of(&b, 2);
+		KT_EQ_STR(path_at(ops, 0), "/spec/tolerations");
+		KT_CHECK(json_eq(value_at(ops, 0), COVERED_PAIR));
+		KT_EQ_STR(path_at(ops, 1), ANN_PATH); /* the annotations are there now */
+		cJSON_Delete(ops);
+		cJSON *after2 = check_covered(again, &b, "not-ready=45,unreachable=300");
+		cJSON_Delete(after2);
+		answer_release(&b);
+		kc_free(again);
+		cJSON_Delete(after);
+		answer_release(&a);
+		free(pod);
+	}
+}
+
+KT_TEST(managed_mode_records_anew_what_it_cannot_trust)
+{
+	/* a record that does not parse, or is not a string, is written anew from the spec; one
+	 * that parses but is contradicted by the spec's seconds gives way to them */
+	const char *anns[] = {
+		"{\"firebreak.dev/toleration-seconds\":\"not-ready=banana\"}",
+		"{\"firebreak.dev/toleration-seconds\":\"\"}",
+		"{\"firebreak.dev/toleration-seconds\":5}",
+		"{\"firebreak.dev/toleration-seconds\":\"not-ready=10,unreachable=10\"}",
+	};
+	for (size_t i = 0; i < sizeof(anns) / sizeof(anns[0]); i++) {
+		gate_rec g = { 0 };
+		char *pod = deployment_pod(DEFAULT_PAIR, anns[i], NULL);
+		answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+		cJSON *ops = ops_of(&a, 2);
+		KT_EQ_STR(path_at(ops, 1), ANN_PATH);
+		KT_CHECK(json_eq(value_at(ops, 1), "\"" RECORD_300 "\""));
+		cJSON_Delete(ops);
+		cJSON *after = check_covered(pod, &a, RECORD_300);
+		KT_EQ_INT(cJSON_GetArraySize(annotations_of(after)), 1);
+		cJSON_Delete(after);
+		answer_release(&a);
+		free(pod);
+	}
+}
+
+KT_TEST(managed_mode_off_covers_nothing)
+{
+	char *pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	fb_adm_options off = { .managed = false, .default_toleration_s = 120 };
+	for (int i = 0; i < 2; i++) {
+		gate_rec g = { 0 };
+		answer a = i == 0 ? ask_rq(&(rq){ .object = pod }, &g)
+		                  : ask_rq_opts(&(rq){ .object = pod }, &g, &off);
+		KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+		KT_CHECK(!a.res.covered && a.patch == NULL);
+		KT_CHECK(!cJSON_GetObjectItem(a.response, "auditAnnotations"));
+		answer_release(&a);
+		/* quarantined: the gate alone, as before managed mode */
+		g.answer = "q";
+		a = i == 0 ? ask_rq(&(rq){ .object = pod }, &g)
+		           : ask_rq_opts(&(rq){ .object = pod }, &g, &off);
+		KT_EQ_INT(a.res.outcome, FB_ADM_GATED);
+		KT_EQ_STR(a.patch, PATCH_FIRST_GATE);
+		KT_CHECK(!audit(&a, "tolerations-covered"));
+		answer_release(&a);
+	}
+	/* what managed mode would refuse is not even looked at */
 	gate_rec g = { 0 };
-	char *pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
-	answer a = ask_rq(&(rq){ .object = pod }, &g);
-	cJSON *after = patched_pod(pod, &a);
-	char *again = cJSON_PrintUnformatted(after);
-	answer b = ask_rq(&(rq){ .object = again }, &g);
-	KT_EQ_INT(b.err, KC_OK);
-	KT_CHECK(!b.res.covered);
-	KT_CHECK(b.patch == NULL); /* nothing to change, the record kept */
-	answer_release(&b);
-	/* another webhook gave it seconds again after us: covered anew, the new seconds recorded */
-	cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(after, "spec"), "tolerations"), 0);
-	cJSON_AddNumberToObject(t, "tolerationSeconds", 45);
-	kc_free(again);
-	again = cJSON_PrintUnformatted(after);
-	b = ask_rq(&(rq){ .object = again }, &g);
-	KT_CHECK(b.res.covered);
-	cJSON *after2 = patched_pod(again, &b);
-	KT_EQ_STR(record_of(after2), "not-ready=45,unreachable=300");
-	cJSON_Delete(after2);
-	answer_release(&b);
-	/* a record that is not ours to trust is written anew from the spec */
-	char *forged = deployment_pod("[" NR_300 "," UR_300 "]",
-	                              "{\"firebreak.dev/toleration-seconds\":\"not-ready=banana\"}", NULL);
-	b = ask_rq(&(rq){ .object = forged }, &g);
-	cJSON *after3 = patched_pod(forged, &b);
-	KT_EQ_STR(record_of(after3), "not-ready=300,unreachable=300");
-	cJSON_Delete(after3);
-	answer_release(&b);
-	free(forged);
-	kc_free(again);
-	cJSON_Delete(after);
+	answer a = ask_rq_opts(&(rq){ .object = "{\"metadata\":{\"name\":\"x\",\"annotations\":[]},"
+	                                        "\"spec\":{\"tolerations\":{}}}" }, &g, &off);
+	KT_EQ_INT(a.err, KC_OK);
+	KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
 	answer_release(&a);
 	free(pod);
-	managed_opts = NULL;
 }
 
 KT_TEST(managed_mode_leaves_what_kubernetes_keeps)
 {
-	managed_opts = &MANAGED;
-	gate_rec g = { 0 };
+	/* DaemonSet and mirror pods, and pods labelled firebreak.dev/webhook=skip (firebreak's own):
+	 * not covered, and not even read (their tolerations are Kubernetes' business) */
+	char *skip = deployment_pod(DEFAULT_PAIR, NULL, "\"firebreak.dev/webhook\":\"skip\",");
 	const char *pods[] = {
 		"{\"metadata\":{\"generateName\":\"agent-\",\"ownerReferences\":[{\"kind\":\"DaemonSet\","
-		"\"name\":\"agent\",\"controller\":true}]},\"spec\":{\"tolerations\":[" NR_300 "]}}",
+		"\"name\":\"agent\",\"controller\":true}]},\"spec\":{\"tolerations\":" DEFAULT_PAIR "}}",
+		"{\"metadata\":{\"generateName\":\"agent-\",\"ownerReferences\":[{\"kind\":\"DaemonSet\","
+		"\"name\":\"agent\",\"controller\":true}],\"annotations\":7},\"spec\":{\"tolerations\":7}}",
 		"{\"metadata\":{\"name\":\"etcd-node1\",\"annotations\":{\"kubernetes.io/config.mirror\":"
-		"\"abc\"}},\"spec\":{\"nodeName\":\"node1\",\"tolerations\":[" NR_300 "]}}",
+		"\"abc\"}},\"spec\":{\"nodeName\":\"node1\",\"tolerations\":" DEFAULT_PAIR "}}",
+		skip,
 	};
-	for (size_t i = 0; i < 2; i++) {
-		answer a = ask_rq(&(rq){ .object = pods[i] }, &g);
+	const fb_adm_outcome outcomes[] = { FB_ADM_EXEMPT, FB_ADM_EXEMPT, FB_ADM_EXEMPT,
+		                            FB_ADM_NOT_QUARANTINED };
+	for (size_t i = 0; i < sizeof(pods) / sizeof(pods[0]); i++) {
+		gate_rec g = { 0 };
+		answer a = ask_rq_opts(&(rq){ .object = pods[i] }, &g, &MANAGED);
 		KT_EQ_INT(a.err, KC_OK);
+		KT_EQ_INT(a.res.outcome, outcomes[i]);
+		KT_CHECK(!a.res.covered && a.patch == NULL);
+		KT_CHECK(!fb_tol_record_any(&a.res.record));
+		answer_release(&a);
+	}
+	free(skip);
+	/* the label with another value is no exemption */
+	char *pod = deployment_pod(DEFAULT_PAIR, NULL, "\"firebreak.dev/webhook\":\"no\",");
+	gate_rec g = { 0 };
+	answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+	cJSON *after = check_covered(pod, &a, RECORD_300);
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+
+	/* a bare pod is covered: Kubernetes would evict it too */
+	const char *bare = "{\"metadata\":{\"name\":\"lonely\"},\"spec\":{\"tolerations\":" DEFAULT_PAIR "}}";
+	g = (gate_rec){ 0 };
+	a = ask_rq_opts(&(rq){ .object = bare }, &g, &MANAGED);
+	KT_EQ_INT(a.res.outcome, FB_ADM_NOT_QUARANTINED);
+	check_asked(&g, "Pod", "shop", "lonely");
+	after = check_covered(bare, &a, RECORD_300);
+	cJSON_Delete(after);
+	answer_release(&a);
+	/* ... even one whose workload cannot be named yet (never asked about) */
+	bare = "{\"metadata\":{\"generateName\":\"tmp-\"},\"spec\":{\"tolerations\":" DEFAULT_PAIR "}}";
+	g = (gate_rec){ .answer = "q" };
+	a = ask_rq_opts(&(rq){ .object = bare }, &g, &MANAGED);
+	KT_EQ_INT(a.res.outcome, FB_ADM_EXEMPT);
+	KT_EQ_INT(g.calls, 0);
+	after = check_covered(bare, &a, RECORD_300);
+	cJSON_Delete(after);
+	answer_release(&a);
+
+	/* anything but a pod CREATE is never covered: an UPDATE may not change tolerations so */
+	pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	const rq others[] = { { .op = "UPDATE", .object = pod }, { .sub = "status", .object = pod } };
+	for (size_t i = 0; i < 2; i++) {
+		g = (gate_rec){ 0 };
+		a = ask_rq_opts(&others[i], &g, &MANAGED);
+		KT_EQ_INT(a.err, KC_OK);
+		KT_EQ_INT(a.res.outcome, FB_ADM_IGNORED);
 		KT_CHECK(!a.res.covered && a.patch == NULL);
 		answer_release(&a);
 	}
-	/* labelled firebreak.dev/webhook=skip (firebreak's own pods) */
-	char *pod = deployment_pod("[" NR_300 "]", NULL, "\"firebreak.dev/webhook\":\"skip\",");
-	answer a = ask_rq(&(rq){ .object = pod }, &g);
-	KT_CHECK(!a.res.covered && a.patch == NULL);
-	answer_release(&a);
-	free(pod);
-	/* a bare pod is covered (Kubernetes would evict it too) */
-	answer b = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"lonely\"},\"spec\":{\"tolerations\":[" NR_300 "," UR_300 "]}}" }, &g);
-	KT_CHECK(b.res.covered);
-	answer_release(&b);
-	/* managed mode off: the same pod is left as it is */
-	managed_opts = NULL;
-	pod = deployment_pod("[" NR_300 "," UR_300 "]", NULL, NULL);
-	a = ask_rq(&(rq){ .object = pod }, &g);
-	KT_CHECK(!a.res.covered && a.patch == NULL);
-	answer_release(&a);
 	free(pod);
 }
 
 KT_TEST(managed_mode_refuses_what_is_not_a_pod)
 {
-	managed_opts = &MANAGED;
-	gate_rec g = { 0 };
-	answer a = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"tolerations\":{}}}" }, &g);
-	KT_EQ_INT(a.err, KC_ERR_PARSE);
-	KT_CHECK(strstr(a.res.reason, "tolerations") != NULL);
-	a = ask_rq(&(rq){ .object = "{\"metadata\":{\"name\":\"x\",\"annotations\":[]},\"spec\":{}}" }, &g);
-	KT_EQ_INT(a.err, KC_ERR_PARSE);
-	KT_CHECK(strstr(a.res.reason, "annotations") != NULL);
-	managed_opts = NULL;
+	static const struct {
+		const char *object, *why;
+	} cases[] = {
+		{ "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"tolerations\":{}}}",
+		  "request.object.spec.tolerations is not an array" },
+		{ "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"tolerations\":\"" NR_KEY "\"}}",
+		  "request.object.spec.tolerations is not an array" },
+		{ "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"tolerations\":300}}",
+		  "request.object.spec.tolerations is not an array" },
+		{ "{\"metadata\":{\"name\":\"x\",\"annotations\":[]},\"spec\":{}}",
+		  "request.object.metadata.annotations is not an object" },
+		{ "{\"metadata\":{\"name\":\"x\",\"annotations\":\"" RECORD_300 "\"},"
+		  "\"spec\":{\"tolerations\":" DEFAULT_PAIR "}}",
+		  "request.object.metadata.annotations is not an object" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gate_rec g = { .answer = "q" };
+		answer a = ask_rq_opts(&(rq){ .object = cases[i].object }, &g, &MANAGED);
+		KT_EQ_INT(a.err, KC_ERR_PARSE); /* 400 */
+		KT_CHECK(strstr(a.res.reason, cases[i].why) != NULL);
+		KT_CHECK(!strchr(a.res.reason, '\n'));
+		KT_CHECK(!a.res.covered);
+		KT_EQ_STR(a.res.uid, UID);
+		answer_release(&a);
+	}
 }
 
 KT_TEST(managed_mode_survives_every_allocation_failure)
 {
-	char *pod = deployment_pod("[{\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}]",
-	                           "{\"a\":\"b\"}", NULL);
+	fb_adm_options o120 = MANAGED;
+	o120.default_toleration_s = 120;
+	/* the gate and a cover inserting before a wildcard, the record's member added */
+	char *pod = deployment_pod("[{\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+	                           "\"tolerationSeconds\":60}]", "{\"a\":\"b\"}", NULL);
 	char *review = mk(&(rq){ .object = pod });
-	int failures = 0;
-	for (long n = 0; n < 20000; n++) {
-		gate_rec g = { .answer = "q" };
-		fb_adm_options o = MANAGED;
-		o.gate = gate;
-		o.ud = &g;
-		fb_adm_result res;
-		char *out = NULL;
-		size_t len = 0;
-		kc_alloc_fail_after(n);
-		kc_err err = fb_admreview_answer_opts(review, strlen(review), &o, &res, &out, &len);
-		bool triggered = kc_alloc_fail_triggered();
-		kc_alloc_fail_reset();
-		if (!triggered) {
-			KT_EQ_INT(err, KC_OK);
-			KT_CHECK(res.covered && res.outcome == FB_ADM_GATED);
-			kc_free(out);
-			break;
-		}
-		failures++;
-		KT_CHECK(err == KC_ERR_NOMEM || err == KC_ERR_PARSE || err == KC_OK);
-		KT_CHECK(err == KC_OK ? out != NULL : out == NULL);
-		kc_free(out);
-	}
-	KT_CHECK(failures > 10);
+	KT_CHECK(alloc_failures(review, &MANAGED, "q", FB_ADM_GATED, true) > 10);
+	free(review);
+	free(pod);
+	/* the seconds dropped, the whole annotations map added */
+	pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
+	review = mk(&(rq){ .object = pod });
+	KT_CHECK(alloc_failures(review, &MANAGED, NULL, FB_ADM_NOT_QUARANTINED, true) > 10);
+	free(review);
+	free(pod);
+	/* no tolerations: both appended at the default */
+	pod = deployment_pod(NULL, NULL, NULL);
+	review = mk(&(rq){ .object = pod });
+	KT_CHECK(alloc_failures(review, &o120, NULL, FB_ADM_NOT_QUARANTINED, true) > 10);
+	free(review);
+	free(pod);
+	/* covered already: the gate alone */
+	pod = deployment_pod(COVERED_PAIR, "{\"firebreak.dev/toleration-seconds\":\"" RECORD_300 "\"}",
+	                     NULL);
+	review = mk(&(rq){ .object = pod });
+	KT_CHECK(alloc_failures(review, &MANAGED, "q", FB_ADM_GATED, false) > 5);
 	free(review);
 	free(pod);
 }
@@ -904,10 +1253,13 @@ int main(void)
 	KT_RUN(the_size_cap_is_checked_before_parsing);
 	KT_RUN(only_len_bytes_are_read);
 	KT_RUN(every_allocation_failure_is_reported_and_frees_everything);
-	KT_RUN(managed_mode_covers_a_new_pods_failure_tolerations);
-	KT_RUN(managed_mode_keeps_each_pods_own_toleration);
+	KT_RUN(managed_mode_covers_the_default_tolerations_of_a_new_pod);
+	KT_RUN(managed_mode_records_each_pods_own_seconds);
+	KT_RUN(managed_mode_leaves_a_pod_that_tolerates_both_forever);
 	KT_RUN(managed_mode_and_the_gate_share_one_patch);
 	KT_RUN(managed_mode_reinvoked_finds_the_pod_covered);
+	KT_RUN(managed_mode_records_anew_what_it_cannot_trust);
+	KT_RUN(managed_mode_off_covers_nothing);
 	KT_RUN(managed_mode_leaves_what_kubernetes_keeps);
 	KT_RUN(managed_mode_refuses_what_is_not_a_pod);
 	KT_RUN(managed_mode_survives_every_allocation_failure);

@@ -99,6 +99,61 @@ KT_TEST(managed_mode_keys_are_applied)
 	KT_CHECK(s.ctl.core.adopt_per_s == 10);
 	KT_EQ_INT(s.ctl.default_toleration_s, 300);
 	fb_settings_release(&s);
+	/* each key on its own leaves the others at their defaults; the bounds are allowed */
+	static const struct {
+		const char *yaml;
+		bool managed;
+		double rate;
+		int64_t default_s;
+	} cases[] = {
+		{ "managed: {}\n", false, 10, 300 },
+		{ "managed: {enabled: false}\n", false, 10, 300 },
+		{ "managed: {enabled: true}\n", true, 10, 300 },
+		{ "managed: {adoptRate: 0.1}\n", false, 0.1, 300 },
+		{ "managed: {adoptRate: 10000}\n", false, 10000, 300 },
+		{ "managed: {defaultTolerationSeconds: 0}\n", false, 10, 0 },
+		{ "managed: {defaultTolerationSeconds: 1000000000000}\n", false, 10, 1000000000000LL },
+		{ "managed:\n  enabled: true\n  adoptRate: 50\n", true, 50, 300 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = load(&s, cases[i].yaml, err, sizeof(err));
+		KT_EQ_INT(rc, 0);
+		if (rc)
+			fprintf(stderr, "  case %zu: %s\n", i, err);
+		KT_EQ_INT(s.ctl.core.managed, cases[i].managed);
+		KT_CHECK(s.ctl.core.adopt_per_s == cases[i].rate);
+		KT_EQ_INT(s.ctl.default_toleration_s, cases[i].default_s);
+		fb_settings_release(&s);
+	}
+}
+
+/*
+ * A value of the wrong type is refused, not read as something else. libcyaml 1.3.1 reads a
+ * boolean that is not one of its words for false as true, and an integer up to its first
+ * non-digit, so these are accepted today: managed mode switched on by a misspelt "false".
+ */
+KT_TEST(managed_mode_values_of_the_wrong_type_are_refused)
+{
+	static const struct {
+		const char *yaml, *expect;
+	} cases[] = {
+		{ "managed: {enabled: flase}\n", "enabled" },
+		{ "managed: {enabled: maybe}\n", "enabled" },
+		{ "managed: {defaultTolerationSeconds: 1.5}\n", "defaultTolerationSeconds" },
+		{ "managed: {defaultTolerationSeconds: 120s}\n", "defaultTolerationSeconds" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fb_settings s;
+		char err[512] = "";
+		int rc = load(&s, cases[i].yaml, err, sizeof(err));
+		if (rc != -1 || !strstr(err, cases[i].expect)) {
+			fprintf(stderr, "  case %zu: \"%.*s\" gives rc %d, managed %d, default %lld: \"%s\"\n",
+			        i, (int)strlen(cases[i].yaml) - 1, cases[i].yaml, rc, s.ctl.core.managed, (long long)s.ctl.default_toleration_s,
+			        err);
+			kt_failed_checks_++;
+		}
+		fb_settings_release(&s);
+	}
 }
 
 KT_TEST(errors_name_the_field)
@@ -120,8 +175,22 @@ KT_TEST(errors_name_the_field)
 		{ "webhook: {addr: x}\n", "webhook" },
 		{ "managed: {adoptRate: 0}\n", "managed.adoptRate" },
 		{ "managed: {adoptRate: 20000}\n", "managed.adoptRate" },
-		{ "managed: {defaultTolerationSeconds: -1}\n", "managed.defaultTolerationSeconds" },
 		{ "managed: {enable: true}\n", "enable" },
+		{ "managed: {adoptRate: 0.09}\n", "managed.adoptRate must be from 0.1 to 10000" },
+		{ "managed: {adoptRate: -1}\n", "managed.adoptRate must be from 0.1 to 10000" },
+		{ "managed: {adoptRate: 10000.5}\n", "managed.adoptRate must be from 0.1 to 10000" },
+		{ "managed: {adoptRate: fast}\n", "adoptRate" },
+		{ "managed: {adoptRate: .nan}\n", "adoptRate" },
+		{ "managed: {adoptRate: .inf}\n", "adoptRate" },
+		{ "managed: {defaultTolerationSeconds: 1000000000001}\n",
+		  "from 0 to 1000000000000" },
+		{ "managed: {defaultTolerationSeconds: -1}\n",
+		  "from 0 to 1000000000000" },
+		{ "managed: {defaultTolerationSeconds: ten}\n", "defaultTolerationSeconds" },
+		{ "managed: {defaultTolerationSeconds: 99999999999999999999}\n", "defaultTolerationSeconds" },
+		{ "managed: true\n", "managed" },
+		{ "managed: [1]\n", "managed" },
+		{ "managed:\n", "managed" },
 		{ "client: [1, 2]\n", "test.yaml" },
 		{ "{{{{\n", "test.yaml" },
 		{ "a: &x 1\nb: *x\n", "test.yaml" },
@@ -179,6 +248,7 @@ int main(void)
 	KT_RUN(sample_file_parses_to_the_defaults);
 	KT_RUN(fields_are_applied);
 	KT_RUN(managed_mode_keys_are_applied);
+	KT_RUN(managed_mode_values_of_the_wrong_type_are_refused);
 	KT_RUN(errors_name_the_field);
 	KT_RUN(own_namespace_is_the_flag_else_the_incluster_file_else_the_clients);
 	return KT_DONE();

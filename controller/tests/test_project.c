@@ -150,7 +150,8 @@ KT_TEST(pod_projection_reads_the_managed_record)
 	fb_pod_proj_free(p, NULL);
 	/* ... and without managed mode it is kept, to be restored */
 	p = managed_pod(COVERED, "not-ready=60,unreachable=900", &off);
-	KT_CHECK(p && p->tolerations && strcmp(p->resource_version, "42") == 0);
+	KT_CHECK(p && p->tolerations);
+	KT_EQ_STR(p ? p->resource_version : NULL, "42");
 	cJSON *kept = p ? cJSON_Parse(p->tolerations) : NULL;
 	KT_CHECK(cJSON_IsArray(kept) && cJSON_GetArraySize(kept) == 2);
 	cJSON_Delete(kept);
@@ -185,6 +186,113 @@ KT_TEST(pod_projection_reads_the_managed_record)
 	KT_CHECK(p && p->k8s_evicts && p->tol_not_ready_s == FB_TOL_NONE);
 	KT_CHECK(p && p->tolerations && strcmp(p->tolerations, "[]") == 0);
 	fb_pod_proj_free(p, NULL);
+}
+
+#define NR_FOREVER "{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"}"
+#define UR_60 "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}"
+
+KT_TEST(pod_projection_with_each_option)
+{
+	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	static const fb_pod_project_opts off = { .managed = false, .default_s = 300 };
+	static const fb_pod_project_opts managed_90 = { .managed = true, .default_s = 90 };
+	static const fb_pod_project_opts off_90 = { .managed = false, .default_s = 90 };
+	static const struct {
+		const char *tols, *ann;         /* ann NULL: no annotation */
+		const fb_pod_project_opts *o;   /* NULL: the defaults */
+		int64_t nr, ur;                 /* tol_*_s */
+		bool evicts, annotated, malformed, kept;
+	} cases[] = {
+		/* covered: the record's seconds, whatever the options; kept only to be restored */
+		{ COVERED, "not-ready=60,unreachable=900", NULL, 60, 900, false, true, false, false },
+		{ COVERED, "not-ready=60,unreachable=900", &managed, 60, 900, false, true, false, false },
+		{ COVERED, "not-ready=60,unreachable=900", &off, 60, 900, false, true, false, true },
+		/* a record of 0: evicted at once by firebreak, never by Kubernetes */
+		{ COVERED, "not-ready=0,unreachable=0", &managed, 0, 0, false, true, false, false },
+		/* the spec's seconds win over a record (restored, or never covered) */
+		{ DEFAULTS, "not-ready=60,unreachable=900", NULL, 300, 300, true, true, false, false },
+		{ DEFAULTS, "not-ready=60,unreachable=900", &managed, 300, 300, true, true, false, true },
+		{ DEFAULTS, "not-ready=60,unreachable=900", &off, 300, 300, true, true, false, true },
+		/* one key covered, the other finite: each read on its own */
+		{ "[" NR_FOREVER "," UR_60 "]", "not-ready=45", &managed, 45, 60, true, true, false, true },
+		{ "[" NR_FOREVER "," UR_60 "]", NULL, &managed, FB_TOL_FOREVER, 60, true, false, false, true },
+		{ "[" NR_FOREVER "," UR_60 "]", NULL, &off, FB_TOL_FOREVER, 60, true, false, false, false },
+		/* no record: the spec as it is */
+		{ DEFAULTS, NULL, NULL, 300, 300, true, false, false, false },
+		{ DEFAULTS, NULL, &managed, 300, 300, true, false, false, true },
+		{ DEFAULTS, NULL, &off, 300, 300, true, false, false, false },
+		{ "[{\"operator\":\"Exists\"}]", NULL, &managed, FB_TOL_FOREVER, FB_TOL_FOREVER, false,
+		  false, false, false },
+		{ "[{\"operator\":\"Exists\"}]", NULL, &off, FB_TOL_FOREVER, FB_TOL_FOREVER, false,
+		  false, false, false },
+		{ "[]", NULL, &managed, FB_TOL_NONE, FB_TOL_NONE, true, false, false, true },
+		/* a record of no use (not ours, or damaged): the default for both keys of a pod that
+		 * tolerates them forever (FB_DEFAULT_TOLERATION_S without options), and reported */
+		{ COVERED, "not-ready=soon", NULL, FB_DEFAULT_TOLERATION_S, FB_DEFAULT_TOLERATION_S,
+		  false, true, true, false },
+		{ COVERED, "not-ready=soon", &managed_90, 90, 90, false, true, true, false },
+		{ COVERED, "", &off_90, 90, 90, false, true, true, true },
+		{ COVERED, "unreachable=5,unreachable=6", &managed_90, 90, 90, false, true, true, false },
+		/* ... but not over the spec's own seconds */
+		{ DEFAULTS, "garbage", &managed_90, 300, 300, true, true, true, true },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int failed_before = kt_failed_checks_;
+		fb_pod_proj *p = managed_pod(cases[i].tols, cases[i].ann, cases[i].o);
+		KT_CHECK(p != NULL);
+		if (!p)
+			continue;
+		KT_EQ_INT(p->tol_not_ready_s, cases[i].nr);
+		KT_EQ_INT(p->tol_unreachable_s, cases[i].ur);
+		KT_EQ_INT(p->k8s_evicts, cases[i].evicts);
+		KT_EQ_INT(p->annotated, cases[i].annotated);
+		KT_EQ_INT(p->record_malformed, cases[i].malformed);
+		if (cases[i].kept) {
+			/* the spec's tolerations as they are, and the precondition of the write */
+			cJSON *kept = cJSON_Parse(p->tolerations ? p->tolerations : "");
+			cJSON *spec = cJSON_Parse(cases[i].tols);
+			KT_CHECK(kept && spec && cJSON_Compare(kept, spec, true));
+			cJSON_Delete(kept);
+			cJSON_Delete(spec);
+			KT_EQ_STR(p->resource_version, "42");
+		} else {
+			KT_CHECK(p->tolerations == NULL);
+			KT_CHECK(p->resource_version == NULL);
+		}
+		/* the core sees the same */
+		fb_pod_obs o;
+		fb_workload_ref wl;
+		fb_pod_proj_obs(p, &o, &wl);
+		KT_EQ_INT(o.tol_not_ready_s, cases[i].nr);
+		KT_EQ_INT(o.tol_unreachable_s, cases[i].ur);
+		KT_EQ_INT(o.k8s_evicts, cases[i].evicts);
+		KT_EQ_INT(o.annotated, cases[i].annotated);
+		fb_pod_proj_free(p, NULL);
+		if (kt_failed_checks_ != failed_before)
+			fprintf(stderr, "  ^ case %zu\n", i);
+	}
+}
+
+KT_TEST(pod_projection_keeping_tolerations_survives_allocation_failure)
+{
+	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	cJSON *obj = cJSON_Parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\","
+	                         "\"resourceVersion\":\"42\"},\"spec\":{\"tolerations\":" DEFAULTS "}}");
+	int ok_at = -1;
+	for (long n = 0; n < 200 && ok_at < 0; n++) {
+		kc_alloc_fail_after(n);
+		fb_pod_proj *p = fb_project_pod(obj, (void *)&managed);
+		kc_alloc_fail_reset();
+		if (p) {
+			/* never a projection without what the write needs */
+			KT_CHECK(p->tolerations && p->resource_version);
+			if (!kc_alloc_fail_triggered())
+				ok_at = (int)n;
+		}
+		fb_pod_proj_free(p, NULL);
+	}
+	KT_CHECK(ok_at > 3);
+	cJSON_Delete(obj);
 }
 
 static const char *workload_of(const char *meta_json)
@@ -435,6 +543,8 @@ int main(void)
 	KT_RUN(node_projection_keeps_zone_labels_and_ready);
 	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
 	KT_RUN(pod_projection_reads_the_managed_record);
+	KT_RUN(pod_projection_with_each_option);
+	KT_RUN(pod_projection_keeping_tolerations_survives_allocation_failure);
 	KT_RUN(workload_identity_follows_controllers);
 	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
 	KT_RUN(quarantine_projection_reads_action_count_and_phase);
