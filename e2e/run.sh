@@ -170,6 +170,20 @@ expect_no_taint_evictions() {
     return 1
   fi
 }
+# terminated_on NODE: the pods of NODE terminating so far, counted by reason (the timeline's
+# "terminating on NODE ... (REASON)" lines), e.g. "      2 DeletionByTaintManager".
+terminated_on() {
+  grep -E "terminating on $1 " "${RUN_DIR}/timeline.log" | sed -n 's/.*(\(.*\))$/\1/p' | sort | uniq -c | paste -sd' '
+}
+# managed_covering NAME: CRDs, the webhook on 19443, firebreak NAME --managed without election,
+# the innocent workloads, and every pod of them covered (the cluster's 10 s recorded).
+managed_covering() {
+  apply_crds
+  install_webhook 19443
+  start_firebreak "$1" 18080 --webhook 19443 --managed --leader-elect=false
+  deploy_innocent 6
+  e2ectl expect-covered --seconds 10 --count 12 --timeout 30s
+}
 # summary KEY VALUE: a figure of the scenario, collected by the runner (results/NAME/summary.txt).
 summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary: $1=$2"; }
 }

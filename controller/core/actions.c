@@ -83,6 +83,7 @@ fb_action *push_action(fb_actions *a, fb_action_kind kind)
 	memset(act, 0, sizeof(*act));
 	act->kind = kind;
 	act->grace_period_s = -1;
+	act->left_not_ready_s = act->left_unreachable_s = -1;
 	return act;
 }
 

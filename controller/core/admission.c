@@ -130,6 +130,7 @@ int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const c
 	b->status_dirty = true;
 	c->counts_dirty = true;
 	c->sel_epoch++; /* the nodes it selects may differ now */
+	c->managed_dirty = true; /* and whether it is in dry run (managed.c: handed back) */
 
 	fb_budget_spec parsed;
 	char err[256] = "";
@@ -174,6 +175,7 @@ void fb_core_budget_delete(fb_core *c, const char *name)
 	budget_free(b);
 	c->counts_dirty = true;
 	c->sel_epoch++;
+	c->managed_dirty = true;
 }
 
 /* ---- which budgets select a node --------------------------------------------------- */

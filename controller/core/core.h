@@ -253,6 +253,11 @@ typedef struct fb_action {
 	fb_failure *failure;            /* FB_ACT_NODE_ANNOTATE: the record (owned by the list) */
 	fb_quarantine_record *verdict;  /* FB_ACT_QUARANTINE, _STATUS: the object (owned by the list) */
 	int index;                      /* FB_ACT_QUARANTINE_HOLD / _FINALIZE: see there */
+	/* FB_ACT_UNCOVER of a pod on a failed node: the seconds left of its recorded not-ready
+	 * and unreachable times at failedSince + them, to be written instead of the whole times
+	 * (the taint-eviction controller starts its clock at the update: processPodOnNode);
+	 * -1 = the recorded time */
+	int64_t left_not_ready_s, left_unreachable_s;
 	/* events (and FB_ACT_DELETE of a pod that escaped the gate: FB_REASON_ESCAPED) */
 	fb_reason reason;
 	bool warning;                   /* fb_reason_warning(reason) */

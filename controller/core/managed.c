@@ -18,6 +18,17 @@
  *   - not managed (the mode was turned off): every pod that carries
  *     firebreak's record gets its seconds back (FB_ACT_UNCOVER), so that
  *     nothing firebreak made tolerate forever stays so.
+ *   - handed back: in dry run, globally or by an EvictionBudget with dryRun
+ *     that selects the pod's node, firebreak reports evictions and makes
+ *     none, so a covered pod there would be evicted by no one. Such pods get
+ *     their seconds back as with the mode off (the one write dry run makes:
+ *     it gives Kubernetes back what it had), and a budget's dry-run nodes'
+ *     pods are not covered again. The webhook covers pods before they have a
+ *     node; the ones scheduled onto such a node are given back here.
+ *   A pod given back on a failed node gets the seconds left of its time,
+ *   counted from failedSince (at least 0), not the whole time: the
+ *   taint-eviction controller starts its clock at the update
+ *   (processPodOnNode), and so evicts it when firebreak would have.
  *
  * Pods on failed nodes go first, and pods not asked for yet before those asked
  * again: the taint-eviction controller's clock runs for them, and a pod covered before it strikes is firebreak's to evict at
@@ -26,7 +37,7 @@
  * adopted without crowding out the API server or firebreak's evictions. A
  * pod asked for is asked again after 10 s, doubling to 5 min, while the
  * informer still shows it uncovered (a conflict, a refusal, a lost leader).
- * Not in dry run: there it is counted and reported only.
+ * In dry run nothing is covered: the pods are counted only.
  *
  * Owns: each pod's cover_* and uncovered_* fields, and the core's managed_*.
  */
@@ -41,15 +52,34 @@
 #define REPORTS_PER_PASS 20
 #define TOKENS_MAX_S 1.0 /* the bucket holds one second of the rate */
 
-static bool wants_cover(const fb_core *c, const core_pod *p)
+/* Whether a budget in dry run selects p's node (not the global dry run: there pods that
+ * would be covered are still counted, as a preview). */
+static bool budget_dry_run(fb_core *c, const core_pod *p)
 {
-	return c->cfg.managed && p->k8s_evicts && !p->daemonset && !p->mirror && !p->gate_exempt &&
-	       !p->terminating && !p->terminal;
+	return !c->cfg.dry_run && p->node && node_dry_run(c, p->node);
 }
 
-static bool wants_uncover(const fb_core *c, const core_pod *p)
+static bool wants_cover(fb_core *c, const core_pod *p)
 {
-	return !c->cfg.managed && p->annotated && !p->terminating && !p->terminal;
+	return c->cfg.managed && p->k8s_evicts && !p->daemonset && !p->mirror && !p->gate_exempt &&
+	       !p->terminating && !p->terminal && !budget_dry_run(c, p);
+}
+
+/* The mode off, or the pod handed back (above). */
+static bool wants_uncover(fb_core *c, const core_pod *p)
+{
+	return p->annotated && !p->terminating && !p->terminal &&
+	       (!c->cfg.managed || c->cfg.dry_run || budget_dry_run(c, p));
+}
+
+/* The seconds left at now_ms of s recorded seconds from failed_since_ms, rounded up; -1 when
+ * s is not a time (not recorded, or none). */
+static int64_t seconds_left(int64_t failed_since_ms, int64_t s, int64_t now_ms)
+{
+	if (s < 0)
+		return -1;
+	int64_t left_ms = failed_since_ms + s * 1000 - now_ms;
+	return left_ms <= 0 ? 0 : (left_ms + 999) / 1000;
 }
 
 void managed_pod_changed(fb_core *c, core_pod *p)
@@ -92,9 +122,8 @@ static int64_t token_due(const fb_core *c, int64_t now_ms)
 	return missing <= 0 ? now_ms : now_ms + (int64_t)ceil(missing / rate * 1000.0);
 }
 
-static void ask(fb_core *c, core_pod *p, int64_t now_ms, fb_actions *out)
+static void ask(fb_core *c, core_pod *p, bool cover, int64_t now_ms, fb_actions *out)
 {
-	bool cover = c->cfg.managed;
 	fb_action *a = push_action(out, cover ? FB_ACT_COVER : FB_ACT_UNCOVER);
 	if (!a)
 		return;
@@ -103,6 +132,12 @@ static void ask(fb_core *c, core_pod *p, int64_t now_ms, fb_actions *out)
 	copy_str(a->name, sizeof(a->name), p->name);
 	copy_str(a->uid, sizeof(a->uid), p->uid);
 	copy_str(a->node, sizeof(a->node), p->node_name);
+	if (!cover && p->node && p->node->failed) {
+		/* a covered key's tol_*_s is its record (fb_pod_obs) */
+		a->left_not_ready_s = seconds_left(p->node->failed_since_ms, p->tol_not_ready_s, now_ms);
+		a->left_unreachable_s =
+		        seconds_left(p->node->failed_since_ms, p->tol_unreachable_s, now_ms);
+	}
 	c->managed_tokens -= 1;
 	if (!p->cover_first_ms)
 		p->cover_first_ms = now_ms;
@@ -152,7 +187,9 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			bool fresh = !p->cover_first_ms || p->cover_first_ms == now_ms;
 			if ((round < 2) != on_failed || (round % 2 == 0) != fresh)
 				continue;
-			bool cover = wants_cover(c, p), uncover = wants_uncover(c, p);
+			/* the cheap tests first: these two look at the node's budgets */
+			bool uncover = p->annotated && wants_uncover(c, p);
+			bool cover = !uncover && p->k8s_evicts && wants_cover(c, p);
 			if (!cover) {
 				p->uncovered_since_ms = 0;
 				p->uncovered_reported = false;
@@ -177,7 +214,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			} else {
 				restore++;
 			}
-			if (!write)
+			if (!write && !uncover)
 				continue;
 			if (p->cover_next_ms > now_ms) {
 				next = p->cover_next_ms < next ? p->cover_next_ms : next;
@@ -187,7 +224,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 				waiting = true;
 				continue;
 			}
-			ask(c, p, now_ms, out);
+			ask(c, p, cover, now_ms, out);
 			next = p->cover_next_ms < next ? p->cover_next_ms : next;
 		}
 	}

@@ -202,6 +202,7 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		n->deferred = FB_ADMIT;
 		n->deferred_by[0] = '\0';
 		n->failure_recorded = false;
+		c->managed_dirty = true; /* its pods first, if any are to be covered or given back */
 	} else if (!cond_failed(n->ready)) {
 		n->failed = false;
 		n->memory_pressure_seen = obs->memory_pressure;
@@ -292,7 +293,14 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	p->gate_exempt = obs->gate_exempt;
 	for (size_t i = 0; i < c->cfg.ngate_exempt_ns && !p->gate_exempt; i++)
 		p->gate_exempt = strcmp(c->cfg.gate_exempt_ns[i], p->ns) == 0;
-	if (c->cfg.managed ? p->k8s_evicts || obs->k8s_evicts : p->annotated || obs->annotated)
+	/* what the managed pass looks at (managed.c): pods that Kubernetes would evict, and pods
+	 * carrying the record, when the mode is off, in dry run, or when the record comes or goes
+	 * or the pod arrives on a node (of a dry-run budget: handed back) */
+	bool recorded = p->annotated || obs->annotated;
+	if (c->cfg.managed ? p->k8s_evicts || obs->k8s_evicts ||
+	                             (recorded && (moved || c->cfg.dry_run ||
+	                                           p->annotated != obs->annotated))
+	                   : recorded)
 		managed_pod_changed(c, p);
 	p->k8s_evicts = obs->k8s_evicts;
 	p->annotated = obs->annotated;
@@ -314,7 +322,7 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 		return;
 	if (p->gated || (p->wl && p->wl->quarantined))
 		c->gates_dirty = true;
-	if (c->cfg.managed ? p->k8s_evicts : p->annotated)
+	if (p->annotated || (c->cfg.managed && p->k8s_evicts)) /* counted by the managed pass */
 		managed_pod_changed(c, p);
 	workload_unlink_pod(c, p);
 	core_node *n = p->node;

@@ -9,6 +9,7 @@
  * restore after cover gives every key its time back; the merge patches carry
  * what they should.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "kc/alloc.h"
 #include "tolerations.h"
+#include "../tests/support/jsontext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -86,6 +88,18 @@ static bool eq(const cJSON *a, const cJSON *b)
 				return false;
 		}
 	}
+	return true;
+}
+
+/* Every number whole and below 2^53 in magnitude: what a double carries exactly, the only
+ * lists cover and restore rewrite (tolerations.h). */
+static bool exact_numbers(const cJSON *j)
+{
+	if (cJSON_IsNumber(j))
+		return j->valuedouble == floor(j->valuedouble) && fabs(j->valuedouble) < 9007199254740992.0;
+	for (const cJSON *x = j ? j->child : NULL; x; x = x->next)
+		if (!exact_numbers(x))
+			return false;
 	return true;
 }
 
@@ -205,17 +219,26 @@ static void check_record_text(const char *s)
 
 static void check_patch(const char *text, const fb_tol_record *prior, bool cover)
 {
-	cJSON *patch = NULL;
-	kc_err err = fb_tolerations_pod_patch(text, "7", prior, cover, DEFAULT_S, &patch);
-	CHECK(err == KC_OK || err == KC_ERR_PARSE);
+	cJSON *made = NULL;
+	kc_err err = fb_tolerations_pod_patch(text, "7", prior, cover, DEFAULT_S, &made);
+	CHECK(err == KC_OK || err == KC_ERR_PARSE || err == KC_ERR_TOOBIG);
 	if (err != KC_OK) {
-		CHECK(!patch);
+		CHECK(!made);
 		return;
 	}
-	if (!patch) {
+	if (!made) {
 		CHECK(cover);
 		return;
 	}
+	/* as the API server reads it: every number an integer literal (Go's int64), and the
+	 * checks below on the text parsed again */
+	char *printed = cJSON_PrintUnformatted(made);
+	cJSON_Delete(made);
+	CHECK(printed != NULL);
+	CHECK(json_integer_literals_only(printed));
+	cJSON *patch = cJSON_Parse(printed);
+	free(printed);
+	CHECK(patch != NULL);
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(patch, "metadata");
 	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion")),
 	              "7"));
@@ -275,10 +298,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int k = 0; k < 2; k++)
 		CHECK(valid_s(fb_toleration_s(x, keys[k])));
-
-	/* cover with the annotation's record as prior: the record follows the pod */
 	cJSON *out = NULL;
 	fb_tol_record rec;
+	if (!exact_numbers(x)) {
+		/* left as it is: neither rewritten with a number it did not have */
+		CHECK(fb_tolerations_cover(x, has_prior ? &prior : NULL, DEFAULT_S, &out, &rec) ==
+		      KC_ERR_TOOBIG);
+		CHECK(!out && !fb_tol_record_any(&rec));
+		CHECK(fb_tolerations_restore(x, &prior, &out) == KC_ERR_TOOBIG);
+		CHECK(!out);
+		cJSON_Delete(x);
+		check_patch(text, has_prior ? &prior : NULL, true);
+		check_patch(text, has_prior ? &prior : NULL, false);
+		kc_free(text);
+		return 0;
+	}
+
+	/* cover with the annotation's record as prior: the record follows the pod */
 	CHECK(fb_tolerations_cover(x, has_prior ? &prior : NULL, DEFAULT_S, &out, &rec) == KC_OK);
 	const cJSON *c = out ? out : x;
 	bool changed = false;

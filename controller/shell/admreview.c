@@ -216,8 +216,15 @@ static kc_err cover(review *rv, const fb_adm_options *o, fb_adm_result *res)
 	fb_tol_record prior;
 	if (fb_tol_record_parse(str(anns, FB_ANNOTATION_TOLERATIONS), &prior) != 0)
 		fb_tol_record_clear(&prior); /* none, or not ours to trust: recorded anew */
-	if (fb_tolerations_cover(tols, &prior, o->default_toleration_s, &rv->tolerations,
-	                         &res->record) != KC_OK)
+	kc_err err = fb_tolerations_cover(tols, &prior, o->default_toleration_s, &rv->tolerations,
+	                                  &res->record);
+	if (err == KC_ERR_TOOBIG) {
+		/* a number the list cannot be written back with (tolerations.h): admitted as it
+		 * is, and the answer's warning says why */
+		res->uncoverable = true;
+		return KC_OK;
+	}
+	if (err != KC_OK)
 		return refuse(res, KC_ERR_NOMEM, "out of memory");
 	res->covered = rv->tolerations != NULL;
 	return KC_OK;
@@ -304,7 +311,8 @@ static bool cover_ops(cJSON *ops, review *rv, const fb_tol_record *rec)
 	char value[FB_TOL_RECORD_MAX];
 	fb_tol_record_format(rec, value);
 	cJSON *op = add_op(ops, "/spec/tolerations");
-	if (!op || !cJSON_AddItemToObject(op, "value", rv->tolerations))
+	if (!op || !fb_tolerations_print_exact(rv->tolerations) ||
+	    !cJSON_AddItemToObject(op, "value", rv->tolerations))
 		return false;
 	rv->tolerations = NULL;
 	if (rv->has_annotations) {
@@ -349,6 +357,25 @@ static void warning(const fb_adm_result *res, char *buf, size_t cap)
 		         w->kind, w->ns, w->name, res->quarantine);
 }
 
+#define UNCOVERABLE_WARNING                                                                   \
+	"firebreak: managed mode left this pod's tolerations as they are: one has a "             \
+	"tolerationSeconds that is not a whole number below 2^53, which firebreak cannot write " \
+	"back exactly; Kubernetes' taint-eviction controller, not firebreak, evicts it from a "   \
+	"failed node"
+
+/* resp.warnings += text (the list made on first use, in *list); false on ENOMEM. */
+static bool add_warning(cJSON *resp, cJSON **list, const char *text)
+{
+	if (!*list && !(*list = cJSON_AddArrayToObject(resp, "warnings")))
+		return false;
+	cJSON *w = cJSON_CreateString(text);
+	if (!w || !cJSON_AddItemToArray(*list, w)) {
+		cJSON_Delete(w);
+		return false;
+	}
+	return true;
+}
+
 /* Build the response for res (an answered review); KC_ERR_NOMEM or KC_OK. */
 static kc_err respond(review *rv, fb_adm_result *res, char **out, size_t *out_len)
 {
@@ -360,15 +387,14 @@ static kc_err respond(review *rv, fb_adm_result *res, char **out, size_t *out_le
 	    !(resp = cJSON_AddObjectToObject(root, "response")) ||
 	    !cJSON_AddStringToObject(resp, "uid", res->uid) || !cJSON_AddTrueToObject(resp, "allowed"))
 		goto out;
+	cJSON *warnings = NULL;
+	if (res->uncoverable && !add_warning(resp, &warnings, UNCOVERABLE_WARNING))
+		goto out;
 	if (res->outcome == FB_ADM_GATED || res->outcome == FB_ADM_UNGATEABLE) {
 		char text[ADM_WARNING_MAX];
 		warning(res, text, sizeof(text));
-		cJSON *warnings = cJSON_AddArrayToObject(resp, "warnings");
-		cJSON *w = cJSON_CreateString(text);
-		if (!warnings || !w || !cJSON_AddItemToArray(warnings, w)) {
-			cJSON_Delete(w);
+		if (!add_warning(resp, &warnings, text))
 			goto out;
-		}
 		if (!(audit = cJSON_AddObjectToObject(resp, "auditAnnotations")) ||
 		    !cJSON_AddStringToObject(audit,
 		                             res->outcome == FB_ADM_GATED ? ADM_AUDIT_GATED

@@ -314,8 +314,9 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 		       "adopt_per_s=%g default_toleration_s=%lld webhook=%s", cc.adopt_per_s,
 		       (long long)o->default_toleration_s, webhook_on ? "on" : "OFF");
 	if (cc.managed && cc.dry_run)
-		fb_log(FB_WARN, "managed mode in dry run: no pod is covered, Kubernetes keeps evicting "
-		       "them; firebreak reports what it would do as if every pod were covered", NULL);
+		fb_log(FB_WARN, "managed mode in dry run: no pod is covered, and pods covered before "
+		       "get their seconds back; Kubernetes keeps evicting them; firebreak reports what "
+		       "it would do as if every pod were covered", NULL);
 	else if (cc.managed && !webhook_on)
 		fb_log(FB_WARN, "managed mode without the webhook: every new pod is left to Kubernetes "
 		       "until firebreak adopts it", NULL);
@@ -323,8 +324,8 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	if (!c.core)
 		goto out;
 	c.managed = cc.managed;
-	c.pod_opts = (fb_pod_project_opts){ .managed = cc.managed,
-	                                    .default_s = o->default_toleration_s };
+	/* in dry run covered pods are given back (managed.c), as with the mode off */
+	c.pod_opts = (fb_pod_project_opts){ .managed = cc.managed && !cc.dry_run };
 	fb_core_set_quarantines_synced(c.core, false); /* until the informer says so */
 	if (webhook_on && start_webhook_certs(&c, own_ns) != 0)
 		goto out;

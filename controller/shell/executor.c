@@ -631,7 +631,7 @@ static void do_finalizer(fb_controller *c, const fb_action *a)
 typedef struct pod_copy {
 	const char *uid;               /* the action's: a pod of the same name but another uid
 	                                  is not the one the core judged */
-	bool found;
+	bool found, nomem;
 	char *tolerations, *resource_version;
 	fb_tol_record record;
 	bool annotated, k8s_evicts;
@@ -646,9 +646,41 @@ static void copy_pod(const char *key, const void *obj, void *ud)
 	pc->found = true;
 	pc->tolerations = p->tolerations ? kc_strdup(p->tolerations) : NULL;
 	pc->resource_version = p->resource_version ? kc_strdup(p->resource_version) : NULL;
+	/* a write without its precondition could undo a change made since: none then */
+	pc->nomem = (p->tolerations && !pc->tolerations) ||
+	            (p->resource_version && !pc->resource_version);
 	pc->record = p->record;
 	pc->annotated = p->annotated;
 	pc->k8s_evicts = p->k8s_evicts;
+}
+
+/* The pod read from the API server into pc (its copy in the informer keeps no tolerations:
+ * a covered pod handed back in managed mode, project.h); false when it cannot be read. */
+static bool read_pod(fb_controller *c, const fb_action *a, pod_copy *pc)
+{
+	cJSON *obj = NULL;
+	kc_error_detail d;
+	kc_detail_clear(&d);
+	kc_err err = kc_get(c->client, &KC_RES_PODS, a->ns, a->name, NULL, &obj, &d);
+	if (err != KC_OK) {
+		if (err != KC_ERR_NOT_FOUND)
+			fb_log_api_error(FB_WARN, "cannot read the pod to restore its tolerations", err,
+			                 d.message, "pod=%s/%s", a->ns, a->name);
+		return false;
+	}
+	static const fb_pod_project_opts restore = { .managed = false };
+	fb_pod_proj *p = fb_project_pod(obj, (void *)&restore);
+	cJSON_Delete(obj);
+	kc_free(pc->tolerations);
+	kc_free(pc->resource_version);
+	pc->tolerations = pc->resource_version = NULL;
+	pc->found = pc->nomem = false;
+	if (p)
+		copy_pod(NULL, p, pc);
+	else
+		pc->nomem = true;
+	fb_pod_proj_free(p, (void *)&restore);
+	return pc->found && !pc->nomem;
 }
 
 /*
@@ -666,12 +698,35 @@ static void do_cover(fb_controller *c, const fb_action *a)
 	const char *op = cover ? "op=\"cover\"," : "op=\"uncover\",";
 	pod_copy pc = { .uid = a->uid };
 	kc_informer_get(fb__informer(c, FB_INF_PODS), a->ns, a->name, copy_pod, &pc);
-	if (!pc.found || (cover ? !pc.k8s_evicts : !pc.annotated) || !pc.tolerations)
+	if (pc.found && !pc.nomem && !cover && pc.annotated && !pc.tolerations &&
+	    !read_pod(c, a, &pc) && !pc.nomem)
+		goto out;
+	if (pc.nomem) {
+		fb_log(FB_WARN, "out of memory; the pod is asked for again later", "pod=%s/%s",
+		       a->ns, a->name);
+		goto out;
+	}
+	if (!pc.found || (cover ? !pc.k8s_evicts : !pc.annotated) || !pc.tolerations ||
+	    !pc.resource_version)
 		goto out; /* gone, or done already: the core sees it next */
+	fb_tol_record rec = pc.record;
+	if (!cover) { /* on a failed node: the seconds left, not the whole time (fb_action) */
+		if (a->left_not_ready_s >= 0 && rec.not_ready_s > a->left_not_ready_s)
+			rec.not_ready_s = a->left_not_ready_s;
+		if (a->left_unreachable_s >= 0 && rec.unreachable_s > a->left_unreachable_s)
+			rec.unreachable_s = a->left_unreachable_s;
+	}
 	cJSON *patch = NULL;
 	kc_err err = fb_tolerations_pod_patch(pc.tolerations, pc.resource_version,
-	                                      pc.annotated ? &pc.record : NULL, cover,
+	                                      pc.annotated ? &rec : NULL, cover,
 	                                      c->opts->default_toleration_s, &patch);
+	if (err == KC_ERR_TOOBIG)
+		fb_log(FB_WARN,
+		       cover ? "pod not covered: a tolerationSeconds of it is not a whole number "
+		               "within 2^53, which firebreak cannot write back exactly"
+		             : "pod's tolerations not restored: a tolerationSeconds of it is not a "
+		               "whole number below 2^53, which firebreak cannot write back exactly",
+		       "pod=%s/%s", a->ns, a->name);
 	if (err == KC_OK && patch)
 		err = patch_object(c, &KC_RES_PODS, a->ns, a->name, NULL, KC_PATCH_MERGE, patch,
 		                   cover ? "could not cover the pod's tolerations"
@@ -685,7 +740,9 @@ static void do_cover(fb_controller *c, const fb_action *a)
 	fb_metrics_add(c->metrics, "firebreak_managed_writes_total", labels, 1);
 	if (err == KC_OK)
 		fb_log(FB_DEBUG, cover ? "pod covered" : "pod tolerations restored",
-		       "pod=%s/%s node=%s", a->ns, a->name, a->node[0] ? a->node : "(none)");
+		       "pod=%s/%s node=%s not_ready_s=%lld unreachable_s=%lld", a->ns, a->name,
+		       a->node[0] ? a->node : "(none)", (long long)rec.not_ready_s,
+		       (long long)rec.unreachable_s);
 out:
 	kc_free(pc.tolerations);
 	kc_free(pc.resource_version);

@@ -156,14 +156,14 @@ void fb_pod_proj_free(void *p, void *ud)
 static int project_tolerations(fb_pod_proj *p, const cJSON *meta, const cJSON *tols, void *ud)
 {
 	const fb_pod_project_opts *o = ud;
-	int64_t default_s = o ? o->default_s : FB_DEFAULT_TOLERATION_S;
 	const char *ann = str(get(meta, "annotations"), FB_ANNOTATION_TOLERATIONS);
 	fb_tol_record_clear(&p->record);
 	p->annotated = ann != NULL;
-	if (ann && fb_tol_record_parse(ann, &p->record) != 0) {
+	/* a value fb_tol_record_parse refuses records nothing, as the webhook reads it: the spec
+	 * decides (a pod that tolerates the failure forever stays so); annotated still, so that
+	 * the restore removes it */
+	if (ann && fb_tol_record_parse(ann, &p->record) != 0)
 		p->record_malformed = true;
-		p->record.not_ready_s = p->record.unreachable_s = default_s;
-	}
 	int64_t nr = fb_toleration_s(tols, FB_TAINT_NOT_READY);
 	int64_t ur = fb_toleration_s(tols, FB_TAINT_UNREACHABLE);
 	p->k8s_evicts = nr != FB_TOL_FOREVER || ur != FB_TOL_FOREVER;

@@ -66,17 +66,20 @@ typedef struct fb_pod_proj {
 } fb_pod_proj;
 
 /*
- * How fb_project_pod projects (its ud; NULL = the defaults: not managed, a
- * malformed annotation read as FB_DEFAULT_TOLERATION_S).
+ * How fb_project_pod projects (its ud; NULL = the defaults: not managed, and
+ * nothing kept).
  *   - managed: keep tolerations and resourceVersion of a pod the
  *     taint-eviction controller would evict (to adopt it); not managed: of a
  *     pod that carries the annotation (to restore it). Nothing of any other
- *     pod, so that a cluster of covered pods costs no memory for this.
- *   - default_s: the seconds a malformed annotation is read as, for both keys.
+ *     pod, so that a cluster of covered pods costs no memory for this (the
+ *     few covered pods given back in managed mode, on nodes of a dry-run
+ *     budget, are read from the API server when they are: executor.c).
+ * An annotation that fb_tol_record_parse refuses records nothing (the spec
+ * decides, as the webhook reads it); the pod counts as annotated, so that
+ * the restore removes it, and record_malformed says so.
  */
 typedef struct fb_pod_project_opts {
 	bool managed;
-	int64_t default_s;
 } fb_pod_project_opts;
 
 typedef struct fb_budget_proj {

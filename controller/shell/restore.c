@@ -4,7 +4,8 @@
  * pre-delete hook runs it).
  *
  * It first stops the installed firebreak (--stop-deployment: its Deployment
- * scaled to zero, then waited for until no replica runs), so that no leader
+ * scaled to zero, then waited for until no pod of it is left, terminating
+ * ones included), so that no leader
  * covers pods again behind it and no webhook covers new ones (with no replica
  * the API server admits pods uncovered: failurePolicy Ignore). Then the
  * controller runs with managed mode off and without election or webhook: the
@@ -36,8 +37,32 @@ static void sleep_ms(int64_t ms, kc_cancel *stop)
 	}
 }
 
-/* status.replicas of the Deployment (pods not terminated), or -1 when it cannot be read. */
-static int64_t replicas_running(fb_controller *c, const char *ns, const char *name, kc_err *err)
+/* "k=v,k=v" of a selector's matchLabels into b; false when it has none, or matchExpressions
+ * (not turned into text here: the chart's selector has matchLabels only), or on ENOMEM. */
+static bool selector_text(const cJSON *selector, kc_buf *b)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(selector, "matchLabels"), *l;
+	const cJSON *exprs = cJSON_GetObjectItemCaseSensitive(selector, "matchExpressions");
+	if (!cJSON_IsObject(labels) || !labels->child || (exprs && !cJSON_IsNull(exprs) &&
+	                                                  cJSON_GetArraySize(exprs) > 0))
+		return false;
+	cJSON_ArrayForEach(l, labels) {
+		if (!cJSON_IsString(l) ||
+		    kc_buf_printf(b, "%s%s=%s", b->len ? "," : "", l->string, l->valuestring) != KC_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What is left of the Deployment's replicas: status.replicas, plus
+ * status.terminatingReplicas where the API server reports it, and at least 1
+ * while a pod its selector matches exists at all. status.replicas leaves out
+ * terminating pods, and a replica shutting down may still lead and write for
+ * its grace period, so "stopped" is "no pod left". -1 when it cannot be read.
+ */
+static int64_t replicas_left(fb_controller *c, const char *ns, const char *name, kc_err *err,
+                             bool *warned)
 {
 	cJSON *obj = NULL;
 	kc_error_detail d;
@@ -47,7 +72,27 @@ static int64_t replicas_running(fb_controller *c, const char *ns, const char *na
 		return -1;
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(status, "replicas");
-	int64_t n = cJSON_IsNumber(r) ? (int64_t)r->valuedouble : 0; /* absent: none */
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(status, "terminatingReplicas");
+	int64_t n = (cJSON_IsNumber(r) ? (int64_t)r->valuedouble : 0) + /* absent: none */
+	            (cJSON_IsNumber(t) ? (int64_t)t->valuedouble : 0);
+	kc_buf sel;
+	kc_buf_init(&sel, 4096);
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	if (n == 0 && selector_text(cJSON_GetObjectItemCaseSensitive(spec, "selector"), &sel)) {
+		cJSON *pods = NULL;
+		kc_list_opts lo = { .label_selector = sel.data, .limit = { true, 1 } };
+		*err = kc_list(c->client, &KC_RES_PODS, ns, &lo, &pods, &d);
+		if (*err == KC_OK)
+			n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pods, "items"));
+		else
+			n = -1;
+		cJSON_Delete(pods);
+	} else if (n == 0 && !*warned) {
+		*warned = true;
+		fb_log(FB_WARN, "firebreak's Deployment selects its pods by no matchLabels; "
+		       "waiting for status.replicas only", "deployment=%s/%s", ns, name);
+	}
+	kc_buf_release(&sel);
 	cJSON_Delete(obj);
 	return n;
 }
@@ -70,8 +115,9 @@ int fb__stop_deployment(fb_controller *c, const char *ns, const char *name, kc_c
 	fb_log(FB_INFO, "scaled firebreak's Deployment to zero; waiting for its replicas to stop",
 	       "deployment=%s/%s", ns, name);
 	int64_t deadline = kc_now_mono_ms() + STOP_WAIT_MS;
+	bool warned = false;
 	for (;;) {
-		int64_t n = replicas_running(c, ns, name, &err);
+		int64_t n = replicas_left(c, ns, name, &err, &warned);
 		if (n == 0 || err == KC_ERR_NOT_FOUND) {
 			fb_log(FB_INFO, "firebreak's replicas have stopped", "deployment=%s/%s", ns, name);
 			return 0;

@@ -171,6 +171,41 @@ static bool insert(cJSON *list, int at, cJSON *item)
 	return true;
 }
 
+/* Whether every number in item is whole and within ±FB_TOLERATION_S_EXACT (tolerations.h). */
+static bool exact(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return item->valuedouble == floor(item->valuedouble) &&
+		       fabs(item->valuedouble) <= FB_TOLERATION_S_EXACT;
+	for (const cJSON *c = item ? item->child : NULL; c; c = c->next)
+		if (!exact(c))
+			return false;
+	return true;
+}
+
+bool fb_tolerations_print_exact(cJSON *item)
+{
+	for (cJSON *c = item ? item->child : NULL; c; c = c->next) {
+		if (!cJSON_IsNumber(c)) {
+			if (!fb_tolerations_print_exact(c))
+				return false;
+			continue;
+		}
+		char digits[32];
+		snprintf(digits, sizeof(digits), "%.0f", c->valuedouble);
+		cJSON *raw = cJSON_CreateRaw(digits);
+		if (!raw)
+			return false;
+		/* in place, so that an object member keeps its name and place: the raw
+		 * item's text moves over, and cJSON_Delete frees it with c */
+		c->type = cJSON_Raw | (c->type & cJSON_StringIsConst);
+		c->valuestring = raw->valuestring;
+		raw->valuestring = NULL;
+		cJSON_Delete(raw);
+	}
+	return true;
+}
+
 /* A copy of tolerations as an array (none = empty); NULL on ENOMEM. */
 static cJSON *copy_list(const cJSON *tolerations)
 {
@@ -243,6 +278,8 @@ kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior
 		prior = &none;
 	*out = NULL;
 	*rec = none;
+	if (!exact(tolerations))
+		return KC_ERR_TOOBIG;
 	cJSON *list = copy_list(tolerations);
 	bool changed = false;
 	if (!list || !cover_key(list, FB_TAINT_NOT_READY, prior->not_ready_s, default_s,
@@ -282,6 +319,8 @@ static bool restore_key(cJSON *list, const char *taint_key, int64_t s, bool *cha
 kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out)
 {
 	*out = NULL;
+	if (!exact(tolerations))
+		return KC_ERR_TOOBIG;
 	cJSON *list = copy_list(tolerations);
 	bool changed = false;
 	if (!list || !restore_key(list, FB_TAINT_NOT_READY, rec->not_ready_s, &changed) ||
@@ -309,7 +348,8 @@ static cJSON *merge_patch(const char *rv, const fb_tol_record *rec, cJSON *list)
 		goto fail;
 	}
 	if (list) {
-		if (!(spec = cJSON_AddObjectToObject(patch, "spec")) ||
+		if (!fb_tolerations_print_exact(list) ||
+		    !(spec = cJSON_AddObjectToObject(patch, "spec")) ||
 		    !cJSON_AddItemToObject(spec, "tolerations", list))
 			goto fail;
 	}

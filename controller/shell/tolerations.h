@@ -31,6 +31,17 @@
  * fb_tolerations_restore undoes it: each recorded key's first matching
  * toleration gets its seconds back (an added one cannot be removed again on
  * an UPDATE; with the seconds it decides exactly as the original did).
+ *
+ * Numbers. The list is written back whole (an atomic list), every other
+ * toleration's seconds included, and the API server decodes tolerationSeconds
+ * as an int64: "1e+15", which cJSON prints for 10^15 and up, is refused, and a
+ * mutating webhook's patch that yields an undecodable object fails the
+ * CREATE with an internal error that failurePolicy Ignore does not cover. So
+ * the lists built here are printed with their numbers as integers
+ * (fb_tolerations_print_exact), and a list holding a number that a double
+ * does not carry exactly (not whole, or beyond FB_TOLERATION_S_EXACT = 2^53 - 1,
+ * where cJSON may have dropped digits already) is not rewritten at all:
+ * cover and restore answer KC_ERR_TOOBIG, and the pod stays as it is.
  */
 #ifndef FB_TOLERATIONS_H
 #define FB_TOLERATIONS_H
@@ -56,6 +67,9 @@
 #define FB_DEFAULT_TOLERATION_S 300
 /* Seconds beyond this are read as this (about 31,700 years). */
 #define FB_TOLERATION_S_MAX 1000000000000LL
+/* The largest magnitude a number in a list rewritten here may have: 2^53 - 1. Every integer
+ * up to it is a double of its own; the text of 2^53 + 1 parses as 2^53. */
+#define FB_TOLERATION_S_EXACT 9007199254740991.0
 
 /* What the annotation records: seconds >= 0 per key, or FB_TOL_FOREVER = not recorded. */
 typedef struct fb_tol_record {
@@ -91,8 +105,9 @@ int64_t fb_toleration_s(const cJSON *tolerations, const char *taint_key);
  * with finite seconds now is recorded anew. default_s: the seconds recorded
  * for a key with no matching toleration.
  * On KC_OK: *rec is the record to write, *out the new tolerations (owned by
- * the caller) or NULL when nothing is to change. KC_ERR_NOMEM otherwise,
- * *out NULL.
+ * the caller) or NULL when nothing is to change. KC_ERR_TOOBIG when a number
+ * in tolerations is not exact (above), KC_ERR_NOMEM; *out NULL then, and *rec
+ * records nothing.
  */
 kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior,
                             int64_t default_s, cJSON **out, fb_tol_record *rec);
@@ -100,7 +115,8 @@ kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior
 /*
  * Restore (above): every key rec records whose first matching toleration has
  * no seconds gets rec's seconds. *out: the new tolerations (owned by the
- * caller), or NULL when nothing is to change. KC_ERR_NOMEM, *out NULL.
+ * caller), or NULL when nothing is to change. KC_ERR_TOOBIG (a number not
+ * exact, above), KC_ERR_NOMEM; *out NULL then.
  */
 kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out);
 
@@ -112,11 +128,22 @@ kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec
  * restoring writes the tolerations (when they change) and removes the
  * annotation. The whole list is written because tolerations is an atomic list.
  * On KC_OK *out is the patch (owned by the caller); NULL only when a cover has
- * nothing to change (a restore always writes: the annotation goes). KC_ERR_PARSE when tolerations is not a JSON array, KC_ERR_NOMEM.
+ * nothing to change (a restore always writes: the annotation goes); its numbers
+ * print as integers. KC_ERR_PARSE when tolerations is not a JSON array,
+ * KC_ERR_TOOBIG (a number not exact, above), KC_ERR_NOMEM.
  */
 kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
                                 const fb_tol_record *prior, bool cover, int64_t default_s,
                                 cJSON **out);
+
+/*
+ * Make every number in item (a list built by cover or restore, whose numbers
+ * are exact) print as the integer it is, not as cJSON's "1e+15": each becomes
+ * a raw JSON value of its digits. false on ENOMEM (item then partly done, still
+ * valid). Call it just before printing: the numbers are no longer numbers to
+ * cJSON afterwards.
+ */
+bool fb_tolerations_print_exact(cJSON *item);
 
 /* True when the taint-eviction controller would evict a pod with these tolerations from a
  * failed node in finite time (either key not tolerated forever). */

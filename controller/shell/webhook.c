@@ -272,9 +272,9 @@ static int refuse(fb_webhook *w, struct lws *wsi, session *s, fb_webhook_err kin
 /* Every value from the request is quoted: a client other than the API server may send anything. */
 static void log_review(const fb_adm_result *res)
 {
-	fb_log_level level = res->outcome == FB_ADM_GATED        ? FB_INFO
-	                     : res->outcome == FB_ADM_UNGATEABLE ? FB_WARN
-	                                                         : FB_DEBUG;
+	fb_log_level level = res->outcome == FB_ADM_UNGATEABLE || res->uncoverable ? FB_WARN
+	                     : res->outcome == FB_ADM_GATED                        ? FB_INFO
+	                                                                           : FB_DEBUG;
 	if (!fb_log_enabled(level))
 		return;
 	char id[FB_WORKLOAD_ID_MAX], qid[FB_WORKLOAD_ID_MAX + 16], qns[FB_NS_MAX + 16];
@@ -285,6 +285,7 @@ static void log_review(const fb_adm_result *res)
 	fb_log(level,
 	       res->outcome == FB_ADM_GATED        ? "pod gated"
 	       : res->outcome == FB_ADM_UNGATEABLE ? "pod of a quarantined workload not gated: it sets spec.nodeName"
+	       : res->uncoverable                  ? "pod's tolerations not covered: a tolerationSeconds is not a whole number below 2^53"
 	                                           : "admission review answered",
 	       "outcome=%s ns=%s pod=%s workload=%s quarantine=%s covered=%s dry_run=%s uid=%s",
 	       fb_adm_outcome_name(res->outcome), fb_log_quote(res->ns, qns, sizeof(qns)),
@@ -292,7 +293,8 @@ static void log_review(const fb_adm_result *res)
 	       fb_log_quote(fb_workload_ref_empty(&res->workload) ? ""
 	                                                          : fb_workload_id(&res->workload, id),
 	                    qid, sizeof(qid)),
-	       fb_log_quote(res->quarantine, qq, sizeof(qq)), rec[0] ? rec : "no",
+	       fb_log_quote(res->quarantine, qq, sizeof(qq)),
+	       rec[0] ? rec : res->uncoverable ? "not-exact" : "no",
 	       res->dry_run ? "true" : "false",
 	       fb_log_quote(res->uid, quid, sizeof(quid)));
 }

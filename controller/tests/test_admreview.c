@@ -994,6 +994,59 @@ KT_TEST(managed_mode_and_the_gate_share_one_patch)
 	answer_release(&a);
 }
 
+KT_TEST(managed_mode_writes_every_number_back_as_the_integer_it_was)
+{
+	/* the whole list goes back: a wildcard's 10^15 s, which cJSON would print "1e+15" and the
+	 * API server's int64 refuse (an internal error that failurePolicy Ignore does not cover) */
+	gate_rec g = { 0 };
+	char *pod = deployment_pod("[" NR_300 ",{\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+	                           "\"tolerationSeconds\":1000000000000000}]",
+	                           NULL, NULL);
+	answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+	KT_EQ_INT(a.err, KC_OK);
+	KT_CHECK(a.patch && strstr(a.patch, "\"tolerationSeconds\":1000000000000000"));
+	KT_CHECK(a.patch && !strstr(a.patch, "e+"));
+	cJSON *after = check_covered(pod, &a, "not-ready=300,unreachable=1000000000000");
+	cJSON_Delete(after);
+	answer_release(&a);
+	free(pod);
+}
+
+KT_TEST(managed_mode_leaves_tolerations_it_cannot_write_back_exactly)
+{
+	/* a number a double does not carry exactly: admitted as it is, with a warning, and the
+	 * gate still holds a quarantined workload's pod */
+	static const char *const lists[] = {
+		"[" NR_300 ",{\"key\":\"gpu\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+		"\"tolerationSeconds\":9007199254740993}]",
+		"[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\","
+		"\"effect\":\"NoExecute\",\"tolerationSeconds\":2.5}]",
+	};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
+		for (int quarantined = 0; quarantined < 2; quarantined++) {
+			gate_rec g = { .answer = quarantined ? "deployment-web-1a2b3c" : NULL };
+			char *pod = deployment_pod(lists[i], NULL, NULL);
+			answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+			KT_EQ_INT(a.err, KC_OK);
+			KT_CHECK(!a.res.covered);
+			KT_CHECK(a.res.uncoverable);
+			KT_CHECK(audit(&a, "tolerations-covered") == NULL);
+			KT_CHECK(first_warning(&a) && strstr(first_warning(&a), "not a whole number"));
+			KT_EQ_INT(a.res.outcome, quarantined ? FB_ADM_GATED : FB_ADM_NOT_QUARANTINED);
+			if (quarantined) {
+				cJSON *ops = ops_of(&a, 1);
+				KT_EQ_STR(path_at(ops, 0), "/spec/schedulingGates");
+				cJSON_Delete(ops);
+				KT_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(a.response, "warnings")), 2);
+			} else {
+				KT_CHECK(a.patch == NULL);
+			}
+			answer_release(&a);
+			free(pod);
+		}
+	}
+}
+
 KT_TEST(managed_mode_reinvoked_finds_the_pod_covered)
 {
 	/* healthy and quarantined: the second look (reinvocationPolicy IfNeeded) changes nothing and
@@ -1257,6 +1310,8 @@ int main(void)
 	KT_RUN(managed_mode_records_each_pods_own_seconds);
 	KT_RUN(managed_mode_leaves_a_pod_that_tolerates_both_forever);
 	KT_RUN(managed_mode_and_the_gate_share_one_patch);
+	KT_RUN(managed_mode_writes_every_number_back_as_the_integer_it_was);
+	KT_RUN(managed_mode_leaves_tolerations_it_cannot_write_back_exactly);
 	KT_RUN(managed_mode_reinvoked_finds_the_pod_covered);
 	KT_RUN(managed_mode_records_anew_what_it_cannot_trust);
 	KT_RUN(managed_mode_off_covers_nothing);

@@ -37,6 +37,17 @@ static void mpod(const char *name, const char *on, bool covered)
 	                                .k8s_evicts = !covered, .annotated = covered });
 }
 
+/* Pods p0..p<n-1> of WEB, spread over n0..n<nodes-1> round robin, covered or not. */
+static void mpods(int n, int nodes, bool covered)
+{
+	for (int i = 0; i < n; i++) {
+		char name[16], on[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(on, sizeof(on), "n%d", i % nodes);
+		mpod(name, on, covered);
+	}
+}
+
 static fb_core_stats stats(void)
 {
 	fb_core_stats st;
@@ -57,12 +68,7 @@ KT_TEST(uncovered_pods_are_adopted_at_the_set_rate)
 {
 	setup_managed(true, 10, false);
 	healthy_nodes(4);
-	for (int i = 0; i < 100; i++) {
-		char name[16], on[16];
-		snprintf(name, sizeof(name), "p%d", i);
-		snprintf(on, sizeof(on), "n%d", i % 4);
-		mpod(name, on, false);
-	}
+	mpods(100, 4, false);
 	tick(T0);
 	/* the bucket holds one second of the rate */
 	KT_EQ_INT(count(FB_ACT_COVER), 10);
@@ -93,12 +99,7 @@ KT_TEST(pods_of_failed_nodes_are_adopted_first)
 {
 	setup_managed(true, 1, false);
 	healthy_nodes(3);
-	for (int i = 0; i < 6; i++) {
-		char name[16], on[16];
-		snprintf(name, sizeof(name), "p%d", i);
-		snprintf(on, sizeof(on), "n%d", i % 3);
-		mpod(name, on, false);
-	}
+	mpods(6, 3, false);
 	node("n2", "a", FB_COND_UNKNOWN, T0); /* p2 and p5 are on it */
 	tick(T0);
 	KT_EQ_INT(count(FB_ACT_COVER), 1);
@@ -282,12 +283,7 @@ KT_TEST(self_managed_pods_cost_the_managed_pass_nothing)
 	/* default pods of a self-managed cluster: no record, 300 s in the spec */
 	setup_managed(false, 10, false);
 	healthy_nodes(3);
-	for (int i = 0; i < 30; i++) {
-		char name[16], on[16];
-		snprintf(name, sizeof(name), "p%d", i);
-		snprintf(on, sizeof(on), "n%d", i % 3);
-		mpod(name, on, false);
-	}
+	mpods(30, 3, false);
 	tick(T0);
 	node("n1", "a", FB_COND_FALSE, T0 + S);
 	for (int64_t t = T0 + 2 * S; t < T0 + 400 * S; t += 10 * S)
@@ -755,28 +751,122 @@ KT_TEST(restore_goes_at_the_set_rate_and_backs_off)
 	teardown();
 }
 
-KT_TEST(dry_run_restores_nothing_and_counts)
+KT_TEST(dry_run_gives_covered_pods_back_and_counts)
 {
+	/* firebreak evicts nothing in dry run, so a covered pod would be evicted by no one: the
+	 * one write a dry run makes is giving its seconds back, as with the mode off */
 	setup_managed(false, 10, true);
 	healthy_nodes(1);
 	mpod("covered", "n0", true);
 	mpod("plain", "n0", false);
 	tick(T0);
-	tick(T0 + 10 * MIN);
-	KT_EQ_INT(count_all(FB_ACT_UNCOVER, NULL) + count_all(FB_ACT_COVER, NULL), 0);
-	KT_EQ_INT(stats().pods_to_restore, 1);
-	KT_EQ_INT(stats().uncovers_requested, 0);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, "covered"), 1);
+	KT_EQ_INT(count_all(FB_ACT_COVER, NULL) + count_all(FB_ACT_UNCOVER, "plain"), 0);
+	KT_EQ_INT(stats().uncovers_requested, 1);
 	teardown();
-	/* managed in dry run: the same, and nothing reported */
+	/* managed in dry run: covered pods given back, the others counted, none covered, nothing
+	 * reported */
 	setup_managed(true, 10, true);
 	healthy_nodes(1);
 	mpod("plain", "n0", false);
+	mpod("covered", "n0", true);
 	tick(T0);
+	const fb_action *a = find(FB_ACT_UNCOVER, "covered");
+	KT_CHECK(a != NULL);
+	KT_CHECK(a && a->left_not_ready_s == -1 && a->left_unreachable_s == -1); /* healthy node */
 	tick(T0 + 10 * MIN);
 	KT_EQ_INT(stats().covers_requested, 0);
 	KT_EQ_INT(stats().pods_uncovered_reported, 0);
 	KT_EQ_INT(stats().pods_uncovered, 1);
-	KT_EQ_INT(log_mark(), 0);
+	KT_EQ_INT(stats().pods_to_restore, 1); /* the informer still shows it covered */
+	KT_EQ_INT(count_all(FB_ACT_EVENT, NULL), 0);
+	/* given back: counted as not covered, like the other */
+	mpod("covered", "n0", false);
+	tick(T0 + 11 * MIN);
+	KT_EQ_INT(stats().pods_uncovered, 2);
+	KT_EQ_INT(stats().pods_to_restore, 0);
+	teardown();
+}
+
+KT_TEST(a_dry_run_budget_s_nodes_are_handed_back)
+{
+	/* managed, and a budget in dry run selecting pool=canary: its pods are Kubernetes' */
+	setup_managed(true, 10, false);
+	labelled_node("c0", "a", FB_COND_TRUE, T0 - 86400 * S, "canary");
+	labelled_node("c1", "a", FB_COND_TRUE, T0 - 86400 * S, "canary");
+	labelled_node("w0", "a", FB_COND_TRUE, T0 - 86400 * S, "web");
+	budget("canary", 1, "{\"dryRun\":true,\"nodeSelector\":{\"matchLabels\":{\"pool\":\"canary\"}}}");
+	mpod("c-covered", "c0", true);
+	mpod("c-plain", "c1", false);
+	mpod("w-covered", "w0", true);
+	mpod("w-plain", "w0", false);
+	mpod("pending", NULL, true); /* covered by the webhook, not scheduled yet */
+	tick(T0);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, "c-covered"), 1);
+	KT_EQ_INT(count_all(FB_ACT_COVER, NULL), 1);
+	KT_EQ_INT(count_all(FB_ACT_COVER, "w-plain"), 1);
+	/* not covered on purpose: not counted, never reported */
+	KT_EQ_INT(stats().pods_uncovered, 1);
+	tick(T0 + 10 * MIN);
+	for (size_t i = 0; logged(i); i++)
+		if (logged(i)->kind == FB_ACT_EVENT && logged(i)->reason == FB_REASON_NOT_COVERED)
+			KT_EQ_STR(logged(i)->name, "w-plain"); /* asked for, and still not covered */
+	KT_EQ_INT(count_all(FB_ACT_COVER, "c-plain"), 0);
+	/* the pending pod is scheduled onto a canary node that has failed 100 s ago: given back
+	 * at once, with the 200 s left of its 300 */
+	node_with("c1", FB_COND_UNKNOWN, T0 + 10 * MIN - 100 * S,
+	          &(node_spec){ .zone = "a", .pool = "canary", .zone_label = true });
+	mpod("pending", "c1", true);
+	size_t mark = log_mark();
+	tick(T0 + 10 * MIN);
+	const fb_action *a = NULL;
+	for (size_t i = mark; (a = logged(i)) != NULL; i++)
+		if (a->kind == FB_ACT_UNCOVER && strcmp(a->name, "pending") == 0)
+			break;
+	KT_CHECK(a != NULL);
+	KT_CHECK(a && a->left_not_ready_s == 200 && a->left_unreachable_s == 200);
+	/* the budget out of dry run: covered again like any other */
+	budget("canary", 2, "{\"dryRun\":false,\"nodeSelector\":{\"matchLabels\":{\"pool\":\"canary\"}}}");
+	mpod("c-covered", "c0", false); /* given back by now */
+	mark = log_mark();
+	tick(T0 + 11 * MIN);
+	KT_EQ_INT(count_since(mark, FB_ACT_COVER, "c-covered"), 1);
+	KT_EQ_INT(count_since(mark, FB_ACT_COVER, "c-plain"), 1);
+	KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, NULL), 0);
+	teardown();
+}
+
+KT_TEST(a_pod_given_back_on_a_failed_node_gets_the_seconds_left)
+{
+	/* with the mode off, each key's recorded time counted from failedSince, rounded up, at
+	 * least 0: the taint-eviction controller starts its clock at the update */
+	setup_managed(false, 100, false);
+	node("n0", "a", FB_COND_FALSE, T0 - 30 * S - 400);
+	node("n1", "a", FB_COND_UNKNOWN, T0 - 900 * S);
+	node("n2", "a", FB_COND_TRUE, T0 - 900 * S);
+	pod_with("young", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+	                                     .annotated = true });
+	pod_with("zero", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 0,
+	                                    .annotated = true });
+	pod_with("overdue", "n1", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+	                                       .annotated = true });
+	pod_with("healthy", "n2", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+	                                       .annotated = true });
+	pod_with("unrecorded", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED,
+	                                          .tol_s = FB_TOL_FOREVER, .annotated = true });
+	tick(T0);
+	static const struct { const char *name; int64_t left; } want[] = {
+		{ "young", 270 }, { "zero", 0 }, { "overdue", 0 }, { "healthy", -1 }, { "unrecorded", -1 },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		const fb_action *a = find(FB_ACT_UNCOVER, want[i].name);
+		KT_CHECK(a != NULL);
+		if (!a)
+			continue;
+		KT_EQ_INT(a->left_not_ready_s, want[i].left);
+		KT_EQ_INT(a->left_unreachable_s, want[i].left);
+	}
 	teardown();
 }
 
@@ -887,15 +977,18 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)(rstate % n);
 }
 
-static bool r_wants_cover(bool managed, const rpod *p)
+/* With the mode off, or in dry run (handed back: managed.c), a pod carrying the record gets
+ * its seconds back; that goes before covering. */
+static bool r_wants_uncover(bool managed, bool dry, const rpod *p)
 {
-	return managed && p->exists && p->k8s_evicts && !p->ds && !p->mirror && !p->exempt &&
-	       !p->kube_system && !p->terminating && !p->terminal;
+	return (!managed || dry) && p->exists && p->annotated && !p->terminating && !p->terminal;
 }
 
-static bool r_wants_uncover(bool managed, const rpod *p)
+static bool r_wants_cover(bool managed, bool dry, const rpod *p)
 {
-	return !managed && p->exists && p->annotated && !p->terminating && !p->terminal;
+	return managed && p->exists && p->k8s_evicts && !p->ds && !p->mirror && !p->exempt &&
+	       !p->kube_system && !p->terminating && !p->terminal &&
+	       !r_wants_uncover(managed, dry, p);
 }
 
 static void r_observe(rpod *p)
@@ -980,7 +1073,9 @@ static void random_history(uint64_t seed)
 	cfg.uncovered_report_ms = reports[rnd(2)];
 	setup_config(&cfg);
 	double rate = cfg.adopt_per_s, cap = rate < 1 ? 1 : rate;
-	bool managed = cfg.managed, write = !cfg.dry_run, leader = true;
+	bool managed = cfg.managed, dry = cfg.dry_run, write = !cfg.dry_run, leader = true;
+	int64_t failed_since[RNODES] = { 0 }; /* 0: healthy */
+	bool master_disruption = false;       /* every node failed at once, at some time */
 	/* the longest any pod waits for its next ask: the backoff's cap, then its turn */
 	int64_t longest = COVER_RETRY_MAX_MS_TEST + (int64_t)((RPODS + 1) / rate * 1000) + S;
 	static rpod pods[RPODS];
@@ -1007,7 +1102,7 @@ static void random_history(uint64_t seed)
 			size_t want_cover = 0, want_uncover = 0;
 			for (int i = 0; i < RPODS; i++) {
 				rpod *p = &pods[i];
-				bool wc = r_wants_cover(managed, p), wu = r_wants_uncover(managed, p);
+				bool wc = r_wants_cover(managed, dry, p), wu = r_wants_uncover(managed, dry, p);
 				want_cover += wc;
 				want_uncover += wu;
 				if (!wc && !wu) {
@@ -1031,11 +1126,25 @@ static void random_history(uint64_t seed)
 					if (pods[i].exists && strcmp(pods[i].uid, x->uid) == 0)
 						p = &pods[i];
 				if (x->kind == FB_ACT_COVER || x->kind == FB_ACT_UNCOVER) {
-					KT_CHECK(p != NULL && write);
+					/* giving back is the one write of a dry run */
+					KT_CHECK(p != NULL && (write || x->kind == FB_ACT_UNCOVER));
 					if (!p)
 						continue;
-					KT_CHECK(x->kind == FB_ACT_COVER ? r_wants_cover(managed, p)
-					                                 : r_wants_uncover(managed, p));
+					/* on a failed node, the seconds left of the 300 from its failure */
+					int64_t fs = p->node >= 0 ? failed_since[p->node] : 0;
+					int64_t left = -1;
+					if (x->kind == FB_ACT_UNCOVER && fs)
+						left = fs + 300 * S <= t ? 0 : (fs + 300 * S - t + 999) / 1000;
+					if (!master_disruption) {
+						KT_EQ_INT(x->left_not_ready_s, left);
+						KT_EQ_INT(x->left_unreachable_s, left);
+					} else { /* leaving it restarts the clocks (admission.c) */
+						KT_CHECK(x->left_not_ready_s >= left);
+						KT_CHECK(x->left_not_ready_s <= (left < 0 ? -1 : 300));
+						KT_EQ_INT(x->left_unreachable_s, x->left_not_ready_s);
+					}
+					KT_CHECK(x->kind == FB_ACT_COVER ? r_wants_cover(managed, dry, p)
+					                                 : r_wants_uncover(managed, dry, p));
 					KT_CHECK(p->last_ask < 0 || t - p->last_ask >= 10 * S);
 					p->last_ask = p->from = t;
 					if (nasks < sizeof(asks) / sizeof(*asks))
@@ -1046,7 +1155,7 @@ static void random_history(uint64_t seed)
 					KT_CHECK(p != NULL && write);
 					if (!p)
 						continue;
-					KT_CHECK(r_wants_cover(managed, p));
+					KT_CHECK(r_wants_cover(managed, dry, p));
 					KT_CHECK(!p->reported);
 					KT_CHECK(t - p->since >= cfg.uncovered_report_ms);
 					p->reported = true;
@@ -1062,15 +1171,15 @@ static void random_history(uint64_t seed)
 			KT_EQ_INT(st.covers_requested, covers);
 			KT_EQ_INT(st.uncovers_requested, uncovers);
 			/* and nothing left waiting longer than it may */
-			for (int i = 0; write && i < RPODS; i++) {
+			for (int i = 0; i < RPODS; i++) {
 				rpod *p = &pods[i];
-				if (!p->since)
+				if (!p->since || (!write && !r_wants_uncover(managed, dry, p)))
 					continue;
 				KT_CHECK(t - p->from <= longest);
 				if (t - p->from > longest)
 					fprintf(stderr, "  %s waits since T0+%lld ms, asked last T0+%lld\n", p->uid,
 					        (long long)(p->from - T0), (long long)(p->last_ask - T0));
-				if (r_wants_cover(managed, p) && nreports < 20)
+				if (r_wants_cover(managed, dry, p) && nreports < 20)
 					KT_CHECK(p->reported || t < p->since + cfg.uncovered_report_ms);
 			}
 		} else {
@@ -1117,9 +1226,18 @@ static void random_history(uint64_t seed)
 				p->last_ask = -1;
 			} else if (what == 2) {
 				char name[8];
-				snprintf(name, sizeof(name), "n%d", (int)rnd(RNODES));
+				int n = (int)rnd(RNODES);
+				snprintf(name, sizeof(name), "n%d", n);
 				fb_cond c = (fb_cond[]){ FB_COND_TRUE, FB_COND_FALSE, FB_COND_UNKNOWN }[rnd(3)];
 				node(name, "a", c, t);
+				if (c == FB_COND_TRUE)
+					failed_since[n] = 0;
+				else if (!failed_since[n])
+					failed_since[n] = t; /* NotReady to Unknown: the same failure */
+				bool all = true;
+				for (int m = 0; m < RNODES; m++)
+					all = all && failed_since[m];
+				master_disruption = master_disruption || all;
 			} else {
 				r_change(p);
 			}
@@ -1181,7 +1299,9 @@ int main(void)
 	KT_RUN(an_uncovered_stretch_starts_over_after_a_cover);
 	KT_RUN(a_failed_node_of_uncovered_pods_is_left_to_kubernetes);
 	KT_RUN(restore_goes_at_the_set_rate_and_backs_off);
-	KT_RUN(dry_run_restores_nothing_and_counts);
+	KT_RUN(dry_run_gives_covered_pods_back_and_counts);
+	KT_RUN(a_dry_run_budget_s_nodes_are_handed_back);
+	KT_RUN(a_pod_given_back_on_a_failed_node_gets_the_seconds_left);
 	KT_RUN(self_managed_actions_do_not_depend_on_the_managed_fields);
 	KT_RUN(random_histories_keep_the_rules);
 	return KT_DONE();

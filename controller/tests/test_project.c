@@ -135,8 +135,8 @@ static fb_pod_proj *managed_pod(const char *tols, const char *ann, const fb_pod_
 
 KT_TEST(pod_projection_reads_the_managed_record)
 {
-	fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
-	fb_pod_project_opts off = { .managed = false, .default_s = 300 };
+	fb_pod_project_opts managed = { .managed = true };
+	fb_pod_project_opts off = { .managed = false };
 	/* covered: forever in the spec, the record gives the seconds; nothing kept */
 	fb_pod_proj *p = managed_pod(COVERED, "not-ready=60,unreachable=900", &managed);
 	KT_CHECK(p && p->annotated && !p->k8s_evicts && !p->record_malformed);
@@ -175,11 +175,11 @@ KT_TEST(pod_projection_reads_the_managed_record)
 	p = managed_pod(COVERED, "unreachable=30", &managed);
 	KT_CHECK(p && p->tol_not_ready_s == FB_TOL_FOREVER && p->tol_unreachable_s == 30);
 	fb_pod_proj_free(p, NULL);
-	/* a malformed record: both keys at the default, reported */
-	fb_pod_project_opts d120 = { .managed = true, .default_s = 120 };
-	p = managed_pod(COVERED, "not-ready=soon", &d120);
-	KT_CHECK(p && p->annotated && p->record_malformed);
-	KT_CHECK(p && p->tol_not_ready_s == 120 && p->tol_unreachable_s == 120);
+	/* a malformed record records nothing: the spec's forever, as the webhook reads it */
+	p = managed_pod(COVERED, "not-ready=soon", &managed);
+	KT_CHECK(p && p->annotated && p->record_malformed && !p->k8s_evicts);
+	KT_CHECK(p && p->tol_not_ready_s == FB_TOL_FOREVER && p->tol_unreachable_s == FB_TOL_FOREVER);
+	KT_CHECK(p && !fb_tol_record_any(&p->record));
 	fb_pod_proj_free(p, NULL);
 	/* no tolerations at all: kept as "[]" in managed mode (Kubernetes evicts it at once) */
 	p = managed_pod("null", NULL, &managed);
@@ -193,10 +193,8 @@ KT_TEST(pod_projection_reads_the_managed_record)
 
 KT_TEST(pod_projection_with_each_option)
 {
-	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
-	static const fb_pod_project_opts off = { .managed = false, .default_s = 300 };
-	static const fb_pod_project_opts managed_90 = { .managed = true, .default_s = 90 };
-	static const fb_pod_project_opts off_90 = { .managed = false, .default_s = 90 };
+	static const fb_pod_project_opts managed = { .managed = true };
+	static const fb_pod_project_opts off = { .managed = false };
 	static const struct {
 		const char *tols, *ann;         /* ann NULL: no annotation */
 		const fb_pod_project_opts *o;   /* NULL: the defaults */
@@ -226,15 +224,16 @@ KT_TEST(pod_projection_with_each_option)
 		{ "[{\"operator\":\"Exists\"}]", NULL, &off, FB_TOL_FOREVER, FB_TOL_FOREVER, false,
 		  false, false, false },
 		{ "[]", NULL, &managed, FB_TOL_NONE, FB_TOL_NONE, true, false, false, true },
-		/* a record of no use (not ours, or damaged): the default for both keys of a pod that
-		 * tolerates them forever (FB_DEFAULT_TOLERATION_S without options), and reported */
-		{ COVERED, "not-ready=soon", NULL, FB_DEFAULT_TOLERATION_S, FB_DEFAULT_TOLERATION_S,
+		/* a record of no use (not ours, or damaged) records nothing: the spec decides, as
+		 * the webhook reads it; kept with the mode off, so that the restore removes it */
+		{ COVERED, "not-ready=soon", NULL, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true,
+		  false },
+		{ COVERED, "not-ready=soon", &managed, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true,
+		  false },
+		{ COVERED, "", &off, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true, true },
+		{ COVERED, "unreachable=5,unreachable=6", &managed, FB_TOL_FOREVER, FB_TOL_FOREVER,
 		  false, true, true, false },
-		{ COVERED, "not-ready=soon", &managed_90, 90, 90, false, true, true, false },
-		{ COVERED, "", &off_90, 90, 90, false, true, true, true },
-		{ COVERED, "unreachable=5,unreachable=6", &managed_90, 90, 90, false, true, true, false },
-		/* ... but not over the spec's own seconds */
-		{ DEFAULTS, "garbage", &managed_90, 300, 300, true, true, true, true },
+		{ DEFAULTS, "garbage", &managed, 300, 300, true, true, true, true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int failed_before = kt_failed_checks_;
@@ -275,7 +274,7 @@ KT_TEST(pod_projection_with_each_option)
 
 KT_TEST(pod_projection_keeping_tolerations_survives_allocation_failure)
 {
-	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	static const fb_pod_project_opts managed = { .managed = true };
 	cJSON *obj = cJSON_Parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\","
 	                         "\"resourceVersion\":\"42\"},\"spec\":{\"tolerations\":" DEFAULTS "}}");
 	int ok_at = -1;

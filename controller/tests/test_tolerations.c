@@ -7,6 +7,7 @@
 #include "kc/alloc.h"
 #include "kctest.h"
 #include "tolerations.h"
+#include "support/jsontext.h"
 
 /* Toleration lists are written with ' for " below. */
 #define NR "'key':'node.kubernetes.io/not-ready'"
@@ -587,7 +588,7 @@ static const char *const varied[] = {
 	"[{" NR "," EX "," NOEX ",'tolerationSeconds':900},{" EX "," NOEX ",'tolerationSeconds':60}]",
 	"[{" EX "," NOEX ",'tolerationSeconds':60},{" NR "," EX "," NOEX ",'tolerationSeconds':900}]",
 	"[{" NR "," EX "," NOEX ",'tolerationSeconds':-5},{" UR "," EX "," NOEX ",'tolerationSeconds':0}]",
-	"[{" NR "," EX "," NOEX ",'tolerationSeconds':1e15},{" UR "," EX "," NOEX ",'tolerationSeconds':2.5}]",
+	"[{" NR "," EX "," NOEX ",'tolerationSeconds':1e15},{" UR "," EX "," NOEX ",'tolerationSeconds':9007199254740991}]",
 	"[{" NR "," EX ",'tolerationSeconds':60},{" UR ",'effect':'','tolerationSeconds':70}]",
 	"[{" NR ",'operator':'Equal','value':''," NOEX ",'tolerationSeconds':77}]",
 	"[{" NR ",'operator':'Lt','value':'3'," NOEX ",'tolerationSeconds':7},{" EX ",'effect':'NoSchedule',"
@@ -737,11 +738,26 @@ static const cJSON *path(const cJSON *o, const char *a, const char *b)
 	return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
 }
 
+/* fb_tolerations_pod_patch, its patch as the API server reads it: printed and parsed again
+ * (its numbers are raw integer text until printed). */
+static kc_err pod_patch(const char *tolerations, const char *rv, const fb_tol_record *prior,
+                        bool cover, int64_t default_s, cJSON **out)
+{
+	kc_err err = fb_tolerations_pod_patch(tolerations, rv, prior, cover, default_s, out);
+	if (err == KC_OK && *out) {
+		char *text = cJSON_PrintUnformatted(*out);
+		cJSON_Delete(*out);
+		*out = text ? cJSON_Parse(text) : NULL;
+		free(text);
+	}
+	return err;
+}
+
 KT_TEST(pod_patch_covers_and_restores)
 {
 	char *defaults = Q(DEFAULTS);
 	cJSON *patch = NULL;
-	KT_EQ_INT(fb_tolerations_pod_patch(defaults, "4711", NULL, true, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(defaults, "4711", NULL, true, 300, &patch), KC_OK);
 	KT_CHECK(patch != NULL);
 	KT_EQ_STR(cJSON_GetStringValue(path(patch, "metadata", "resourceVersion")), "4711");
 	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -760,7 +776,7 @@ KT_TEST(pod_patch_covers_and_restores)
 	cJSON_Delete(patch);
 	fb_tol_record rec;
 	KT_EQ_INT(fb_tol_record_parse("not-ready=300,unreachable=300", &rec), 0);
-	KT_EQ_INT(fb_tolerations_pod_patch(covered, "4712", &rec, false, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(covered, "4712", &rec, false, 300, &patch), KC_OK);
 	KT_CHECK(patch != NULL);
 	KT_EQ_STR(cJSON_GetStringValue(path(patch, "metadata", "resourceVersion")), "4712");
 	KT_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(path(patch, "metadata", "annotations"),
@@ -771,10 +787,10 @@ KT_TEST(pod_patch_covers_and_restores)
 	cJSON_Delete(patch);
 
 	/* covered again by the webhook's reinvocation: nothing to patch */
-	KT_EQ_INT(fb_tolerations_pod_patch(covered, "4713", &rec, true, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(covered, "4713", &rec, true, 300, &patch), KC_OK);
 	KT_CHECK(patch == NULL);
 	/* restored with nothing to change: only the annotation goes */
-	KT_EQ_INT(fb_tolerations_pod_patch(defaults, "4714", &rec, false, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(defaults, "4714", &rec, false, 300, &patch), KC_OK);
 	KT_CHECK(patch != NULL);
 	KT_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(path(patch, "metadata", "annotations"),
 	                                                        ANN)));
@@ -783,7 +799,7 @@ KT_TEST(pod_patch_covers_and_restores)
 	kc_free(covered);
 
 	/* no tolerations (NULL or "null"): appended, default recorded; no resourceVersion */
-	KT_EQ_INT(fb_tolerations_pod_patch(NULL, NULL, NULL, true, 120, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(NULL, NULL, NULL, true, 120, &patch), KC_OK);
 	KT_CHECK(patch != NULL);
 	KT_CHECK(path(patch, "metadata", "resourceVersion") == NULL);
 	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -791,12 +807,12 @@ KT_TEST(pod_patch_covers_and_restores)
 	          "not-ready=120,unreachable=120");
 	KT_EQ_INT(cJSON_GetArraySize(path(patch, "spec", "tolerations")), 2);
 	cJSON_Delete(patch);
-	KT_EQ_INT(fb_tolerations_pod_patch("null", "1", NULL, true, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch("null", "1", NULL, true, 300, &patch), KC_OK);
 	KT_EQ_INT(cJSON_GetArraySize(path(patch, "spec", "tolerations")), 2);
 	cJSON_Delete(patch);
 	/* one key forever: only the other recorded */
 	char *half = Q("[{" NR "," EX "," NOEX "},{" UR "," EX "," NOEX ",'tolerationSeconds':20}]");
-	KT_EQ_INT(fb_tolerations_pod_patch(half, "1", NULL, true, 300, &patch), KC_OK);
+	KT_EQ_INT(pod_patch(half, "1", NULL, true, 300, &patch), KC_OK);
 	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	                  path(patch, "metadata", "annotations"), ANN)),
 	          "unreachable=20");
@@ -817,6 +833,110 @@ KT_TEST(pod_patch_refuses_what_is_not_a_list)
 			          KC_ERR_PARSE);
 			KT_CHECK(patch == NULL);
 		}
+	}
+}
+
+KT_TEST(numbers_are_written_back_as_the_integers_they_are)
+{
+	/* cJSON prints 10^15 and up as "1e+15", which the API server's int64 refuses: the
+	 * untouched tolerations of a written list keep their exact digits */
+	static const struct {
+		const char *tols;
+		bool cover;
+		const char *want[3]; /* substrings of the printed patch */
+	} cases[] = {
+		{ "[{" EX "," NOEX ",'tolerationSeconds':1000000000000000},{'key':'gpu'," EX
+		  ",'effect':'NoExecute','tolerationSeconds':9007199254740991}]",
+		  true, { "\"tolerationSeconds\":1000000000000000", "\"tolerationSeconds\":9007199254740991" } },
+		{ "[{" NR "," EX "," NOEX ",'tolerationSeconds':999999999999},{'key':'gpu'," EX
+		  ",'effect':'NoExecute','tolerationSeconds':-9007199254740991}]",
+		  true, { "not-ready=999999999999", "\"tolerationSeconds\":-9007199254740991" } },
+		/* FB_TOLERATION_S_MAX given back whole */
+		{ "[{" NR "," EX "," NOEX "},{'key':'gpu'," EX ",'effect':'NoExecute','tolerationSeconds':5e15}]",
+		  false, { "\"tolerationSeconds\":1000000000000}", "\"tolerationSeconds\":5000000000000000" } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *tols = Q(cases[i].tols);
+		cJSON *patch = NULL;
+		fb_tol_record rec = { FB_TOLERATION_S_MAX, FB_TOL_FOREVER };
+		KT_EQ_INT(fb_tolerations_pod_patch(tols, "9", cases[i].cover ? NULL : &rec,
+		                                   cases[i].cover, 300, &patch),
+		          KC_OK);
+		char *text = patch ? cJSON_PrintUnformatted(patch) : NULL;
+		KT_CHECK(text != NULL);
+		if (text) {
+			KT_CHECK(json_integer_literals_only(text));
+			for (int k = 0; k < 3 && cases[i].want[k]; k++)
+				if (!strstr(text, cases[i].want[k])) {
+					fprintf(stderr, "  case %zu: %s not in %s\n", i, cases[i].want[k], text);
+					KT_CHECK(false);
+				}
+		}
+		free(text);
+		cJSON_Delete(patch);
+		free(tols);
+	}
+	/* the same, turned in place: names and places kept, nested lists too */
+	cJSON *x = J("[{'a':1e15,'b':[2e15,{'c':-3}],'s':'1e15'},7]");
+	KT_CHECK(fb_tolerations_print_exact(x));
+	char *text = cJSON_PrintUnformatted(x);
+	KT_EQ_STR(text, "[{\"a\":1000000000000000,\"b\":[2000000000000000,{\"c\":-3}],\"s\":\"1e15\"},7]");
+	free(text);
+	cJSON_Delete(x);
+	/* and under every allocation failure: false, the item still valid and freed */
+	for (long n = 0; n < 100; n++) {
+		x = J("[{'a':1e15,'b':[2e15,{'c':-3}]},7]");
+		kc_alloc_fail_after(n);
+		bool ok = fb_tolerations_print_exact(x);
+		bool triggered = kc_alloc_fail_triggered();
+		kc_alloc_fail_reset();
+		KT_CHECK(ok != triggered);
+		text = cJSON_PrintUnformatted(x);
+		KT_CHECK(text != NULL);
+		if (ok && text)
+			KT_CHECK(json_integer_literals_only(text));
+		free(text);
+		cJSON_Delete(x);
+		if (!triggered)
+			break;
+	}
+}
+
+KT_TEST(a_list_with_a_number_not_exact_is_left_as_it_is)
+{
+	/* not whole, or beyond 2^53 where a double has dropped digits already: neither covered
+	 * nor restored, so that no toleration is written with a time it did not have */
+	static const char *const lists[] = {
+		"[{" NR "," EX "," NOEX ",'tolerationSeconds':2.5}]",
+		"[{" NR "," EX "," NOEX ",'tolerationSeconds':300},{'key':'gpu'," EX
+		",'tolerationSeconds':9007199254740993}]",
+		"[{" NR "," EX "," NOEX ",'tolerationSeconds':300},{'key':'gpu'," EX
+		",'tolerationSeconds':9007199254740992}]",
+		"[{" NR "," EX "," NOEX "},{'key':'gpu'," EX ",'tolerationSeconds':1e16}]",
+		"[{" UR "," EX "," NOEX ",'tolerationSeconds':-1e300}]",
+		"[{" NR "," EX "," NOEX ",'tolerationSeconds':300},[0.5]]",
+		"[{" NR "," EX "," NOEX ",'tolerationSeconds':300,'x':{'y':1.25}}]",
+	};
+	fb_tol_record rec = { 60, 60 };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
+		cJSON *t = J(lists[i]), *out = (cJSON *)1;
+		KT_CHECK(t != NULL);
+		fb_tol_record got = { 1, 1 };
+		KT_EQ_INT(fb_tolerations_cover(t, NULL, 300, &out, &got), KC_ERR_TOOBIG);
+		KT_CHECK(out == NULL);
+		KT_CHECK(!fb_tol_record_any(&got));
+		out = (cJSON *)1;
+		KT_EQ_INT(fb_tolerations_restore(t, &rec, &out), KC_ERR_TOOBIG);
+		KT_CHECK(out == NULL);
+		char *text = Q(lists[i]);
+		for (int cover = 0; cover < 2; cover++) {
+			out = (cJSON *)1;
+			KT_EQ_INT(fb_tolerations_pod_patch(text, "1", &rec, cover, 300, &out),
+			          KC_ERR_TOOBIG);
+			KT_CHECK(out == NULL);
+		}
+		free(text);
+		cJSON_Delete(t);
 	}
 }
 
@@ -916,6 +1036,8 @@ int main(void)
 	KT_RUN(restore_gives_the_recorded_seconds_back);
 	KT_RUN(pod_patch_covers_and_restores);
 	KT_RUN(pod_patch_refuses_what_is_not_a_list);
+	KT_RUN(numbers_are_written_back_as_the_integers_they_are);
+	KT_RUN(a_list_with_a_number_not_exact_is_left_as_it_is);
 	KT_RUN(every_allocation_failure_is_reported_and_frees_everything);
 	return KT_DONE();
 }

@@ -40,8 +40,8 @@
 //	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
 //	e2ectl delete-pods | expect-gated | expect-scheduled | expect-webhook | create-pods
 //	                                   the quarantine gate (gate.go)
-//	e2ectl expect-covered | expect-restored | coverage | wait-covered
-//	                                   managed mode (managed.go)
+//	e2ectl expect-covered | expect-restored [--app A] [--node N,..] [--seconds S] [--count C]
+//	e2ectl coverage | wait-covered     managed mode (managed.go)
 //
 // All verbs take --kubeconfig (default $KUBECONFIG) and --namespace/-n (default "default").
 package main
@@ -207,10 +207,13 @@ func main() {
 		err = createPods(ctx, client(), *count, *label, *keep)
 	case "expect-covered":
 		err = expectCovered(ctx, client(), map[bool]string{true: *app, false: ""}[isFlagSet(fs, "app")],
-			int64(*seconds), *count, *timeout)
+			*node, int64(*seconds), *count, *timeout)
 	case "expect-restored":
+		if !isFlagSet(fs, "count") {
+			*count = 0
+		}
 		err = expectRestored(ctx, client(), map[bool]string{true: *app, false: ""}[isFlagSet(fs, "app")],
-			int64(*seconds), *timeout)
+			*node, int64(*seconds), *count, *timeout)
 	case "coverage":
 		ns := namespace
 		if *allNS {

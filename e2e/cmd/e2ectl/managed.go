@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,13 +144,21 @@ func listLive(ctx context.Context, cs kubernetes.Interface, ns, app string) ([]c
 	return out, nil
 }
 
-func expectAll(ctx context.Context, cs kubernetes.Interface, app string, n int, timeout time.Duration,
+// expectAll waits until every live pod (of app, on node; "" = any) passes check, and there are
+// at least n of them.
+func expectAll(ctx context.Context, cs kubernetes.Interface, app, node string, n int, timeout time.Duration,
 	what string, check func(*corev1.Pod) error) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		pods, err := listLive(ctx, cs, namespace, app)
+		all, err := listLive(ctx, cs, namespace, app)
 		if err != nil {
 			return err
+		}
+		var pods []corev1.Pod
+		for i := range all {
+			if node == "" || slices.Contains(strings.Split(node, ","), all[i].Spec.NodeName) {
+				pods = append(pods, all[i])
+			}
 		}
 		var bad error
 		for i := range pods {
@@ -174,12 +183,12 @@ func expectAll(ctx context.Context, cs kubernetes.Interface, app string, n int, 
 	}
 }
 
-func expectCovered(ctx context.Context, cs kubernetes.Interface, app string, seconds int64, n int, timeout time.Duration) error {
-	return expectAll(ctx, cs, app, n, timeout, "covered", func(p *corev1.Pod) error { return covered(p, seconds) })
+func expectCovered(ctx context.Context, cs kubernetes.Interface, app, node string, seconds int64, n int, timeout time.Duration) error {
+	return expectAll(ctx, cs, app, node, n, timeout, "covered", func(p *corev1.Pod) error { return covered(p, seconds) })
 }
 
-func expectRestored(ctx context.Context, cs kubernetes.Interface, app string, seconds int64, timeout time.Duration) error {
-	return expectAll(ctx, cs, app, 0, timeout, "restored", func(p *corev1.Pod) error { return restored(p, seconds) })
+func expectRestored(ctx context.Context, cs kubernetes.Interface, app, node string, seconds int64, n int, timeout time.Duration) error {
+	return expectAll(ctx, cs, app, node, n, timeout, "restored", func(p *corev1.Pod) error { return restored(p, seconds) })
 }
 
 func coverage(ctx context.Context, cs kubernetes.Interface, ns string) (int, int, error) {
