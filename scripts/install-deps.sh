@@ -6,9 +6,10 @@
 # golang is older than Kubernetes needs.
 set -euo pipefail
 
+# libyaml-dev: Debian's libcyaml.pc links -lyaml, but libcyaml-dev does not depend on it
 pkgs=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
-  libcurl4-openssl-dev libcjson-dev libwebsockets-dev libssl-dev libcyaml-dev
+  libcurl4-openssl-dev libcjson-dev libwebsockets-dev libssl-dev libcyaml-dev libyaml-dev
   valgrind openssl ca-certificates curl git python3 python3-yaml shellcheck
 )
 

@@ -92,6 +92,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs.h"
+#include "kc/time.h"
 #include "kc/alloc.h"
 #include "kc/names.h"
 
@@ -857,10 +858,16 @@ bool fb_tls_pair_usable(const char *cert, size_t cert_len, const char *key, size
 		say(why, cap, "tls.key: %s", w);
 	else if (!fb_cert_key_matches(chain.cert[0], k))
 		say(why, cap, "tls.key is not the key of tls.crt");
-	else if (!fb_cert_valid_at(chain.cert[0], now_ms))
-		say(why, cap, "tls.crt is not valid now (notBefore %lld, notAfter %lld)",
-		    (long long)floor_s(fb_cert_not_before_ms(chain.cert[0])),
-		    (long long)floor_s(fb_cert_not_after_ms(chain.cert[0])));
+	else if (!fb_cert_valid_at(chain.cert[0], now_ms)) {
+		char nb[KC_TIME_STR_MAX], na[KC_TIME_STR_MAX];
+		kc_time_format(fb_cert_not_before_ms(chain.cert[0]) * 1000, nb);
+		kc_time_format(fb_cert_not_after_ms(chain.cert[0]) * 1000, na);
+		say(why, cap, "tls.crt is not valid now: %s (notBefore %s, notAfter %s)",
+		    fb_cert_not_before_ms(chain.cert[0]) > now_ms ? "not valid yet (the issuer's clock "
+		                                                    "ahead of this node's?)"
+		                                                  : "expired",
+		    nb, na);
+	}
 	else
 		ok = true;
 	EVP_PKEY_free(k);

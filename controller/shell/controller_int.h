@@ -44,6 +44,10 @@ typedef struct fb_watched {
 	fb_controller *c;
 	const fb_informer_def *def;
 	kc_informer *inf;              /* NULL before it starts */
+	/* its failures as last logged (the informer's thread only): informers.c on_failed */
+	kc_err logged_err;
+	int64_t logged_mono_ms;
+	uint64_t unlogged;             /* failures since, not logged */
 } fb_watched;
 
 struct fb_controller {
@@ -107,6 +111,12 @@ kc_err fb__informers_start(fb_controller *c);
 
 /* "nodes", "pods", "evictionbudgets", "quarantines": for logs and metric labels. */
 const char *fb__informer_name(fb_informer_id id);
+/* Why a list or watch of res failed with err, in words an operator acts on ("the API server is
+ * unreachable", "RBAC forbids it (403)", "its CRD is not installed (404)"...). Never NULL. */
+const char *fb__sync_failure_reason(kc_err err, const kc_resource *res);
+/* "<name>: <reason> (<error>); next try in Ns" for each informer failing since its last
+ * complete LIST, one per line, into buf (cap bytes; "" when none): /readyz's detail. */
+void fb__sync_failures(fb_controller *c, char *buf, size_t cap);
 
 /* ---- executor.c ---- */
 

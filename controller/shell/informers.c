@@ -12,6 +12,7 @@
  * (usable()); on delete the skip comes first, then the log line.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "controller_int.h"
 #include "log.h"
@@ -284,6 +285,106 @@ static void on_deleted(const char *key, const void *obj, void *ud)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* ---- failing to list and watch ---- */
+
+/* The same failure is logged again after this long (the first, and a new kind, at once):
+ * a CRD left uninstalled on purpose is said less often than nodes or pods that cannot sync. */
+#define FAILURE_RELOG_MS (30 * 1000)
+#define FAILURE_RELOG_OPTIONAL_MS (5 * 60 * 1000)
+
+static bool ours(const kc_resource *res)
+{
+	return res->group && strcmp(res->group, "firebreak.dev") == 0;
+}
+
+const char *fb__sync_failure_reason(kc_err err, const kc_resource *res)
+{
+	switch (err) {
+	case KC_ERR_TRANSPORT:
+	case KC_ERR_TIMEOUT:
+	case KC_ERR_STALLED:
+		return "the API server is unreachable";
+	case KC_ERR_TLS:
+		return "the API server's certificate does not verify against the CA "
+		       "(the kubeconfig's certificate-authority, or the service account's ca.crt)";
+	case KC_ERR_UNAUTHORIZED:
+		return "the API server refused the credentials (401: a token expired or wrong, a "
+		       "client certificate it does not trust)";
+	case KC_ERR_FORBIDDEN:
+		return "RBAC forbids it (403): firebreak's ClusterRole needs list and watch on it "
+		       "(docs/operations.md, RBAC)";
+	case KC_ERR_NOT_FOUND:
+		return ours(res) ? "its CRD is not installed (404): kubectl apply -f "
+		                   "charts/firebreak/crds/"
+		                 : "the API server does not serve it (404)";
+	case KC_ERR_CONFIG:
+	case KC_ERR_EXEC:
+		return "the credentials could not be loaded";
+	case KC_ERR_TOO_MANY:
+		return "the API server is throttling requests (429)";
+	case KC_ERR_SERVER:
+		return "the API server failed the request (5xx)";
+	case KC_ERR_NOMEM:
+		return "out of memory";
+	default:
+		return "the API server answered an error";
+	}
+}
+
+/*
+ * The reflector failed and tries again in retry_in_ms: said at warn at once, and again when
+ * the error changes or after FAILURE_RELOG_MS (the repeats in between at debug), so that a
+ * firebreak that cannot start or sync says why within seconds rather than waiting silently.
+ */
+static void on_failed(kc_err err, const kc_error_detail *d, int64_t retry_in_ms, void *ud)
+{
+	fb_watched *w = ud;
+	int64_t now = kc_now_mono_ms();
+	int64_t relog = ours(w->def->res) ? FAILURE_RELOG_OPTIONAL_MS : FAILURE_RELOG_MS;
+	bool say = err != w->logged_err || now - w->logged_mono_ms >= relog;
+	if (!say && !fb_log_enabled(FB_DEBUG)) {
+		w->unlogged++;
+		return;
+	}
+	char msg[512];
+	snprintf(msg, sizeof(msg), "cannot list and watch %s: %s", w->def->name,
+	         fb__sync_failure_reason(err, w->def->res));
+	fb_log_api_error(say ? FB_WARN : FB_DEBUG, msg, err, d ? d->message : NULL,
+	                 "resource=%s retry_in_s=%.1f repeated=%llu", w->def->name,
+	                 (double)retry_in_ms / 1000.0, (unsigned long long)w->unlogged);
+	if (say) {
+		w->logged_err = err;
+		w->logged_mono_ms = now;
+		w->unlogged = 0;
+	} else {
+		w->unlogged++;
+	}
+}
+
+void fb__sync_failures(fb_controller *c, char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	int64_t now = kc_now_mono_ms();
+	for (int i = 0; i < FB_NUM_INFORMERS && n < cap; i++) {
+		fb_watched *w = &c->watched[i];
+		if (!w->inf)
+			continue;
+		kc_reflector_stats st;
+		kc_informer_stats(w->inf, &st);
+		if (!st.failures_in_row)
+			continue;
+		int64_t wait = st.retry_at_mono_ms > now ? st.retry_at_mono_ms - now : 0;
+		int k = snprintf(buf + n, cap - n, "%s%s: %s (%s); %s %.1f s", n ? "\n" : "",
+		                 w->def->name, fb__sync_failure_reason(st.last_err, w->def->res),
+		                 st.last_err_message, wait ? "next try in" : "trying again, after",
+		                 (double)(wait ? wait : now - st.retry_at_mono_ms) / 1000.0);
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+}
+
 kc_err fb__informers_start(fb_controller *c)
 {
 	for (int i = 0; i < FB_NUM_INFORMERS; i++) {
@@ -292,7 +393,8 @@ kc_err fb__informers_start(fb_controller *c)
 		w->def = &informer_defs[i];
 		kc_informer_options o = { .project = w->def->project, .free_obj = w->def->free_obj,
 		                          .on_add = on_added, .on_update = on_updated,
-		                          .on_delete = on_deleted, .ud = w };
+		                          .on_delete = on_deleted, .on_failure = on_failed,
+		                          .ud = w };
 		o.watch.resource = w->def->res;
 		kc_err err = kc_informer_new(c->client, &o, &w->inf);
 		if (err == KC_OK)

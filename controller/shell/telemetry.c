@@ -285,25 +285,45 @@ void fb__serve(void *ud, const char *path, int *status, const char **ctype, char
 			fb_webhook_stats(c->webhook, &ws);
 		bool ok = synced && ws.listening;
 		*status = ok ? 200 : 503;
+		char nocert[sizeof(((fb_webhookcerts_stats *)0)->unusable_why) + 64];
 		text = !synced        ? "caches not synced"
 		       : !ws.listening ? "webhook not serving yet (no certificate loaded)"
 		       : fb__may_write(c) ? "ok: leader" : "ok: follower";
+		nocert[0] = '\0';
+		if (!ws.listening && c->webhook_certs) {
+			fb_webhookcerts_stats cs;
+			fb_webhookcerts_stats_get(c->webhook_certs, &cs);
+			if (cs.unusable_why[0])
+				snprintf(nocert, sizeof(nocert),
+				         "webhook not serving yet (the Secret's certificate: %s)",
+				         cs.unusable_why);
+			if (synced && nocert[0])
+				text = nocert;
+		}
 		/* the mode, and (the leader knows) what managed mode still has to do: detail
 		 * only, never a reason to be unready (that would take the webhook away) */
 		fb_core_stats st;
 		pthread_mutex_lock(&c->lock);
 		fb_core_get_stats(c->core, &st);
 		pthread_mutex_unlock(&c->lock);
-		char buf[256];
+		/* and why a cache is not syncing (or, synced, fails to stay current): each failing
+		 * list and watch with its reason, error and next try */
+		char failing[2048], buf[2560];
+		fb__sync_failures(c, failing, sizeof(failing));
+		int n;
 		if (c->managed)
-			snprintf(buf, sizeof(buf), "%s\nmode: managed%s; pods not covered yet: %zu%s\n",
-			         text, fb__may_write(c) ? "" : " (counted by the leader)",
-			         st.pods_uncovered,
-			         st.pods_uncovered_reported ? " (some for longer than the report time)"
-			                                    : "");
+			n = snprintf(buf, sizeof(buf), "%s\nmode: managed%s; pods not covered yet: %zu%s\n",
+			             text, fb__may_write(c) ? "" : " (counted by the leader)",
+			             st.pods_uncovered,
+			             st.pods_uncovered_reported ? " (some for longer than the report time)"
+			                                        : "");
 		else
-			snprintf(buf, sizeof(buf), "%s\nmode: self-managed; pods to restore: %zu\n", text,
-			         st.pods_to_restore);
+			n = snprintf(buf, sizeof(buf), "%s\nmode: self-managed; pods to restore: %zu\n",
+			             text, st.pods_to_restore);
+		if (failing[0] && n > 0 && (size_t)n < sizeof(buf))
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\n", failing);
+		if (!synced && nocert[0] && n > 0 && (size_t)n < sizeof(buf))
+			snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\n", nocert);
 		*body = kc_strdup(buf);
 		*len = *body ? strlen(*body) : 0;
 		return;

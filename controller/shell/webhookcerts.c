@@ -66,9 +66,12 @@ struct fb_webhookcerts {
 	bool serving_seen, bundle_seen;
 	uint64_t serving_hash, bundle_hash;
 	int64_t serving_since, bundle_since;
-	/* the Secret informer's own: the last pair loaded, the last unusable one logged */
+	/* the last pair loaded, the last unusable one logged; load_mu: one load at a time (the
+	 * Secret informer's thread, and the worker for a pair that was not valid yet) */
+	pthread_mutex_t load_mu;
 	bool loaded, unusable_logged;
 	uint64_t loaded_hash, unusable_hash;
+	int64_t valid_from_ms;     /* the unusable pair becomes valid then (notBefore); 0: never */
 	fb_webhookcerts_stats stats;
 
 	/* the worker's own */
@@ -235,7 +238,32 @@ void fb_webhookcerts_poke(fb_webhookcerts *c)
  * can be served; otherwise say why, once per content. Only the Secret
  * informer's thread calls this, so loads never race each other.
  */
+static void load_locked(fb_webhookcerts *c, const secret_fields *f, int64_t now);
+
 static void load(fb_webhookcerts *c, const secret_fields *f, int64_t now)
+{
+	pthread_mutex_lock(&c->load_mu);
+	load_locked(c, f, now);
+	pthread_mutex_unlock(&c->load_mu);
+}
+
+/* notBefore of tls.crt when it is later than now (a certificate not valid yet: clock skew
+ * between its issuer and this node), else 0. */
+static int64_t valid_later(const kc_buf *crt, int64_t now)
+{
+	fb_cert_list chain = { .n = 0 };
+	char w[FB_CERT_WHY_MAX];
+	int64_t at = 0;
+	if (crt->data && fb_cert_list_parse(&chain, crt->data, crt->len, w, sizeof(w)) == 0) {
+		int64_t nb = fb_cert_not_before_ms(chain.cert[0]);
+		if (nb > now && now < fb_cert_not_after_ms(chain.cert[0]))
+			at = nb;
+		fb_cert_list_release(&chain);
+	}
+	return at;
+}
+
+static void load_locked(fb_webhookcerts *c, const secret_fields *f, int64_t now)
 {
 	const kc_buf *crt = &f->field[FB_TLS_CRT], *key = &f->field[FB_TLS_KEY];
 	uint64_t parts[2] = { kc_fnv1a64(crt->data ? crt->data : "", crt->len),
@@ -243,7 +271,8 @@ static void load(fb_webhookcerts *c, const secret_fields *f, int64_t now)
 	uint64_t h = kc_fnv1a64(parts, sizeof(parts));
 	pthread_mutex_lock(&c->mu);
 	bool same = c->loaded && c->loaded_hash == h;
-	bool logged = c->unusable_logged && c->unusable_hash == h;
+	bool logged = c->unusable_logged && c->unusable_hash == h &&
+	              !(c->valid_from_ms && now >= c->valid_from_ms);
 	pthread_mutex_unlock(&c->mu);
 	if (same || logged)
 		return;
@@ -257,15 +286,25 @@ static void load(fb_webhookcerts *c, const secret_fields *f, int64_t now)
 	else
 		ok = fb_tls_pair_usable(crt->data, crt->len, key->data, key->len, now, why, sizeof(why));
 	if (!ok) {
+		/* not valid yet: the worker loads it again once it is (worker_main) */
+		int64_t later = valid_later(crt, now);
 		pthread_mutex_lock(&c->mu);
 		c->unusable_logged = true;
 		c->unusable_hash = h;
+		c->valid_from_ms = later;
 		c->stats.unusable++;
+		snprintf(c->stats.unusable_why, sizeof(c->stats.unusable_why), "%s", why);
 		pthread_mutex_unlock(&c->mu);
 		char q[FB_CERT_WHY_MAX + 64];
-		fb_log(FB_WARN, "webhook certificate in the Secret cannot be served; keeping the one "
-		       "loaded before", "secret=%s/%s mode=%s reason=%s", c->ns, c->secret,
-		       fb_certs_mode_name(c->mode), fb_log_quote(why, q, sizeof(q)));
+		if (later)
+			fb_log(FB_WARN, "webhook certificate in the Secret is not valid yet; loading it "
+			       "when it is", "secret=%s/%s mode=%s valid_in_s=%.0f reason=%s", c->ns,
+			       c->secret, fb_certs_mode_name(c->mode), (double)(later - now) / 1000.0,
+			       fb_log_quote(why, q, sizeof(q)));
+		else
+			fb_log(FB_WARN, "webhook certificate in the Secret cannot be served; keeping the "
+			       "one loaded before", "secret=%s/%s mode=%s reason=%s", c->ns, c->secret,
+			       fb_certs_mode_name(c->mode), fb_log_quote(why, q, sizeof(q)));
 		return;
 	}
 	c->sink(c->sink_ud, crt->data, crt->len, key->data, key->len);
@@ -273,6 +312,8 @@ static void load(fb_webhookcerts *c, const secret_fields *f, int64_t now)
 	c->loaded = true;
 	c->loaded_hash = h;
 	c->unusable_logged = false;
+	c->valid_from_ms = 0;
+	c->stats.unusable_why[0] = '\0';
 	c->stats.loads++;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -711,6 +752,21 @@ static void watch_report(fb_webhookcerts *c)
 	c->missing_logged = missing;
 }
 
+static void load_visit(const char *key, const void *obj, void *ud)
+{
+	load(ud, obj, wall_ms());
+}
+
+/* The Secret's pair again, once a pair that was not valid yet has become valid. */
+static void load_when_valid(fb_webhookcerts *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int64_t from = c->valid_from_ms;
+	pthread_mutex_unlock(&c->mu);
+	if (from && wall_ms() >= from && c->secret_inf)
+		kc_informer_get(c->secret_inf, c->ns, c->secret, load_visit, c);
+}
+
 static void *worker_main(void *arg)
 {
 	fb_webhookcerts *c = arg;
@@ -736,6 +792,7 @@ static void *worker_main(void *arg)
 		c->poked = false;
 		pthread_mutex_unlock(&c->mu);
 		watch_report(c);
+		load_when_valid(c);
 		bool leader = c->mode == FB_CERTS_SELF && c->is_leader(c->leader_ud);
 		now = wall_ms();
 		if (leader && !leading) {
@@ -816,6 +873,7 @@ void fb_webhookcerts_free(fb_webhookcerts *c)
 	kc_cancel_free(c->stop);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->load_mu);
 	kc_free(c->ns);
 	kc_free(c->secret);
 	kc_free(c->config);
@@ -855,6 +913,7 @@ kc_err fb_webhookcerts_start(kc_client *client, const fb_webhookcerts_options *o
 	c->backoff_initial_ms = o->backoff_initial_ms > 0 ? o->backoff_initial_ms : 1000;
 	c->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 5 * 60 * 1000;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->load_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -118,6 +118,8 @@ typedef struct fb_webhookcerts_stats {
 	uint64_t bundle_patches; /* self: caBundle patches */
 	uint64_t conflicts;      /* self: 409s, each followed by a re-read */
 	uint64_t failures;       /* self: reconciles that failed and backed off */
+	/* why the Secret's pair is not served, when it is not ("" once one is loaded) */
+	char unusable_why[FB_CERT_WHY_MAX + 40];
 } fb_webhookcerts_stats;
 
 void fb_webhookcerts_stats_get(fb_webhookcerts *w, fb_webhookcerts_stats *out);

@@ -376,7 +376,17 @@ typedef struct material {
 	char *ca, *ca_key, *crt, *key;
 } material;
 
+/* Material issued at now_ms by the policy (notBefore backdated 1 h). */
+static material make_material_at(const char *service, X509 *ca_in, EVP_PKEY *ca_key_in,
+                                 int64_t now);
+
 static material make_material(const char *service, X509 *ca_in, EVP_PKEY *ca_key_in)
+{
+	return make_material_at(service, ca_in, ca_key_in, kc_now_wall_us() / 1000);
+}
+
+static material make_material_at(const char *service, X509 *ca_in, EVP_PKEY *ca_key_in,
+                                 int64_t now)
 {
 	fb_cert_policy p;
 	fb_cert_policy_defaults(&p);
@@ -385,7 +395,6 @@ static material make_material(const char *service, X509 *ca_in, EVP_PKEY *ca_key
 	fb_sans_build(&s, service, NS, "127.0.0.1", why, sizeof(why));
 	X509 *ca = ca_in, *crt = NULL;
 	EVP_PKEY *ca_key = ca_key_in, *key = NULL;
-	int64_t now = kc_now_wall_us() / 1000;
 	if (!ca)
 		KT_EQ_INT(fb_ca_generate(now, &p, &ca, &ca_key), 0);
 	KT_EQ_INT(fb_serving_generate(ca, ca_key, &s, now, &p, &crt, &key), 0);
@@ -850,6 +859,45 @@ KT_TEST(external_mode_only_loads_and_reloads_without_a_restart)
 	material_free(&ext_b);
 }
 
+static material ext_later;
+
+static bool loaded_later(void)
+{
+	return loaded_is(ext_later.crt);
+}
+
+static bool refused_yet(void)
+{
+	return stats().unusable == 1;
+}
+
+KT_TEST(a_certificate_not_valid_yet_is_said_and_loaded_once_it_is)
+{
+	/* issued by a clock 2 s ahead of this one: not valid for 2 s more */
+	int64_t ahead = kc_now_wall_us() / 1000 + 3600 * 1000 + 2000;
+	ext_later = make_material_at(SERVICE, NULL, NULL, ahead);
+	pthread_mutex_lock(&F.mu);
+	install(&F.secret, secret_with(ext_later.crt, ext_later.key, ext_later.ca, NULL));
+	pthread_mutex_unlock(&F.mu);
+	env e;
+	env_start(&e, FB_CERTS_EXTERNAL, true);
+	KT_CHECK(wait_until(refused_yet, 5000));
+	fb_webhookcerts_stats st = stats();
+	if (!loaded_later()) { /* (a slow machine may have passed the 2 s already) */
+		KT_EQ_INT(sink_calls(), 0);
+		KT_CHECK(strstr(st.unusable_why, "not valid yet") != NULL);
+	}
+	/* the same Secret, unchanged: loaded by the worker when it becomes valid */
+	KT_CHECK(wait_until(loaded_later, 6000));
+	st = stats();
+	KT_EQ_INT(st.loads, 1);
+	KT_EQ_STR(st.unusable_why, "");
+	char *log = env_stop(&e);
+	KT_CHECK(strstr(log, "not valid yet; loading it when it is") != NULL);
+	kc_free(log);
+	material_free(&ext_later);
+}
+
 static bool listed_twice(void)
 {
 	return asked("LIST secrets") >= 2;
@@ -913,6 +961,7 @@ int main(void)
 	KT_RUN(a_conflicting_patch_is_read_again);
 	KT_RUN(a_follower_never_writes_until_it_leads);
 	KT_RUN(external_mode_only_loads_and_reloads_without_a_restart);
+	KT_RUN(a_certificate_not_valid_yet_is_said_and_loaded_once_it_is);
 	KT_RUN(a_missing_secret_and_a_failing_watch_are_said);
 	KT_RUN(options_are_checked);
 	kc_free(S.cert);

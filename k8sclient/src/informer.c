@@ -208,12 +208,20 @@ static kc_err h_event(void *ud, kc_watch_type type, const cJSON *obj)
 	return KC_OK;
 }
 
+static void h_failure(void *ud, kc_err err, const kc_error_detail *d, int64_t retry_in_ms)
+{
+	kc_informer *inf = ud;
+	if (inf->o.on_failure)
+		inf->o.on_failure(err, d, retry_in_ms, inf->o.ud);
+}
+
 static const kc_reflector_handler informer_handler = {
 	.list_begin = h_list_begin,
 	.list_item = h_list_item,
 	.list_end = h_list_end,
 	.list_abort = h_list_abort,
 	.event = h_event,
+	.failure = h_failure,
 };
 
 void kc_informer_handler(kc_informer *inf, kc_reflector_handler *h, void **ud)

@@ -108,7 +108,13 @@ static void st_list_page(kc_reflector_stats *s, const void *a) { (void)a; s->lis
 static void st_watch(kc_reflector_stats *s, const void *a) { (void)a; s->watches++; }
 static void st_event(kc_reflector_stats *s, const void *a) { (void)a; s->events++; }
 static void st_bookmark(kc_reflector_stats *s, const void *a) { (void)a; s->bookmarks++; }
-static void st_list_done(kc_reflector_stats *s, const void *a) { (void)a; s->lists++; }
+static void st_list_done(kc_reflector_stats *s, const void *a)
+{
+	(void)a;
+	s->lists++;
+	s->failures_in_row = 0;
+	s->retry_at_mono_ms = 0;
+}
 
 static void st_sync_rv(kc_reflector_stats *s, const void *a)
 {
@@ -119,12 +125,15 @@ static void st_sync_rv(kc_reflector_stats *s, const void *a)
 typedef struct failure_note {
 	kc_err err;
 	const kc_error_detail *d;
+	int64_t retry_at_mono_ms;
 } failure_note;
 
 static void st_failure(kc_reflector_stats *s, const void *a)
 {
 	const failure_note *f = a;
 	s->failures++;
+	s->failures_in_row++;
+	s->retry_at_mono_ms = f->retry_at_mono_ms;
 	s->last_err = f->err;
 	/* truncated to fit: the message is for humans */
 	size_t cap = sizeof(s->last_err_message), at = 0;
@@ -210,12 +219,15 @@ static int64_t backoff_next(refl *r)
 	return d + (int64_t)(kc_rand01() * (double)d);
 }
 
-/* Record a failure and sleep the backoff delay. false if cancelled. */
+/* Record a failure, tell the handler, and sleep the backoff delay. false if cancelled. */
 static bool back_off(refl *r, kc_err err, const kc_error_detail *d)
 {
-	failure_note f = {err, d};
+	int64_t delay = backoff_next(r);
+	failure_note f = {err, d, kc_now_mono_ms() + delay};
 	stats_update(r, st_failure, &f);
-	return !kc_cancel_sleep(r->cancel, backoff_next(r));
+	if (r->h->failure)
+		r->h->failure(r->ud, err, d, delay);
+	return !kc_cancel_sleep(r->cancel, delay);
 }
 
 static void base_opts(const refl *r, kc_list_opts *lo)

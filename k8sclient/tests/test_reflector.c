@@ -150,6 +150,11 @@ typedef struct runner {
 	kc_err rc;
 	pthread_mutex_t log_lock;
 	kc_buf log;
+	/* the failures reported (under log_lock) */
+	int nfail;
+	kc_err fail_err[8];
+	char fail_reason[8][KC_DETAIL_REASON_MAX];
+	int64_t fail_retry_ms[8], fail_at_ms[8];
 } runner;
 
 static void logf_(runner *r, const char *what, const cJSON *obj)
@@ -189,7 +194,21 @@ static kc_err h_event(void *ud, kc_watch_type t, const cJSON *o)
 	return KC_OK;
 }
 
-static const kc_reflector_handler handler = {h_begin, h_item, h_end, h_abort, h_event};
+static void h_failure(void *ud, kc_err err, const kc_error_detail *d, int64_t retry_in_ms)
+{
+	runner *r = ud;
+	pthread_mutex_lock(&r->log_lock);
+	if (r->nfail < 8) {
+		r->fail_err[r->nfail] = err;
+		snprintf(r->fail_reason[r->nfail], KC_DETAIL_REASON_MAX, "%s", d ? d->reason : "");
+		r->fail_retry_ms[r->nfail] = retry_in_ms;
+		r->fail_at_ms[r->nfail] = kc_now_mono_ms();
+	}
+	r->nfail++;
+	pthread_mutex_unlock(&r->log_lock);
+}
+
+static const kc_reflector_handler handler = {h_begin, h_item, h_end, h_abort, h_event, h_failure};
 
 static void *run_main(void *arg)
 {
@@ -687,6 +706,71 @@ KT_TEST(cancel_mid_watch_is_prompt)
 	KT_CHECK(took < 1500);
 }
 
+/* A LIST refused (403, 403, then allowed): each failure reported at once with its error,
+ * the Status reason and the wait before the next attempt, which the next request keeps. */
+#define FORBIDDEN_STATUS \
+	"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":" \
+	"\"pods is forbidden: User \\\"x\\\" cannot list resource \\\"pods\\\"\"," \
+	"\"reason\":\"Forbidden\",\"code\":403}"
+
+static void script_forbidden(fake *f, int nth, const rec *r, kt_conn *c)
+{
+	if (r->kind == 'L' && nth < 2) {
+		kt_respond(c, 403, NULL, FORBIDDEN_STATUS);
+		return;
+	}
+	if (r->kind == 'L') {
+		list_pods(c, "10", NULL, "a", NULL);
+		return;
+	}
+	kt_stream_begin(c, 200, NULL);
+	while (kt_conn_sleep_ms(c, 50))
+		;
+}
+
+KT_TEST(failures_are_reported_with_the_next_retry)
+{
+	runner r;
+	KT_CHECK(runner_start(&r, script_forbidden));
+	r.o.backoff_initial_ms = 200;
+	r.o.backoff_max_ms = 5000;
+	runner_go(&r);
+	KT_CHECK(wait_requests(&r, 2));
+	kc_reflector_stats st;
+	kc_reflector_stats_get(r.stats, &st);
+	KT_EQ_INT(st.last_err, KC_ERR_FORBIDDEN);
+	KT_CHECK(strstr(st.last_err_message, "cannot list resource") != NULL);
+	KT_CHECK(st.failures_in_row >= 1);
+	KT_CHECK(st.retry_at_mono_ms > 0);
+	KT_CHECK(wait_requests(&r, 4)); /* two refusals, the LIST that works, its WATCH */
+	pthread_mutex_lock(&r.log_lock);
+	int nfail = r.nfail;
+	pthread_mutex_unlock(&r.log_lock);
+	KT_EQ_INT(nfail, 2);
+	for (int i = 0; i < 2 && i < nfail; i++) {
+		KT_EQ_INT(r.fail_err[i], KC_ERR_FORBIDDEN);
+		KT_EQ_STR(r.fail_reason[i], "Forbidden");
+		/* the delay as the backoff draws it: [200, 400) then [400, 800) */
+		int64_t lo = 200 << i;
+		KT_CHECK(r.fail_retry_ms[i] >= lo && r.fail_retry_ms[i] < 2 * lo);
+		/* reported before the wait, and the next request came after the wait said */
+		int64_t next = fake_req(&r.f, i + 1).at_ms;
+		KT_CHECK(next - r.fail_at_ms[i] >= r.fail_retry_ms[i] - 20);
+	}
+	/* synced: nothing in a row any more, no retry pending */
+	for (int i = 0; i < 100; i++) {
+		kc_reflector_stats_get(r.stats, &st);
+		if (st.lists)
+			break;
+		kc_cancel_sleep(NULL, 10);
+	}
+	KT_EQ_INT(st.lists, 1);
+	KT_EQ_INT(st.failures, 2);
+	KT_EQ_INT(st.failures_in_row, 0);
+	KT_EQ_INT(st.retry_at_mono_ms, 0);
+	runner_stop(&r);
+}
+
 KT_TEST(invalid_options_are_refused)
 {
 	kc_cancel *cancel;
@@ -709,6 +793,7 @@ int main(void)
 	KT_RUN(short_empty_watch_backs_off_and_relists);
 	KT_RUN(stalled_watch_is_resumed);
 	KT_RUN(cancel_mid_watch_is_prompt);
+	KT_RUN(failures_are_reported_with_the_next_retry);
 	KT_RUN(invalid_options_are_refused);
 	return KT_DONE();
 }

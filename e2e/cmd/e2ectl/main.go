@@ -38,6 +38,7 @@
 //	                                   pods on N terminating; prints/limits the latency from the
 //	                                   node's Ready transition
 //	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
+//	e2ectl token SA [-n NS]            print a TokenRequest token of ServiceAccount SA (1 h)
 //	e2ectl delete-pods | expect-gated | expect-scheduled | expect-webhook | create-pods
 //	                                   the quarantine gate (gate.go)
 //	e2ectl expect-covered | expect-restored [--app A] [--node N,..] [--seconds S] [--count C]
@@ -60,6 +61,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -173,6 +175,11 @@ func main() {
 		err = deleteCmd(ctx, pos, *ignoreNF)
 	case "wait-for":
 		err = waitJSONPath(ctx, pos, *jsonPath, *equals, *timeout)
+	case "token":
+		if len(pos) != 1 {
+			usage()
+		}
+		err = printToken(ctx, client(), namespace, pos[0])
 	case "failed-nodes":
 		var l []string
 		if l, err = failedNodes(ctx, client()); err == nil {
@@ -723,5 +730,18 @@ func printEvents(ctx context.Context, cs kubernetes.Interface, source string) er
 		fmt.Printf("%s  %-7s %-24s %s/%s: %s [%s, x%d]\n", when(e).Local().Format("15:04:05"), e.Type, e.Reason,
 			e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message, src, max(e.Count, 1))
 	}
+	return nil
+}
+
+// printToken prints a token of ServiceAccount ns/sa from the TokenRequest API, valid 1 h.
+func printToken(ctx context.Context, cs kubernetes.Interface, ns, sa string) error {
+	exp := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}},
+		metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Println(tr.Status.Token)
 	return nil
 }

@@ -72,6 +72,12 @@ typedef struct kc_informer_options {
 	void (*on_add)(const char *key, const void *obj, void *ud);
 	void (*on_update)(const char *key, const void *old_obj, const void *new_obj, void *ud);
 	void (*on_delete)(const char *key, const void *obj, void *ud);
+	/*
+	 * Optional: a LIST or WATCH failed (err; d holds the API server's
+	 * message and Status reason) and is tried again in retry_in_ms
+	 * (kc_reflector_handler.failure). On the informer thread; must not block.
+	 */
+	void (*on_failure)(kc_err err, const kc_error_detail *d, int64_t retry_in_ms, void *ud);
 	void *ud;
 } kc_informer_options;
 

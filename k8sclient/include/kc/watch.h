@@ -161,6 +161,11 @@ typedef struct kc_reflector_handler {
 	kc_err (*list_end)(void *ud, const char *resource_version);
 	void (*list_abort)(void *ud);
 	kc_err (*event)(void *ud, kc_watch_type type, const cJSON *obj);
+	/* A LIST or WATCH failed (err, d's message and Status reason); the
+	 * reflector waits retry_in_ms before the next attempt. For reporting: the
+	 * caller says why it cannot sync, as client-go's reflector logs "failed to
+	 * list" (it must not block: the reflector's thread). */
+	void (*failure)(void *ud, kc_err err, const kc_error_detail *d, int64_t retry_in_ms);
 } kc_reflector_handler;
 
 typedef struct kc_reflector_options {
@@ -189,6 +194,9 @@ typedef struct kc_reflector_stats {
 	uint64_t events;         /* ADDED/MODIFIED/DELETED delivered */
 	uint64_t bookmarks;
 	uint64_t failures;       /* times the reflector backed off */
+	uint64_t failures_in_row; /* ... since the last complete LIST */
+	int64_t retry_at_mono_ms; /* when the attempt after the last failure starts
+	                            (kc_now_mono_ms); 0 once a LIST completed since */
 	kc_err last_err;         /* the most recent failure, KC_OK if none yet */
 	char last_err_message[KC_DETAIL_MESSAGE_MAX];
 	char last_sync_rv[KC_RV_MAX];
