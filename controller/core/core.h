@@ -115,6 +115,8 @@ typedef struct fb_pod_obs {
 	 * (tol_*_s are then what firebreak would honour once it covers the pod) */
 	bool k8s_evicts;
 	bool annotated;                 /* carries firebreak's record of its tolerations */
+	bool shortened;                 /* given back on a failed node with the seconds left; its
+	                                 * whole times kept aside (tol_*_s are those) */
 } fb_pod_obs;
 
 /* The label that keeps a pod from the admission webhook (its objectSelector). */
@@ -258,6 +260,8 @@ typedef struct fb_action {
 	 * (the taint-eviction controller starts its clock at the update: processPodOnNode);
 	 * -1 = the recorded time */
 	int64_t left_not_ready_s, left_unreachable_s;
+	/* FB_ACT_UNCOVER of a shortened pod whose node is up: its whole times back instead */
+	bool lengthen;
 	/* events (and FB_ACT_DELETE of a pod that escaped the gate: FB_REASON_ESCAPED) */
 	fb_reason reason;
 	bool warning;                   /* fb_reason_warning(reason) */

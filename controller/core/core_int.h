@@ -80,6 +80,7 @@ typedef struct core_pod {
 	int64_t created_ms;
 	bool k8s_evicts;           /* its spec lets the taint-eviction controller evict it */
 	bool annotated;            /* carries firebreak's record of its tolerations */
+	bool shortened;            /* its whole times kept aside (fb_pod_obs) */
 	bool k8s_owned;            /* managed mode (not dry run) and k8s_evicts: Kubernetes
 	                              evicts it, not us */
 	/* managed.c */
@@ -234,6 +235,7 @@ struct fb_core {
 	size_t moves;              /* verdict.c: sum of the workloads' nmoves (core_check recounts) */
 	/* managed.c */
 	bool managed_dirty;        /* a pod's cover may have changed: look again */
+	bool managed_dry_budgets;  /* in this pass: a budget is in dry run (managed.c) */
 	int64_t managed_due_ms;
 	double managed_tokens;     /* the adopt_per_s bucket */
 	int64_t managed_refill_ms;

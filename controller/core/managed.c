@@ -28,7 +28,10 @@
  *   A pod given back on a failed node gets the seconds left of its time,
  *   counted from failedSince (at least 0), not the whole time: the
  *   taint-eviction controller starts its clock at the update
- *   (processPodOnNode), and so evicts it when firebreak would have.
+ *   (processPodOnNode), and so evicts it when firebreak would have. Its
+ *   whole times are kept aside (FB_ANNOTATION_TOLERATIONS_FULL: "shortened")
+ *   and written back once its node is up again (FB_ACT_UNCOVER, lengthen),
+ *   so that the shorter time does not stay; it is not covered meanwhile.
  *
  * Pods on failed nodes go first, and pods not asked for yet before those asked
  * again: the taint-eviction controller's clock runs for them, and a pod covered before it strikes is firebreak's to evict at
@@ -52,17 +55,32 @@
 #define REPORTS_PER_PASS 20
 #define TOKENS_MAX_S 1.0 /* the bucket holds one second of the rate */
 
+/* Whether any budget is in dry run: managed_pass looks at each pod's budgets only then. */
+static bool any_budget_dry_run(const fb_core *c)
+{
+	for (size_t i = 0; i < c->nbudgets; i++)
+		if (c->budgets[i]->has_spec && c->budgets[i]->spec.dry_run)
+			return true;
+	return false;
+}
+
 /* Whether a budget in dry run selects p's node (not the global dry run: there pods that
  * would be covered are still counted, as a preview). */
 static bool budget_dry_run(fb_core *c, const core_pod *p)
 {
-	return !c->cfg.dry_run && p->node && node_dry_run(c, p->node);
+	return c->managed_dry_budgets && !c->cfg.dry_run && p->node && node_dry_run(c, p->node);
 }
 
 static bool wants_cover(fb_core *c, const core_pod *p)
 {
-	return c->cfg.managed && p->k8s_evicts && !p->daemonset && !p->mirror && !p->gate_exempt &&
-	       !p->terminating && !p->terminal && !budget_dry_run(c, p);
+	return c->cfg.managed && p->k8s_evicts && !p->shortened && !p->daemonset && !p->mirror &&
+	       !p->gate_exempt && !p->terminating && !p->terminal && !budget_dry_run(c, p);
+}
+
+/* Shortened on a failed node that is up again (or gone from it): its whole times back. */
+static bool wants_lengthen(const core_pod *p)
+{
+	return p->shortened && !(p->node && p->node->failed) && !p->terminating && !p->terminal;
 }
 
 /* The mode off, or the pod handed back (above). */
@@ -122,17 +140,19 @@ static int64_t token_due(const fb_core *c, int64_t now_ms)
 	return missing <= 0 ? now_ms : now_ms + (int64_t)ceil(missing / rate * 1000.0);
 }
 
-static void ask(fb_core *c, core_pod *p, bool cover, int64_t now_ms, fb_actions *out)
+static void ask(fb_core *c, core_pod *p, bool cover, bool lengthen, int64_t now_ms,
+                fb_actions *out)
 {
 	fb_action *a = push_action(out, cover ? FB_ACT_COVER : FB_ACT_UNCOVER);
 	if (!a)
 		return;
+	a->lengthen = lengthen;
 	a->obj = FB_OBJ_POD;
 	copy_str(a->ns, sizeof(a->ns), p->ns);
 	copy_str(a->name, sizeof(a->name), p->name);
 	copy_str(a->uid, sizeof(a->uid), p->uid);
 	copy_str(a->node, sizeof(a->node), p->node_name);
-	if (!cover && p->node && p->node->failed) {
+	if (!cover && !lengthen && p->node && p->node->failed) {
 		/* a covered key's tol_*_s is its record (fb_pod_obs) */
 		a->left_not_ready_s = seconds_left(p->node->failed_since_ms, p->tol_not_ready_s, now_ms);
 		a->left_unreachable_s =
@@ -169,6 +189,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 	if (!c->managed_dirty && now_ms < c->managed_due_ms)
 		return c->managed_due_ms;
 	c->managed_dirty = false;
+	c->managed_dry_budgets = any_budget_dry_run(c);
 	refill(c, now_ms);
 	bool write = !c->cfg.dry_run;
 	size_t uncovered = 0, reported = 0, restore = 0, reports = 0;
@@ -188,7 +209,8 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			if ((round < 2) != on_failed || (round % 2 == 0) != fresh)
 				continue;
 			/* the cheap tests first: these two look at the node's budgets */
-			bool uncover = p->annotated && wants_uncover(c, p);
+			bool lengthen = wants_lengthen(p);
+			bool uncover = lengthen || (p->annotated && wants_uncover(c, p));
 			bool cover = !uncover && p->k8s_evicts && wants_cover(c, p);
 			if (!cover) {
 				p->uncovered_since_ms = 0;
@@ -224,7 +246,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 				waiting = true;
 				continue;
 			}
-			ask(c, p, cover, now_ms, out);
+			ask(c, p, cover, lengthen, now_ms, out);
 			next = p->cover_next_ms < next ? p->cover_next_ms : next;
 		}
 	}

@@ -49,6 +49,16 @@ int fb_labels_from_json(fb_labels *out, const cJSON *obj)
 	return 0;
 }
 
+bool fb_labels_equal(const fb_labels *a, const fb_labels *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, b->v[i].key) != 0 || strcmp(a->v[i].value, b->v[i].value) != 0)
+			return false;
+	return true;
+}
+
 const char *fb_labels_get(const fb_labels *l, const char *key)
 {
 	fb_label probe = { (char *)key, NULL };

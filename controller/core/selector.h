@@ -26,6 +26,8 @@ typedef struct fb_labels {
 int fb_labels_from_json(fb_labels *out, const cJSON *obj);
 void fb_labels_release(fb_labels *l);
 const char *fb_labels_get(const fb_labels *l, const char *key);
+/* The same labels (both sorted by key). */
+bool fb_labels_equal(const fb_labels *a, const fb_labels *b);
 
 typedef enum fb_sel_op { FB_SEL_IN, FB_SEL_NOT_IN, FB_SEL_EXISTS, FB_SEL_DOES_NOT_EXIST } fb_sel_op;
 

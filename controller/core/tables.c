@@ -181,6 +181,8 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		fb_labels_release(&labels);
 		return -1;
 	}
+	if (!fb_labels_equal(&n->labels, &labels))
+		c->managed_dirty = true; /* a budget in dry run may select it now, or no more */
 	fb_labels_release(&n->labels);
 	n->labels = labels;
 	n->known = true;
@@ -204,6 +206,8 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		n->failure_recorded = false;
 		c->managed_dirty = true; /* its pods first, if any are to be covered or given back */
 	} else if (!cond_failed(n->ready)) {
+		if (n->failed)
+			c->managed_dirty = true; /* shortened pods get their whole times back */
 		n->failed = false;
 		n->memory_pressure_seen = obs->memory_pressure;
 	}
@@ -296,7 +300,7 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	/* what the managed pass looks at (managed.c): pods that Kubernetes would evict, and pods
 	 * carrying the record, when the mode is off, in dry run, or when the record comes or goes
 	 * or the pod arrives on a node (of a dry-run budget: handed back) */
-	bool recorded = p->annotated || obs->annotated;
+	bool recorded = p->annotated || obs->annotated || p->shortened || obs->shortened;
 	if (c->cfg.managed ? p->k8s_evicts || obs->k8s_evicts ||
 	                             (recorded && (moved || c->cfg.dry_run ||
 	                                           p->annotated != obs->annotated))
@@ -304,6 +308,7 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 		managed_pod_changed(c, p);
 	p->k8s_evicts = obs->k8s_evicts;
 	p->annotated = obs->annotated;
+	p->shortened = obs->shortened;
 	/* in dry run nothing is covered (the webhook leaves pods alone), and the report is
 	 * what firebreak would do with every pod covered */
 	p->k8s_owned = c->cfg.managed && !c->cfg.dry_run && p->k8s_evicts;
@@ -322,7 +327,7 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 		return;
 	if (p->gated || (p->wl && p->wl->quarantined))
 		c->gates_dirty = true;
-	if (p->annotated || (c->cfg.managed && p->k8s_evicts)) /* counted by the managed pass */
+	if (p->annotated || p->shortened || (c->cfg.managed && p->k8s_evicts)) /* counted */
 		managed_pod_changed(c, p);
 	workload_unlink_pod(c, p);
 	core_node *n = p->node;

@@ -106,14 +106,25 @@ static void answer(const uint8_t *data, size_t size, bool managed, int64_t defau
 	const char *uid = cJSON_GetStringValue(get(resp, "uid"));
 	CHECK(uid && r->res.uid[0] && strcmp(uid, r->res.uid) == 0);
 	const char *patch = cJSON_GetStringValue(get(resp, "patch"));
-	CHECK((patch != NULL) == (r->res.outcome == FB_ADM_GATED || r->res.covered));
+	CHECK((patch != NULL) ==
+	      (r->res.outcome == FB_ADM_GATED || r->res.covered || r->res.record_removed));
+	CHECK(!(r->res.record_removed && (r->res.covered || !managed)));
+	CHECK(!(r->res.uncoverable && (r->res.covered || !managed)));
 	if (patch) {
 		r->ops = decode_patch(patch);
 		CHECK(cJSON_IsArray(r->ops));
 		const cJSON *op;
+		int n = cJSON_GetArraySize(r->ops), i = 0;
 		cJSON_ArrayForEach(op, r->ops) {
-			CHECK(strcmp(cJSON_GetStringValue(get(op, "op")), "add") == 0);
-			CHECK(cJSON_GetStringValue(get(op, "path")) && get(op, "value"));
+			const char *kind = cJSON_GetStringValue(get(op, "op"));
+			const char *path = cJSON_GetStringValue(get(op, "path"));
+			CHECK(kind && path);
+			if (strcmp(kind, "remove") == 0) /* only an unreadable record, last */
+				CHECK(r->res.record_removed && i == n - 1 && strcmp(path, ANN_PATH) == 0 &&
+				      !get(op, "value"));
+			else
+				CHECK(strcmp(kind, "add") == 0 && get(op, "value"));
+			i++;
 		}
 	}
 	/* a cover says what it recorded, in res and in the audit annotation */
@@ -283,8 +294,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(cJSON_IsObject(pod));
 			/* covered exactly when it is to be, and then only a pod of the right shape */
 			bool plain = !duplicate_keys(pod);
-			if (plain)
+			if (plain && !on.res.uncoverable)
 				CHECK(on.res.covered == coverable(pod));
+			/* not covered only for a number it cannot write back exactly */
+			if (on.res.uncoverable) {
+				cJSON *unused = NULL;
+				fb_tol_record rec;
+				CHECK(fb_tolerations_cover(get(get(pod, "spec"), "tolerations"), NULL, 300,
+				                           &unused, &rec) == KC_ERR_TOOBIG);
+			}
 			if (on.res.covered && plain) {
 				const cJSON *tols = get(get(pod, "spec"), "tolerations");
 				const cJSON *anns = get(get(pod, "metadata"), "annotations");
@@ -297,7 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(!on.res.covered);
 		}
 		if (!on.res.covered)
-			CHECK(cJSON_GetArraySize(on.ops) == gate_ops);
+			CHECK(cJSON_GetArraySize(on.ops) == gate_ops + on.res.record_removed);
 	}
 	release(&off);
 	release(&on);

@@ -25,6 +25,7 @@ typedef struct review {
 	bool carries_gate;      /* ... holding FB_QUARANTINE_GATE */
 	bool node_named;        /* spec.nodeName is set */
 	bool has_annotations;   /* metadata.annotations is an object */
+	bool bad_record;        /* ... holding FB_ANNOTATION_TOLERATIONS, unreadable */
 	cJSON *tolerations;     /* owned: the covered spec.tolerations, when they change */
 } review;
 
@@ -214,8 +215,13 @@ static kc_err cover(review *rv, const fb_adm_options *o, fb_adm_result *res)
 	if (tols && !cJSON_IsNull(tols) && !cJSON_IsArray(tols))
 		return refuse(res, KC_ERR_PARSE, "request.object.spec.tolerations is not an array");
 	fb_tol_record prior;
-	if (fb_tol_record_parse(str(anns, FB_ANNOTATION_TOLERATIONS), &prior) != 0)
+	const char *ann = str(anns, FB_ANNOTATION_TOLERATIONS);
+	if (fb_tol_record_parse(ann, &prior) != 0) {
 		fb_tol_record_clear(&prior); /* none, or not ours to trust: recorded anew */
+		/* one that cannot be read goes, so that a pod never starts with a record the
+		 * projection would read at the default (project.h) */
+		rv->bad_record = ann != NULL;
+	}
 	kc_err err = fb_tolerations_cover(tols, &prior, o->default_toleration_s, &rv->tolerations,
 	                                  &res->record);
 	if (err == KC_ERR_TOOBIG) {
@@ -227,6 +233,7 @@ static kc_err cover(review *rv, const fb_adm_options *o, fb_adm_result *res)
 	if (err != KC_OK)
 		return refuse(res, KC_ERR_NOMEM, "out of memory");
 	res->covered = rv->tolerations != NULL;
+	res->record_removed = rv->bad_record && !res->covered;
 	return KC_OK;
 }
 
@@ -325,13 +332,27 @@ static bool cover_ops(cJSON *ops, review *rv, const fb_tol_record *rec)
 	return anns && cJSON_AddStringToObject(anns, FB_ANNOTATION_TOLERATIONS, value);
 }
 
+/* `remove` of an unreadable record (a cover replaces it instead). */
+static bool remove_record_op(cJSON *ops)
+{
+	cJSON *op = cJSON_CreateObject();
+	if (!op || !cJSON_AddItemToArray(ops, op)) {
+		cJSON_Delete(op);
+		return false;
+	}
+	return cJSON_AddStringToObject(op, "op", "remove") &&
+	       cJSON_AddStringToObject(op, "path",
+	                               "/metadata/annotations/firebreak.dev~1toleration-seconds");
+}
+
 /* The JSONPatch of the answer, base64-encoded; NULL on ENOMEM. */
 static char *patch_of(review *rv, const fb_adm_result *res)
 {
 	char *text = NULL, *b64 = NULL;
 	cJSON *ops = cJSON_CreateArray();
 	if (!ops || (res->outcome == FB_ADM_GATED && !gate_ops(ops, rv->has_gates)) ||
-	    (res->covered && !cover_ops(ops, rv, &res->record)))
+	    (res->covered && !cover_ops(ops, rv, &res->record)) ||
+	    (res->record_removed && !remove_record_op(ops)))
 		goto out;
 	if ((text = cJSON_PrintUnformatted(ops)))
 		b64 = base64(text, strlen(text));
@@ -410,7 +431,7 @@ static kc_err respond(review *rv, fb_adm_result *res, char **out, size_t *out_le
 		if (!cJSON_AddStringToObject(audit, ADM_AUDIT_COVERED, value))
 			goto out;
 	}
-	if (res->outcome == FB_ADM_GATED || res->covered) {
+	if (res->outcome == FB_ADM_GATED || res->covered || res->record_removed) {
 		if (!(patch = patch_of(rv, res)) ||
 		    !cJSON_AddStringToObject(resp, "patchType", "JSONPatch") ||
 		    !cJSON_AddStringToObject(resp, "patch", patch))

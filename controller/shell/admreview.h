@@ -99,6 +99,9 @@ typedef struct fb_adm_result {
 	char quarantine[FB_NAME_MAX];       /* the gate's answer, when quarantined */
 	bool covered;                       /* managed mode: the patch covers its tolerations */
 	fb_tol_record record;               /* ... recording these seconds */
+	bool record_removed;                /* managed mode: not covered, and its unreadable
+	                                       FB_ANNOTATION_TOLERATIONS removed (a cover
+	                                       replaces one) */
 	bool uncoverable;                   /* managed mode: not covered, as a number in its
 	                                       tolerations cannot be written back exactly
 	                                       (tolerations.h); the answer warns */

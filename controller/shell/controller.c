@@ -325,7 +325,8 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 		goto out;
 	c.managed = cc.managed;
 	/* in dry run covered pods are given back (managed.c), as with the mode off */
-	c.pod_opts = (fb_pod_project_opts){ .managed = cc.managed && !cc.dry_run };
+	c.pod_opts = (fb_pod_project_opts){ .managed = cc.managed && !cc.dry_run,
+	                                    .default_s = o->default_toleration_s };
 	fb_core_set_quarantines_synced(c.core, false); /* until the informer says so */
 	if (webhook_on && start_webhook_certs(&c, own_ns) != 0)
 		goto out;

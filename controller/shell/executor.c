@@ -633,8 +633,8 @@ typedef struct pod_copy {
 	                                  is not the one the core judged */
 	bool found, nomem;
 	char *tolerations, *resource_version;
-	fb_tol_record record;
-	bool annotated, k8s_evicts;
+	fb_tol_record record, full;
+	bool annotated, k8s_evicts, shortened;
 } pod_copy;
 
 static void copy_pod(const char *key, const void *obj, void *ud)
@@ -650,8 +650,10 @@ static void copy_pod(const char *key, const void *obj, void *ud)
 	pc->nomem = (p->tolerations && !pc->tolerations) ||
 	            (p->resource_version && !pc->resource_version);
 	pc->record = p->record;
+	pc->full = p->full;
 	pc->annotated = p->annotated;
 	pc->k8s_evicts = p->k8s_evicts;
+	pc->shortened = p->shortened;
 }
 
 /* The pod read from the API server into pc (its copy in the informer keeps no tolerations:
@@ -668,8 +670,9 @@ static bool read_pod(fb_controller *c, const fb_action *a, pod_copy *pc)
 			                 d.message, "pod=%s/%s", a->ns, a->name);
 		return false;
 	}
-	static const fb_pod_project_opts restore = { .managed = false };
-	fb_pod_proj *p = fb_project_pod(obj, (void *)&restore);
+	fb_pod_project_opts restore = { .managed = false,
+		                        .default_s = c->opts->default_toleration_s };
+	fb_pod_proj *p = fb_project_pod(obj, &restore);
 	cJSON_Delete(obj);
 	kc_free(pc->tolerations);
 	kc_free(pc->resource_version);
@@ -679,7 +682,7 @@ static bool read_pod(fb_controller *c, const fb_action *a, pod_copy *pc)
 		copy_pod(NULL, p, pc);
 	else
 		pc->nomem = true;
-	fb_pod_proj_free(p, (void *)&restore);
+	fb_pod_proj_free(p, &restore);
 	return pc->found && !pc->nomem;
 }
 
@@ -694,7 +697,7 @@ static void do_cover(fb_controller *c, const fb_action *a)
 {
 	if (!fb__may_write(c))
 		return;
-	bool cover = a->kind == FB_ACT_COVER;
+	bool cover = a->kind == FB_ACT_COVER, lengthen = !cover && a->lengthen;
 	const char *op = cover ? "op=\"cover\"," : "op=\"uncover\",";
 	pod_copy pc = { .uid = a->uid };
 	kc_informer_get(fb__informer(c, FB_INF_PODS), a->ns, a->name, copy_pod, &pc);
@@ -706,8 +709,8 @@ static void do_cover(fb_controller *c, const fb_action *a)
 		       a->ns, a->name);
 		goto out;
 	}
-	if (!pc.found || (cover ? !pc.k8s_evicts : !pc.annotated) || !pc.tolerations ||
-	    !pc.resource_version)
+	if (!pc.found || (cover ? !pc.k8s_evicts : lengthen ? !pc.shortened : !pc.annotated) ||
+	    !pc.tolerations || !pc.resource_version)
 		goto out; /* gone, or done already: the core sees it next */
 	fb_tol_record rec = pc.record;
 	if (!cover) { /* on a failed node: the seconds left, not the whole time (fb_action) */
@@ -717,18 +720,20 @@ static void do_cover(fb_controller *c, const fb_action *a)
 			rec.unreachable_s = a->left_unreachable_s;
 	}
 	cJSON *patch = NULL;
-	kc_err err = fb_tolerations_pod_patch(pc.tolerations, pc.resource_version,
-	                                      pc.annotated ? &rec : NULL, cover,
-	                                      c->opts->default_toleration_s, &patch);
-	if (err == KC_ERR_TOOBIG)
-		fb_log(FB_WARN,
-		       cover ? "pod not covered: a tolerationSeconds of it is not a whole number "
-		               "within 2^53, which firebreak cannot write back exactly"
-		             : "pod's tolerations not restored: a tolerationSeconds of it is not a "
-		               "whole number below 2^53, which firebreak cannot write back exactly",
-		       "pod=%s/%s", a->ns, a->name);
+	kc_err err = cover ? fb_tolerations_pod_patch(pc.tolerations, pc.resource_version,
+	                                              pc.annotated ? &rec : NULL, true,
+	                                              c->opts->default_toleration_s, &patch)
+	             : lengthen ? fb_tolerations_lengthen_patch(pc.tolerations, pc.resource_version,
+	                                                        &pc.full, &patch)
+	                        : fb_tolerations_restore_patch(pc.tolerations, pc.resource_version,
+	                                                       &rec, &pc.record, &patch);
+	if (err == KC_ERR_TOOBIG) /* covering only: a restore writes just what changes */
+		fb_log(FB_WARN, "pod not covered: a tolerationSeconds of it is not a whole number "
+		       "below 2^53, which firebreak cannot write back exactly", "pod=%s/%s",
+		       a->ns, a->name);
 	if (err == KC_OK && patch)
-		err = patch_object(c, &KC_RES_PODS, a->ns, a->name, NULL, KC_PATCH_MERGE, patch,
+		err = patch_object(c, &KC_RES_PODS, a->ns, a->name, NULL,
+		                   cover ? KC_PATCH_MERGE : KC_PATCH_JSON, patch,
 		                   cover ? "could not cover the pod's tolerations"
 		                         : "could not restore the pod's tolerations", true);
 	cJSON_Delete(patch);
@@ -738,11 +743,14 @@ static void do_cover(fb_controller *c, const fb_action *a)
 	         : err == KC_ERR_CONFLICT                 ? "conflict"
 	                                                  : "failed");
 	fb_metrics_add(c->metrics, "firebreak_managed_writes_total", labels, 1);
+	const fb_tol_record *wrote = lengthen ? &pc.full : &rec;
 	if (err == KC_OK)
-		fb_log(FB_DEBUG, cover ? "pod covered" : "pod tolerations restored",
+		fb_log(FB_DEBUG,
+		       cover ? "pod covered" : lengthen ? "pod given its whole tolerations back"
+		                                        : "pod tolerations restored",
 		       "pod=%s/%s node=%s not_ready_s=%lld unreachable_s=%lld", a->ns, a->name,
-		       a->node[0] ? a->node : "(none)", (long long)rec.not_ready_s,
-		       (long long)rec.unreachable_s);
+		       a->node[0] ? a->node : "(none)", (long long)wrote->not_ready_s,
+		       (long long)wrote->unreachable_s);
 out:
 	kc_free(pc.tolerations);
 	kc_free(pc.resource_version);

@@ -156,22 +156,35 @@ void fb_pod_proj_free(void *p, void *ud)
 static int project_tolerations(fb_pod_proj *p, const cJSON *meta, const cJSON *tols, void *ud)
 {
 	const fb_pod_project_opts *o = ud;
+	int64_t default_s = o ? o->default_s : FB_DEFAULT_TOLERATION_S;
 	const char *ann = str(get(meta, "annotations"), FB_ANNOTATION_TOLERATIONS);
 	fb_tol_record_clear(&p->record);
 	p->annotated = ann != NULL;
-	/* a value fb_tol_record_parse refuses records nothing, as the webhook reads it: the spec
-	 * decides (a pod that tolerates the failure forever stays so); annotated still, so that
-	 * the restore removes it */
-	if (ann && fb_tol_record_parse(ann, &p->record) != 0)
+	/* a record damaged after the pod was created (the webhook removes one it cannot read):
+	 * a key the pod tolerates forever is firebreak's doing, so it is read, and given back,
+	 * at the default rather than left to tolerate forever with no one evicting it */
+	if (ann && fb_tol_record_parse(ann, &p->record) != 0) {
 		p->record_malformed = true;
+		p->record.not_ready_s = p->record.unreachable_s = default_s;
+	}
 	int64_t nr = fb_toleration_s(tols, FB_TAINT_NOT_READY);
 	int64_t ur = fb_toleration_s(tols, FB_TAINT_UNREACHABLE);
+	/* given back on a failed node with the seconds left: evicted at failedSince + the
+	 * whole time, as the taint-eviction controller now will */
+	const char *full = str(get(meta, "annotations"), FB_ANNOTATION_TOLERATIONS_FULL);
+	p->shortened = full && fb_tol_record_parse(full, &p->full) == 0;
+	if (!p->shortened)
+		fb_tol_record_clear(&p->full);
+	if (p->full.not_ready_s >= 0 && nr >= 0 && nr < p->full.not_ready_s)
+		nr = p->full.not_ready_s;
+	if (p->full.unreachable_s >= 0 && ur >= 0 && ur < p->full.unreachable_s)
+		ur = p->full.unreachable_s;
 	p->k8s_evicts = nr != FB_TOL_FOREVER || ur != FB_TOL_FOREVER;
 	p->tol_not_ready_s = nr == FB_TOL_FOREVER && p->record.not_ready_s >= 0
 	                             ? p->record.not_ready_s : nr;
 	p->tol_unreachable_s = ur == FB_TOL_FOREVER && p->record.unreachable_s >= 0
 	                               ? p->record.unreachable_s : ur;
-	bool keep = o && (o->managed ? p->k8s_evicts : p->annotated);
+	bool keep = o && (p->shortened || (o->managed ? p->k8s_evicts : p->annotated));
 	if (!keep)
 		return 0;
 	p->tolerations = cJSON_IsArray(tols) ? cJSON_PrintUnformatted(tols) : kc_strdup("[]");
@@ -291,7 +304,8 @@ void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 	                     .tol_unreachable_s = p->tol_unreachable_s,
 	                     .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
 	                     .gated = p->gated, .gate_exempt = p->gate_exempt,
-	                     .k8s_evicts = p->k8s_evicts, .annotated = p->annotated };
+	                     .k8s_evicts = p->k8s_evicts, .annotated = p->annotated,
+	                     .shortened = p->shortened };
 }
 
 void fb_budget_proj_free(void *p, void *ud)

@@ -60,26 +60,31 @@ typedef struct fb_pod_proj {
 	bool annotated;                 /* carries FB_ANNOTATION_TOLERATIONS */
 	bool record_malformed;          /* ... with a value fb_tol_record_parse refuses */
 	fb_tol_record record;           /* ... as parsed (a malformed one: the default, both keys) */
+	bool shortened;                 /* carries FB_ANNOTATION_TOLERATIONS_FULL (readable): */
+	fb_tol_record full;             /* ... its whole times, which tol_*_s honour */
 	/* Kept only for a pod firebreak may have to rewrite (fb_pod_project_opts): */
 	char *tolerations;              /* spec.tolerations, compact JSON ("[]" when none) */
 	char *resource_version;         /* metadata.resourceVersion: the write's precondition */
 } fb_pod_proj;
 
 /*
- * How fb_project_pod projects (its ud; NULL = the defaults: not managed, and
- * nothing kept).
+ * How fb_project_pod projects (its ud; NULL = the defaults: not managed,
+ * nothing kept, FB_DEFAULT_TOLERATION_S).
  *   - managed: keep tolerations and resourceVersion of a pod the
  *     taint-eviction controller would evict (to adopt it); not managed: of a
  *     pod that carries the annotation (to restore it). Nothing of any other
  *     pod, so that a cluster of covered pods costs no memory for this (the
  *     few covered pods given back in managed mode, on nodes of a dry-run
  *     budget, are read from the API server when they are: executor.c).
- * An annotation that fb_tol_record_parse refuses records nothing (the spec
- * decides, as the webhook reads it); the pod counts as annotated, so that
- * the restore removes it, and record_malformed says so.
+ *   - default_s: what an annotation fb_tol_record_parse refuses records, for
+ *     both keys (record_malformed says so). The webhook removes such a value
+ *     from a new pod, so it is one damaged since: a key the pod tolerates
+ *     forever then is firebreak's doing, and is evicted, and given back, at
+ *     the default rather than left tolerating forever.
  */
 typedef struct fb_pod_project_opts {
 	bool managed;
+	int64_t default_s;
 } fb_pod_project_opts;
 
 typedef struct fb_budget_proj {

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "controller_int.h"
+#include "kc/time.h"
 #include "log.h"
 
 #define STOP_WAIT_MS (120 * 1000)
@@ -56,10 +57,10 @@ static bool selector_text(const cJSON *selector, kc_buf *b)
 
 /*
  * What is left of the Deployment's replicas: status.replicas, plus
- * status.terminatingReplicas where the API server reports it, and at least 1
- * while a pod its selector matches exists at all. status.replicas leaves out
- * terminating pods, and a replica shutting down may still lead and write for
- * its grace period, so "stopped" is "no pod left". -1 when it cannot be read.
+ * status.terminatingReplicas where the API server reports it, then the pods
+ * its selector matches that have not ended and are within their grace period.
+ * status.replicas leaves out terminating pods, and a replica shutting down may
+ * still lead and write until its grace period ends. -1 when it cannot be read.
  */
 static int64_t replicas_left(fb_controller *c, const char *ns, const char *name, kc_err *err,
                              bool *warned)
@@ -80,14 +81,31 @@ static int64_t replicas_left(fb_controller *c, const char *ns, const char *name,
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	if (n == 0 && selector_text(cJSON_GetObjectItemCaseSensitive(spec, "selector"), &sel)) {
 		cJSON *pods = NULL;
-		kc_list_opts lo = { .label_selector = sel.data, .limit = { true, 1 } };
+		/* not the pods that have ended (kept until pod GC), and not one whose grace period
+		 * is over (deletionTimestamp is when it ends: a pod on an unreachable node may
+		 * stay listed for ever) */
+		kc_list_opts lo = { .label_selector = sel.data,
+			            .field_selector = "status.phase!=Failed,status.phase!=Succeeded" };
 		*err = kc_list(c->client, &KC_RES_PODS, ns, &lo, &pods, &d);
-		if (*err == KC_OK)
-			n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pods, "items"));
-		else
+		if (*err == KC_OK) {
+			n = 0;
+			const cJSON *pod;
+			cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(pods, "items")) {
+				const cJSON *meta = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+				const char *del = cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp"));
+				int64_t until_us;
+				if (!del || kc_time_parse(del, &until_us) != KC_OK ||
+				    until_us > kc_now_wall_us())
+					n++;
+			}
+		} else {
+			fb_log_api_error(FB_WARN, "cannot list firebreak's pods", *err, d.message,
+			                 "deployment=%s/%s", ns, name);
 			n = -1;
+		}
 		cJSON_Delete(pods);
-	} else if (n == 0 && !*warned) {
+	} else if (n == 0 && sel.len == 0 && !*warned) {
 		*warned = true;
 		fb_log(FB_WARN, "firebreak's Deployment selects its pods by no matchLabels; "
 		       "waiting for status.replicas only", "deployment=%s/%s", ns, name);

@@ -293,8 +293,50 @@ kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior
 	return keep_if(changed, list, out);
 }
 
-/* Give taint_key's first matching toleration in list the seconds s again. */
-static bool restore_key(cJSON *list, const char *taint_key, int64_t s, bool *changed)
+/* ops += {"op": op, "path": path[, "value": value]}: value taken (NULL: its allocation
+ * failed), or none for a remove; false on ENOMEM. */
+static bool op_to(cJSON *ops, const char *op, const char *path, cJSON *value, bool has_value)
+{
+	cJSON *o = has_value && !value ? NULL : cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(ops, o)) {
+		cJSON_Delete(o);
+		cJSON_Delete(value);
+		return false;
+	}
+	if (!cJSON_AddStringToObject(o, "op", op) || !cJSON_AddStringToObject(o, "path", path)) {
+		cJSON_Delete(value);
+		return false;
+	}
+	if (has_value && !cJSON_AddItemToObject(o, "value", value)) {
+		cJSON_Delete(value);
+		return false;
+	}
+	return true;
+}
+
+static bool add_op(cJSON *ops, const char *op, const char *path, cJSON *value)
+{
+	return op_to(ops, op, path, value, true);
+}
+
+static bool remove_op(cJSON *ops, const char *path)
+{
+	return op_to(ops, "remove", path, NULL, false);
+}
+
+/* A number item of s, or NULL on ENOMEM. */
+static cJSON *number(int64_t s)
+{
+	return cJSON_CreateNumber((double)s);
+}
+
+/*
+ * Give taint_key's first matching toleration in list the seconds s again. With ops, the
+ * same change as one JSON Patch operation on /spec/tolerations (list is the pod's list as
+ * the ops before have left it), so that no other toleration is written.
+ */
+static bool restore_key(cJSON *list, const char *taint_key, int64_t s, bool *changed,
+                        cJSON *ops)
 {
 	if (s < 0)
 		return true; /* not recorded */
@@ -304,16 +346,22 @@ static bool restore_key(cJSON *list, const char *taint_key, int64_t s, bool *cha
 		return true; /* it has seconds again (restored before, or changed since) */
 	*changed = true;
 	const char *effect = str(t, "effect"), *key = str(t, "key");
+	char path[64];
 	if (t && key && *key && effect && strcmp(effect, "NoExecute") == 0) {
 		/* a toleration of this key alone (tolerationSeconds is valid only with
 		 * effect NoExecute): its seconds back */
+		snprintf(path, sizeof(path), "/spec/tolerations/%d/tolerationSeconds", at);
 		cJSON_DeleteItemFromObjectCaseSensitive(t, "tolerationSeconds");
-		return cJSON_AddNumberToObject(t, "tolerationSeconds", (double)s) != NULL;
+		return cJSON_AddNumberToObject(t, "tolerationSeconds", (double)s) != NULL &&
+		       (!ops || add_op(ops, "add", path, number(s)));
 	}
 	/* none, a wildcard or one of every effect (not after a cover, but the annotation
 	 * is anyone's to write): a toleration of this key with the seconds, before it, so
 	 * that no other taint's toleration changes */
-	return insert(list, t ? at : cJSON_GetArraySize(list), key_toleration(taint_key, s));
+	int where = t ? at : cJSON_GetArraySize(list);
+	snprintf(path, sizeof(path), "/spec/tolerations/%d", where);
+	return insert(list, where, key_toleration(taint_key, s)) &&
+	       (!ops || add_op(ops, "add", path, key_toleration(taint_key, s)));
 }
 
 kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out)
@@ -323,41 +371,84 @@ kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec
 		return KC_ERR_TOOBIG;
 	cJSON *list = copy_list(tolerations);
 	bool changed = false;
-	if (!list || !restore_key(list, FB_TAINT_NOT_READY, rec->not_ready_s, &changed) ||
-	    !restore_key(list, FB_TAINT_UNREACHABLE, rec->unreachable_s, &changed)) {
+	if (!list || !restore_key(list, FB_TAINT_NOT_READY, rec->not_ready_s, &changed, NULL) ||
+	    !restore_key(list, FB_TAINT_UNREACHABLE, rec->unreachable_s, &changed, NULL)) {
 		cJSON_Delete(list);
 		return KC_ERR_NOMEM;
 	}
 	return keep_if(changed, list, out);
 }
 
-/* {"metadata":{"resourceVersion":rv,"annotations":{ANN: record or null}},"spec":{"tolerations":list}} */
+#define ANN_PATH "/metadata/annotations/firebreak.dev~1toleration-seconds"
+#define FULL_PATH "/metadata/annotations/firebreak.dev~1toleration-seconds-full"
+
+/* The restore as a JSON Patch (tolerations.h fb_tolerations_pod_patch), with full kept when
+ * rec shortens a key of it. */
+static kc_err restore_ops(const cJSON *tols, const char *rv, const fb_tol_record *rec,
+                          const fb_tol_record *full, cJSON **out)
+{
+	fb_tol_record kept;
+	fb_tol_record_clear(&kept);
+	if (full && rec->not_ready_s >= 0 && full->not_ready_s > rec->not_ready_s)
+		kept.not_ready_s = full->not_ready_s;
+	if (full && rec->unreachable_s >= 0 && full->unreachable_s > rec->unreachable_s)
+		kept.unreachable_s = full->unreachable_s;
+	char value[FB_TOL_RECORD_MAX];
+	fb_tol_record_format(&kept, value);
+	cJSON *ops = cJSON_CreateArray(), *list = copy_list(tols);
+	bool changed = false;
+	if (!ops || !list || (rv && !add_op(ops, "test", "/metadata/resourceVersion",
+	                                    cJSON_CreateString(rv))))
+		goto nomem;
+	/* an empty list is not in the pod's JSON (omitempty): one to add to, replacing an empty
+	 * one if it is */
+	if (cJSON_GetArraySize(list) == 0 && fb_tol_record_any(rec) &&
+	    !add_op(ops, "add", "/spec/tolerations", cJSON_CreateArray()))
+		goto nomem;
+	if (!restore_key(list, FB_TAINT_NOT_READY, rec->not_ready_s, &changed, ops) ||
+	    !restore_key(list, FB_TAINT_UNREACHABLE, rec->unreachable_s, &changed, ops) ||
+	    !remove_op(ops, ANN_PATH) ||
+	    (fb_tol_record_any(&kept) && !add_op(ops, "add", FULL_PATH, cJSON_CreateString(value))))
+		goto nomem;
+	cJSON_Delete(list);
+	*out = ops;
+	return KC_OK;
+nomem:
+	cJSON_Delete(list);
+	cJSON_Delete(ops);
+	return KC_ERR_NOMEM;
+}
+
+/* {"metadata":{"resourceVersion":rv,"annotations":{ANN: record}},"spec":{"tolerations":list}};
+ * list taken. */
 static cJSON *merge_patch(const char *rv, const fb_tol_record *rec, cJSON *list)
 {
+	char value[FB_TOL_RECORD_MAX];
+	fb_tol_record_format(rec, value);
 	cJSON *patch = cJSON_CreateObject(), *meta, *anns, *spec;
 	if (!patch || !(meta = cJSON_AddObjectToObject(patch, "metadata")) ||
 	    (rv && !cJSON_AddStringToObject(meta, "resourceVersion", rv)) ||
-	    !(anns = cJSON_AddObjectToObject(meta, "annotations")))
-		goto fail;
-	if (rec) {
-		char value[FB_TOL_RECORD_MAX];
-		fb_tol_record_format(rec, value);
-		if (!cJSON_AddStringToObject(anns, FB_ANNOTATION_TOLERATIONS, value))
-			goto fail;
-	} else if (!cJSON_AddNullToObject(anns, FB_ANNOTATION_TOLERATIONS)) {
-		goto fail;
-	}
-	if (list) {
-		if (!fb_tolerations_print_exact(list) ||
-		    !(spec = cJSON_AddObjectToObject(patch, "spec")) ||
-		    !cJSON_AddItemToObject(spec, "tolerations", list))
-			goto fail;
+	    !(anns = cJSON_AddObjectToObject(meta, "annotations")) ||
+	    !cJSON_AddStringToObject(anns, FB_ANNOTATION_TOLERATIONS, value) ||
+	    !fb_tolerations_print_exact(list) || !(spec = cJSON_AddObjectToObject(patch, "spec")) ||
+	    !cJSON_AddItemToObject(spec, "tolerations", list)) {
+		cJSON_Delete(list);
+		cJSON_Delete(patch);
+		return NULL;
 	}
 	return patch;
-fail:
-	cJSON_Delete(list);
-	cJSON_Delete(patch);
-	return NULL;
+}
+
+/* The pod's tolerations text parsed: an array (none = empty); NULL with *err set. */
+static cJSON *parse_list(const char *tolerations, kc_err *err)
+{
+	cJSON *tols = cJSON_Parse(tolerations ? tolerations : "[]");
+	*err = KC_ERR_PARSE; /* cJSON's only failure we cannot tell from ENOMEM */
+	if (tols && !cJSON_IsArray(tols) && !cJSON_IsNull(tols)) {
+		cJSON_Delete(tols);
+		return NULL;
+	}
+	return tols;
 }
 
 kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
@@ -365,15 +456,11 @@ kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_ve
                                 cJSON **out)
 {
 	*out = NULL;
-	cJSON *tols = cJSON_Parse(tolerations ? tolerations : "[]");
-	if (!tols)
-		return KC_ERR_PARSE; /* cJSON's only failure we cannot tell from ENOMEM */
-	if (!cJSON_IsArray(tols) && !cJSON_IsNull(tols)) {
-		cJSON_Delete(tols);
-		return KC_ERR_PARSE;
-	}
-	cJSON *list = NULL;
 	kc_err err;
+	cJSON *tols = parse_list(tolerations, &err);
+	if (!tols)
+		return err;
+	cJSON *list = NULL;
 	if (cover) {
 		fb_tol_record rec;
 		err = fb_tolerations_cover(tols, prior, default_s, &list, &rec);
@@ -382,10 +469,58 @@ kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_ve
 	} else {
 		fb_tol_record none;
 		fb_tol_record_clear(&none);
-		err = fb_tolerations_restore(tols, prior ? prior : &none, &list);
-		if (err == KC_OK && !(*out = merge_patch(resource_version, NULL, list)))
-			err = KC_ERR_NOMEM;
+		err = restore_ops(tols, resource_version, prior ? prior : &none, NULL, out);
 	}
 	cJSON_Delete(tols);
 	return err;
+}
+
+kc_err fb_tolerations_restore_patch(const char *tolerations, const char *resource_version,
+                                    const fb_tol_record *rec, const fb_tol_record *full,
+                                    cJSON **out)
+{
+	*out = NULL;
+	kc_err err;
+	cJSON *tols = parse_list(tolerations, &err);
+	if (!tols)
+		return err;
+	err = restore_ops(tols, resource_version, rec, full, out);
+	cJSON_Delete(tols);
+	return err;
+}
+
+/* taint_key's first matching toleration in list, if it has fewer seconds than s: s (an op). */
+static bool lengthen_key(const cJSON *list, const char *taint_key, int64_t s, cJSON *ops)
+{
+	int at = 0;
+	const cJSON *t = first_match(list, taint_key, &at);
+	int64_t now = t ? seconds_of(t) : FB_TOL_NONE;
+	if (s < 0 || now < 0 || now >= s)
+		return true; /* not kept, forever or none (changed since: the spec decides), or whole */
+	char path[64];
+	snprintf(path, sizeof(path), "/spec/tolerations/%d/tolerationSeconds", at);
+	return add_op(ops, "add", path, number(s));
+}
+
+kc_err fb_tolerations_lengthen_patch(const char *tolerations, const char *resource_version,
+                                     const fb_tol_record *full, cJSON **out)
+{
+	*out = NULL;
+	kc_err err;
+	cJSON *tols = parse_list(tolerations, &err);
+	if (!tols)
+		return err;
+	cJSON *ops = cJSON_CreateArray();
+	if (!ops || (resource_version && !add_op(ops, "test", "/metadata/resourceVersion",
+	                                         cJSON_CreateString(resource_version))) ||
+	    !lengthen_key(tols, FB_TAINT_NOT_READY, full->not_ready_s, ops) ||
+	    !lengthen_key(tols, FB_TAINT_UNREACHABLE, full->unreachable_s, ops) ||
+	    !remove_op(ops, FULL_PATH)) {
+		cJSON_Delete(ops);
+		cJSON_Delete(tols);
+		return KC_ERR_NOMEM;
+	}
+	cJSON_Delete(tols);
+	*out = ops;
+	return KC_OK;
 }

@@ -60,6 +60,10 @@
 
 /* The seconds a covered pod's failure tolerations had before firebreak took them. */
 #define FB_ANNOTATION_TOLERATIONS "firebreak.dev/toleration-seconds"
+/* A pod given back on a failed node gets the seconds left of its time (the taint-eviction
+ * controller starts its clock at the update); its whole times wait here until the node is
+ * up again and firebreak writes them back (fb_tolerations_lengthen_patch). */
+#define FB_ANNOTATION_TOLERATIONS_FULL "firebreak.dev/toleration-seconds-full"
 /* Longest annotation value fb_tol_record_format writes or fb_tol_record_parse reads. */
 #define FB_TOL_RECORD_MAX 64
 /* The DefaultTolerationSeconds plugin's default (kube-apiserver
@@ -121,20 +125,43 @@ kc_err fb_tolerations_cover(const cJSON *tolerations, const fb_tol_record *prior
 kc_err fb_tolerations_restore(const cJSON *tolerations, const fb_tol_record *rec, cJSON **out);
 
 /*
- * The JSON merge patch that covers (cover true) or restores a pod, from its
+ * The patch that covers (cover true) or restores a pod, from its
  * spec.tolerations as JSON text, its resourceVersion (the precondition: a pod
- * changed since is refused with 409 and read again) and its annotation's
- * record (prior; NULL = none). Covering writes the tolerations and the record;
- * restoring writes the tolerations (when they change) and removes the
- * annotation. The whole list is written because tolerations is an atomic list.
- * On KC_OK *out is the patch (owned by the caller); NULL only when a cover has
- * nothing to change (a restore always writes: the annotation goes); its numbers
- * print as integers. KC_ERR_PARSE when tolerations is not a JSON array,
- * KC_ERR_TOOBIG (a number not exact, above), KC_ERR_NOMEM.
+ * changed since is refused and read again) and its annotation's record
+ * (prior; NULL = none).
+ *   - Covering: a JSON merge patch (KC_PATCH_MERGE) of the whole list (an
+ *     atomic list), printed with exact integers, and the record, with the
+ *     resourceVersion (409 when stale). NULL when nothing is to change;
+ *     KC_ERR_TOOBIG for a list with a number not exact (above).
+ *   - Restoring: a JSON Patch (KC_PATCH_JSON) that tests the resourceVersion
+ *     (422 when stale), gives each recorded key's first matching toleration
+ *     its seconds (an "add" of its tolerationSeconds, or of a toleration of
+ *     the key inserted before a wildcard), and removes the annotation. Only
+ *     what changes is written, so a restore never refuses a list, whatever
+ *     numbers its other tolerations hold: uninstalling must not get stuck.
+ *     Always a patch (the annotation goes).
+ * KC_ERR_PARSE when tolerations is not a JSON array, KC_ERR_NOMEM.
  */
 kc_err fb_tolerations_pod_patch(const char *tolerations, const char *resource_version,
                                 const fb_tol_record *prior, bool cover, int64_t default_s,
                                 cJSON **out);
+
+/*
+ * The restore of fb_tolerations_pod_patch giving back rec, shorter than the whole times full
+ * for a key of a pod on a failed node: the same JSON Patch, plus full (the keys rec shortens)
+ * written to FB_ANNOTATION_TOLERATIONS_FULL. full NULL: the plain restore.
+ */
+kc_err fb_tolerations_restore_patch(const char *tolerations, const char *resource_version,
+                                    const fb_tol_record *rec, const fb_tol_record *full,
+                                    cJSON **out);
+
+/*
+ * The JSON Patch that gives a pod shortened on a failed node its whole times back, its node
+ * being up: each key full records whose first matching toleration has fewer seconds gets
+ * them, and FB_ANNOTATION_TOLERATIONS_FULL goes. KC_ERR_PARSE (not a list), KC_ERR_NOMEM.
+ */
+kc_err fb_tolerations_lengthen_patch(const char *tolerations, const char *resource_version,
+                                     const fb_tol_record *full, cJSON **out);
 
 /*
  * Make every number in item (a list built by cover or restore, whose numbers

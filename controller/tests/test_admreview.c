@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "admreview.h"
+#include "support/jsontext.h"
 #include "project.h"
 #include "kc/alloc.h"
 #include "kctest.h"
@@ -641,69 +642,16 @@ static char *deployment_pod(const char *tols, const char *anns, const char *labe
 	return s;
 }
 
-/* JSON Pointer (RFC 6901) segment, unescaped in place. */
-static void unescape(char *seg)
-{
-	char *o = seg;
-	for (char *i = seg; *i; i++) {
-		if (i[0] == '~' && (i[1] == '0' || i[1] == '1')) {
-			*o++ = i[1] == '1' ? '/' : '~';
-			i++;
-		} else {
-			*o++ = *i;
-		}
-	}
-	*o = '\0';
-}
-
-/* Apply a JSON Patch of "add" ops (RFC 6902; the only op this webhook writes) to obj as the
- * API server would: false if an op is not an add or its parent is missing (a refusal). */
-static bool apply_adds(cJSON *obj, const char *patch)
-{
-	cJSON *ops = cJSON_Parse(patch), *op;
-	bool ok = cJSON_IsArray(ops);
-	cJSON_ArrayForEach(op, ops) {
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(op, "op"));
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(op, "path"));
-		cJSON *value = cJSON_GetObjectItem(op, "value");
-		if (!kind || strcmp(kind, "add") != 0 || !path || path[0] != '/' || !value) {
-			ok = false;
-			break;
-		}
-		char buf[512];
-		snprintf(buf, sizeof(buf), "%s", path + 1);
-		cJSON *parent = obj;
-		char *seg = buf, *slash;
-		while ((slash = strchr(seg, '/'))) {
-			*slash = '\0';
-			unescape(seg);
-			parent = cJSON_IsObject(parent) ? cJSON_GetObjectItemCaseSensitive(parent, seg) : NULL;
-			seg = slash + 1;
-		}
-		unescape(seg);
-		cJSON *v = cJSON_Duplicate(value, true);
-		if (cJSON_IsArray(parent) && strcmp(seg, "-") == 0) {
-			cJSON_AddItemToArray(parent, v);
-		} else if (cJSON_IsObject(parent)) {
-			cJSON_DeleteItemFromObjectCaseSensitive(parent, seg); /* add replaces a member */
-			cJSON_AddItemToObject(parent, seg, v);
-		} else {
-			cJSON_Delete(v);
-			ok = false;
-			break;
-		}
-	}
-	cJSON_Delete(ops);
-	return ok;
-}
-
 /* The pod of pod_json after the answer's patch (none: as it was). */
 static cJSON *patched_pod(const char *pod_json, const answer *a)
 {
 	cJSON *pod = cJSON_Parse(pod_json);
 	KT_CHECK(pod != NULL);
-	if (a->patch)
-		KT_CHECK(apply_adds(pod, a->patch));
+	if (a->patch) {
+		cJSON *ops = cJSON_Parse(a->patch);
+		KT_CHECK(json_patch_apply(pod, ops));
+		cJSON_Delete(ops);
+	}
 	return pod;
 }
 
@@ -1122,6 +1070,43 @@ KT_TEST(managed_mode_records_anew_what_it_cannot_trust)
 	}
 }
 
+KT_TEST(managed_mode_removes_a_record_it_cannot_read)
+{
+	/* a pod that tolerates both forever, with a record that does not parse: nothing to
+	 * cover, and the record goes, so that no pod starts with one the projection would read
+	 * at the default; a readable one stays */
+	const char *anns[] = {
+		"{\"firebreak.dev/toleration-seconds\":\"not-ready=banana\",\"a\":\"b\"}",
+		"{\"firebreak.dev/toleration-seconds\":\"\",\"a\":\"b\"}",
+		"{\"firebreak.dev/toleration-seconds\":\"not-ready=10,unreachable=10\",\"a\":\"b\"}",
+	};
+	for (size_t i = 0; i < sizeof(anns) / sizeof(anns[0]); i++) {
+		bool readable = i == 2;
+		gate_rec g = { 0 };
+		char *pod = deployment_pod(COVERED_PAIR, anns[i], NULL);
+		answer a = ask_rq_opts(&(rq){ .object = pod }, &g, &MANAGED);
+		KT_EQ_INT(a.err, KC_OK);
+		KT_CHECK(!a.res.covered);
+		KT_EQ_INT(a.res.record_removed, !readable);
+		KT_CHECK(readable ? a.patch == NULL : a.patch != NULL);
+		if (a.patch) {
+			cJSON *ops = cJSON_Parse(a.patch), *after = cJSON_Parse(pod);
+			KT_EQ_INT(cJSON_GetArraySize(ops), 1);
+			KT_CHECK(json_patch_apply(after, ops));
+			KT_CHECK(record_of(after) == NULL);
+			KT_CHECK(cJSON_GetObjectItem(annotations_of(after), FB_ANNOTATION_TOLERATIONS) ==
+			         NULL);
+			KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(annotations_of(after), "a")),
+			          "b");
+			KT_CHECK(json_eq(tols_of(after), COVERED_PAIR));
+			cJSON_Delete(after);
+			cJSON_Delete(ops);
+		}
+		answer_release(&a);
+		free(pod);
+	}
+}
+
 KT_TEST(managed_mode_off_covers_nothing)
 {
 	char *pod = deployment_pod(DEFAULT_PAIR, NULL, NULL);
@@ -1314,6 +1299,7 @@ int main(void)
 	KT_RUN(managed_mode_leaves_tolerations_it_cannot_write_back_exactly);
 	KT_RUN(managed_mode_reinvoked_finds_the_pod_covered);
 	KT_RUN(managed_mode_records_anew_what_it_cannot_trust);
+	KT_RUN(managed_mode_removes_a_record_it_cannot_read);
 	KT_RUN(managed_mode_off_covers_nothing);
 	KT_RUN(managed_mode_leaves_what_kubernetes_keeps);
 	KT_RUN(managed_mode_refuses_what_is_not_a_pod);

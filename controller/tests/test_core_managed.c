@@ -809,9 +809,13 @@ KT_TEST(a_dry_run_budget_s_nodes_are_handed_back)
 	/* not covered on purpose: not counted, never reported */
 	KT_EQ_INT(stats().pods_uncovered, 1);
 	tick(T0 + 10 * MIN);
+	int reported = 0;
 	for (size_t i = 0; logged(i); i++)
-		if (logged(i)->kind == FB_ACT_EVENT && logged(i)->reason == FB_REASON_NOT_COVERED)
+		if (logged(i)->kind == FB_ACT_EVENT && logged(i)->reason == FB_REASON_NOT_COVERED) {
 			KT_EQ_STR(logged(i)->name, "w-plain"); /* asked for, and still not covered */
+			reported++;
+		}
+	KT_EQ_INT(reported, 1);
 	KT_EQ_INT(count_all(FB_ACT_COVER, "c-plain"), 0);
 	/* the pending pod is scheduled onto a canary node that has failed 100 s ago: given back
 	 * at once, with the 200 s left of its 300 */
@@ -835,6 +839,66 @@ KT_TEST(a_dry_run_budget_s_nodes_are_handed_back)
 	KT_EQ_INT(count_since(mark, FB_ACT_COVER, "c-plain"), 1);
 	KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, NULL), 0);
 	teardown();
+}
+
+KT_TEST(a_node_relabelled_into_a_dry_run_budget_hands_its_pods_back)
+{
+	setup_managed(true, 10, false);
+	labelled_node("w0", "a", FB_COND_TRUE, T0 - 86400 * S, "web");
+	budget("canary", 1, "{\"dryRun\":true,\"nodeSelector\":{\"matchLabels\":{\"pool\":\"canary\"}}}");
+	mpod("covered", "w0", true);
+	tick(T0);
+	tick(T0 + 60 * S);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, NULL), 0);
+	/* relabelled, nothing else changes: the pass looks again */
+	labelled_node("w0", "a", FB_COND_TRUE, T0 - 86400 * S, "canary");
+	size_t mark = log_mark();
+	tick(T0 + 61 * S);
+	KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, "covered"), 1);
+	/* and back out: covered again once the informer shows it given back (after the 10 s
+	 * any pod asked for waits) */
+	labelled_node("w0", "a", FB_COND_TRUE, T0 - 86400 * S, "web");
+	mpod("covered", "w0", false);
+	mark = log_mark();
+	tick(T0 + 62 * S);
+	tick(T0 + 72 * S);
+	KT_EQ_INT(count_since(mark, FB_ACT_COVER, "covered"), 1);
+	teardown();
+}
+
+KT_TEST(a_shortened_pod_gets_its_whole_times_back_once_its_node_is_up)
+{
+	/* managed mode, the pod given back on n0 while it was down (dry run then): its spec has
+	 * the seconds left, its 300 kept aside; Kubernetes evicts it, firebreak never covers it
+	 * while n0 is down, and gives it the 300 back once n0 is up */
+	for (int managed = 0; managed < 2; managed++) {
+		setup_managed(managed, 10, false);
+		node("n0", "a", FB_COND_UNKNOWN, T0 - 100 * S);
+		pod_with("p", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+		                                 .k8s_evicts = true, .shortened = true });
+		tick(T0);
+		tick(T0 + 30 * S);
+		KT_EQ_INT(count_all(FB_ACT_COVER, NULL) + count_all(FB_ACT_UNCOVER, NULL), 0);
+		KT_EQ_INT(stats().pods_uncovered, 0); /* not covered on purpose */
+		node("n0", "a", FB_COND_TRUE, T0 + 40 * S);
+		size_t mark = log_mark();
+		tick(T0 + 40 * S);
+		const fb_action *a = NULL;
+		for (size_t i = mark; (a = logged(i)) != NULL; i++)
+			if (a->kind == FB_ACT_UNCOVER)
+				break;
+		KT_CHECK(a && a->lengthen && strcmp(a->name, "p") == 0);
+		KT_CHECK(a && a->left_not_ready_s == -1 && a->left_unreachable_s == -1);
+		KT_EQ_INT(stats().pods_to_restore, 1);
+		/* done: in managed mode then covered like any other */
+		pod_with("p", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+		                                 .k8s_evicts = true });
+		mark = log_mark();
+		tick(T0 + 51 * S);
+		KT_EQ_INT(count_since(mark, FB_ACT_COVER, "p"), managed);
+		KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, "p"), 0);
+		teardown();
+	}
 }
 
 KT_TEST(a_pod_given_back_on_a_failed_node_gets_the_seconds_left)
@@ -1301,6 +1365,8 @@ int main(void)
 	KT_RUN(restore_goes_at_the_set_rate_and_backs_off);
 	KT_RUN(dry_run_gives_covered_pods_back_and_counts);
 	KT_RUN(a_dry_run_budget_s_nodes_are_handed_back);
+	KT_RUN(a_node_relabelled_into_a_dry_run_budget_hands_its_pods_back);
+	KT_RUN(a_shortened_pod_gets_its_whole_times_back_once_its_node_is_up);
 	KT_RUN(a_pod_given_back_on_a_failed_node_gets_the_seconds_left);
 	KT_RUN(self_managed_actions_do_not_depend_on_the_managed_fields);
 	KT_RUN(random_histories_keep_the_rules);

@@ -133,10 +133,41 @@ static fb_pod_proj *managed_pod(const char *tols, const char *ann, const fb_pod_
 #define DEFAULTS "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"
 #define COVERED "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"},{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\"}]"
 
+KT_TEST(pod_projection_reads_the_whole_times_of_a_shortened_pod)
+{
+	/* given back on a failed node: 12 s left of not-ready's 300 in the spec, the 300 kept */
+	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	const char *spec = "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\","
+	                   "\"effect\":\"NoExecute\",\"tolerationSeconds\":12}]";
+	char buf[1024];
+	snprintf(buf, sizeof(buf),
+	         "{\"metadata\":{\"name\":\"p\",\"uid\":\"u\",\"resourceVersion\":\"4\","
+	         "\"annotations\":{\"" FB_ANNOTATION_TOLERATIONS_FULL "\":\"%s\"}},"
+	         "\"spec\":{\"tolerations\":%s}}", "not-ready=300", spec);
+	cJSON *obj = cJSON_Parse(buf);
+	fb_pod_proj *p = fb_project_pod(obj, (void *)&managed);
+	KT_CHECK(p && p->shortened && p->full.not_ready_s == 300);
+	/* evicted at failedSince + 300, as Kubernetes now evicts it (its clock started at the
+	 * restore); the spec kept for the write that lengthens it */
+	KT_CHECK(p && p->tol_not_ready_s == 300 && p->tol_unreachable_s == FB_TOL_NONE);
+	KT_CHECK(p && p->k8s_evicts && !p->annotated && p->tolerations && p->resource_version);
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(obj);
+	/* an unreadable one is not a shortened pod: the spec decides */
+	snprintf(buf, sizeof(buf),
+	         "{\"metadata\":{\"name\":\"p\",\"uid\":\"u\",\"annotations\":{\""
+	         FB_ANNOTATION_TOLERATIONS_FULL "\":\"x=1\"}},\"spec\":{\"tolerations\":%s}}", spec);
+	obj = cJSON_Parse(buf);
+	p = fb_project_pod(obj, (void *)&managed);
+	KT_CHECK(p && !p->shortened && p->tol_not_ready_s == 12);
+	fb_pod_proj_free(p, NULL);
+	cJSON_Delete(obj);
+}
+
 KT_TEST(pod_projection_reads_the_managed_record)
 {
-	fb_pod_project_opts managed = { .managed = true };
-	fb_pod_project_opts off = { .managed = false };
+	fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	fb_pod_project_opts off = { .managed = false, .default_s = 300 };
 	/* covered: forever in the spec, the record gives the seconds; nothing kept */
 	fb_pod_proj *p = managed_pod(COVERED, "not-ready=60,unreachable=900", &managed);
 	KT_CHECK(p && p->annotated && !p->k8s_evicts && !p->record_malformed);
@@ -175,11 +206,12 @@ KT_TEST(pod_projection_reads_the_managed_record)
 	p = managed_pod(COVERED, "unreachable=30", &managed);
 	KT_CHECK(p && p->tol_not_ready_s == FB_TOL_FOREVER && p->tol_unreachable_s == 30);
 	fb_pod_proj_free(p, NULL);
-	/* a malformed record records nothing: the spec's forever, as the webhook reads it */
-	p = managed_pod(COVERED, "not-ready=soon", &managed);
-	KT_CHECK(p && p->annotated && p->record_malformed && !p->k8s_evicts);
-	KT_CHECK(p && p->tol_not_ready_s == FB_TOL_FOREVER && p->tol_unreachable_s == FB_TOL_FOREVER);
-	KT_CHECK(p && !fb_tol_record_any(&p->record));
+	/* a malformed record (damaged since the webhook saw the pod): both keys at the default,
+	 * so that a covered pod is still evicted, and given back, rather than tolerating forever */
+	fb_pod_project_opts d120 = { .managed = true, .default_s = 120 };
+	p = managed_pod(COVERED, "not-ready=soon", &d120);
+	KT_CHECK(p && p->annotated && p->record_malformed);
+	KT_CHECK(p && p->tol_not_ready_s == 120 && p->tol_unreachable_s == 120);
 	fb_pod_proj_free(p, NULL);
 	/* no tolerations at all: kept as "[]" in managed mode (Kubernetes evicts it at once) */
 	p = managed_pod("null", NULL, &managed);
@@ -193,8 +225,10 @@ KT_TEST(pod_projection_reads_the_managed_record)
 
 KT_TEST(pod_projection_with_each_option)
 {
-	static const fb_pod_project_opts managed = { .managed = true };
-	static const fb_pod_project_opts off = { .managed = false };
+	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
+	static const fb_pod_project_opts off = { .managed = false, .default_s = 300 };
+	static const fb_pod_project_opts managed_90 = { .managed = true, .default_s = 90 };
+	static const fb_pod_project_opts off_90 = { .managed = false, .default_s = 90 };
 	static const struct {
 		const char *tols, *ann;         /* ann NULL: no annotation */
 		const fb_pod_project_opts *o;   /* NULL: the defaults */
@@ -224,16 +258,15 @@ KT_TEST(pod_projection_with_each_option)
 		{ "[{\"operator\":\"Exists\"}]", NULL, &off, FB_TOL_FOREVER, FB_TOL_FOREVER, false,
 		  false, false, false },
 		{ "[]", NULL, &managed, FB_TOL_NONE, FB_TOL_NONE, true, false, false, true },
-		/* a record of no use (not ours, or damaged) records nothing: the spec decides, as
-		 * the webhook reads it; kept with the mode off, so that the restore removes it */
-		{ COVERED, "not-ready=soon", NULL, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true,
-		  false },
-		{ COVERED, "not-ready=soon", &managed, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true,
-		  false },
-		{ COVERED, "", &off, FB_TOL_FOREVER, FB_TOL_FOREVER, false, true, true, true },
-		{ COVERED, "unreachable=5,unreachable=6", &managed, FB_TOL_FOREVER, FB_TOL_FOREVER,
+		/* a record of no use (not ours, or damaged): the default for both keys of a pod that
+		 * tolerates them forever (FB_DEFAULT_TOLERATION_S without options), and reported */
+		{ COVERED, "not-ready=soon", NULL, FB_DEFAULT_TOLERATION_S, FB_DEFAULT_TOLERATION_S,
 		  false, true, true, false },
-		{ DEFAULTS, "garbage", &managed, 300, 300, true, true, true, true },
+		{ COVERED, "not-ready=soon", &managed_90, 90, 90, false, true, true, false },
+		{ COVERED, "", &off_90, 90, 90, false, true, true, true },
+		{ COVERED, "unreachable=5,unreachable=6", &managed_90, 90, 90, false, true, true, false },
+		/* ... but not over the spec's own seconds */
+		{ DEFAULTS, "garbage", &managed_90, 300, 300, true, true, true, true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int failed_before = kt_failed_checks_;
@@ -274,7 +307,7 @@ KT_TEST(pod_projection_with_each_option)
 
 KT_TEST(pod_projection_keeping_tolerations_survives_allocation_failure)
 {
-	static const fb_pod_project_opts managed = { .managed = true };
+	static const fb_pod_project_opts managed = { .managed = true, .default_s = 300 };
 	cJSON *obj = cJSON_Parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\","
 	                         "\"resourceVersion\":\"42\"},\"spec\":{\"tolerations\":" DEFAULTS "}}");
 	int ok_at = -1;
@@ -541,6 +574,7 @@ int main(void)
 	KT_RUN(toleration_matching_follows_tolerates_taint);
 	KT_RUN(node_projection_keeps_zone_labels_and_ready);
 	KT_RUN(pod_projection_sees_owner_daemonset_mirror_and_arrival);
+	KT_RUN(pod_projection_reads_the_whole_times_of_a_shortened_pod);
 	KT_RUN(pod_projection_reads_the_managed_record);
 	KT_RUN(pod_projection_with_each_option);
 	KT_RUN(pod_projection_keeping_tolerations_survives_allocation_failure);

@@ -753,6 +753,28 @@ static kc_err pod_patch(const char *tolerations, const char *rv, const fb_tol_re
 	return err;
 }
 
+/* A pod of resourceVersion rv with tolerations tols (JSON text, NULL: none) and the record
+ * ann (NULL: none), the restore's JSON Patch applied to it as the API server does; NULL when an
+ * op fails. */
+static cJSON *restored_pod(const char *tols, const char *rv, const char *ann, const cJSON *ops)
+{
+	cJSON *pod = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(pod, "metadata");
+	cJSON_AddStringToObject(meta, "resourceVersion", rv);
+	cJSON *anns = cJSON_AddObjectToObject(meta, "annotations");
+	cJSON_AddStringToObject(anns, "other", "kept");
+	if (ann)
+		cJSON_AddStringToObject(anns, ANN, ann);
+	cJSON *spec = cJSON_AddObjectToObject(pod, "spec");
+	if (tols)
+		cJSON_AddItemToObject(spec, "tolerations", cJSON_Parse(tols));
+	if (!json_patch_apply(pod, ops)) {
+		cJSON_Delete(pod);
+		return NULL;
+	}
+	return pod;
+}
+
 KT_TEST(pod_patch_covers_and_restores)
 {
 	char *defaults = Q(DEFAULTS);
@@ -771,19 +793,26 @@ KT_TEST(pod_patch_covers_and_restores)
 	KT_EQ_INT(cJSON_GetArraySize(path(patch, "metadata", NULL)), 2);
 	KT_EQ_INT(cJSON_GetArraySize(path(patch, "spec", NULL)), 1);
 
-	/* and back: the annotation removed, the seconds restored */
+	/* and back (a JSON Patch): the annotation removed, the seconds restored, the precondition
+	 * tested, nothing else written */
 	char *covered = cJSON_PrintUnformatted(path(patch, "spec", "tolerations"));
 	cJSON_Delete(patch);
 	fb_tol_record rec;
 	KT_EQ_INT(fb_tol_record_parse("not-ready=300,unreachable=300", &rec), 0);
 	KT_EQ_INT(pod_patch(covered, "4712", &rec, false, 300, &patch), KC_OK);
-	KT_CHECK(patch != NULL);
-	KT_EQ_STR(cJSON_GetStringValue(path(patch, "metadata", "resourceVersion")), "4712");
-	KT_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(path(patch, "metadata", "annotations"),
-	                                                        ANN)));
+	KT_CHECK(cJSON_IsArray(patch));
+	KT_EQ_INT(cJSON_GetArraySize(patch), 4);
+	cJSON *pod = restored_pod(covered, "4712", "not-ready=300,unreachable=300", patch);
+	KT_CHECK(pod != NULL);
 	want = J(DEFAULTS);
-	KT_CHECK(same(path(patch, "spec", "tolerations"), want));
+	KT_CHECK(same(path(pod, "spec", "tolerations"), want));
 	cJSON_Delete(want);
+	KT_CHECK(cJSON_GetObjectItemCaseSensitive(path(pod, "metadata", "annotations"), ANN) == NULL);
+	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	                  path(pod, "metadata", "annotations"), "other")), "kept");
+	cJSON_Delete(pod);
+	/* a pod changed since: the test fails, nothing is written (the API server answers 422) */
+	KT_CHECK(restored_pod(covered, "4799", "not-ready=300,unreachable=300", patch) == NULL);
 	cJSON_Delete(patch);
 
 	/* covered again by the webhook's reinvocation: nothing to patch */
@@ -791,10 +820,22 @@ KT_TEST(pod_patch_covers_and_restores)
 	KT_CHECK(patch == NULL);
 	/* restored with nothing to change: only the annotation goes */
 	KT_EQ_INT(pod_patch(defaults, "4714", &rec, false, 300, &patch), KC_OK);
-	KT_CHECK(patch != NULL);
-	KT_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(path(patch, "metadata", "annotations"),
-	                                                        ANN)));
-	KT_CHECK(path(patch, "spec", NULL) == NULL);
+	KT_EQ_INT(cJSON_GetArraySize(patch), 2); /* test, remove */
+	pod = restored_pod(defaults, "4714", "not-ready=300,unreachable=300", patch);
+	KT_CHECK(pod && !cJSON_GetObjectItemCaseSensitive(path(pod, "metadata", "annotations"), ANN));
+	want = J(DEFAULTS);
+	KT_CHECK(pod && same(path(pod, "spec", "tolerations"), want));
+	cJSON_Delete(want);
+	cJSON_Delete(pod);
+	cJSON_Delete(patch);
+	/* a pod with no tolerations at all (someone's record): a list made, then filled */
+	KT_EQ_INT(pod_patch(NULL, "4715", &(fb_tol_record){ 10, 20 }, false, 300, &patch), KC_OK);
+	pod = restored_pod(NULL, "4715", "not-ready=10,unreachable=20", patch);
+	want = J("[{" NR "," EX "," NOEX ",'tolerationSeconds':10},{" UR "," EX "," NOEX
+	         ",'tolerationSeconds':20}]");
+	KT_CHECK(pod && same(path(pod, "spec", "tolerations"), want));
+	cJSON_Delete(want);
+	cJSON_Delete(pod);
 	cJSON_Delete(patch);
 	kc_free(covered);
 
@@ -819,6 +860,68 @@ KT_TEST(pod_patch_covers_and_restores)
 	cJSON_Delete(patch);
 	free(half);
 	free(defaults);
+}
+
+KT_TEST(a_shortened_restore_keeps_the_whole_times_and_they_come_back)
+{
+	/* given back on a failed node: not-ready's 300 shortened to 12 (unreachable whole) */
+	const char *covered = "[{" NR "," EX "," NOEX "},{" UR "," EX "," NOEX "}]";
+	char *text = Q(covered);
+	cJSON *patch = NULL;
+	fb_tol_record left = { 12, 300 }, full = { 300, 300 };
+	KT_EQ_INT(fb_tolerations_restore_patch(text, "5", &left, &full, &patch), KC_OK);
+	cJSON *pod = patch ? restored_pod(text, "5", "not-ready=300,unreachable=300", patch) : NULL;
+	KT_CHECK(pod != NULL);
+	const cJSON *anns = path(pod, "metadata", "annotations");
+	KT_CHECK(cJSON_GetObjectItemCaseSensitive(anns, ANN) == NULL);
+	KT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, FB_ANNOTATION_TOLERATIONS_FULL)),
+	          "not-ready=300");
+	const cJSON *t = path(pod, "spec", "tolerations");
+	KT_EQ_INT(fb_toleration_s(t, FB_TAINT_NOT_READY), 12);
+	KT_EQ_INT(fb_toleration_s(t, FB_TAINT_UNREACHABLE), 300);
+	cJSON_Delete(patch);
+	/* nothing shortened: nothing kept aside */
+	KT_EQ_INT(fb_tolerations_restore_patch(text, "5", &full, &full, &patch), KC_OK);
+	char *printed = cJSON_PrintUnformatted(patch);
+	KT_CHECK(printed && !strstr(printed, "seconds-full"));
+	free(printed);
+	cJSON_Delete(patch);
+
+	/* the node up again: the whole times back, the annotation gone; nothing else written */
+	char *now_text = cJSON_PrintUnformatted(t);
+	fb_tol_record kept;
+	KT_EQ_INT(fb_tol_record_parse("not-ready=300", &kept), 0);
+	KT_EQ_INT(fb_tolerations_lengthen_patch(now_text, "6", &kept, &patch), KC_OK);
+	KT_EQ_INT(cJSON_GetArraySize(patch), 3); /* test, one add, remove */
+	cJSON *after = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(after, "metadata");
+	cJSON_AddStringToObject(meta, "resourceVersion", "6");
+	cJSON_AddItemToObject(meta, "annotations", cJSON_Duplicate(anns, true));
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(after, "spec"), "tolerations",
+	                      cJSON_Parse(now_text));
+	KT_CHECK(json_patch_apply(after, patch));
+	cJSON *want = J(DEFAULTS);
+	KT_CHECK(same(path(after, "spec", "tolerations"), want));
+	KT_CHECK(!cJSON_GetObjectItemCaseSensitive(path(after, "metadata", "annotations"),
+	                                           FB_ANNOTATION_TOLERATIONS_FULL));
+	cJSON_Delete(want);
+	cJSON_Delete(after);
+	cJSON_Delete(patch);
+	/* changed since (someone set 20 000 s, or tolerates forever now): the spec decides */
+	char *longer = Q("[{" NR "," EX "," NOEX ",'tolerationSeconds':20000}]");
+	KT_EQ_INT(fb_tolerations_lengthen_patch(longer, "7", &kept, &patch), KC_OK);
+	KT_EQ_INT(cJSON_GetArraySize(patch), 2); /* test, remove */
+	cJSON_Delete(patch);
+	char *forever = Q("[{" NR "," EX "," NOEX "}]");
+	KT_EQ_INT(fb_tolerations_lengthen_patch(forever, "7", &kept, &patch), KC_OK);
+	KT_EQ_INT(cJSON_GetArraySize(patch), 2);
+	cJSON_Delete(patch);
+	KT_EQ_INT(fb_tolerations_lengthen_patch("{}", "7", &kept, &patch), KC_ERR_PARSE);
+	KT_CHECK(patch == NULL);
+	free(forever);
+	free(longer);
+	kc_free(now_text);
+	cJSON_Delete(pod);
+	free(text);
 }
 
 KT_TEST(pod_patch_refuses_what_is_not_a_list)
@@ -851,9 +954,9 @@ KT_TEST(numbers_are_written_back_as_the_integers_they_are)
 		{ "[{" NR "," EX "," NOEX ",'tolerationSeconds':999999999999},{'key':'gpu'," EX
 		  ",'effect':'NoExecute','tolerationSeconds':-9007199254740991}]",
 		  true, { "not-ready=999999999999", "\"tolerationSeconds\":-9007199254740991" } },
-		/* FB_TOLERATION_S_MAX given back whole */
+		/* FB_TOLERATION_S_MAX given back whole; the other toleration is not written at all */
 		{ "[{" NR "," EX "," NOEX "},{'key':'gpu'," EX ",'effect':'NoExecute','tolerationSeconds':5e15}]",
-		  false, { "\"tolerationSeconds\":1000000000000}", "\"tolerationSeconds\":5000000000000000" } },
+		  false, { "\"value\":1000000000000}" } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char *tols = Q(cases[i].tols);
@@ -929,12 +1032,26 @@ KT_TEST(a_list_with_a_number_not_exact_is_left_as_it_is)
 		KT_EQ_INT(fb_tolerations_restore(t, &rec, &out), KC_ERR_TOOBIG);
 		KT_CHECK(out == NULL);
 		char *text = Q(lists[i]);
-		for (int cover = 0; cover < 2; cover++) {
-			out = (cJSON *)1;
-			KT_EQ_INT(fb_tolerations_pod_patch(text, "1", &rec, cover, 300, &out),
-			          KC_ERR_TOOBIG);
-			KT_CHECK(out == NULL);
+		out = (cJSON *)1;
+		KT_EQ_INT(fb_tolerations_pod_patch(text, "1", &rec, true, 300, &out), KC_ERR_TOOBIG);
+		KT_CHECK(out == NULL);
+		/* the restore writes only what changes: it never refuses (uninstalling must not get
+		 * stuck), and the numbers it cannot carry are not in it */
+		out = NULL;
+		KT_EQ_INT(fb_tolerations_pod_patch(text, "1", &rec, false, 300, &out), KC_OK);
+		char *printed = out ? cJSON_PrintUnformatted(out) : NULL;
+		KT_CHECK(printed && json_integer_literals_only(printed));
+		cJSON *pod = out ? restored_pod(text, "1", "not-ready=60,unreachable=60", out) : NULL;
+		KT_CHECK(pod != NULL);
+		if (pod) {
+			/* not-ready back to its 60 where it was forever, else as it was */
+			int64_t before = fb_toleration_s(t, FB_TAINT_NOT_READY);
+			KT_EQ_INT(fb_toleration_s(path(pod, "spec", "tolerations"), FB_TAINT_NOT_READY),
+			          before == FB_TOL_FOREVER || before == FB_TOL_NONE ? 60 : before);
 		}
+		cJSON_Delete(pod);
+		free(printed);
+		cJSON_Delete(out);
 		free(text);
 		cJSON_Delete(t);
 	}
@@ -998,6 +1115,17 @@ static kc_err op_patch_restore(const void *arg, cJSON **out)
 	return fb_tolerations_pod_patch(arg, "42", &(fb_tol_record){ 60, 90 }, false, 300, out);
 }
 
+static kc_err op_restore_shortened(const void *arg, cJSON **out)
+{
+	return fb_tolerations_restore_patch(arg, "42", &(fb_tol_record){ 6, 9 },
+	                                    &(fb_tol_record){ 60, 90 }, out);
+}
+
+static kc_err op_lengthen(const void *arg, cJSON **out)
+{
+	return fb_tolerations_lengthen_patch(arg, "42", &(fb_tol_record){ 600, 900 }, out);
+}
+
 KT_TEST(every_allocation_failure_is_reported_and_frees_everything)
 {
 	const char *lists[] = {
@@ -1014,6 +1142,8 @@ KT_TEST(every_allocation_failure_is_reported_and_frees_everything)
 		/* cJSON cannot tell a failed allocation from bad input while parsing */
 		every_failure(op_patch_cover, text, true);
 		every_failure(op_patch_restore, text, true);
+		every_failure(op_restore_shortened, text, true);
+		every_failure(op_lengthen, text, true);
 		free(text);
 		cJSON_Delete(t);
 	}
@@ -1035,6 +1165,7 @@ int main(void)
 	KT_RUN(restore_after_cover_gives_every_taint_its_time_back);
 	KT_RUN(restore_gives_the_recorded_seconds_back);
 	KT_RUN(pod_patch_covers_and_restores);
+	KT_RUN(a_shortened_restore_keeps_the_whole_times_and_they_come_back);
 	KT_RUN(pod_patch_refuses_what_is_not_a_list);
 	KT_RUN(numbers_are_written_back_as_the_integers_they_are);
 	KT_RUN(a_list_with_a_number_not_exact_is_left_as_it_is);

@@ -9,7 +9,9 @@
 #  3. node-3 (dry-run budget) and node-1 (none) fail: node-3's pods are deleted by the
 #     taint-eviction controller at its 10 s, node-1's evicted by firebreak, none by Kubernetes.
 #  4. firebreak restarted with --managed --dry-run: every pod gets its seconds back, none is
-#     covered again, and a pod created now is left as the API server made it.
+#     covered again, and a pod created now is left as the API server made it. node-5, failed
+#     meanwhile, has its pods given back with the seconds left of their 10 (the whole 10 kept
+#     aside), which they get back once node-5 is up again.
 SCENARIO_MODE=managed
 SCENARIO_NODES=6
 SCENARIO_DESCRIPTION="managed dry run (global, or a budget's nodes): covered pods get their seconds back"
@@ -52,8 +54,29 @@ YAML
 
   step "4. firebreak --managed --dry-run: every pod gets its seconds back"
   stop_proc fb-managed
+  # node-5 fails while its pods are covered and no firebreak runs: given back in dry run,
+  # they get the seconds left of their 10 (Kubernetes' clock starts at the update), the
+  # whole 10 s kept aside, and back once node-5 is up again
+  fail_node node-5
+  e2ectl wait-for node node-5 --jsonpath '{.status.conditions[?(@.type=="Ready")].status}' \
+    --equals Unknown --timeout 30s
+  local pod5
+  pod5="$(e2ectl get pods -o 'jsonpath={range .items[?(@.spec.nodeName=="node-5")]}{.metadata.name}{"\n"}{end}' | head -1)"
+  [[ -n "${pod5}" ]] || { echo "no pod on node-5" >&2; return 1; }
+  sleep 3 # so that seconds are gone (the seconds left are rounded up)
   t0=${SECONDS}
   start_firebreak fb-dry 18080 --webhook 19443 --managed --dry-run --leader-elect=false
+  e2ectl wait-for pod "${pod5}" --jsonpath '{.metadata.annotations.firebreak\.dev/toleration-seconds-full}' \
+    --equals 'not-ready=10,unreachable=10' --timeout 10s
+  local left
+  left="$(e2ectl get pod "${pod5}" -o 'jsonpath={.spec.tolerations[?(@.key=="node.kubernetes.io/unreachable")].tolerationSeconds}')"
+  summary shortened "${pod5} on failed node-5 given back with ${left} s left of its 10, the 10 kept aside"
+  ((left < 10)) || { echo "${pod5} got ${left} s, not the seconds left" >&2; return 1; }
+  revive_node node-5
+  e2ectl wait-for pod "${pod5}" --jsonpath '{.metadata.annotations.firebreak\.dev/toleration-seconds-full}' \
+    --equals '' --timeout 20s
+  e2ectl expect-restored --node node-5 --seconds 10 --count 1 --timeout 5s
+  summary lengthened "node-5 up again: its pods back to their whole 10 s"
   e2ectl expect-restored --seconds 10 --count 8 --timeout 30s
   summary dry_run_given_back "every pod back to 10 s within $((SECONDS - t0)) s of the start in dry run"
   grep -q 'managed mode in dry run' "${LOG_DIR}/fb-dry.log"

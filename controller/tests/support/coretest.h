@@ -93,6 +93,7 @@ typedef struct pod_spec {
 	const char *ns;                 /* NULL: default */
 	bool k8s_evicts;                /* its spec still lets Kubernetes evict it */
 	bool annotated;                 /* carries firebreak's record */
+	bool shortened;                 /* given back with the seconds left, whole times aside */
 	bool mirror, terminal, gate_exempt;
 } pod_spec;
 
