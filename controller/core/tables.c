@@ -157,6 +157,19 @@ static bool cond_failed(fb_cond c)
 	return c == FB_COND_FALSE || c == FB_COND_UNKNOWN;
 }
 
+/* Whether a change of n (failed, recovered, relabelled) is the managed pass's business: in
+ * managed mode, or for a pod on it carrying a record or shortened (managed.c). Self-managed
+ * clusters without either pay nothing for it. */
+static bool managed_node_changed(fb_core *c, const core_node *n)
+{
+	bool matters = c->cfg.managed;
+	for (size_t i = 0; i < n->npods && !matters; i++)
+		matters = n->pods[i]->annotated || n->pods[i]->shortened;
+	if (matters)
+		c->managed_dirty = true;
+	return matters;
+}
+
 int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 {
 	core_node *n = node_get_or_add(c, obs->name);
@@ -182,7 +195,7 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		return -1;
 	}
 	if (!fb_labels_equal(&n->labels, &labels))
-		c->managed_dirty = true; /* a budget in dry run may select it now, or no more */
+		managed_node_changed(c, n); /* a budget in dry run may select it now, or no more */
 	fb_labels_release(&n->labels);
 	n->labels = labels;
 	n->known = true;
@@ -204,10 +217,10 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		n->deferred = FB_ADMIT;
 		n->deferred_by[0] = '\0';
 		n->failure_recorded = false;
-		c->managed_dirty = true; /* its pods first, if any are to be covered or given back */
+		managed_node_changed(c, n); /* its pods first, if any are to be covered or given back */
 	} else if (!cond_failed(n->ready)) {
 		if (n->failed)
-			c->managed_dirty = true; /* shortened pods get their whole times back */
+			managed_node_changed(c, n); /* shortened pods get their whole times back */
 		n->failed = false;
 		n->memory_pressure_seen = obs->memory_pressure;
 	}
