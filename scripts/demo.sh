@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# firebreak's demo, on a fresh Debian machine (Go at /usr/local/go):
+# firebreak's demo, on a fresh Debian machine (Go: the machine's if new enough, else fetched):
 #   1. installs what is missing (scripts/install-deps.sh, FB_NEED_GO=1);
 #   2. builds firebreak (build/release) and the e2e control plane (e2e/bin: etcd,
 #      kube-apiserver, kube-controller-manager, kube-scheduler v1.37.1, fakelet, e2ectl);
@@ -25,7 +25,8 @@ if [ "${FB_DEMO_SKIP_DEPS:-0}" != 1 ]; then
   step "dependencies (scripts/install-deps.sh)"
   FB_NEED_GO=1 scripts/install-deps.sh
 fi
-export PATH="${PATH}:/usr/local/go/bin"
+PATH="$(dirname "$(scripts/go-toolchain.sh)"):${PATH}"
+export PATH
 
 step "build firebreak (C, build/release)"
 cmake -S . -B build/release -G Ninja -DFB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever firebreak's build, tests and local cluster need and is
 # missing, from Debian's packages. Idempotent: a machine that has everything
-# makes no change. Go (for the e2e control plane) is expected at
-# /usr/local/go or on PATH; it is checked, not installed, because Debian's
+# makes no change. With FB_NEED_GO=1, Go too (for the e2e control plane):
+# the machine's if it is new enough (on PATH or /usr/local/go), else the
+# toolchain from the Go module proxy (scripts/go-toolchain.sh); Debian's
 # golang is older than Kubernetes needs.
 set -euo pipefail
 
@@ -27,11 +28,10 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Go (the e2e control plane, helm, promtool): the machine's when new enough, else fetched from
+# the Go module proxy and checksum-verified (scripts/go-toolchain.sh, which callers ask for the
+# path: scripts/test.sh, scripts/demo.sh)
 if [ "${FB_NEED_GO:-0}" = 1 ]; then
-  export PATH="$PATH:/usr/local/go/bin"
-  if ! command -v go >/dev/null; then
-    echo "install-deps: Go is required for the e2e control plane (expected /usr/local/go)" >&2
-    exit 1
-  fi
+  "$(dirname "$0")/go-toolchain.sh" >/dev/null
 fi
 exit 0

@@ -5,17 +5,20 @@
 #   3. the unit tests under valgrind (no leaks, no errors);
 #   4. a short libFuzzer run of every fuzz target over its seed corpus;
 #   5. the Helm chart, its RBAC against the API calls in the code, the image's
-#      library coverage, the Grafana dashboard and the Prometheus alerts;
+#      library coverage, the Grafana dashboard and the Prometheus alerts, the
+#      set-up's fetch of a Go toolchain on a machine without one, and the set-up on
+#      a bare Debian 12 root (scripts/check-fresh-debian.sh; FB_SKIP_FRESH=1 skips);
 #   6. the end-to-end scenarios on a real control plane (e2e/), unless
 #      FB_SKIP_E2E=1.
 # Usage: scripts/test.sh            (all)
 #        FB_SKIP_E2E=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
 t_start=$SECONDS
 
 FB_NEED_GO=1 scripts/install-deps.sh
+PATH="$(dirname "$(scripts/go-toolchain.sh)"):$PATH"
+export PATH
 jobs=$(nproc)
 fuzz_seconds=${FB_FUZZ_SECONDS:-20}
 
@@ -71,6 +74,14 @@ done
 step "Helm chart, RBAC against the code, image library coverage, dashboards and alerts"
 scripts/check-chart.sh
 deploy/check-image.sh
+
+step "the set-up's Go toolchain: fetched with no Go on the machine, checksum-verified"
+scripts/go-toolchain.sh --self-test
+
+if [ "${FB_SKIP_FRESH:-0}" != 1 ]; then
+  step "the README's set-up on a bare Debian 12 (debootstrap): install-deps, Go, build, unit tests"
+  scripts/check-fresh-debian.sh
+fi
 
 if [ "${FB_SKIP_E2E:-0}" != 1 ] && [ -x e2e/run.sh ]; then
   step "end-to-end scenarios on a real control plane"
