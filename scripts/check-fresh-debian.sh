@@ -63,7 +63,7 @@ FB_NEED_GO=1 scripts/install-deps.sh
 go=$(scripts/go-toolchain.sh)
 echo "go: $go: $(GOTOOLCHAIN=local "$go" version)"
 cmake -S . -B build/release -G Ninja -DFB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build/release >/dev/null
+ninja -C build/release >/tmp/ninja.log 2>&1 || { grep -m5 -E "error|cannot find" /tmp/ninja.log; exit 1; }
 ctest --test-dir build/release --output-on-failure -j "$(nproc)" -L unit | tail -3
 '
 echo "check-fresh-debian: passed in $((SECONDS - t0)) s (bare Debian 12: install-deps, Go fetched, build, unit tests)"
