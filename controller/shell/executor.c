@@ -688,10 +688,13 @@ static bool read_pod(fb_controller *c, const fb_action *a, pod_copy *pc)
 
 /*
  * Managed mode: cover a pod (its failure tolerations' seconds removed and
- * recorded), or, with the mode off, give it its seconds back
+ * recorded), or, with the mode off, in dry run or on uninstall, give it its
+ * seconds back (on a failed node the seconds left, the whole times kept
+ * aside), or write a shortened pod's whole times back once its node is up
  * (tolerations.h). Written from the informer's copy of the pod with its
- * resourceVersion as precondition: a pod changed since gets 409 and is asked
- * for again by the core once the informer has the new version.
+ * resourceVersion as precondition: a pod changed since is refused (409 for the
+ * cover's merge patch, 422 for the JSON Patch's failed test) and asked for
+ * again by the core after its backoff, once the informer has the new version.
  */
 static void do_cover(fb_controller *c, const fb_action *a)
 {
