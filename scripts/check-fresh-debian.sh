@@ -20,6 +20,7 @@ if ! command -v debootstrap >/dev/null; then
 fi
 keep=${FB_FRESH_ROOT:-}
 target=${keep:-$(mktemp -d /tmp/fb-fresh.XXXXXX)}
+chmod 755 "$target"
 mounts=()
 cleanup() {
   local m i
@@ -29,7 +30,9 @@ cleanup() {
   done
   [ -n "$keep" ] || rm -rf --one-file-system "$target"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 t0=$SECONDS
 
 echo "check-fresh-debian: debootstrap bookworm (minbase) into $target"
@@ -50,7 +53,8 @@ find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} \
 echo "check-fresh-debian: the repository, as committed plus the working tree's changes"
 mkdir -p "$target/src"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-  tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$target/src"
+  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  tar --null -T - -cf -) | tar -xf - -C "$target/src"
 
 # sudo is not in a minimal root: install-deps runs as root and needs none
 # shellcheck disable=SC2016 # the script expands inside the root, not here

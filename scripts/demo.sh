@@ -25,8 +25,8 @@ if [ "${FB_DEMO_SKIP_DEPS:-0}" != 1 ]; then
   step "dependencies (scripts/install-deps.sh)"
   FB_NEED_GO=1 scripts/install-deps.sh
 fi
-PATH="$(dirname "$(scripts/go-toolchain.sh)"):${PATH}"
-export PATH
+go=$(scripts/go-toolchain.sh)
+export PATH="${go%/*}:${PATH}"
 
 step "build firebreak (C, build/release)"
 cmake -S . -B build/release -G Ninja -DFB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

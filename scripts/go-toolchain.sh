@@ -75,6 +75,7 @@ fetch() {
   url=$proxy/$mod/@v/$ver.zip
   mkdir -p "$dir"
   tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT # also when die exits the script
   echo "go-toolchain: fetching go$version from $url" >&2
   curl -fsSL --retry 3 -o "$tmp/t.zip" "$url" || { rm -rf "$tmp"; die "cannot fetch $url"; }
   verify "$tmp/t.zip" "$mod@$ver" || { rm -rf "$tmp"; exit 1; }
@@ -105,7 +106,7 @@ PY
 self_test() {
   local scratch go
   scratch=$(mktemp -d)
-  trap 'rm -rf "$scratch"' RETURN
+  trap 'rm -rf "$scratch"' EXIT
   # no go anywhere: PATH with the basics only, /usr/local/go not consulted
   go=$(PATH=/usr/bin:/bin FB_GO_DIR="$scratch" FB_GO_NO_LOCAL=1 FB_GO_KEEP_ZIP=1 "$0") ||
     die "self-test: no go fetched"

@@ -87,6 +87,7 @@ typedef struct core_pod {
 	int64_t cover_next_ms;     /* FB_ACT_COVER/UNCOVER not again before this */
 	int64_t cover_backoff_ms;
 	int64_t cover_first_ms;    /* first asked then (0: not yet) */
+	uint8_t cover_kind;        /* what it was asked for last (managed.c ASK_*; 0: nothing) */
 	int64_t uncovered_since_ms; /* first seen uncovered (0: covered) */
 	bool uncovered_reported;   /* the Event about it went out */
 	/* verdict.c */

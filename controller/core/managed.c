@@ -53,6 +53,8 @@
 #define COVER_RETRY_MS (10 * 1000)
 #define COVER_RETRY_MAX_MS (5 * 60 * 1000)
 #define REPORTS_PER_PASS 20
+/* what a pod is asked for (core_pod.cover_kind): the backoff holds back the same request only */
+enum { ASK_COVER = 1, ASK_UNCOVER, ASK_LENGTHEN };
 #define TOKENS_MAX_S 1.0 /* the bucket holds one second of the rate */
 
 /* Whether any budget is in dry run: managed_pass looks at each pod's budgets only then. */
@@ -147,6 +149,7 @@ static void ask(fb_core *c, core_pod *p, bool cover, bool lengthen, int64_t now_
 	if (!a)
 		return;
 	a->lengthen = lengthen;
+	p->cover_kind = cover ? ASK_COVER : lengthen ? ASK_LENGTHEN : ASK_UNCOVER;
 	a->obj = FB_OBJ_POD;
 	copy_str(a->ns, sizeof(a->ns), p->ns);
 	copy_str(a->name, sizeof(a->name), p->name);
@@ -218,6 +221,7 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			}
 			if (!cover && !uncover) {
 				p->cover_next_ms = p->cover_backoff_ms = p->cover_first_ms = 0;
+				p->cover_kind = 0;
 				continue;
 			}
 			if (cover) {
@@ -238,6 +242,11 @@ int64_t managed_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 			}
 			if (!write && !uncover)
 				continue;
+			/* another request than the one backed off (given back on a failed node, then
+			 * the node up): not held back by the first's backoff */
+			uint8_t kind = cover ? ASK_COVER : lengthen ? ASK_LENGTHEN : ASK_UNCOVER;
+			if (p->cover_kind && p->cover_kind != kind)
+				p->cover_next_ms = p->cover_backoff_ms = 0;
 			if (p->cover_next_ms > now_ms) {
 				next = p->cover_next_ms < next ? p->cover_next_ms : next;
 				continue;

@@ -341,7 +341,12 @@ static void on_failed(kc_err err, const kc_error_detail *d, int64_t retry_in_ms,
 	fb_watched *w = ud;
 	int64_t now = kc_now_mono_ms();
 	int64_t relog = ours(w->def->res) ? FAILURE_RELOG_OPTIONAL_MS : FAILURE_RELOG_MS;
-	bool say = err != w->logged_err || now - w->logged_mono_ms >= relog;
+	/* by reason, not error code (unreachable is three codes); a 410 Gone is the routine end
+	 * of a watch that relists, said at debug only */
+	bool routine = err == KC_ERR_GONE;
+	bool say = !routine && (fb__sync_failure_reason(err, w->def->res) !=
+	                                fb__sync_failure_reason(w->logged_err, w->def->res) ||
+	                        now - w->logged_mono_ms >= relog);
 	if (!say && !fb_log_enabled(FB_DEBUG)) {
 		w->unlogged++;
 		return;
@@ -356,7 +361,7 @@ static void on_failed(kc_err err, const kc_error_detail *d, int64_t retry_in_ms,
 		w->logged_err = err;
 		w->logged_mono_ms = now;
 		w->unlogged = 0;
-	} else {
+	} else if (!routine) {
 		w->unlogged++;
 	}
 }

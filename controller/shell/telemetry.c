@@ -131,8 +131,9 @@ void fb__watch_report(const fb_controller *c, fb_watch_seen seen[FB_NUM_INFORMER
 		const char *name = fb__informer_name((fb_informer_id)i);
 		kc_reflector_stats rs;
 		kc_informer_stats(inf, &rs);
+		/* each failure is said (rate-limited, with its reason) by informers.c on_failed */
 		if (rs.failures > seen[i].failures)
-			fb_log_api_error(FB_WARN, "list/watch failed; backing off, then resuming or relisting",
+			fb_log_api_error(FB_DEBUG, "list/watch failed; backing off, then resuming or relisting",
 			                 rs.last_err, rs.last_err_message, "resource=%s failures=%llu",
 			                 name, (unsigned long long)rs.failures);
 		if (rs.lists > seen[i].lists && seen[i].lists > 0)

@@ -287,7 +287,7 @@ static void load_locked(fb_webhookcerts *c, const secret_fields *f, int64_t now)
 		ok = fb_tls_pair_usable(crt->data, crt->len, key->data, key->len, now, why, sizeof(why));
 	if (!ok) {
 		/* not valid yet: the worker loads it again once it is (worker_main) */
-		int64_t later = valid_later(crt, now);
+		int64_t later = strstr(why, "not valid yet") ? valid_later(crt, now) : 0;
 		pthread_mutex_lock(&c->mu);
 		c->unusable_logged = true;
 		c->unusable_hash = h;

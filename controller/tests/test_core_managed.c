@@ -855,13 +855,12 @@ KT_TEST(a_node_relabelled_into_a_dry_run_budget_hands_its_pods_back)
 	size_t mark = log_mark();
 	tick(T0 + 61 * S);
 	KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, "covered"), 1);
-	/* and back out: covered again once the informer shows it given back (after the 10 s
-	 * any pod asked for waits) */
+	/* and back out: covered again once the informer shows it given back, at once (another
+	 * request than the give-back, which its backoff does not hold back) */
 	labelled_node("w0", "a", FB_COND_TRUE, T0 - 86400 * S, "web");
 	mpod("covered", "w0", false);
 	mark = log_mark();
 	tick(T0 + 62 * S);
-	tick(T0 + 72 * S);
 	KT_EQ_INT(count_since(mark, FB_ACT_COVER, "covered"), 1);
 	teardown();
 }
@@ -899,6 +898,35 @@ KT_TEST(a_shortened_pod_gets_its_whole_times_back_once_its_node_is_up)
 		KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, "p"), 0);
 		teardown();
 	}
+}
+
+KT_TEST(lengthening_is_not_held_back_by_the_give_back_s_backoff)
+{
+	/* dry run: a covered pod on failed n0 is given back (the seconds left) at T0; the informer
+	 * shows it shortened at T0+1 s; n0 is up at T0+2 s: its whole times are asked for at once,
+	 * not 10 s after the give-back (another request than the one backed off) */
+	setup_managed(true, 10, true);
+	node("n0", "a", FB_COND_UNKNOWN, T0 - 100 * S);
+	mpod("p", "n0", true);
+	tick(T0);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, "p"), 1);
+	pod_with("p", "n0", &(pod_spec){ .workload = WEB, .arrived_ms = ARRIVED, .tol_s = 300,
+	                                 .k8s_evicts = true, .shortened = true });
+	tick(T0 + 1 * S);
+	KT_EQ_INT(count_all(FB_ACT_UNCOVER, "p"), 1);
+	node("n0", "a", FB_COND_TRUE, T0 + 2 * S);
+	size_t mark = log_mark();
+	tick(T0 + 2 * S);
+	const fb_action *a = NULL;
+	for (size_t i = mark; (a = logged(i)) != NULL; i++)
+		if (a->kind == FB_ACT_UNCOVER)
+			break;
+	KT_CHECK(a && a->lengthen);
+	/* and that one backs off in its turn */
+	mark = log_mark();
+	tick(T0 + 5 * S);
+	KT_EQ_INT(count_since(mark, FB_ACT_UNCOVER, "p"), 0);
+	teardown();
 }
 
 KT_TEST(a_pod_given_back_on_a_failed_node_gets_the_seconds_left)
@@ -1367,6 +1395,7 @@ int main(void)
 	KT_RUN(a_dry_run_budget_s_nodes_are_handed_back);
 	KT_RUN(a_node_relabelled_into_a_dry_run_budget_hands_its_pods_back);
 	KT_RUN(a_shortened_pod_gets_its_whole_times_back_once_its_node_is_up);
+	KT_RUN(lengthening_is_not_held_back_by_the_give_back_s_backoff);
 	KT_RUN(a_pod_given_back_on_a_failed_node_gets_the_seconds_left);
 	KT_RUN(self_managed_actions_do_not_depend_on_the_managed_fields);
 	KT_RUN(random_histories_keep_the_rules);

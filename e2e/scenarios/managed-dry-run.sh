@@ -75,7 +75,7 @@ YAML
   revive_node node-5
   e2ectl wait-for pod "${pod5}" --jsonpath '{.metadata.annotations.firebreak\.dev/toleration-seconds-full}' \
     --equals '' --timeout 20s
-  e2ectl expect-restored --node node-5 --seconds 10 --count 1 --timeout 5s
+  e2ectl expect-restored --node node-5 --seconds 10 --count 1 --timeout 20s
   summary lengthened "node-5 up again: its pods back to their whole 10 s"
   e2ectl expect-restored --seconds 10 --count 8 --timeout 30s
   summary dry_run_given_back "every pod back to 10 s within $((SECONDS - t0)) s of the start in dry run"

@@ -106,8 +106,22 @@ static void stats_update(refl *r, void (*fn)(kc_reflector_stats *s, const void *
 
 static void st_list_page(kc_reflector_stats *s, const void *a) { (void)a; s->list_pages++; }
 static void st_watch(kc_reflector_stats *s, const void *a) { (void)a; s->watches++; }
-static void st_event(kc_reflector_stats *s, const void *a) { (void)a; s->events++; }
-static void st_bookmark(kc_reflector_stats *s, const void *a) { (void)a; s->bookmarks++; }
+/* a watch that delivers is a stream that works again: nothing failing in a row */
+static void st_event(kc_reflector_stats *s, const void *a)
+{
+	(void)a;
+	s->events++;
+	s->failures_in_row = 0;
+	s->retry_at_mono_ms = 0;
+}
+
+static void st_bookmark(kc_reflector_stats *s, const void *a)
+{
+	(void)a;
+	s->bookmarks++;
+	s->failures_in_row = 0;
+	s->retry_at_mono_ms = 0;
+}
 static void st_list_done(kc_reflector_stats *s, const void *a)
 {
 	(void)a;

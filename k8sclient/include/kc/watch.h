@@ -194,9 +194,10 @@ typedef struct kc_reflector_stats {
 	uint64_t events;         /* ADDED/MODIFIED/DELETED delivered */
 	uint64_t bookmarks;
 	uint64_t failures;       /* times the reflector backed off */
-	uint64_t failures_in_row; /* ... since the last complete LIST */
+	uint64_t failures_in_row; /* ... since the last complete LIST, event or bookmark */
 	int64_t retry_at_mono_ms; /* when the attempt after the last failure starts
-	                            (kc_now_mono_ms); 0 once a LIST completed since */
+	                            (kc_now_mono_ms); 0 once a LIST, event or bookmark
+	                            came since */
 	kc_err last_err;         /* the most recent failure, KC_OK if none yet */
 	char last_err_message[KC_DETAIL_MESSAGE_MAX];
 	char last_sync_rv[KC_RV_MAX];
