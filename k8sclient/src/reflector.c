@@ -106,29 +106,16 @@ static void stats_update(refl *r, void (*fn)(kc_reflector_stats *s, const void *
 
 static void st_list_page(kc_reflector_stats *s, const void *a) { (void)a; s->list_pages++; }
 static void st_watch(kc_reflector_stats *s, const void *a) { (void)a; s->watches++; }
-/* a watch that delivers is a stream that works again: nothing failing in a row */
-static void st_event(kc_reflector_stats *s, const void *a)
+/* A complete LIST, an event or a bookmark: the stream works again, nothing fails in a row. */
+static void working(kc_reflector_stats *s)
 {
-	(void)a;
-	s->events++;
 	s->failures_in_row = 0;
 	s->retry_at_mono_ms = 0;
 }
 
-static void st_bookmark(kc_reflector_stats *s, const void *a)
-{
-	(void)a;
-	s->bookmarks++;
-	s->failures_in_row = 0;
-	s->retry_at_mono_ms = 0;
-}
-static void st_list_done(kc_reflector_stats *s, const void *a)
-{
-	(void)a;
-	s->lists++;
-	s->failures_in_row = 0;
-	s->retry_at_mono_ms = 0;
-}
+static void st_event(kc_reflector_stats *s, const void *a) { (void)a; s->events++; working(s); }
+static void st_bookmark(kc_reflector_stats *s, const void *a) { (void)a; s->bookmarks++; working(s); }
+static void st_list_done(kc_reflector_stats *s, const void *a) { (void)a; s->lists++; working(s); }
 
 static void st_sync_rv(kc_reflector_stats *s, const void *a)
 {
