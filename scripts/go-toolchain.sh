@@ -61,7 +61,7 @@ go mod download -json $2 prints it as GoModSum/Sum)"
 
 # fetch DIR: the toolchain unpacked under DIR/go<version>; prints its go
 fetch() {
-  local dir=$1 mod ver proxy url tmp dest
+  local dir=$1 mod ver proxy url dest tmp
   mod=golang.org/toolchain
   ver=v0.0.1-go$version.$(platform)
   dest=$dir/go$version
@@ -75,7 +75,10 @@ fetch() {
   url=$proxy/$mod/@v/$ver.zip
   mkdir -p "$dir"
   tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT # also when die exits the script
+  # also when die exits the script; the trap runs after this function's locals are gone, so it
+  # gets the path now, not the variable
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" EXIT
   echo "go-toolchain: fetching go$version from $url" >&2
   curl -fsSL --retry 3 -o "$tmp/t.zip" "$url" || { rm -rf "$tmp"; die "cannot fetch $url"; }
   verify "$tmp/t.zip" "$mod@$ver" || { rm -rf "$tmp"; exit 1; }
@@ -99,6 +102,7 @@ PY
   mv "$tmp/x" "$dest"
   [ -z "${FB_GO_KEEP_ZIP:-}" ] || mv "$tmp/t.zip" "$dir/go$version.zip"
   rm -rf "$tmp"
+  trap - EXIT
   [ "$(go_version "$dest/bin/go")" = "$version" ] || die "the fetched go does not run"
   printf '%s\n' "$dest/bin/go"
 }
@@ -106,7 +110,8 @@ PY
 self_test() {
   local scratch go
   scratch=$(mktemp -d)
-  trap 'rm -rf "$scratch"' EXIT
+  # shellcheck disable=SC2064 # the path now: the local is gone when the trap runs
+  trap "rm -rf '$scratch'" EXIT
   # no go anywhere: PATH with the basics only, /usr/local/go not consulted
   go=$(PATH=/usr/bin:/bin FB_GO_DIR="$scratch" FB_GO_NO_LOCAL=1 FB_GO_KEEP_ZIP=1 "$0") ||
     die "self-test: no go fetched"
