@@ -15,7 +15,10 @@
 # Tunables (environment): E2E_NODES (6), E2E_ZONES (zone-a,zone-b,zone-c),
 #   E2E_TOLERATION_SECONDS (10: default not-ready/unreachable tolerations),
 #   E2E_GRACE (8s: --node-monitor-grace-period), E2E_POISON_DELAY (10s),
-#   E2E_PORT_BASE (36000), E2E_RUN_DIR (e2e/.run).
+#   E2E_PORT_BASE (36000), E2E_RUN_DIR (e2e/.run),
+#   E2E_REAL_NODE (0; 1: also one real node, e2e/realnode.sh: the API server then binds the
+#   node's address 172.30.255.1 instead of loopback, with the service CIDR 172.30.128.0/24, the
+#   Node authorizer and NodeRestriction, and the `kubernetes` Service's endpoint kept).
 # Writes the admin kubeconfig to e2e/.run/kubeconfig.
 set -euo pipefail
 
@@ -24,12 +27,22 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=versions.sh
 source "${E2E_DIR}/versions.sh"
 
-PKI_DIR="${RUN_DIR}/pki"
 FAKELET_DIR="${RUN_DIR}/fakelet"
 CLUSTER_ENV="${RUN_DIR}/cluster.env"
-SERVICE_CIDR="${E2E_SERVICE_CIDR:-127.200.0.0/24}"
+REAL_NODE="${E2E_REAL_NODE:-0}"
+# the real node's address (e2e/realnode.sh RN_IP) and service CIDR: pods must reach the API
+# server, so neither may be loopback
+REAL_NODE_IP=172.30.255.1
+if [[ "${REAL_NODE}" == 1 ]]; then
+  API_HOST="${REAL_NODE_IP}"
+  SERVICE_CIDR="${E2E_SERVICE_CIDR:-172.30.128.0/24}"
+else
+  API_HOST=127.0.0.1
+  SERVICE_CIDR="${E2E_SERVICE_CIDR:-127.200.0.0/24}"
+fi
 SERVICE_IP="${SERVICE_CIDR%.*/*}.1"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler fakelet)
+[[ "${REAL_NODE}" != 1 ]] || COMPONENTS+=(containerd kubelet kube-proxy)
 
 MODE="${E2E_MODE:-baseline}"
 NODES="${E2E_NODES:-6}"
@@ -63,7 +76,7 @@ kind: Config
 clusters:
 - name: e2e
   cluster:
-    server: https://127.0.0.1:${APISERVER_PORT}
+    server: https://${API_HOST}:${APISERVER_PORT}
     certificate-authority: ${PKI_DIR}/ca.crt
 users:
 - name: $2
@@ -81,7 +94,8 @@ EOF
 
 ensure_pki() {
   mkdir -p "${PKI_DIR}"
-  if [[ -f "${PKI_DIR}/pki.stamp" ]] && [[ "$(<"${PKI_DIR}/pki.stamp")" == "${APISERVER_PORT}" ]]; then
+  local stamp="${APISERVER_PORT} ${API_HOST} ${SERVICE_IP} v2"
+  if [[ -f "${PKI_DIR}/pki.stamp" ]] && [[ "$(<"${PKI_DIR}/pki.stamp")" == "${stamp}" ]]; then
     return 0
   fi
   log "generating certificates and tokens in ${PKI_DIR}"
@@ -92,7 +106,7 @@ ensure_pki() {
     openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
       -subj "/CN=kube-apiserver" 2>/dev/null
     printf '%s\n' \
-      "subjectAltName=IP:127.0.0.1,IP:${SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+      "subjectAltName=IP:127.0.0.1,IP:${API_HOST},IP:${SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
       "extendedKeyUsage=serverAuth" "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
       >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt \
@@ -104,18 +118,22 @@ ensure_pki() {
       printf '%s,admin,admin-uid,"system:masters"\n' "${admin}"
       printf '%s,system:kube-controller-manager,kcm-uid\n' "${kcm}"
       printf '%s,system:kube-scheduler,sched-uid\n' "${sched}"
+      # the real node's kubelet (Node authorizer: system:node:NAME in system:nodes) and
+      # kube-proxy (bound to system:node-proxier by the default RBAC)
+      printf '%s,system:node:fb-real-0,node-fb-real-0-uid,"system:nodes"\n' "$(openssl rand -hex 16)"
+      printf '%s,system:kube-proxy,kube-proxy-uid\n' "$(openssl rand -hex 16)"
     } >tokens.csv
     chmod 600 ./*.key tokens.csv
     write_kubeconfig admin.kubeconfig admin "${admin}"
     write_kubeconfig kcm.kubeconfig system:kube-controller-manager "${kcm}"
     write_kubeconfig scheduler.kubeconfig system:kube-scheduler "${sched}"
-    printf '%s\n' "${APISERVER_PORT}" >"pki.stamp"
+    printf '%s\n' "${stamp}" >"pki.stamp"
   )
 }
 
 config_line() {
-  printf 'MODE=%s NODES=%s ZONES=%s TOLERATION=%s GRACE=%s POISON_DELAY=%s PORT_BASE=%s\n' \
-    "${MODE}" "${NODES}" "${ZONES}" "${TOLERATION}" "${GRACE}" "${POISON_DELAY}" "${PORT_BASE}"
+  printf 'MODE=%s NODES=%s ZONES=%s TOLERATION=%s GRACE=%s POISON_DELAY=%s PORT_BASE=%s REAL_NODE=%s\n' \
+    "${MODE}" "${NODES}" "${ZONES}" "${TOLERATION}" "${GRACE}" "${POISON_DELAY}" "${PORT_BASE}" "${REAL_NODE}"
 }
 
 all_running() {
@@ -137,17 +155,23 @@ wait_port() { # NAME PORT TIMEOUT_S
 
 # The API server's flags, in one place for `up` and `restart-apiserver`.
 start_apiserver() {
+  local -a real=(--endpoint-reconciler-type none --authorization-mode RBAC)
+  if [[ "${REAL_NODE}" == 1 ]]; then
+    # as a real cluster: kubelets authorized as nodes, the `kubernetes` Service's endpoint kept
+    # (in-cluster clients), kubectl logs/exec by the node's address
+    real=(--endpoint-reconciler-type lease --authorization-mode Node,RBAC
+      --enable-admission-plugins NodeRestriction --kubelet-preferred-address-types InternalIP,Hostname)
+  fi
   start_proc kube-apiserver "${BIN_DIR}/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:${ETCD_CLIENT_PORT}" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
+    --bind-address "${API_HOST}" --advertise-address "${API_HOST}" --secure-port "${APISERVER_PORT}" \
     --tls-cert-file "${PKI_DIR}/apiserver.crt" --tls-private-key-file "${PKI_DIR}/apiserver.key" \
     --client-ca-file "${PKI_DIR}/ca.crt" --token-auth-file "${PKI_DIR}/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-issuer "https://127.0.0.1:${APISERVER_PORT}" \
+    "${real[@]}" \
+    --service-account-issuer "https://${API_HOST}:${APISERVER_PORT}" \
     --service-account-key-file "${PKI_DIR}/sa.pub" \
     --service-account-signing-key-file "${PKI_DIR}/sa.key" \
     --service-cluster-ip-range "${SERVICE_CIDR}" \
-    --endpoint-reconciler-type none \
     --default-not-ready-toleration-seconds "${TOLERATION}" \
     --default-unreachable-toleration-seconds "${TOLERATION}" \
     --allow-privileged --profiling=false
@@ -172,6 +196,8 @@ cmd_up() {
   done
   rm -rf "${RUN_DIR}/etcd" "${FAKELET_DIR}" "${LOG_DIR}" "${RUN_DIR}/timeline.log"
   mkdir -p "${RUN_DIR}" "${LOG_DIR}" "${FAKELET_DIR}/dead"
+  # the real node's address must exist before the API server binds it
+  [[ "${REAL_NODE}" != 1 ]] || "${E2E_DIR}/realnode.sh" prepare
   ensure_pki
   config_line >"${CLUSTER_ENV}"
   log "starting cluster: $(config_line)"
@@ -208,12 +234,17 @@ cmd_up() {
 
   KUBECONFIG="${KUBECONFIG_PATH}" "${BIN_DIR}/e2ectl" ready --nodes "${NODES}" --timeout 90s ||
     die "nodes not Ready; see ${LOG_DIR}/"
+  [[ "${REAL_NODE}" != 1 ]] || "${E2E_DIR}/realnode.sh" up
   log "cluster up in $((SECONDS - t0)) s (mode ${MODE}, ${NODES} nodes); export KUBECONFIG=${KUBECONFIG_PATH}"
 }
 
 cmd_down() {
   local f name
   local -a extra=()
+  # the real node first (its kubelet talks to the API server), and whatever a killed run left
+  if [[ "${REAL_NODE}" == 1 ]] || "${E2E_DIR}/realnode.sh" left-over; then
+    "${E2E_DIR}/realnode.sh" down
+  fi
   # Extra processes started by the runner (firebreak, watcher) first, then the cluster.
   if [[ -d "${PID_DIR}" ]]; then
     for f in "${PID_DIR}"/*.pid; do

@@ -10,6 +10,7 @@ RUN_DIR="${E2E_RUN_DIR:-${E2E_DIR}/.run}"
 PID_DIR="${RUN_DIR}/pids"
 LOG_DIR="${RUN_DIR}/logs"
 KUBECONFIG_PATH="${RUN_DIR}/kubeconfig"
+PKI_DIR="${RUN_DIR}/pki"
 
 # Loopback ports (override E2E_PORT_BASE when another cluster runs on the machine).
 PORT_BASE="${E2E_PORT_BASE:-36000}"

@@ -191,6 +191,7 @@ summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary
 run_one() {
   local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
   SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION="" FB_MANAGED=0
+  SCENARIO_REAL_NODE=0
   unset -f scenario_run
   # shellcheck source=/dev/null
   source "${file}"
@@ -199,7 +200,8 @@ run_one() {
   t0=${SECONDS}
   "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
   # SCENARIO_ZONES: the zones fakelet assigns round robin (cluster.sh's default when empty).
-  if ! E2E_ZONES="${SCENARIO_ZONES:-${E2E_ZONES:-}}" \
+  # SCENARIO_REAL_NODE=1: also the real node (e2e/realnode.sh), for firebreak in-cluster.
+  if ! E2E_ZONES="${SCENARIO_ZONES:-${E2E_ZONES:-}}" E2E_REAL_NODE="${SCENARIO_REAL_NODE}" \
     "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
     rc=1
     log "cluster failed to start"
@@ -217,6 +219,9 @@ run_one() {
     rc=${PIPESTATUS[0]}
     set -e
     timeline_mark "end ${name} (rc=${rc})"
+    if [[ "${SCENARIO_REAL_NODE}" == 1 ]]; then
+      "${E2E_DIR}/realnode.sh" logs "" >"${LOG_DIR}/realnode-pods.log" 2>&1 || true
+    fi
     e2ectl events >"${LOG_DIR}/events.txt" 2>&1 || true
     sleep 0.5
     stop_proc watcher
@@ -245,7 +250,12 @@ run_one() {
   cp -r "${LOG_DIR}" "${dest}/" 2>/dev/null || true
   cp "${RUN_DIR}/timeline.log" "${RUN_DIR}/fakelet/events.log" "${dest}/" 2>/dev/null || true
   if ((keep == 0)) || [[ "${name}" != "${scenarios[-1]}" ]]; then
-    "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
+    E2E_REAL_NODE="${SCENARIO_REAL_NODE}" "${E2E_DIR}/cluster.sh" down >/dev/null 2>&1 || true
+    # the real node's clean-up leaves the machine as it found it
+    if [[ "${SCENARIO_REAL_NODE}" == 1 ]] && ! "${E2E_DIR}/realnode.sh" check-clean; then
+      [[ "${result}" == PASS ]] && result=FAIL
+      echo "---- FAIL: ${name}: the real node's clean-up left the above on the machine"
+    fi
   fi
   RESULTS+=("$(printf '%-5s %-24s %4ss' "${result}" "${name}" "${dur}")")
   case "${result}" in

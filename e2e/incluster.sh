@@ -1,0 +1,163 @@
+# shellcheck shell=bash
+# Sourced by the incluster-* scenarios (issue 14): firebreak as its users run it. The image is
+# built from deploy/Dockerfile (scripts/build-image.sh), imported into the real node's containerd
+# (e2e/realnode.sh), and installed with `helm install` from charts/firebreak: the chart's
+# ServiceAccount, RBAC, Deployment (2 replicas, leader election), PDB, priority class, probes, and
+# its admission webhook, which the API server reaches through the chart's Service (kube-proxy on
+# the real node), not a loopback URL. Values: e2e/manifests/incluster-values.yaml.
+
+IC_RELEASE=firebreak
+IC_NAMESPACE=firebreak-system
+IC_IMAGE_ARCHIVE="${REPO_DIR}/build/image/firebreak.docker.tar"
+
+ic_helm() {
+  local helm
+  # shellcheck source=../scripts/go-tools.sh
+  helm="$(source "${REPO_DIR}/scripts/go-tools.sh" && fb_tool helm)" || return 1
+  KUBECONFIG="${KUBECONFIG_PATH}" "${helm}" "$@"
+}
+
+# ic_image: the image built (buildah's layer cache makes a rebuild of an unchanged tree take
+# seconds) and imported into the real node. FB_IMAGE_BUILT=1 skips the build (CI's image step
+# built it already).
+ic_image() {
+  step "build the image (scripts/build-image.sh) and import it into the real node's containerd"
+  local t0=${SECONDS}
+  if [[ "${FB_IMAGE_BUILT:-0}" != 1 || ! -f "${IC_IMAGE_ARCHIVE}" ]]; then
+    "${REPO_DIR}/scripts/build-image.sh" --no-tests --out "${IC_IMAGE_ARCHIVE}" >"${LOG_DIR}/build-image.log" 2>&1 ||
+      { tail -20 "${LOG_DIR}/build-image.log" >&2; return 1; }
+  fi
+  "${E2E_DIR}/realnode.sh" import "${IC_IMAGE_ARCHIVE}"
+  summary image "built and imported in $((SECONDS - t0)) s"
+}
+
+# ic_install [HELM ARGS...]: helm install --wait, then the pods checked as the chart runs them
+ic_install() {
+  step "helm install ${IC_RELEASE} charts/firebreak -n ${IC_NAMESPACE} --create-namespace $*"
+  local t0=${SECONDS}
+  apply_crds >/dev/null # e2ectl's CRDs are the chart's (crds/): helm skips those it finds
+  ic_helm install "${IC_RELEASE}" "${REPO_DIR}/charts/firebreak" -n "${IC_NAMESPACE}" --create-namespace \
+    -f "${E2E_DIR}/manifests/incluster-values.yaml" --wait --timeout 3m "$@" >"${LOG_DIR}/helm-install.log" 2>&1 ||
+    { cat "${LOG_DIR}/helm-install.log" >&2; ic_diagnose; return 1; }
+  summary install "helm install --wait returned after $((SECONDS - t0)) s"
+  ic_check_pods 2
+  ic_wait_leader "" 60 >/dev/null
+}
+
+# ic_pods: the release's pods, "name node phase ready" per line
+ic_pods() {
+  e2ectl get pods -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[?(@.metadata.labels.app\.kubernetes\.io/instance=="'"${IC_RELEASE}"'")]}{.metadata.name}{" "}{.spec.nodeName}{" "}{.status.phase}{" "}{.status.containerStatuses[0].ready}{" "}{.metadata.deletionTimestamp}{"\n"}{end}'
+}
+
+ic_diagnose() {
+  echo "---- pods of ${IC_NAMESPACE}" >&2
+  e2ectl get pods -n "${IC_NAMESPACE}" -o wide >&2 || true
+  echo "---- events of ${IC_NAMESPACE}" >&2
+  e2ectl events -n "${IC_NAMESPACE}" 2>/dev/null | tail -20 >&2 || true
+  echo "---- container logs" >&2
+  "${E2E_DIR}/realnode.sh" logs "${IC_RELEASE}" 2>/dev/null | tail -40 >&2 || true
+}
+
+# ic_check_pods N [quiet]: N Ready pods on the real node, each running as the chart says: uid/gid 65532,
+# no capabilities, a read-only root, no privilege escalation, the kubelet's projected token (not
+# a long-lived Secret), the priority class, in-cluster config (no kubeconfig flag)
+ic_check_pods() {
+  local want="$1" name node phase ready rest n=0 pid status
+  while read -r name node phase ready rest; do
+    [[ -n "${name}" && -z "${rest}" ]] || continue
+    [[ "${node}" == fb-real-0 && "${phase}" == Running && "${ready}" == true ]] ||
+      { echo "pod ${name}: node ${node}, ${phase}, ready=${ready}" >&2; return 1; }
+    n=$((n + 1))
+  done < <(ic_pods)
+  ((n == want)) || { echo "${n} Ready firebreak pods, not ${want}" >&2; ic_pods >&2; return 1; }
+  # the processes themselves, on the real node (this machine)
+  local -a pids
+  mapfile -t pids < <(pgrep -x firebreak -U 65532 || true)
+  ((${#pids[@]} >= want)) || { echo "${#pids[@]} firebreak processes run as uid 65532, not ${want}" >&2; return 1; }
+  for pid in "${pids[@]}"; do
+    status="$(cat "/proc/${pid}/status")"
+    grep -qE '^Uid:\s+65532\s+65532\s+65532\s+65532$' <<<"${status}" || { echo "pid ${pid}: not uid 65532" >&2; return 1; }
+    grep -qE '^Gid:\s+65532\s+65532\s+65532\s+65532$' <<<"${status}" || { echo "pid ${pid}: not gid 65532" >&2; return 1; }
+    grep -qE '^CapEff:\s+0+$' <<<"${status}" || { echo "pid ${pid}: has capabilities" >&2; return 1; }
+    grep -qE '^CapBnd:\s+0+$' <<<"${status}" || { echo "pid ${pid}: a non-empty bounding set" >&2; return 1; }
+    grep -qE '^NoNewPrivs:\s+1$' <<<"${status}" || { echo "pid ${pid}: may gain privileges" >&2; return 1; }
+    awk '$5 == "/" { found = 1; if ($6 !~ /(^|,)ro(,|$)/) exit 1 } END { exit !found }' "/proc/${pid}/mountinfo" ||
+      { echo "pid ${pid}: the root file system is writable" >&2; return 1; }
+    awk '{print $5}' "/proc/${pid}/mountinfo" | grep -qE '^(/var)?/run/secrets/kubernetes.io/serviceaccount$' ||
+      { echo "pid ${pid}: no service account token mounted" >&2; return 1; }
+    tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -q -- '--kubeconfig' &&
+      { echo "pid ${pid}: runs with a kubeconfig, not in-cluster" >&2; return 1; }
+  done
+  local pod
+  pod="$(ic_pods | awk 'NR == 1 { print $1 }')"
+  [[ "$(e2ectl get pod "${pod}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.priorityClassName}')" == system-cluster-critical ]] ||
+    { echo "pod ${pod}: not system-cluster-critical" >&2; return 1; }
+  e2ectl get pod "${pod}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.volumes[*].projected.sources[*].serviceAccountToken.expirationSeconds}' |
+    grep -qE '^[0-9]+' || { echo "pod ${pod}: no projected, expiring service account token" >&2; return 1; }
+  [[ "${2:-}" == quiet ]] || summary pods "${n} Ready on fb-real-0: uid/gid 65532, no capabilities, read-only root, no new privileges, projected token, system-cluster-critical"
+}
+
+# ic_leader: the pod holding the Lease (its identity is <hostname>_<random>)
+ic_leader() {
+  local id
+  id="$(e2ectl get lease "${IC_RELEASE}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null)" || return 1
+  [[ -n "${id}" ]] || return 1
+  printf '%s\n' "${id%_*}"
+}
+
+# ic_wait_leader [NOT_POD] [TIMEOUT_S]: prints the leader once one holds the Lease (other than NOT_POD)
+ic_wait_leader() {
+  local not="${1:-}" timeout="${2:-60}" i l
+  for ((i = 0; i < timeout * 5; i++)); do
+    l="$(ic_leader || true)"
+    if [[ -n "${l}" && "${l}" != "${not}" ]]; then
+      printf '%s\n' "${l}"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "no leader${not:+ other than ${not}} within ${timeout} s" >&2
+  return 1
+}
+
+# ic_uninstall: helm uninstall --wait, then exactly what the docs say remains (docs/operations.md,
+# "Uninstall"): the CRDs, the objects of their kinds, the release namespace (helm does not delete
+# a namespace it created with --create-namespace) with firebreak's Lease and webhook Secret in it,
+# and the Events. No webhook configuration, no ClusterRole/Binding, no pod, Deployment, Service,
+# ConfigMap, ServiceAccount, Role or PDB of the release.
+ic_uninstall() {
+  step "helm uninstall ${IC_RELEASE}"
+  local t0=${SECONDS} left
+  ic_helm uninstall "${IC_RELEASE}" -n "${IC_NAMESPACE}" --wait --timeout 5m >"${LOG_DIR}/helm-uninstall.log" 2>&1 ||
+    { cat "${LOG_DIR}/helm-uninstall.log" >&2; return 1; }
+  # the Deployment is gone when helm returns; its pods go with the garbage collector, within their
+  # grace period (firebreak hands the Lease over and exits on SIGTERM)
+  local i t_helm=$((SECONDS - t0))
+  for ((i = 0; i < 60; i++)); do
+    [[ -z "$(ic_pods)" ]] && break
+    sleep 1
+  done
+  [[ -z "$(ic_pods)" ]] || { echo "firebreak's pods still there 60 s after helm uninstall" >&2; ic_pods >&2; return 1; }
+  summary uninstall "helm uninstall --wait returned after ${t_helm} s, the last pod gone ${i} s later"
+  e2ectl get mutatingwebhookconfiguration "${IC_RELEASE}" >/dev/null 2>&1 &&
+    { echo "the webhook configuration stayed" >&2; return 1; }
+  left="$(
+    for k in clusterrole clusterrolebinding; do
+      e2ectl get "${k}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}' | sed -n "s/^\(${IC_RELEASE}.*\)/${k}\/\1/p"
+    done
+    for k in pods deployments replicasets services configmaps serviceaccounts roles rolebindings poddisruptionbudgets jobs secrets leases; do
+      e2ectl get "${k}" -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}' | sed -n "/./s/^/${k}\//p"
+    done | sed -e '/^configmaps\/kube-root-ca.crt$/d' -e '/^serviceaccounts\/default$/d'
+  )"
+  local expected
+  expected="$(printf '%s\n' "secrets/${IC_RELEASE}-webhook-tls" "leases/${IC_RELEASE}")"
+  if [[ "$(sort <<<"${left}")" != "$(sort <<<"${expected}")" ]]; then
+    echo "left after helm uninstall:" >&2
+    printf '%s\n' "${left}" >&2
+    echo "expected exactly:" >&2
+    printf '%s\n' "${expected}" >&2
+    return 1
+  fi
+  e2ectl get crd quarantines.firebreak.dev >/dev/null || { echo "the Quarantine CRD went" >&2; return 1; }
+  summary left "$(paste -sd' ' <<<"${left}") (and the CRDs), as docs/operations.md says"
+}
