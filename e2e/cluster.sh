@@ -159,6 +159,7 @@ start_apiserver() {
   if [[ "${REAL_NODE}" == 1 ]]; then
     # as a real cluster: kubelets authorized as nodes, the `kubernetes` Service's endpoint kept
     # (in-cluster clients), kubectl logs/exec by the node's address
+    # shellcheck disable=SC2054 # Node,RBAC is one flag value
     real=(--endpoint-reconciler-type lease --authorization-mode Node,RBAC
       --enable-admission-plugins NodeRestriction --kubelet-preferred-address-types InternalIP,Hostname)
   fi

@@ -41,6 +41,9 @@ ic_install() {
     { cat "${LOG_DIR}/helm-install.log" >&2; ic_diagnose; return 1; }
   summary install "helm install --wait returned after $((SECONDS - t0)) s"
   ic_check_pods 2
+  # the chart's PodDisruptionBudget (maxUnavailable 1) in force over the two replicas
+  e2ectl wait-for poddisruptionbudget "${IC_RELEASE}" -n "${IC_NAMESPACE}" \
+    --jsonpath '{.status.currentHealthy}/{.status.disruptionsAllowed}' --equals 2/1 --timeout 30s >/dev/null
   ic_wait_leader "" 60 >/dev/null
 }
 

@@ -647,7 +647,8 @@ fi
 step "shellcheck"
 if command -v shellcheck >/dev/null; then
   if shellcheck -x scripts/check-chart.sh scripts/check-monitoring.sh scripts/chart-e2e.sh \
-      scripts/go-tools.sh scripts/go-toolchain.sh scripts/install-deps.sh deploy/check-image.sh; then
+      scripts/go-tools.sh scripts/go-toolchain.sh scripts/install-deps.sh deploy/check-image.sh \
+      scripts/build-image.sh scripts/check-fresh-debian.sh; then
     pass "shellcheck"
   else
     fail "shellcheck"
