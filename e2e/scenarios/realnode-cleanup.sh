@@ -38,7 +38,7 @@ scenario_run() {
     return 1
   fi
   summary left_by_kill "$(sed -n 's/^realnode: left on the machine: \([^ :]*\).*/\1/p' "${LOG_DIR}/left-after-kill.txt" |
-    sort | uniq -c | awk '{ printf "%s%s x%d", NR > 1 ? ", " : "", $2, $1 }')"
+    sort | uniq -c | awk '{ printf("%s%s x%d", (NR > 1 ? ", " : ""), $2, $1) }')"
 
   step "realnode.sh down, from fixed names only; then check-clean"
   local t0=${SECONDS}
