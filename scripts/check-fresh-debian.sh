@@ -57,9 +57,14 @@ mkdir -p "$target/src"
   tar --null -T - -cf -) | tar -xf - -C "$target/src"
 
 # sudo is not in a minimal root: install-deps runs as root and needs none
+# a clean environment, but for what reaches the network as the user's shell does
+proxies=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY GOPROXY GONOSUMDB GOPRIVATE; do
+  if [ -n "${!v:-}" ]; then proxies+=("$v=${!v}"); fi
+done
 # shellcheck disable=SC2016 # the script expands inside the root, not here
 chroot "$target" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-  GOPROXY="${GOPROXY:-}" /bin/bash -euo pipefail -c '
+  "${proxies[@]}" /bin/bash -euo pipefail -c '
 cd /src
 command -v go && { echo "a fresh root has no go"; exit 1; }
 apt-get update -qq

@@ -2,14 +2,18 @@
 # Prints the path of a `go` command new enough for firebreak's Go parts (the e2e control plane,
 # helm, promtool): the one on PATH or at /usr/local/go/bin when it is at least the `go` line of
 # e2e/go.mod, else a toolchain fetched the way `go` itself fetches one (GOTOOLCHAIN): the module
-# golang.org/toolchain@v0.0.1-go<version>.<os>-<arch> from the Go module proxy ($GOPROXY, first
-# entry; default https://proxy.golang.org), its zip checked against the h1: hash pinned in
+# golang.org/toolchain@v0.0.1-go<version>.<os>-<arch> from the Go module proxies of $GOPROXY in
+# turn (default https://proxy.golang.org; `direct` is https://go.dev/dl/mod, where the module's
+# go-import tag points; `off` stops), its zip checked against the h1: hash pinned in
 # scripts/go-toolchain.sum (the go.sum line of that module, as the checksum database serves it),
-# then unpacked under $FB_GO_DIR (default ~/.cache/firebreak/go) and reused.
+# then unpacked under $FB_GO_DIR (default ~/.cache/firebreak/go) and reused. Two set-ups at once
+# wait for each other (flock on the directory's .lock).
 #
 #   scripts/go-toolchain.sh              the path of go (fetching it if needed)
-#   scripts/go-toolchain.sh --self-test  fetch into a scratch directory with no go on PATH, run it,
-#                                        and check that a zip with one byte changed is refused
+#   scripts/go-toolchain.sh --self-test  fetch into a scratch directory with no go on PATH (past a
+#                                        proxy that does not answer), run it, and check that a zip
+#                                        with one byte changed is refused and GOPROXY=off fetches
+#                                        nothing
 # Needs curl, python3 (zip and hashes), coreutils. FB_GO_VERSION picks another pinned version.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,26 +65,41 @@ go mod download -json $2 prints it as GoModSum/Sum)"
 
 # fetch DIR: the toolchain unpacked under DIR/go<version>; prints its go
 fetch() {
-  local dir=$1 mod ver proxy url dest tmp
+  local dir=$1 mod ver proxy url dest tmp fetched=0
   mod=golang.org/toolchain
   ver=v0.0.1-go$version.$(platform)
   dest=$dir/go$version
+  mkdir -p "$dir"
+  # one fetch at a time per directory; the lock goes with the process
+  exec 9>"$dir/.lock"
+  if command -v flock >/dev/null; then flock 9; fi
   if [ -x "$dest/bin/go" ] && [ "$(go_version "$dest/bin/go")" = "$version" ]; then
     printf '%s\n' "$dest/bin/go"
     return 0
   fi
-  proxy=${GOPROXY:-https://proxy.golang.org}
-  proxy=${proxy%%[,|]*}
-  case "$proxy" in http*) ;; *) die "GOPROXY=$GOPROXY names no proxy to fetch go$version from" ;; esac
-  url=$proxy/$mod/@v/$ver.zip
-  mkdir -p "$dir"
   tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
   # also when die exits the script; the trap runs after this function's locals are gone, so it
   # gets the path now, not the variable
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
-  echo "go-toolchain: fetching go$version from $url" >&2
-  curl -fsSL --retry 3 -o "$tmp/t.zip" "$url" || { rm -rf "$tmp"; die "cannot fetch $url"; }
+  local IFS=',|'
+  for proxy in ${GOPROXY:-https://proxy.golang.org}; do
+    case "$proxy" in
+      off) break ;;
+      direct) proxy=https://go.dev/dl/mod ;;
+      http://* | https://*) ;;
+      *) continue ;;
+    esac
+    url=${proxy%/}/$mod/@v/$ver.zip
+    echo "go-toolchain: fetching go$version from $url" >&2
+    if curl -fsSL --retry 3 -o "$tmp/t.zip" "$url"; then
+      fetched=1
+      break
+    fi
+    echo "go-toolchain: cannot fetch $url" >&2
+  done
+  unset IFS
+  [ "$fetched" = 1 ] || { rm -rf "$tmp"; die "no proxy of GOPROXY=${GOPROXY:-https://proxy.golang.org} served go$version"; }
   verify "$tmp/t.zip" "$mod@$ver" || { rm -rf "$tmp"; exit 1; }
   python3 - "$tmp/t.zip" "$tmp/x" "$mod@$ver/" <<'PY'
 import os, sys, zipfile
@@ -113,7 +132,13 @@ self_test() {
   # shellcheck disable=SC2064 # the path now: the local is gone when the trap runs
   trap "rm -rf '$scratch'" EXIT
   # no go anywhere: PATH with the basics only, /usr/local/go not consulted
-  go=$(PATH=/usr/bin:/bin FB_GO_DIR="$scratch" FB_GO_NO_LOCAL=1 FB_GO_KEEP_ZIP=1 "$0") ||
+  # GOPROXY=off fetches nothing
+  if PATH=/usr/bin:/bin FB_GO_DIR="$scratch/off" FB_GO_NO_LOCAL=1 GOPROXY=off "$0" >/dev/null 2>&1; then
+    die "self-test: GOPROXY=off fetched a toolchain"
+  fi
+  # a first proxy that does not answer: the next one serves it
+  go=$(PATH=/usr/bin:/bin FB_GO_DIR="$scratch" FB_GO_NO_LOCAL=1 FB_GO_KEEP_ZIP=1 \
+    GOPROXY="http://127.0.0.1:9,${GOPROXY:-https://proxy.golang.org}" "$0") ||
     die "self-test: no go fetched"
   [ "$go" = "$scratch/go$version/bin/go" ] || die "self-test: got $go, not the fetched one"
   GOTOOLCHAIN=local "$go" version >&2 || die "self-test: the fetched go does not run"
