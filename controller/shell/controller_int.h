@@ -43,7 +43,9 @@ typedef struct fb_informer_def fb_informer_def;
 typedef struct fb_watched {
 	fb_controller *c;
 	const fb_informer_def *def;
-	kc_informer *inf;              /* NULL before it starts */
+	/* NULL before it starts; atomic: the HTTP thread (/metrics, /readyz) reads it while
+	 * fb__informers_start, on the main thread, creates the informers one by one */
+	kc_informer *_Atomic inf;
 	/* its failures as last logged (the informer's thread only): informers.c on_failed */
 	kc_err logged_err;
 	int64_t logged_mono_ms;

@@ -373,10 +373,11 @@ void fb__sync_failures(fb_controller *c, char *buf, size_t cap)
 	int64_t now = kc_now_mono_ms();
 	for (int i = 0; i < FB_NUM_INFORMERS && n < cap; i++) {
 		fb_watched *w = &c->watched[i];
-		if (!w->inf)
+		kc_informer *inf = w->inf;
+		if (!inf)
 			continue;
 		kc_reflector_stats st;
-		kc_informer_stats(w->inf, &st);
+		kc_informer_stats(inf, &st);
 		if (!st.failures_in_row)
 			continue;
 		int64_t wait = st.retry_at_mono_ms > now ? st.retry_at_mono_ms - now : 0;
@@ -401,9 +402,12 @@ kc_err fb__informers_start(fb_controller *c)
 		                          .on_delete = on_deleted, .on_failure = on_failed,
 		                          .ud = w };
 		o.watch.resource = w->def->res;
-		kc_err err = kc_informer_new(c->client, &o, &w->inf);
+		kc_informer *inf = NULL;
+		kc_err err = kc_informer_new(c->client, &o, &inf);
 		if (err == KC_OK)
-			err = kc_informer_start(w->inf);
+			w->inf = inf; /* published whole (an atomic store), then started */
+		if (err == KC_OK)
+			err = kc_informer_start(inf);
 		if (err != KC_OK)
 			return err;
 	}
