@@ -17,18 +17,14 @@ ic_helm() {
   KUBECONFIG="${KUBECONFIG_PATH}" "${helm}" "$@"
 }
 
-# ic_image: the image built (buildah's layer cache makes a rebuild of an unchanged tree take
-# seconds) and imported into the real node. FB_IMAGE_BUILT=1 skips the build (CI's image step
-# built it already).
+# ic_image: the image (built by run.sh before the cluster started, or by test.sh's image step)
+# imported into the real node's containerd
 ic_image() {
-  step "build the image (scripts/build-image.sh) and import it into the real node's containerd"
+  step "import the image (scripts/build-image.sh's) into the real node's containerd"
   local t0=${SECONDS}
-  if [[ "${FB_IMAGE_BUILT:-0}" != 1 || ! -f "${IC_IMAGE_ARCHIVE}" ]]; then
-    "${REPO_DIR}/scripts/build-image.sh" --no-tests --out "${IC_IMAGE_ARCHIVE}" >"${LOG_DIR}/build-image.log" 2>&1 ||
-      { tail -20 "${LOG_DIR}/build-image.log" >&2; return 1; }
-  fi
+  [[ -f "${IC_IMAGE_ARCHIVE}" ]] || { echo "no image at ${IC_IMAGE_ARCHIVE}" >&2; return 1; }
   "${E2E_DIR}/realnode.sh" import "${IC_IMAGE_ARCHIVE}"
-  summary image "built and imported in $((SECONDS - t0)) s"
+  summary image "$(du -h "${IC_IMAGE_ARCHIVE}" | cut -f1) archive imported in $((SECONDS - t0)) s"
 }
 
 # ic_install [HELM ARGS...]: helm install --wait, then the pods checked as the chart runs them
@@ -40,6 +36,11 @@ ic_install() {
     -f "${E2E_DIR}/manifests/incluster-values.yaml" --wait --timeout 3m "$@" >"${LOG_DIR}/helm-install.log" 2>&1 ||
     { cat "${LOG_DIR}/helm-install.log" >&2; ic_diagnose; return 1; }
   summary install "helm install --wait returned after $((SECONDS - t0)) s"
+  # the API server calls the webhook through the chart's Service, not a URL
+  local cc
+  cc="$(e2ectl get mutatingwebhookconfiguration "${IC_RELEASE}" -o 'jsonpath={.webhooks[0].clientConfig.service.namespace}/{.webhooks[0].clientConfig.service.name}:{.webhooks[0].clientConfig.service.port} url={.webhooks[0].clientConfig.url}')"
+  [[ "${cc}" == "${IC_NAMESPACE}/${IC_RELEASE}-webhook:443 url=" ]] ||
+    { echo "the webhook is not called through the chart's Service: ${cc}" >&2; return 1; }
   ic_check_pods 2
   # the chart's PodDisruptionBudget (maxUnavailable 1) in force over the two replicas
   e2ectl wait-for poddisruptionbudget "${IC_RELEASE}" -n "${IC_NAMESPACE}" \
@@ -77,26 +78,32 @@ ic_check_pods() {
   local -a pids
   mapfile -t pids < <(pgrep -x firebreak -U 65532 || true)
   ((${#pids[@]} >= want)) || { echo "${#pids[@]} firebreak processes run as uid 65532, not ${want}" >&2; return 1; }
+  local mounts cmdline
   for pid in "${pids[@]}"; do
-    status="$(cat "/proc/${pid}/status")"
+    # read everything first: a replica of a terminating pod may exit meanwhile (then skip it)
+    status="$(cat "/proc/${pid}/status" 2>/dev/null)" || continue
+    mounts="$(cat "/proc/${pid}/mountinfo" 2>/dev/null)" || continue
+    cmdline="$(tr '\0' '\n' <"/proc/${pid}/cmdline" 2>/dev/null)" || continue
     grep -qE '^Uid:\s+65532\s+65532\s+65532\s+65532$' <<<"${status}" || { echo "pid ${pid}: not uid 65532" >&2; return 1; }
     grep -qE '^Gid:\s+65532\s+65532\s+65532\s+65532$' <<<"${status}" || { echo "pid ${pid}: not gid 65532" >&2; return 1; }
     grep -qE '^CapEff:\s+0+$' <<<"${status}" || { echo "pid ${pid}: has capabilities" >&2; return 1; }
     grep -qE '^CapBnd:\s+0+$' <<<"${status}" || { echo "pid ${pid}: a non-empty bounding set" >&2; return 1; }
     grep -qE '^NoNewPrivs:\s+1$' <<<"${status}" || { echo "pid ${pid}: may gain privileges" >&2; return 1; }
-    awk '$5 == "/" { found = 1; if ($6 !~ /(^|,)ro(,|$)/) exit 1 } END { exit !found }' "/proc/${pid}/mountinfo" ||
+    awk '$5 == "/" { found = 1; if ($6 !~ /(^|,)ro(,|$)/) exit 1 } END { exit !found }' <<<"${mounts}" ||
       { echo "pid ${pid}: the root file system is writable" >&2; return 1; }
-    awk '{print $5}' "/proc/${pid}/mountinfo" | grep -qE '^(/var)?/run/secrets/kubernetes.io/serviceaccount$' ||
+    awk '$5 ~ /^(\/var)?\/run\/secrets\/kubernetes.io\/serviceaccount$/ { found = 1 } END { exit !found }' <<<"${mounts}" ||
       { echo "pid ${pid}: no service account token mounted" >&2; return 1; }
-    tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -q -- '--kubeconfig' &&
-      { echo "pid ${pid}: runs with a kubeconfig, not in-cluster" >&2; return 1; }
+    if grep -qE -- '^--kubeconfig' <<<"${cmdline}"; then
+      echo "pid ${pid}: runs with a kubeconfig, not in-cluster" >&2
+      return 1
+    fi
   done
   local pod
   pod="$(ic_pods | awk 'NR == 1 { print $1 }')"
   [[ "$(e2ectl get pod "${pod}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.priorityClassName}')" == system-cluster-critical ]] ||
     { echo "pod ${pod}: not system-cluster-critical" >&2; return 1; }
-  e2ectl get pod "${pod}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.volumes[*].projected.sources[*].serviceAccountToken.expirationSeconds}' |
-    grep -qE '^[0-9]+' || { echo "pod ${pod}: no projected, expiring service account token" >&2; return 1; }
+  [[ "$(e2ectl get pod "${pod}" -n "${IC_NAMESPACE}" -o 'jsonpath={.spec.volumes[*].projected.sources[*].serviceAccountToken.expirationSeconds}')" =~ ^[0-9]+ ]] ||
+    { echo "pod ${pod}: no projected, expiring service account token" >&2; return 1; }
   [[ "${2:-}" == quiet ]] || summary pods "${n} Ready on fb-real-0: uid/gid 65532, no capabilities, read-only root, no new privileges, projected token, system-cluster-critical"
 }
 
@@ -142,16 +149,23 @@ ic_uninstall() {
   done
   [[ -z "$(ic_pods)" ]] || { echo "firebreak's pods still there 60 s after helm uninstall" >&2; ic_pods >&2; return 1; }
   summary uninstall "helm uninstall --wait returned after ${t_helm} s, the last pod gone ${i} s later"
-  e2ectl get mutatingwebhookconfiguration "${IC_RELEASE}" >/dev/null 2>&1 &&
-    { echo "the webhook configuration stayed" >&2; return 1; }
-  left="$(
-    for k in clusterrole clusterrolebinding; do
-      e2ectl get "${k}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}' | sed -n "s/^\(${IC_RELEASE}.*\)/${k}\/\1/p"
-    done
-    for k in pods deployments replicasets services configmaps serviceaccounts roles rolebindings poddisruptionbudgets jobs secrets leases; do
-      e2ectl get "${k}" -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}' | sed -n "/./s/^/${k}\//p"
-    done | sed -e '/^configmaps\/kube-root-ca.crt$/d' -e '/^serviceaccounts\/default$/d'
-  )"
+  local k names
+  left=""
+  # cluster-scoped kinds the chart makes (and webhook kinds it might), by the release's name
+  for k in clusterroles clusterrolebindings mutatingwebhookconfigurations validatingwebhookconfigurations; do
+    names="$(e2ectl get "${k}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')" ||
+      { echo "cannot list ${k}" >&2; return 1; }
+    left+="$(sed -n "s/^\(${IC_RELEASE}.*\)/${k}\/\1/p" <<<"${names}")"$'\n'
+  done
+  # every namespaced kind the chart or firebreak makes, in the release namespace
+  for k in pods deployments replicasets services configmaps serviceaccounts roles rolebindings \
+    poddisruptionbudgets jobs secrets leases servicemonitors; do
+    [[ "${k}" == servicemonitors ]] && ! e2ectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1 && continue
+    names="$(e2ectl get "${k}" -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')" ||
+      { echo "cannot list ${k} in ${IC_NAMESPACE}" >&2; return 1; }
+    left+="$(sed -n "/./s/^/${k}\//p" <<<"${names}")"$'\n'
+  done
+  left="$(sed -e '/^$/d' -e '/^configmaps\/kube-root-ca.crt$/d' -e '/^serviceaccounts\/default$/d' <<<"${left}")"
   local expected
   expected="$(printf '%s\n' "secrets/${IC_RELEASE}-webhook-tls" "leases/${IC_RELEASE}")"
   if [[ "$(sort <<<"${left}")" != "$(sort <<<"${expected}")" ]]; then

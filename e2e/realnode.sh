@@ -24,7 +24,11 @@
 #   - cgroups: /firebreak-e2e (kubelet's cgroupRoot) in every hierarchy;
 #   - network: the node address ${RN_IP}/32 on lo, the bridge ${RN_BRIDGE} and its veths,
 #     kube-proxy's nftables tables, any KUBE-*/CNI-* iptables chains;
-#   - sysctls kubelet, kube-proxy and the bridge plugin set (saved at `up`, restored at `down`).
+#   - what containerd and libcni write outside any configured directory: shim sockets in
+#     /run/containerd/s, results in /var/lib/cni (what was not there at `prepare` is removed);
+#   - sysctls kubelet, kube-proxy and the bridge plugin set (saved at `prepare`, restored at `down`).
+# Needs root, and the machine to itself: no other real-node run (refused), no containerd of the
+# machine's own (refused). Run here on cgroup v1 (hybrid); cgroup v2 is handled but not run here.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -54,6 +58,10 @@ RN_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oo
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward
   net/ipv4/conf/all/route_localnet net/netfilter/nf_conntrack_max)
 RN_PAUSE_IMAGE=localhost/firebreak-e2e/pause:1
+# directories outside ours that containerd and the CNI library write to whatever the
+# configuration says (the shims' sockets under /run/containerd/s, libcni's result cache):
+# prepare lists what is in them, down removes what was not
+RN_FOREIGN=(/run/containerd /var/lib/cni /opt/containerd)
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -93,8 +101,9 @@ ensure_packages() {
 sysctl_path() { printf '/proc/sys/%s\n' "$1"; }
 
 save_state() {
-  [[ -d "${RN_SAVED}" ]] && return 0 # a killed run's: the machine as it was before that run
   mkdir -p "${RN_SAVED}"
+  printf '%s\n' "${RUN_DIR}" >"${RN_SAVED}/owner"
+  foreign_listing >"${RN_SAVED}/foreign"
   local s
   for s in "${RN_SYSCTLS[@]}"; do
     [[ -r "$(sysctl_path "$s")" ]] && printf '%s %s\n' "$s" "$(<"$(sysctl_path "$s")")"
@@ -165,16 +174,43 @@ iptables_chains() {
   done
 }
 
+# foreign_listing: every path under RN_FOREIGN ("absent DIR" for one that does not exist)
+foreign_listing() {
+  local d
+  for d in "${RN_FOREIGN[@]}"; do
+    if [[ -e "${d}" ]]; then find "${d}" -mindepth 1 2>/dev/null || true; else printf 'absent %s\n' "${d}"; fi
+  done | sort
+}
+
+# remove_foreign: what appeared under RN_FOREIGN since prepare (deepest first), and a directory
+# that was absent; without prepare's listing, only the names a real node makes there (nothing
+# else on the machine is touched)
+remove_foreign() {
+  local d p list="${RN_SAVED}/foreign"
+  [[ -f "${list}" ]] || return 0
+  for d in "${RN_FOREIGN[@]}"; do
+    if grep -qxF "absent ${d}" "${list}"; then
+      rm -rf --one-file-system "${d}"
+      continue
+    fi
+    [[ -d "${d}" ]] || continue
+    while read -r p; do
+      grep -qxF -- "${p}" "${list}" || rm -rf --one-file-system "${p}"
+    done < <(find "${d}" -mindepth 1 -depth 2>/dev/null || true)
+  done
+}
+
 # nft_tables: "FAMILY NAME" of every nftables table (iptables-nft's included)
 nft_tables() { nft list tables 2>/dev/null | awk '$1 == "table" { print $2, $3 }' | sort; }
 
 # the KUBE-*/CNI-* chains that were not there before `prepare` (the rules jumping to them first),
-# then the nftables tables that were not there before (kube-proxy's; iptables-nft's tables that
-# only kubelet's chains made)
+# then the nftables tables that were not there before and now hold no rule (kube-proxy's;
+# iptables-nft's tables that only kubelet's chains made). Without prepare's lists nothing is
+# removed: the machine's own chains and tables are never touched.
 remove_rules() {
   local cmd table chain rule fam name
   local before="${RN_SAVED}/chains" tables="${RN_SAVED}/tables"
-  [[ -f "${before}" ]] || before=/dev/null
+  [[ -f "${before}" && -f "${tables}" ]] || return 0
   while read -r cmd table chain; do
     grep -qxF "${cmd} ${table} ${chain}" "${before}" && continue
     while read -r rule; do
@@ -184,12 +220,15 @@ remove_rules() {
     "${cmd}" -t "${table}" -F "${chain}" 2>/dev/null || true
     "${cmd}" -t "${table}" -X "${chain}" 2>/dev/null || true
   done < <(iptables_chains)
-  for fam in ip ip6 inet; do nft delete table "${fam}" kube-proxy 2>/dev/null || true; done
-  if [[ -f "${tables}" ]]; then
-    while read -r fam name; do
-      grep -qxF "${fam} ${name}" "${tables}" || nft delete table "${fam}" "${name}" 2>/dev/null || true
-    done < <(nft_tables)
-  fi
+  while read -r fam name; do
+    grep -qxF "${fam} ${name}" "${tables}" && continue
+    # kube-proxy's own table goes whole; another only when nothing but empty chains is left
+    if [[ "${name}" != kube-proxy ]] &&
+      (($(nft list table "${fam}" "${name}" 2>/dev/null | grep -cvE '^[[:space:]]*(table .*|chain .*|type .*|\}|)$') > 0)); then
+      continue
+    fi
+    nft delete table "${fam}" "${name}" 2>/dev/null || true
+  done < <(nft_tables)
 }
 
 cmd_down() {
@@ -209,6 +248,7 @@ cmd_down() {
   ip link del "${RN_BRIDGE}" 2>/dev/null || true
   ip addr del "${RN_IP}/32" dev lo 2>/dev/null || true
   remove_rules
+  remove_foreign
   # kubelet's symlinks to our pod logs
   local l
   for l in /var/log/containers/*; do
@@ -229,7 +269,7 @@ cmd_check_clean() {
   [[ -e "${RN_STATE}" ]] && left+=("${RN_STATE}")
   [[ -e "${RN_RUN}" ]] && left+=("${RN_RUN}")
   ip link show "${RN_BRIDGE}" >/dev/null 2>&1 && left+=("bridge ${RN_BRIDGE}")
-  ip -o addr show dev lo | grep -qF " ${RN_IP}/" && left+=("address ${RN_IP} on lo")
+  (($(ip -o addr show dev lo | grep -cF " ${RN_IP}/") > 0)) && left+=("address ${RN_IP} on lo")
   if [[ -f "${RUN_DIR}/realnode.tables.before" ]]; then
     local t
     t="$(comm -13 "${RUN_DIR}/realnode.tables.before" <(nft_tables) | paste -sd,)"
@@ -237,8 +277,13 @@ cmd_check_clean() {
     t="$(comm -13 "${RUN_DIR}/realnode.chains.before" <(iptables_chains | sort) | paste -sd,)"
     [[ -z "${t}" ]] || left+=("iptables chains ${t}")
   fi
-  find /var/log/containers -maxdepth 1 -lname "${RN_STATE}/*" 2>/dev/null | grep -q . &&
+  [[ -n "$(find /var/log/containers -maxdepth 1 -lname "${RN_STATE}/*" -print -quit 2>/dev/null)" ]] &&
     left+=("symlinks in /var/log/containers")
+  if [[ -f "${RUN_DIR}/realnode.foreign.before" ]]; then
+    local f
+    f="$(comm -13 "${RUN_DIR}/realnode.foreign.before" <(foreign_listing) | head -5 | paste -sd' ')"
+    [[ -z "${f}" ]] || left+=("containerd/libcni files: ${f}")
+  fi
   if [[ -f "${RUN_DIR}/realnode.sysctls.before" ]]; then
     local s v
     while read -r s v; do
@@ -285,6 +330,7 @@ state = "${RN_RUN}/containerd"
         runtime_type = 'io.containerd.runc.v2'
         [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
           BinaryName = '$(command -v runc)'
+          Root = '${RN_RUN}/runc'
           SystemdCgroup = false
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['${RN_BIN}/cni']
@@ -292,6 +338,9 @@ state = "${RN_RUN}/containerd"
 
   [plugins.'io.containerd.nri.v1.nri']
     disable = true
+
+  [plugins.'io.containerd.internal.v1.opt']
+    path = '${RN_STATE}/opt'
 EOF
   cat >"${RN_CONF}/cni/10-firebreak-e2e.conflist" <<EOF
 {
@@ -435,8 +484,26 @@ cmd_import() {
   log "imported $1 into the real node's containerd: $(ctr_ images ls -q | grep -v '^sha256:' | grep -v pause | paste -sd' ')"
 }
 
+# owner_alive: the run that prepared the node (its RUN_DIR) still has its API server
+owner_alive() {
+  local owner pid
+  owner="$(cat "${RN_SAVED}/owner" 2>/dev/null)" || return 1
+  [[ -n "${owner}" && "${owner}" != "${RUN_DIR}" ]] || return 1
+  pid="$(cat "${owner}/pids/kube-apiserver.pid" 2>/dev/null)" || return 1
+  [[ "${pid}" =~ ^[0-9]+$ ]] && kill -0 "${pid}" 2>/dev/null
+}
+
 cmd_prepare() {
   [[ "$(id -u)" -eq 0 ]] || die "the real node needs root"
+  # one real node per machine: its names are fixed
+  ! owner_alive || die "another e2e run ($(cat "${RN_SAVED}/owner")) has the real node; one at a time"
+  # containerd keeps its shims' sockets in /run/containerd/s whatever its configuration: another
+  # containerd's would be mixed with ours
+  local p exe
+  for p in $(pgrep -x containerd || true); do
+    exe="$(readlink "/proc/${p}/exe" 2>/dev/null)" || continue
+    [[ "${exe}" == "${RN_BIN}/"* ]] || die "a containerd of the machine's own runs (pid ${p}); the real node needs it stopped"
+  done
   ensure_packages
   ensure_binaries
   cmd_down
@@ -447,27 +514,35 @@ cmd_prepare() {
     [[ -r "$(sysctl_path "$s")" ]] && printf '%s %s\n' "$s" "$(<"$(sysctl_path "$s")")"
   done >"${RUN_DIR}/realnode.sysctls.before"
   nft_tables >"${RUN_DIR}/realnode.tables.before"
+  foreign_listing >"${RUN_DIR}/realnode.foreign.before"
   iptables_chains | sort >"${RUN_DIR}/realnode.chains.before"
   save_state
   ip addr add "${RN_IP}/32" dev lo
 }
 
+# left-over: something of a real node is on the machine, and not another live run's
 cmd_left_over() {
+  owner_alive && return 1
   [[ -e "${RN_STATE}" || -e "${RN_RUN}" ]] && return 0
-  ip -o addr show dev lo 2>/dev/null | grep -qF " ${RN_IP}/" && return 0
+  (($(ip -o addr show dev lo 2>/dev/null | grep -cF " ${RN_IP}/") > 0)) && return 0
   [[ -n "$(node_pids)" ]]
 }
 
 cmd_up() {
   [[ -f "${PKI_DIR}/tokens.csv" ]] || die "start the control plane first (E2E_REAL_NODE=1 e2e/cluster.sh up)"
-  ip -o addr show dev lo | grep -qF " ${RN_IP}/" || die "the node's address is missing (realnode.sh prepare)"
+  (($(ip -o addr show dev lo | grep -cF " ${RN_IP}/") > 0)) || die "the node's address is missing (realnode.sh prepare)"
   local t0=${SECONDS} h s
   write_configs
-  # kubelet wants its cgroupRoot to exist
-  for h in /sys/fs/cgroup/*/; do
-    [[ "${h}" == */unified/ ]] && continue
-    mkdir -p "${h}${RN_CGROUP}"
-  done
+  # kubelet wants its cgroupRoot to exist: in every v1 hierarchy (this machine: v1 with a
+  # cgroup2 mount at unified/), or at the top of a pure cgroup v2 tree (not run here)
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    mkdir -p "/sys/fs/cgroup/${RN_CGROUP}"
+  else
+    for h in /sys/fs/cgroup/*/; do
+      [[ "${h}" == */unified/ ]] && continue
+      mkdir -p "${h}${RN_CGROUP}"
+    done
+  fi
   PATH="${RN_BIN}:${PATH}" start_proc containerd "${RN_BIN}/containerd" --config "${RN_CONF}/containerd.toml"
   wait_sock
   import_pause

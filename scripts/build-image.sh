@@ -79,17 +79,20 @@ base_image() {
   say "$name made"
 }
 
-# build DOCKERFILE TAG: buildah bud, then the image's checks; the output in $log
+# build DOCKERFILE TAG: buildah bud, then the image's checks; the output in $log. Callers test
+# its status (so errexit is off inside): every step says its own failure.
 build() {
   local file=$1 name=$2 ctr user entry
   buildah bud --pull=never --network host --layers -q -f "$file" \
     --build-arg "FB_RUN_TESTS=$run_tests" -t "$name" "$root" >"$log" 2>&1 ||
     { grep -E 'error|Error|cannot find|No such|not found' "$log" | tail -5 >&2; return 1; }
-  user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$name")
-  entry=$(buildah inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$name")
+  user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$name") ||
+    { echo "cannot inspect the image $name" >&2; return 1; }
+  entry=$(buildah inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$name") ||
+    { echo "cannot inspect the image $name" >&2; return 1; }
   [ "$user" = 65532:65532 ] || { echo "the image runs as '$user', not 65532:65532" >&2; return 1; }
   [ "$entry" = '[/usr/local/bin/firebreak]' ] || { echo "the image's entrypoint is $entry" >&2; return 1; }
-  ctr=$(buildah from --pull=never "$name")
+  ctr=$(buildah from --pull=never "$name") || { echo "cannot make a container of $name" >&2; return 1; }
   if ! buildah run --user 65532:65532 --cap-drop all --network none "$ctr" -- \
     /usr/local/bin/firebreak --version >>"$log" 2>&1; then
     tail -3 "$log" >&2
@@ -105,6 +108,8 @@ build() {
 expect_broken() {
   local what=$1 edit=$2 want=$3 file err
   file=$(mktemp "$root/deploy/.Dockerfile.broken.XXXXXX")
+  # shellcheck disable=SC2064 # the path now: the local is gone when the trap runs
+  trap "rm -f '$file'" EXIT
   sed "$edit" "$dockerfile" >"$file"
   cmp -s "$file" "$dockerfile" && { rm -f "$file"; die "self-test: '$edit' changed nothing in $dockerfile"; }
   err=$(build "$file" localhost/firebreak-broken:test 2>&1) && {
@@ -112,6 +117,7 @@ expect_broken() {
     die "self-test: the Dockerfile with $what built and ran"
   }
   rm -f "$file"
+  trap - EXIT
   buildah rmi -f localhost/firebreak-broken:test >/dev/null 2>&1 || true
   grep -qE -- "$want" <<<"$err$(cat "$log")" || {
     printf '%s\n' "$err" >&2

@@ -28,6 +28,8 @@ scenario_run() {
     ((SECONDS - t0 < 120)) || { echo "no node failed within 120 s" >&2; return 1; }
     sleep 1
   done
+  local before
+  before="$(ic_pods | awk '{ print $1 }' | sort | paste -sd' ')"
   timeline_mark "helm upgrade starts"
   ic_helm upgrade "${IC_RELEASE}" "${REPO_DIR}/charts/firebreak" -n "${IC_NAMESPACE}" --reuse-values \
     --set config.log.level=debug --wait --timeout 3m >"${LOG_DIR}/helm-upgrade.log" 2>&1 ||
@@ -40,9 +42,16 @@ scenario_run() {
   e2ectl expect-event --reason Quarantined --kind Deployment --name poison
   e2ectl expect-moved --node "${lost}" --except-app poison --timeout 60s
   ic_check_pods 2 quiet
-  # (grep -c, not -q: under pipefail an early exit of grep fails the pipeline)
-  (($("${E2E_DIR}/realnode.sh" logs "${IC_RELEASE}" | grep -c 'level=debug') > 0)) ||
-    { echo "the upgraded replicas do not log at debug" >&2; return 1; }
+  # both replicas replaced by the upgrade, and each new one logs at debug (grep -c, not -q:
+  # under pipefail an early exit of grep fails the pipeline)
+  local pod after
+  after="$(ic_pods | awk '{ print $1 }' | sort | paste -sd' ')"
+  for pod in ${after}; do
+    [[ " ${before} " != *" ${pod} "* ]] || { echo "${pod} was not replaced by the upgrade (before: ${before})" >&2; return 1; }
+    (($("${E2E_DIR}/realnode.sh" logs "${pod}" | grep -c 'level=debug') > 0)) ||
+      { echo "${pod} (upgraded) does not log at debug" >&2; return 1; }
+  done
+  summary upgraded "${before} -> ${after}, each logging at debug"
   summary nodes_lost "$(tr ',' '\n' <<<"${lost}" | grep -c .)"
 
   step "the quarantine gate, through the chart's Service: scale the poison to 3"

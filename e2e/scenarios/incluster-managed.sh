@@ -49,7 +49,9 @@ scenario_run() {
   restored="$(e2ectl coverage 2>/dev/null | tail -1 || true)"
   summary restored "${restored:-every pod back to 10 s}"
   local victim
-  victim="$(e2ectl get pods -o 'jsonpath={range .items[?(@.metadata.labels.app=="web")]}{.spec.nodeName}{"\n"}{end}' | grep -vxF -f <(tr ',' '\n' <<<"${lost}") | head -1)"
+  victim="$(e2ectl get pods -o 'jsonpath={range .items[?(@.metadata.labels.app=="web")]}{.spec.nodeName}{"\n"}{end}' |
+    awk -v lost=",${lost}," 'NF && index(lost, "," $1 ",") == 0 { print; exit }')"
+  [[ -n "${victim}" ]] || { echo "no live node runs a web pod" >&2; return 1; }
   fail_node "${victim}"
   e2ectl expect-evicted --node "${victim}" --within 12s --timeout 60s
   summary after_uninstall "${victim} failed: $(terminated_on "${victim}")"
