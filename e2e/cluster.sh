@@ -69,28 +69,6 @@ ensure_binaries() {
   fi
 }
 
-write_kubeconfig() { # FILE USER TOKEN
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: https://${API_HOST}:${APISERVER_PORT}
-    certificate-authority: ${PKI_DIR}/ca.crt
-users:
-- name: $2
-  user:
-    token: $3
-contexts:
-- name: e2e
-  context:
-    cluster: e2e
-    user: $2
-current-context: e2e
-EOF
-  chmod 600 "$1"
-}
 
 ensure_pki() {
   mkdir -p "${PKI_DIR}"
@@ -124,9 +102,9 @@ ensure_pki() {
       printf '%s,system:kube-proxy,kube-proxy-uid\n' "$(openssl rand -hex 16)"
     } >tokens.csv
     chmod 600 ./*.key tokens.csv
-    write_kubeconfig admin.kubeconfig admin "${admin}"
-    write_kubeconfig kcm.kubeconfig system:kube-controller-manager "${kcm}"
-    write_kubeconfig scheduler.kubeconfig system:kube-scheduler "${sched}"
+    write_kubeconfig admin.kubeconfig admin "${admin}" "${API_HOST}"
+    write_kubeconfig kcm.kubeconfig system:kube-controller-manager "${kcm}" "${API_HOST}"
+    write_kubeconfig scheduler.kubeconfig system:kube-scheduler "${sched}" "${API_HOST}"
     printf '%s\n' "${stamp}" >"pki.stamp"
   )
 }

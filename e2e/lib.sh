@@ -111,3 +111,28 @@ timeline_mark() {
   mkdir -p "${RUN_DIR}"
   printf '%s\tscenario\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$*" >>"${RUN_DIR}/timeline.log"
 }
+
+# write_kubeconfig FILE USER TOKEN HOST: a kubeconfig for the e2e API server at HOST with a
+# static token (the cluster's components, the real node's kubelet and kube-proxy)
+write_kubeconfig() { # FILE USER TOKEN SERVER_HOST
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: https://$4:${APISERVER_PORT}
+    certificate-authority: ${PKI_DIR}/ca.crt
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: e2e
+  context:
+    cluster: e2e
+    user: $2
+current-context: e2e
+EOF
+  chmod 600 "$1"
+}

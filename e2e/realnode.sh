@@ -108,7 +108,7 @@ save_state() {
   for s in "${RN_SYSCTLS[@]}"; do
     [[ -r "$(sysctl_path "$s")" ]] && printf '%s %s\n' "$s" "$(<"$(sysctl_path "$s")")"
   done >"${RN_SAVED}/sysctls"
-  iptables_chains >"${RN_SAVED}/chains"
+  iptables_chains | sort >"${RN_SAVED}/chains"
   nft_tables >"${RN_SAVED}/tables"
 }
 
@@ -398,8 +398,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 EOF
-  write_kubeconfig "${RN_CONF}/kubelet.kubeconfig" "system:node:${RN_NAME}" "$(token_of "system:node:${RN_NAME}")"
-  write_kubeconfig "${RN_CONF}/kube-proxy.kubeconfig" system:kube-proxy "$(token_of system:kube-proxy)"
+  write_kubeconfig "${RN_CONF}/kubelet.kubeconfig" "system:node:${RN_NAME}" "$(token_of "system:node:${RN_NAME}")" "${RN_IP}"
+  write_kubeconfig "${RN_CONF}/kube-proxy.kubeconfig" system:kube-proxy "$(token_of system:kube-proxy)" "${RN_IP}"
   cat >"${RN_CONF}/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -431,28 +431,6 @@ token_of() {
   printf '%s\n' "${t}"
 }
 
-write_kubeconfig() { # FILE USER TOKEN
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: https://${RN_IP}:${APISERVER_PORT}
-    certificate-authority: ${PKI_DIR}/ca.crt
-users:
-- name: $2
-  user:
-    token: $3
-contexts:
-- name: e2e
-  context:
-    cluster: e2e
-    user: $2
-current-context: e2e
-EOF
-  chmod 600 "$1"
-}
 
 # ---- up --------------------------------------------------------------------------------------
 wait_sock() {
@@ -508,15 +486,10 @@ cmd_prepare() {
   ensure_binaries
   cmd_down
   mkdir -p "${RUN_DIR}"
-  local s
-  # what check-clean compares with (kept outside the state directory, which down removes)
-  for s in "${RN_SYSCTLS[@]}"; do
-    [[ -r "$(sysctl_path "$s")" ]] && printf '%s %s\n' "$s" "$(<"$(sysctl_path "$s")")"
-  done >"${RUN_DIR}/realnode.sysctls.before"
-  nft_tables >"${RUN_DIR}/realnode.tables.before"
-  foreign_listing >"${RUN_DIR}/realnode.foreign.before"
-  iptables_chains | sort >"${RUN_DIR}/realnode.chains.before"
   save_state
+  # what check-clean compares with (kept outside the state directory, which down removes)
+  local f
+  for f in sysctls tables foreign chains; do cp "${RN_SAVED}/${f}" "${RUN_DIR}/realnode.${f}.before"; done
   ip addr add "${RN_IP}/32" dev lo
 }
 
