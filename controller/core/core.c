@@ -19,6 +19,11 @@ void fb_core_config_defaults(fb_core_config *c)
 	fb_budget_spec_defaults(&c->defaults);
 	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
 	c->poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
+	c->verdict = FB_VERDICT_RATIO;
+	c->false_alarms_per_year = FB_FALSE_ALARMS_PER_YEAR_DEFAULT;
+	c->prior_failures_per_node_day = FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT;
+	c->background_period_ms = FB_BACKGROUND_PERIOD_DEFAULT_MS;
+	c->memory_pressure_evidence = true;
 	c->adopt_per_s = 10;
 	c->uncovered_report_ms = 5 * 60 * 1000;
 	fb_core_config_gate_exempt(c, "kube-system");
@@ -62,6 +67,12 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 		c->cfg.poison_ratio = FB_POISON_RATIO_DEFAULT;
 	if (c->cfg.poison_settle_ms < 0)
 		c->cfg.poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
+	if (!(c->cfg.false_alarms_per_year > 0)) /* NaN too */
+		c->cfg.false_alarms_per_year = FB_FALSE_ALARMS_PER_YEAR_DEFAULT;
+	if (!(c->cfg.prior_failures_per_node_day > 0))
+		c->cfg.prior_failures_per_node_day = FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT;
+	if (c->cfg.background_period_ms <= 0)
+		c->cfg.background_period_ms = FB_BACKGROUND_PERIOD_DEFAULT_MS;
 	c->leader = true;
 	c->counts_dirty = true;
 	c->sel_epoch = 1; /* no node's budget selection is computed yet */

@@ -57,6 +57,15 @@ typedef enum fb_cond { FB_COND_NONE, FB_COND_TRUE, FB_COND_FALSE, FB_COND_UNKNOW
 
 #define FB_GATE_EXEMPT_NS_MAX 32
 
+/*
+ * The poison verdict (verdict.c, surprise.c): SURPRISE quarantines a workload
+ * whose failed nodes are too many for its exposure under the cluster's own
+ * background failure rate, at a false-alarm rate the operator sets; RATIO is
+ * the first rule (failures >= N and bad >= ratio x (bad + good)), kept for
+ * comparison (firebreak-sim) and as a fallback.
+ */
+typedef enum fb_verdict_kind { FB_VERDICT_SURPRISE, FB_VERDICT_RATIO } fb_verdict_kind;
+
 typedef struct fb_core_config {
 	fb_rates rates;                 /* the node lifecycle controller's, cluster-wide */
 	bool dry_run;                   /* global: decide and report, write nothing */
@@ -67,6 +76,15 @@ typedef struct fb_core_config {
 	double poison_ratio;            /* the verdict's guard: bad >= ratio x (bad + good) */
 	int64_t poison_settle_ms;       /* a failure is judged this long after it happened (or
 	                                   when the first pod on its node is due, if sooner) */
+	fb_verdict_kind verdict;
+	/* SURPRISE: quarantines of innocent workloads accepted per cluster-year (0.01: one in
+	 * a hundred years); the background rate assumed until the cluster's own failures
+	 * outweigh it (failures per node per day); the trailing period it is measured over;
+	 * MemoryPressure before a failure used as evidence */
+	double false_alarms_per_year;
+	double prior_failures_per_node_day;
+	int64_t background_period_ms;
+	bool memory_pressure_evidence;
 	/* Namespaces the admission webhook is never called for (kube-system, kube-node-lease,
 	 * firebreak's own, the chart's excludeNamespaces): their pods are never gated, so an
 	 * ungated one is no escape. fb_core_config_gate_exempt adds one. */
@@ -96,6 +114,7 @@ typedef struct fb_node_obs {
 	int64_t ready_transition_ms;    /* Ready.lastTransitionTime, wall clock */
 	bool exclude_disruption;        /* node.kubernetes.io/exclude-disruption */
 	bool memory_pressure;
+	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
 	const char *failure_annotation; /* firebreak.dev/failure: evidence recorded earlier */
 	const char *quarantine_taint;   /* value of its firebreak.dev/quarantine taint, if any */
 } fb_node_obs;
@@ -471,6 +490,16 @@ typedef struct fb_core_stats {
 	size_t pods_uncovered_reported; /* ... of them, uncovered past uncovered_report_ms */
 	size_t pods_to_restore;         /* not managed: pods still carrying firebreak's record */
 	size_t covers_requested, uncovers_requested; /* since start */
+	/* the surprise verdict (surprise.c), since start: workloads judged on a new failure of
+	 * a node they arrived on; the false quarantines expected of them (the sum of each
+	 * judgement's limit, alpha); and how many of them had p at most 10^-i (i = 0..7) */
+	size_t judgements;
+	double false_quarantines_expected;
+	size_t judgements_p_below[8];
+	/* the background now (as of the last judgement): failures per node per day across the
+	 * cluster, and workloads judged per year */
+	double background_per_node_day;
+	double judged_per_year;
 } fb_core_stats;
 void fb_core_get_stats(const fb_core *c, fb_core_stats *out);
 /* Zone table of the cluster-wide limiter (for metrics). */

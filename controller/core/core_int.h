@@ -125,6 +125,12 @@ struct core_node {
 	fb_deny deferred;          /* last deferral reported for this failure */
 	char deferred_by[FB_NAME_MAX];
 	bool failure_recorded;     /* verdict.c: evidence for the current failure is on record */
+	/* surprise.c: the background rate's inputs. The node's age (creation, else first
+	 * seen) and its failures within the background period, its current one included once
+	 * recorded, oldest first (read back from and written to its failure record) */
+	int64_t created_ms;
+	fb_past_failure *past;     /* FB_FAILURE_PAST_MAX entries once allocated */
+	size_t npast;
 	char *quarantine_taint;    /* value of our taint on it, if any (tainted_nodes counts them) */
 	int64_t untaint_sent_ms;   /* quarantine.c: FB_ACT_UNTAINT of that taint went out then
 	                              (0: not yet); it counts until a node update shows it gone */
@@ -183,7 +189,39 @@ struct core_workload {
 	 * pod of it created after one of these is the replacement (consumes it) */
 	int64_t *moves;
 	size_t nmoves, movecap;
+	/* surprise.c: time its pods spent on nodes that they have left, counted from arrival
+	 * (exposure): [from, to) at the node's background rate then, the latest kept */
+	struct core_stint *stints;
+	size_t nstints, stintcap;
+	int64_t judged_event_ms;   /* the failure it was last judged on (stats.judgements) */
 };
+
+typedef struct core_stint {
+	int64_t from_ms, to_ms;
+	double per_ms;             /* the node's background failure rate, failures per ms */
+} core_stint;
+
+#define CORE_STINTS_MAX 32
+#define CORE_POOLS_MAX 16
+
+/* surprise.c: a pool's failure history (a pool: the nodes a budget selects first). */
+typedef struct core_pool_rate {
+	const char *budget;        /* NULL: nodes no budget selects (owned by core_budget) */
+	int nodes;
+	double node_days;          /* exposure within the background period */
+	double failures;           /* groups of failures (FB_BURST_SPAN_MS), outages excluded */
+	double per_day;            /* the estimate: failures per node per day */
+} core_pool_rate;
+
+typedef struct core_background {
+	int64_t computed_ms;       /* 0: to be computed */
+	core_pool_rate pools[CORE_POOLS_MAX]; /* [0]: the whole cluster */
+	size_t npools;
+	double judged_per_year;    /* workloads judged on a failure, per year (measured, floored) */
+	double judged_measured;    /* ... as counted, per year */
+	double mp_fraction;        /* background failures with MemoryPressure before them */
+	double mp_failures;
+} core_background;
 
 /* An EvictionBudget at runtime (admission.c). */
 struct core_budget {
@@ -225,6 +263,7 @@ struct fb_core {
 	fb_evidence evidence;      /* recent node failures and who arrived before them */
 	bool workloads_dirty;      /* some workload needs judging */
 	bool outage_seen;          /* master disruption already handled */
+	core_background bg;        /* surprise.c */
 	/* quarantine.c */
 	size_t releases_pending;   /* workloads with release_pending set */
 	size_t tainted_nodes;      /* known nodes carrying a firebreak.dev/quarantine taint */
@@ -317,11 +356,36 @@ void verdict_new_pod(fb_core *c, core_pod *p);
 /* The poison settings over a node: its first budget's by name, else the defaults. */
 const fb_poison_spec *node_poison_spec(fb_core *c, core_node *n);
 
+/* ---- surprise.c ------------------------------------------------------------------ */
+
+/* Node n's failure f was recorded: note it in n's history (and f's earlier list). */
+void surprise_note_failure(fb_core *c, core_node *n, const fb_failure *f);
+/* Node n's record as read back: its history (the record's own failure and the earlier). */
+void surprise_restore_history(fb_core *c, core_node *n, const fb_failure *f);
+/* f as it will be written for node n: its earlier failures from n's history. */
+void surprise_fill_past(const core_node *n, fb_failure *f);
+/* Pod p is leaving its node (deleted, or bound elsewhere): keep its exposure. */
+void surprise_pod_leaves(fb_core *c, core_pod *p);
+/* The background changed (a failure recorded, a node added or gone): recompute it. */
+static inline void surprise_invalidate(fb_core *c)
+{
+	c->bg.computed_ms = 0;
+}
+/*
+ * The surprise verdict on w, with its failures since since_ms. True when it is
+ * poison; why (an operator's sentence) says why either way.
+ */
+bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since_ms,
+                    int64_t now_ms, int *bad, char *why, size_t whycap);
+void surprise_free_workload(core_workload *w);
+
 /* ---- quarantine.c ---------------------------------------------------------------- */
 
-/* The verdict on w carried out (or reported, in dry run). */
+/* The verdict on w carried out (or reported, in dry run); why: the surprise verdict's
+ * sentence (NULL: the ratio rule's). */
 void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int bad, int good,
-                        const fb_poison_spec *spec, int64_t now_ms, fb_actions *out);
+                        const fb_poison_spec *spec, const char *why, int64_t now_ms,
+                        fb_actions *out);
 /* Our taint on node n for workload w, added or removed. */
 void taint_action(fb_actions *out, const core_node *n, const core_workload *w, bool add);
 /* The node's observed taint changed (keeps tainted_nodes). */

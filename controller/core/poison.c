@@ -75,6 +75,9 @@ int fb_failure_copy(fb_failure *dst, const fb_failure *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->failed_ms = src->failed_ms;
 	dst->memory_pressure = src->memory_pressure;
+	dst->outage = src->outage;
+	memcpy(dst->past, src->past, sizeof(dst->past));
+	dst->npast = src->npast;
 	if (!(dst->node = kc_strdup(src->node)))
 		return -1;
 	for (size_t i = 0; i < src->n; i++) {
@@ -103,6 +106,25 @@ char *fb_failure_to_json(const fb_failure *f)
 	add_time(o, "failedAt", f->failed_ms);
 	if (f->memory_pressure)
 		cJSON_AddTrueToObject(o, "memoryPressure");
+	if (f->outage)
+		cJSON_AddTrueToObject(o, "outage");
+	if (f->npast) {
+		/* "earlier": [{"at": time, "suspects": n, "outage": true, "memoryPressure": true}] */
+		cJSON *past = cJSON_AddArrayToObject(o, "earlier");
+		for (size_t i = 0; past && i < f->npast && i < FB_FAILURE_PAST_MAX; i++) {
+			cJSON *e = cJSON_CreateObject();
+			if (!e)
+				break;
+			add_time(e, "at", f->past[i].at_ms);
+			if (f->past[i].suspects)
+				cJSON_AddNumberToObject(e, "suspects", f->past[i].suspects);
+			if (f->past[i].outage)
+				cJSON_AddTrueToObject(e, "outage");
+			if (f->past[i].memory_pressure)
+				cJSON_AddTrueToObject(e, "memoryPressure");
+			cJSON_AddItemToArray(past, e);
+		}
+	}
 	cJSON *arr = cJSON_AddArrayToObject(o, "arrivals");
 	for (size_t i = 0; arr && i < f->n; i++) {
 		cJSON *a = cJSON_CreateObject();
@@ -140,6 +162,27 @@ int fb_failure_from_json(const char *json, const char *node, fb_failure *out)
 	if (!cJSON_IsObject(o) || !get_time(o, "failedAt", &out->failed_ms))
 		goto out;
 	out->memory_pressure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "memoryPressure"));
+	out->outage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "outage"));
+	const cJSON *past = cJSON_GetObjectItemCaseSensitive(o, "earlier");
+	if (past && !cJSON_IsArray(past))
+		goto out;
+	const cJSON *pe;
+	cJSON_ArrayForEach(pe, past) {
+		fb_past_failure pf = { 0 };
+		const cJSON *ns = cJSON_GetObjectItemCaseSensitive(pe, "suspects");
+		if (!cJSON_IsObject(pe) || !get_time(pe, "at", &pf.at_ms) ||
+		    (ns && (!cJSON_IsNumber(ns) || ns->valuedouble < 0 ||
+		            ns->valuedouble > FB_FAILURE_SUSPECTS_MAX)))
+			goto out;
+		pf.suspects = ns ? (int)ns->valuedouble : 0;
+		pf.outage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pe, "outage"));
+		pf.memory_pressure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pe, "memoryPressure"));
+		if (out->npast == FB_FAILURE_PAST_MAX) /* the oldest goes */
+			memmove(out->past, out->past + 1, (FB_FAILURE_PAST_MAX - 1) * sizeof(*out->past));
+		else
+			out->npast++;
+		out->past[out->npast - 1] = pf;
+	}
 	if (!(out->node = kc_strdup(node)))
 		goto out;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "arrivals");

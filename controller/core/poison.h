@@ -46,12 +46,31 @@ typedef struct fb_suspect {
 	char *migrated_from;   /* a failed node its previous pod was on, or NULL */
 } fb_suspect;
 
+/*
+ * An earlier failure of the same node, kept in its record for the background
+ * rate (verdict.c): when, whether it was part of an outage (zone, cluster),
+ * and how many workloads were judged on it.
+ */
+typedef struct fb_past_failure {
+	int64_t at_ms;
+	int suspects;
+	bool outage;
+	bool memory_pressure;
+} fb_past_failure;
+
+#define FB_FAILURE_PAST_MAX 32 /* earlier failures kept per node (the latest) */
+
 typedef struct fb_failure {
 	char *node;
 	int64_t failed_ms;
 	bool memory_pressure;  /* MemoryPressure was True before the node failed */
+	bool outage;           /* part of a zone or cluster outage: no suspects, not background */
 	fb_suspect *s;
 	size_t n, cap;
+	/* the node's earlier failures within the background period, oldest first; written
+	 * with the record so that the cluster's failure history outlives a restart */
+	fb_past_failure past[FB_FAILURE_PAST_MAX];
+	size_t npast;
 } fb_failure;
 
 typedef struct fb_evidence {
@@ -113,5 +132,20 @@ const char *fb_evidence_migrated_from(const fb_evidence *e, const char *workload
                                       const char *node, int64_t arrived_ms, int64_t window_ms);
 
 bool fb_poison_verdict(int bad, int good, int failures, double ratio);
+
+/* ---- the surprise verdict's arithmetic (surprise.c) ---- */
+#define FB_FALSE_ALARMS_PER_YEAR_DEFAULT 0.01          /* one in a hundred cluster-years */
+#define FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT 0.01    /* one per node per 100 days */
+#define FB_BACKGROUND_PERIOD_DEFAULT_MS (30LL * 24 * 3600 * 1000)
+/* Failures of one workload's nodes within this span of the first are one piece of
+ * evidence (a rack, a switch, a rollout's replicas dying together). */
+#define FB_BURST_SPAN_MS (60 * 1000)
+
+/*
+ * P(N >= k) for N ~ Poisson(mean): the chance of k or more events where mean
+ * were expected. Exact to a few ulps also for tails far below 1e-300 relative
+ * to 1 (summed from the tail, not as 1 - cdf). 1 for k <= 0.
+ */
+double fb_poisson_tail(int k, double mean);
 
 #endif

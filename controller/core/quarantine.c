@@ -208,7 +208,8 @@ nomem:
  * subresource falls back to Pin, and an Event says why.
  */
 void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int bad, int good,
-                    const fb_poison_spec *spec, int64_t now_ms, fb_actions *out)
+                        const fb_poison_spec *spec, const char *why, int64_t now_ms,
+                        fb_actions *out)
 {
 	/* dry run if global, or if a budget over any of the nodes it killed says so */
 	bool dry = c->cfg.dry_run;
@@ -243,7 +244,7 @@ void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int ba
 	}
 	bool scale = spec->action == FB_POISON_SCALE_TO_ZERO;
 	bool scalable = scale && fb_workload_scalable(w->kind);
-	char tv[64], msg[768], qname[FB_NAME_MAX], how[96];
+	char tv[64], msg[1024], qname[FB_NAME_MAX], how[96];
 	workload_taint_value(w, tv);
 	quarantine_name(w, qname, sizeof(qname));
 	if (scalable)
@@ -252,11 +253,15 @@ void quarantine_declare(fb_core *c, core_workload *w, const char **nodes, int ba
 		snprintf(how, sizeof(how), "pinned (a %.40s cannot be scaled to zero)", w->kind);
 	else
 		snprintf(how, sizeof(how), "pinned");
-	snprintf(msg, sizeof(msg),
-	         "%s %s/%s arrived on %s within %s before each failed (%d failed nodes, %d healthy; "
-	         "threshold %d); %s, nodes tainted %s=%s:NoSchedule",
-	         w->kind, w->ns, w->name, names, ago(worst, within, sizeof(within)), bad, good,
-	         spec->failures, how, FB_QUARANTINE_TAINT_KEY, tv);
+	if (why)
+		snprintf(msg, sizeof(msg), "%s %s/%s: %s; %s, nodes tainted %s=%s:NoSchedule",
+		         w->kind, w->ns, w->name, why, how, FB_QUARANTINE_TAINT_KEY, tv);
+	else
+		snprintf(msg, sizeof(msg),
+		         "%s %s/%s arrived on %s within %s before each failed (%d failed nodes, %d "
+		         "healthy; threshold %d); %s, nodes tainted %s=%s:NoSchedule",
+		         w->kind, w->ns, w->name, names, ago(worst, within, sizeof(within)), bad, good,
+		         spec->failures, how, FB_QUARANTINE_TAINT_KEY, tv);
 	workload_event(out, dry, w, FB_REASON_QUARANTINED, "%s", msg);
 	if (scale && !scalable)
 		workload_event(out, dry, w, FB_REASON_SCALE_TO_ZERO_SKIPPED,

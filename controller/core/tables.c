@@ -30,6 +30,7 @@ static void workload_free(core_workload *w)
 		kc_free(w->new_nodes[i]);
 	kc_free(w->new_nodes);
 	kc_free(w->moves);
+	surprise_free_workload(w);
 	kc_free(w->quarantine);
 	kc_free(w->id);
 	kc_free(w->ns);
@@ -46,6 +47,7 @@ static void node_free(core_node *n)
 	fb_labels_release(&n->labels);
 	kc_free(n->pods);
 	kc_free(n->sel);
+	kc_free(n->past);
 	kc_free(n);
 }
 
@@ -198,7 +200,14 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		managed_node_changed(c, n); /* a budget in dry run may select it now, or no more */
 	fb_labels_release(&n->labels);
 	n->labels = labels;
+	if (!n->known)
+		surprise_invalidate(c); /* a node more in the background */
 	n->known = true;
+	/* its age: creation, else first seen (a restart makes it younger: a higher rate) */
+	if (obs->created_ms > 0)
+		n->created_ms = obs->created_ms;
+	else if (!n->created_ms)
+		n->created_ms = now_ms;
 	n->zone_len = fb_zone_key(obs->region, obs->zone, n->zone_key);
 	n->exclude = obs->exclude_disruption;
 	n->memory_pressure = obs->memory_pressure;
@@ -236,6 +245,7 @@ void fb_core_node_delete(fb_core *c, const char *name)
 	if (!n)
 		return;
 	c->counts_dirty = true;
+	surprise_invalidate(c);
 	quarantine_node_taint(c, n, NULL); /* cannot fail: nothing is copied */
 	if (n->npods) {
 		/* pods still point at it: keep a placeholder until they go */
@@ -280,6 +290,7 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 		goto nomem;
 	if (moved) {
 		if (p->node) {
+			surprise_pod_leaves(c, p);
 			node_unlink_pod(p->node, p);
 			p->node = NULL;
 		}
@@ -342,6 +353,7 @@ void fb_core_pod_delete(fb_core *c, const char *uid)
 		c->gates_dirty = true;
 	if (p->annotated || p->shortened || (c->cfg.managed && p->k8s_evicts)) /* counted */
 		managed_pod_changed(c, p);
+	surprise_pod_leaves(c, p);
 	workload_unlink_pod(c, p);
 	core_node *n = p->node;
 	if (n) {

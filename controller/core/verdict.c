@@ -69,6 +69,7 @@ void verdict_restore_failure(fb_core *c, core_node *n, const char *json)
 	fb_failure f;
 	if (fb_failure_from_json(json, n->name, &f) != 0)
 		return;
+	surprise_restore_history(c, n, &f);
 	bool current = n->failed && f.failed_ms == n->failed_since_ms;
 	fb_failure *known = fb_evidence_find(&c->evidence, n->name, f.failed_ms);
 	if (known) {
@@ -97,6 +98,8 @@ void verdict_restore_failure(fb_core *c, core_node *n, const char *json)
 /* Write failure f (as it now stands) to node m's annotation, unless in dry run. */
 static void write_failure(fb_core *c, const fb_failure *f, core_node *m, fb_actions *out)
 {
+	if (m)
+		surprise_note_failure(c, m, f); /* the background's history, dry run or not */
 	if (!m || node_dry_run(c, m))
 		return;
 	fb_failure *copy = kc_calloc(1, sizeof(*copy));
@@ -104,6 +107,7 @@ static void write_failure(fb_core *c, const fb_failure *f, core_node *m, fb_acti
 		kc_free(copy);
 		return;
 	}
+	surprise_fill_past(m, copy);
 	fb_action *a = push_action(out, FB_ACT_NODE_ANNOTATE);
 	if (!a) {
 		fb_failure_release(copy);
@@ -123,10 +127,11 @@ static void write_failure(fb_core *c, const fb_failure *f, core_node *m, fb_acti
  */
 static void forget_suspects(fb_core *c, fb_failure *f, core_node *m, fb_actions *out)
 {
-	if (f->n == 0)
+	if (f->n == 0 && f->outage)
 		return;
 	mark_suspects_dirty(c, f);
 	fb_failure_drop_suspects(f);
+	f->outage = true;
 	write_failure(c, f, m, out);
 }
 
@@ -184,6 +189,8 @@ static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
 {
 	fb_failure f = { 0 };
 	f.failed_ms = n->failed_since_ms;
+	f.outage = true;
+	f.memory_pressure = n->memory_pressure_seen;
 	if (!(f.node = kc_strdup(n->name)))
 		return;
 	const fb_failure *kept = fb_evidence_take(&c->evidence, &f);
@@ -357,7 +364,10 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 			len += (size_t)w;
 	}
 	if (f.n == 0) {
-		fb_failure_release(&f);
+		/* no suspects: written down all the same, as part of the node's failure history
+		 * (the surprise verdict's background rate) */
+		write_failure(c, &f, n, out);
+		fb_evidence_take(&c->evidence, &f);
 		return;
 	}
 	/* A quarantined workload among the arrivals explains the failure: the others are
@@ -488,6 +498,26 @@ typedef struct candidate {
 	int bad, good;
 } candidate;
 
+#define WHY_MAX 640
+
+/*
+ * The verdict on w with its evidence since since_ms: the surprise verdict
+ * (surprise.c), or the ratio rule (poison.h). *bad: its failed nodes, *good
+ * its healthy arrivals (ratio rule only); why: the surprise verdict's sentence.
+ */
+static bool judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since,
+                  int64_t now_ms, int *bad, int *good, char *why)
+{
+	if (c->cfg.verdict == FB_VERDICT_SURPRISE) {
+		*good = 0;
+		return surprise_judge(c, w, spec, since, now_ms, bad, why, WHY_MAX);
+	}
+	why[0] = '\0';
+	*bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, NULL, 0);
+	*good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
+	return fb_poison_verdict(*bad, *good, spec->failures, c->cfg.poison_ratio);
+}
+
 /* More failed nodes first; then the better ratio (fewer healthy); then by id. */
 static int candidate_cmp(const void *a, const void *b)
 {
@@ -525,7 +555,6 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		w->dirty = false;
 		if (w->quarantined || (w->dry_run && w->declared_ms))
 			continue;
-		const char *nodes[64];
 		/* the settings (enabled, failures, window, action) of the node that failed
 		 * last with it: the budget over the latest damage decides */
 		const fb_poison_spec *spec = &c->cfg.defaults.poison;
@@ -550,10 +579,11 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 				suspects++;
 			continue;
 		}
-		int bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
-		int good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
+		int bad, good;
+		char why[WHY_MAX];
+		bool poison = judge(c, w, spec, since, now_ms, &bad, &good, why);
 		w->bad = bad;
-		if (fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
+		if (poison) {
 			candidate *cd = KC_ARRAY_RESERVE(cands, ccap, ncands + 1) == 0
 			                        ? &cands[ncands++] : NULL;
 			if (cd)
@@ -577,18 +607,23 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		const fb_poison_spec *spec = cands[i].spec;
 		int64_t since = now_ms - spec->window_ms;
 		int bad = cands[i].bad, good = cands[i].good;
-		if (i > 0) /* earlier verdicts may have explained some of its failures away */
-			bad = w->bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms,
-			                               nodes, 64);
-		else
-			fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
-		if (!fb_poison_verdict(bad, good, spec->failures, c->cfg.poison_ratio)) {
+		char why[WHY_MAX];
+		bool poison = true;
+		/* earlier verdicts may have explained some of its failures away; the surprise
+		 * verdict's sentence is written again in any case */
+		if (i > 0 || c->cfg.verdict == FB_VERDICT_SURPRISE) {
+			poison = judge(c, w, spec, since, now_ms, &bad, &good, why);
+			w->bad = bad;
+		}
+		fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
+		if (!poison) {
 			w->dirty = false;
 			if (bad > 0)
 				suspects++;
 			continue;
 		}
-		quarantine_declare(c, w, nodes, bad, good, spec, now_ms, out);
+		quarantine_declare(c, w, nodes, bad, good, spec,
+		                   c->cfg.verdict == FB_VERDICT_SURPRISE ? why : NULL, now_ms, out);
 		explain_away(c, w, out);
 		w->dirty = false; /* explain_away marks it too: its own verdict stands */
 		if (w->quarantined)

@@ -1,0 +1,533 @@
+/*
+ * surprise.c - the poison verdict whose false-alarm rate is derived, not
+ * tuned (issue 15; DESIGN.md "Poison detection").
+ *
+ * The null hypothesis is that a workload is innocent: the nodes its pods are
+ * on fail at the cluster's background rate, whatever it does. Under it, the
+ * failures of nodes a workload arrived on (within arrivalWindow of the
+ * arrival: its *exposure*) form a Poisson process whose clock is the
+ * workload's accumulated exposure times the background rate, Lambda. At each
+ * failure of such a node (an "evaluation") the workload is judged: given a
+ * failure now, the chance that j earlier ones fell within the last
+ * Lambda-span s is P(Gamma(j, 1) <= s) = P(Poisson(s) >= j) (the Palm
+ * distribution of a Poisson process: the gaps before an event are
+ * independent Exp(1)). The smallest of these over j = 1..k-1 (k failures in
+ * the window), times k-1 (Bonferroni), is the verdict's p. MemoryPressure
+ * before a failure, seen in a fraction q of background failures, multiplies
+ * it by q per failure that had it (independent of the workload under the
+ * null).
+ *
+ * The workload is quarantined when p <= alpha, alpha = F / R: F the false
+ * quarantines the operator accepts per cluster-year, R the evaluations per
+ * year (workloads judged on a failure, counted from the nodes' history, at
+ * least one per failure at the background rate). So the expected number of
+ * false quarantines per year is at most F, in any cluster whose failures
+ * are independent given the rate. One failure is never enough: with no
+ * earlier failure there is no span, so the ">= 2 failed nodes" floor is
+ * what the statistic gives, not a threshold on top of it.
+ *
+ * The background rate is failures per node-day over the trailing period
+ * (30 days), per pool (the nodes a budget selects first) shrunk towards the
+ * cluster's, and the cluster's towards the prior (0.01 a day) by one
+ * pseudo-failure, so a young cluster or pool starts at the prior and its own
+ * history takes over as it accumulates. Outages are not background, a burst
+ * (failures within a minute) counts once, and the workload under judgement
+ * is left out of its own background. The history lives in each node's
+ * firebreak.dev/failure record ("earlier"), so it survives restarts and
+ * failovers; a deleted node takes its history (and its node-days) with it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "kc/alloc.h"
+#include "kc/array.h"
+
+#define DAY_MS (24.0 * 3600 * 1000)
+#define YEAR_DAYS 365.25
+#define BG_FRESH_MS (60 * 1000) /* the background is recomputed at most this often */
+#define JUDGE_SPANS_MAX 8       /* spans tried per judgement (the Bonferroni factor) */
+#define EVENTS_MAX 64
+
+double fb_poisson_tail(int k, double mean)
+{
+	if (k <= 0)
+		return 1.0;
+	if (!(mean > 0))
+		return 0.0;
+	if (mean > (double)k) { /* the bulk: 1 - P(N < k), no cancellation worth fearing */
+		double term = exp(-mean), cdf = term;
+		for (int i = 1; i < k; i++) {
+			term *= mean / i;
+			cdf += term;
+		}
+		double t = 1.0 - cdf;
+		return t < 0 ? 0 : t;
+	}
+	/* the tail: P(N = k) (1 + m/(k+1) + m^2/((k+1)(k+2)) + ...), in logs for tiny m */
+	double logp = -mean + k * log(mean) - lgamma(k + 1.0);
+	double sum = 1.0, term = 1.0;
+	for (int i = k + 1; i < k + 200; i++) {
+		term *= mean / i;
+		sum += term;
+		if (term < sum * 1e-17)
+			break;
+	}
+	double t = exp(logp) * sum;
+	return t > 1 ? 1 : t;
+}
+
+/* ---- the nodes' failure history ----------------------------------------------------------- */
+
+static int past_add(fb_core *c, core_node *n, const fb_past_failure *pf)
+{
+	for (size_t i = 0; i < n->npast; i++)
+		if (n->past[i].at_ms == pf->at_ms) { /* the same failure, as it stands now */
+			n->past[i] = *pf;
+			return 0;
+		}
+	if (!n->past && !(n->past = kc_calloc(FB_FAILURE_PAST_MAX + 1, sizeof(*n->past))))
+		return -1;
+	/* in time order; the oldest goes when full */
+	size_t at = n->npast;
+	while (at > 0 && n->past[at - 1].at_ms > pf->at_ms)
+		at--;
+	memmove(n->past + at + 1, n->past + at, (n->npast - at) * sizeof(*n->past));
+	n->past[at] = *pf;
+	n->npast++;
+	if (n->npast > FB_FAILURE_PAST_MAX) {
+		memmove(n->past, n->past + 1, FB_FAILURE_PAST_MAX * sizeof(*n->past));
+		n->npast = FB_FAILURE_PAST_MAX;
+	}
+	surprise_invalidate(c);
+	return 0;
+}
+
+void surprise_note_failure(fb_core *c, core_node *n, const fb_failure *f)
+{
+	fb_past_failure pf = { .at_ms = f->failed_ms, .suspects = (int)f->n,
+	                       .outage = f->outage, .memory_pressure = f->memory_pressure };
+	past_add(c, n, &pf); /* out of memory: the failure is missing from the background */
+}
+
+void surprise_restore_history(fb_core *c, core_node *n, const fb_failure *f)
+{
+	for (size_t i = 0; i < f->npast; i++)
+		past_add(c, n, &f->past[i]);
+	surprise_note_failure(c, n, f);
+}
+
+void surprise_fill_past(const core_node *n, fb_failure *f)
+{
+	f->npast = 0;
+	for (size_t i = 0; n && i < n->npast && f->npast < FB_FAILURE_PAST_MAX; i++)
+		if (n->past[i].at_ms < f->failed_ms)
+			f->past[f->npast++] = n->past[i];
+}
+
+/* ---- the background rate ------------------------------------------------------------------ */
+
+typedef struct bg_failure {
+	int64_t at_ms;
+	int pool;
+	bool mp;
+} bg_failure;
+
+static int bg_failure_cmp(const void *a, const void *b)
+{
+	const bg_failure *x = a, *y = b;
+	if (x->pool != y->pool)
+		return x->pool < y->pool ? -1 : 1;
+	return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
+}
+
+/* The pool of node n: the budget that selects it first (index into c->bg.pools; 0: none). */
+static int node_pool(fb_core *c, core_node *n)
+{
+	if (!n || !n->known)
+		return 0;
+	budget_iter bi = node_budgets(c, n);
+	core_budget *b = node_budget_next(c, n, &bi);
+	if (!b)
+		return 0;
+	for (size_t i = 1; i < c->bg.npools; i++)
+		if (c->bg.pools[i].budget == b->name)
+			return (int)i;
+	if (c->bg.npools == CORE_POOLS_MAX)
+		return 0; /* too many pools: the cluster's rate */
+	c->bg.pools[c->bg.npools] = (core_pool_rate){ .budget = b->name };
+	return (int)c->bg.npools++;
+}
+
+/* The estimate for a pool with `failures` over `node_days`, shrunk towards prior_per_day. */
+static double shrunk(double failures, double node_days, double prior_per_day)
+{
+	if (failures < 0)
+		failures = 0;
+	return (failures + 1.0) / (node_days + 1.0 / prior_per_day);
+}
+
+static void bg_compute(fb_core *c, int64_t now_ms)
+{
+	core_background *bg = &c->bg;
+	if (bg->computed_ms && now_ms - bg->computed_ms < BG_FRESH_MS && now_ms >= bg->computed_ms)
+		return;
+	int64_t period = c->cfg.background_period_ms, from = now_ms - period;
+	memset(bg, 0, sizeof(*bg));
+	bg->npools = 1;
+	bg_failure *fs = NULL;
+	size_t nfs = 0, fcap = 0;
+	double judged = 0;
+	const char *k;
+	void *v;
+	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
+		core_node *n = v;
+		if (!n->known)
+			continue;
+		int pool = node_pool(c, n);
+		int64_t since = n->created_ms > from ? n->created_ms : from;
+		double days = since < now_ms ? (double)(now_ms - since) / DAY_MS : 0;
+		bg->pools[0].nodes++;
+		bg->pools[0].node_days += days;
+		if (pool) {
+			bg->pools[pool].nodes++;
+			bg->pools[pool].node_days += days;
+		}
+		for (size_t i = 0; i < n->npast; i++) {
+			const fb_past_failure *pf = &n->past[i];
+			if (pf->at_ms < from || pf->at_ms > now_ms || pf->outage)
+				continue;
+			judged += pf->suspects;
+			if (KC_ARRAY_RESERVE(fs, fcap, nfs + 1) != 0)
+				continue; /* out of memory: fewer failures, a lower rate; judged once more */
+			fs[nfs++] = (bg_failure){ pf->at_ms, pool, pf->memory_pressure };
+		}
+	}
+	/* groups: a failure within FB_BURST_SPAN_MS of its pool's group start joins it */
+	if (nfs > 1)
+		qsort(fs, nfs, sizeof(*fs), bg_failure_cmp);
+	double cluster_groups = 0, mp_groups = 0;
+	int64_t start = 0;
+	int cur = -1;
+	bool mp = false;
+	for (size_t i = 0; i <= nfs; i++) {
+		bool fresh = i == nfs || fs[i].pool != cur || fs[i].at_ms - start > FB_BURST_SPAN_MS;
+		if (fresh && cur >= 0) {
+			cluster_groups++;
+			mp_groups += mp;
+			if (cur)
+				bg->pools[cur].failures++;
+		}
+		if (i == nfs)
+			break;
+		if (fresh) {
+			cur = fs[i].pool;
+			start = fs[i].at_ms;
+			mp = false;
+		}
+		mp |= fs[i].mp;
+	}
+	kc_free(fs);
+	bg->pools[0].failures = cluster_groups;
+	bg->mp_failures = mp_groups;
+	bg->computed_ms = now_ms ? now_ms : 1;
+	double years = (double)period / DAY_MS / YEAR_DAYS;
+	bg->judged_measured = judged / years;
+	/* judged_per_year and the rates themselves are set per judgement (rates_without) */
+	bg->pools[0].per_day =
+	        shrunk(bg->pools[0].failures, bg->pools[0].node_days, c->cfg.prior_failures_per_node_day);
+	for (size_t i = 1; i < bg->npools; i++)
+		bg->pools[i].per_day =
+		        shrunk(bg->pools[i].failures, bg->pools[i].node_days, bg->pools[0].per_day);
+	double floor = bg->pools[0].per_day * YEAR_DAYS * bg->pools[0].nodes;
+	bg->judged_per_year = bg->judged_measured > floor ? bg->judged_measured : floor;
+	bg->mp_fraction = (mp_groups + 1.0) / (cluster_groups + 2.0);
+}
+
+/* The background rate at node n, failures per ms (rates: per pool, per day). */
+static double node_rate_ms(fb_core *c, core_node *n, const double *rates)
+{
+	return rates[node_pool(c, n)] / DAY_MS;
+}
+
+void surprise_pod_leaves(fb_core *c, core_pod *p)
+{
+	core_workload *w = p->wl;
+	core_node *n = p->node;
+	if (c->cfg.verdict != FB_VERDICT_SURPRISE || !w || !n || p->daemonset || p->mirror ||
+	    p->arrived_ms <= 0)
+		return;
+	int64_t now = c->last_now_ms;
+	int64_t to = n->failed && n->failed_since_ms < now ? n->failed_since_ms : now;
+	if (to <= p->arrived_ms)
+		return;
+	bg_compute(c, now);
+	double rates[CORE_POOLS_MAX];
+	for (size_t i = 0; i < c->bg.npools; i++)
+		rates[i] = c->bg.pools[i].per_day;
+	core_stint s = { p->arrived_ms, to, 0 };
+	s.per_ms = node_rate_ms(c, n, rates);
+	/* the oldest goes first: recent exposure is what a judgement spans */
+	if (w->nstints == CORE_STINTS_MAX) {
+		size_t oldest = 0;
+		for (size_t i = 1; i < w->nstints; i++)
+			if (w->stints[i].to_ms < w->stints[oldest].to_ms)
+				oldest = i;
+		if (w->stints[oldest].to_ms > s.to_ms)
+			return;
+		w->stints[oldest] = s;
+		return;
+	}
+	if (KC_ARRAY_RESERVE(w->stints, w->stintcap, w->nstints + 1) != 0)
+		return; /* out of memory: less exposure known (a judgement errs towards poison) */
+	w->stints[w->nstints++] = s;
+}
+
+void surprise_free_workload(core_workload *w)
+{
+	kc_free(w->stints);
+	w->stints = NULL;
+	w->nstints = w->stintcap = 0;
+}
+
+/* ---- the judgement -------------------------------------------------------------------------- */
+
+/* A piece of evidence: failures of w's nodes within FB_BURST_SPAN_MS of the first. */
+typedef struct evidence_event {
+	int64_t at_ms;             /* the first failure's */
+	const char *node;          /* its node */
+	int64_t after_ms;          /* from w's arrival there to the failure */
+	int nodes;
+	bool mp;
+} evidence_event;
+
+/* Overlap of [a, b) with (t0, t1]. */
+static double overlap(int64_t a, int64_t b, int64_t t0, int64_t t1)
+{
+	int64_t lo = a > t0 ? a : t0, hi = b < t1 ? b : t1;
+	return hi > lo ? (double)(hi - lo) : 0;
+}
+
+/*
+ * w's exposure between t0 and t1 in expected failures: the time each of its
+ * pods spent on a node within horizon_ms of arriving there, at the node's
+ * background rate. Node-time (ms) in *ms_out.
+ */
+static double exposure(fb_core *c, const core_workload *w, int64_t horizon_ms, int64_t t0,
+                       int64_t t1, int64_t now_ms, const double *rates, double *ms_out)
+{
+	double lambda = 0, ms = 0;
+	for (size_t i = 0; i < w->npods; i++) {
+		const core_pod *p = w->pods[i];
+		core_node *n = p->node;
+		if (!n || p->daemonset || p->mirror || p->arrived_ms <= 0)
+			continue;
+		int64_t end = n->failed && n->failed_since_ms < now_ms ? n->failed_since_ms : now_ms;
+		if (end > p->arrived_ms + horizon_ms)
+			end = p->arrived_ms + horizon_ms;
+		double o = overlap(p->arrived_ms, end, t0, t1);
+		ms += o;
+		lambda += o * node_rate_ms(c, n, rates);
+	}
+	for (size_t i = 0; i < w->nstints; i++) {
+		const core_stint *s = &w->stints[i];
+		int64_t end = s->to_ms < s->from_ms + horizon_ms ? s->to_ms : s->from_ms + horizon_ms;
+		double o = overlap(s->from_ms, end, t0, t1);
+		ms += o;
+		lambda += o * s->per_ms;
+	}
+	*ms_out = ms;
+	return lambda;
+}
+
+static int event_cmp(const void *a, const void *b)
+{
+	const evidence_event *x = a, *y = b;
+	if (x->at_ms != y->at_ms)
+		return x->at_ms < y->at_ms ? -1 : 1;
+	return strcmp(x->node, y->node);
+}
+
+/* "about once in 310,000" */
+static const char *once_in(double p, char *buf, size_t cap)
+{
+	if (!(p > 0))
+		snprintf(buf, cap, "never");
+	else if (p >= 0.5)
+		snprintf(buf, cap, "about every time");
+	else {
+		double n = 1.0 / p;
+		if (n >= 1e9)
+			snprintf(buf, cap, "about once in %.1e", n);
+		else {
+			/* two significant figures, thousands grouped */
+			double mag = pow(10, floor(log10(n)) - 1);
+			long long r = (long long)(floor(n / mag + 0.5) * mag);
+			char digits[24], out[24];
+			snprintf(digits, sizeof(digits), "%lld", r);
+			size_t len = strlen(digits), o = 0;
+			for (size_t i = 0; i < len && o + 2 < sizeof(out); i++) {
+				if (i && (len - i) % 3 == 0)
+					out[o++] = ',';
+				out[o++] = digits[i];
+			}
+			out[o] = '\0';
+			snprintf(buf, cap, "about once in %s", out);
+		}
+	}
+	return buf;
+}
+
+/* A judgement on a failure w was not judged on before: counted once (stats). */
+static void count_judgement(fb_core *c, core_workload *w, int64_t event_ms, double p,
+                            double alpha, double per_day, double judged)
+{
+	c->stats.background_per_node_day = per_day;
+	c->stats.judged_per_year = judged;
+	if (w->judged_event_ms == event_ms)
+		return;
+	w->judged_event_ms = event_ms;
+	c->stats.judgements++;
+	c->stats.false_quarantines_expected += alpha;
+	double x = 1.0;
+	for (int i = 0; i < 8; i++, x /= 10)
+		if (p <= x)
+			c->stats.judgements_p_below[i]++;
+}
+
+bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since_ms,
+                    int64_t now_ms, int *bad, char *why, size_t whycap)
+{
+	bg_compute(c, now_ms);
+	const core_background *bg = &c->bg;
+	/* w's failed nodes in the window, each once (its earliest record) */
+	evidence_event ev[EVENTS_MAX];
+	size_t nev = 0;
+	for (size_t e = 0; e < c->evidence.n && nev < EVENTS_MAX; e++) {
+		const fb_failure *f = &c->evidence.v[e];
+		if (f->failed_ms < since_ms)
+			continue;
+		const fb_suspect *s = fb_failure_suspect(f, w->id);
+		if (!s || s->arrived_ms < w->released_ms)
+			continue;
+		size_t j = 0;
+		while (j < nev && strcmp(ev[j].node, f->node) != 0)
+			j++;
+		if (j < nev) {
+			if (f->failed_ms < ev[j].at_ms)
+				ev[j] = (evidence_event){ f->failed_ms, f->node, f->failed_ms - s->arrived_ms, 1,
+				                 f->memory_pressure };
+			continue;
+		}
+		ev[nev++] = (evidence_event){ f->failed_ms, f->node, f->failed_ms - s->arrived_ms, 1,
+		                     f->memory_pressure };
+	}
+	*bad = (int)nev;
+	if (nev > 1)
+		qsort(ev, nev, sizeof(*ev), event_cmp);
+	/* bursts: failures within FB_BURST_SPAN_MS of a group's first are one piece of evidence */
+	evidence_event g[EVENTS_MAX];
+	size_t k = 0;
+	for (size_t i = 0; i < nev; i++) {
+		if (k && ev[i].at_ms - g[k - 1].at_ms <= FB_BURST_SPAN_MS) {
+			g[k - 1].nodes++;
+			g[k - 1].mp |= ev[i].mp;
+			continue;
+		}
+		g[k++] = ev[i];
+	}
+	/* the background without w's own failures (each burst once), per pool */
+	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX];
+	for (size_t i = 0; i < k; i++) {
+		int pool = node_pool(c, kc_map_get(&c->nodes, g[i].node));
+		sub[0]++;
+		if (pool)
+			sub[pool]++;
+	}
+	rates[0] = shrunk(bg->pools[0].failures - sub[0], bg->pools[0].node_days,
+	                  c->cfg.prior_failures_per_node_day);
+	for (size_t i = 1; i < bg->npools; i++)
+		rates[i] = shrunk(bg->pools[i].failures - sub[i], bg->pools[i].node_days, rates[0]);
+	double judged = bg->judged_measured, floor = rates[0] * YEAR_DAYS * bg->pools[0].nodes;
+	if (judged < floor)
+		judged = floor;
+	double alpha = c->cfg.false_alarms_per_year / judged;
+	double q = c->cfg.memory_pressure_evidence
+	                   ? (bg->mp_failures + 1.0) / (bg->pools[0].failures - sub[0] + 2.0)
+	                   : 1.0;
+	if (q > 1)
+		q = 1;
+	int floor_k = spec->failures > 2 ? spec->failures : 2;
+	char alpha_buf[48];
+	once_in(alpha, alpha_buf, sizeof(alpha_buf));
+	if ((int)k < floor_k) {
+		if (k)
+			count_judgement(c, w, g[k - 1].at_ms, 1.0, alpha, rates[0], judged);
+		snprintf(why, whycap,
+		         "%zu failure%s of nodes it arrived on (%zu node%s); a verdict needs %d", k,
+		         k == 1 ? "" : "s", nev, nev == 1 ? "" : "s", floor_k);
+		return false;
+	}
+	/* the most surprising span that ends at the latest failure */
+	double best = 2, best_lambda = 0, best_ms = 0;
+	int best_j = 0, tried = 0;
+	for (int j = 1; j < (int)k && j <= JUDGE_SPANS_MAX; j++) {
+		int64_t t0 = g[k - 1 - (size_t)j].at_ms, t1 = g[k - 1].at_ms;
+		double ms;
+		double lambda = exposure(c, w, spec->arrival_window_ms, t0, t1, now_ms, rates, &ms);
+		double p = fb_poisson_tail(j, lambda);
+		for (size_t i = k - 1 - (size_t)j; i < k; i++)
+			if (g[i].mp)
+				p *= q;
+		tried++;
+		if (p < best) {
+			best = p;
+			best_j = j;
+			best_lambda = lambda;
+			best_ms = ms;
+		}
+	}
+	double p = best * tried;
+	if (p > 1)
+		p = 1;
+	bool poison = p <= alpha;
+	count_judgement(c, w, g[k - 1].at_ms, p, alpha, rates[0], judged);
+	/* "its pods arrived on node-3 and node-7, which failed 52m and 49m later; ..." */
+	char nodes[200] = "", delays[160] = "", pbuf[48], span[32];
+	size_t nl = 0, dl = 0, first = k - 1 - (size_t)best_j;
+	for (size_t i = first; i < k; i++) {
+		char a[32];
+		bool last = i == k - 1;
+		const char *sep = i == first ? "" : (last ? " and " : ", ");
+		int x = snprintf(nodes + nl, sizeof(nodes) - nl, "%s%s%s", sep, g[i].node,
+		                 g[i].nodes > 1 ? " (+ others within a minute)" : "");
+		if (x > 0 && (size_t)x < sizeof(nodes) - nl)
+			nl += (size_t)x;
+		x = snprintf(delays + dl, sizeof(delays) - dl, "%s%s", sep,
+		             ago(g[i].after_ms, a, sizeof(a)));
+		if (x > 0 && (size_t)x < sizeof(delays) - dl)
+			dl += (size_t)x;
+	}
+	int pool = node_pool(c, kc_map_get(&c->nodes, g[k - 1].node));
+	char where[96];
+	if (pool)
+		snprintf(where, sizeof(where), "budget %s's nodes' failure rate (%.2g a day across %d "
+		         "nodes)", bg->pools[pool].budget, rates[pool] * bg->pools[pool].nodes,
+		         bg->pools[pool].nodes);
+	else
+		snprintf(where, sizeof(where), "this cluster's failure rate (%.2g a day across %d "
+		         "nodes)", rates[0] * bg->pools[0].nodes, bg->pools[0].nodes);
+	snprintf(why, whycap,
+	         "its pods arrived on %s, which failed %s later; its pods spent %s on nodes "
+	         "between the first and the last of these failures; at %s that happens by chance "
+	         "%s such workloads%s; the limit for %.3g false quarantines a year at %.0f "
+	         "workloads judged a year is %s",
+	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where,
+	         once_in(p, pbuf, sizeof(pbuf)),
+	         q < 1 && c->cfg.memory_pressure_evidence ? " (MemoryPressure counted)" : "",
+	         c->cfg.false_alarms_per_year, judged, alpha_buf);
+	(void)best_lambda;
+	return poison;
+}
