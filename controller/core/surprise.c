@@ -427,11 +427,16 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	*bad = (int)nev;
 	if (nev > 1)
 		qsort(ev, nev, sizeof(*ev), event_cmp);
-	/* bursts: failures within FB_BURST_SPAN_MS of a group's first are one piece of evidence */
+	/*
+	 * bursts: failures within FB_BURST_SPAN_MS of a group's first are one piece of
+	 * evidence when w was there before that first failure (a common cause found them in
+	 * place); a pod that arrived after it (moved off the failed node) is evidence of its own
+	 */
 	evidence_event g[EVENTS_MAX];
 	size_t k = 0;
 	for (size_t i = 0; i < nev; i++) {
-		if (k && ev[i].at_ms - g[k - 1].at_ms <= FB_BURST_SPAN_MS) {
+		if (k && ev[i].at_ms - g[k - 1].at_ms <= FB_BURST_SPAN_MS &&
+		    ev[i].at_ms - ev[i].after_ms <= g[k - 1].at_ms) {
 			g[k - 1].nodes++;
 			g[k - 1].mp |= ev[i].mp;
 			continue;
@@ -439,10 +444,11 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		g[k++] = ev[i];
 	}
 	/* the background without w's own failures (each burst once), per pool */
-	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX];
+	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX], sub_mp = 0;
 	for (size_t i = 0; i < k; i++) {
 		int pool = node_pool(c, kc_map_get(&c->nodes, g[i].node));
 		sub[0]++;
+		sub_mp += g[i].mp;
 		if (pool)
 			sub[pool]++;
 	}
@@ -454,8 +460,10 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	if (judged < floor)
 		judged = floor;
 	double alpha = c->cfg.false_alarms_per_year / judged;
+	/* the share of background failures MemoryPressure came before (Laplace's rule) */
+	double mp_bg = bg->mp_failures - sub_mp, all_bg = bg->pools[0].failures - sub[0];
 	double q = c->cfg.memory_pressure_evidence
-	                   ? (bg->mp_failures + 1.0) / (bg->pools[0].failures - sub[0] + 2.0)
+	                   ? ((mp_bg > 0 ? mp_bg : 0) + 1.0) / ((all_bg > 0 ? all_bg : 0) + 2.0)
 	                   : 1.0;
 	if (q > 1)
 		q = 1;
@@ -471,22 +479,26 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		return false;
 	}
 	/* the most surprising span that ends at the latest failure */
-	double best = 2, best_lambda = 0, best_ms = 0;
+	double best = 2, best_ms = 0;
 	int best_j = 0, tried = 0;
+	bool best_mp = false;
 	for (int j = 1; j < (int)k && j <= JUDGE_SPANS_MAX; j++) {
 		int64_t t0 = g[k - 1 - (size_t)j].at_ms, t1 = g[k - 1].at_ms;
 		double ms;
 		double lambda = exposure(c, w, spec->arrival_window_ms, t0, t1, now_ms, rates, &ms);
 		double p = fb_poisson_tail(j, lambda);
+		bool mp = false;
 		for (size_t i = k - 1 - (size_t)j; i < k; i++)
-			if (g[i].mp)
+			if (g[i].mp && q < 1) {
 				p *= q;
+				mp = true;
+			}
 		tried++;
 		if (p < best) {
 			best = p;
 			best_j = j;
-			best_lambda = lambda;
 			best_ms = ms;
+			best_mp = mp;
 		}
 	}
 	double p = best * tried;
@@ -526,8 +538,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	         "workloads judged a year is %s",
 	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where,
 	         once_in(p, pbuf, sizeof(pbuf)),
-	         q < 1 && c->cfg.memory_pressure_evidence ? " (MemoryPressure counted)" : "",
+	         best_mp ? " (MemoryPressure counted)" : "",
 	         c->cfg.false_alarms_per_year, judged, alpha_buf);
-	(void)best_lambda;
 	return poison;
 }

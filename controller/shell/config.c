@@ -44,6 +44,12 @@ typedef struct file_managed {
 	char *default_toleration_seconds;
 } file_managed;
 
+typedef struct file_poison {
+	char *verdict;
+	double *false_alarms_per_year, *prior_failures_per_node_day, *ratio;
+	char *background_period, *memory_pressure_evidence;
+} file_poison;
+
 typedef struct file_config {
 	char *kubeconfig, *context, *metrics_addr;
 	char *webhook_addr, *namespace_, *webhook_secret, *webhook_config, *webhook_service;
@@ -54,6 +60,7 @@ typedef struct file_config {
 	file_log *log;
 	file_eviction *eviction;
 	file_managed *managed;
+	file_poison *poison;
 } file_config;
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -101,6 +108,18 @@ static const cyaml_schema_field_t managed_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t poison_fields[] = {
+	STR("verdict", file_poison, verdict),
+	CYAML_FIELD_FLOAT_PTR("falseAlarmsPerYear", OPT | CYAML_FLAG_POINTER, file_poison,
+	                      false_alarms_per_year),
+	CYAML_FIELD_FLOAT_PTR("priorFailuresPerNodeDay", OPT | CYAML_FLAG_POINTER, file_poison,
+	                      prior_failures_per_node_day),
+	STR("backgroundPeriod", file_poison, background_period),
+	STR("memoryPressureEvidence", file_poison, memory_pressure_evidence),
+	CYAML_FIELD_FLOAT_PTR("ratio", OPT | CYAML_FLAG_POINTER, file_poison, ratio),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	STR("kubeconfig", file_config, kubeconfig),
 	STR("context", file_config, context),
@@ -123,6 +142,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	                        eviction_fields),
 	CYAML_FIELD_MAPPING_PTR("managed", OPT | CYAML_FLAG_POINTER, file_config, managed,
 	                        managed_fields),
+	CYAML_FIELD_MAPPING_PTR("poison", OPT | CYAML_FLAG_POINTER, file_config, poison,
+	                        poison_fields),
 	CYAML_FIELD_END
 };
 
@@ -275,6 +296,44 @@ int fb_settings_load_mem(fb_settings *s, const char *data, size_t len, const cha
 				BAD("managed.defaultTolerationSeconds \"%s\" is not a whole number of "
 				    "seconds from 0 to 1000000000000", m->default_toleration_seconds);
 			o->default_toleration_s = n;
+		}
+	}
+	if (f->poison) {
+		const file_poison *p = f->poison;
+		fb_core_config *cc = &o->core;
+		if (p->verdict) {
+			if (strcmp(p->verdict, "Surprise") == 0)
+				cc->verdict = FB_VERDICT_SURPRISE;
+			else if (strcmp(p->verdict, "Ratio") == 0)
+				cc->verdict = FB_VERDICT_RATIO;
+			else
+				BAD("poison.verdict \"%s\" is not Surprise or Ratio", p->verdict);
+		}
+		if (p->false_alarms_per_year) {
+			if (!(*p->false_alarms_per_year >= 1e-6 && *p->false_alarms_per_year <= 1000))
+				BAD("poison.falseAlarmsPerYear must be from 0.000001 to 1000");
+			cc->false_alarms_per_year = *p->false_alarms_per_year;
+		}
+		if (p->prior_failures_per_node_day) {
+			if (!(*p->prior_failures_per_node_day >= 1e-6 &&
+			      *p->prior_failures_per_node_day <= 100))
+				BAD("poison.priorFailuresPerNodeDay must be from 0.000001 to 100");
+			cc->prior_failures_per_node_day = *p->prior_failures_per_node_day;
+		}
+		if (p->background_period &&
+		    (!duration(p->background_period, &cc->background_period_ms) ||
+		     cc->background_period_ms < 3600 * 1000LL ||
+		     cc->background_period_ms > 366 * 24 * 3600 * 1000LL))
+			BAD("poison.backgroundPeriod \"%s\" is not a duration from 1h to 8784h",
+			    p->background_period);
+		if (p->memory_pressure_evidence &&
+		    !strict_bool(p->memory_pressure_evidence, &cc->memory_pressure_evidence))
+			BAD("poison.memoryPressureEvidence \"%s\" is not true or false",
+			    p->memory_pressure_evidence);
+		if (p->ratio) {
+			if (!(*p->ratio > 0 && *p->ratio <= 1))
+				BAD("poison.ratio must be above 0 and at most 1");
+			cc->poison_ratio = *p->ratio;
 		}
 	}
 	if (apply_webhook(s, f, err, errcap, name) != 0)

@@ -86,6 +86,7 @@ void *fb_project_node(const cJSON *obj, void *ud)
 	    fb_labels_from_json(&n->labels, labels) != 0)
 		goto fail;
 	n->exclude_disruption = str(labels, FB_LABEL_EXCLUDE_DISRUPTION) != NULL;
+	n->created_ms = time_ms(meta, "creationTimestamp");
 	const char *failure = str(get(meta, "annotations"), FB_FAILURE_ANNOTATION);
 	if (failure && strlen(failure) <= FB_FAILURE_ANNOTATION_MAX &&
 	    !(n->failure_annotation = kc_strdup(failure)))
@@ -126,6 +127,7 @@ void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out)
 	                      .ready_transition_ms = n->ready_transition_ms,
 	                      .exclude_disruption = n->exclude_disruption,
 	                      .memory_pressure = n->memory_pressure,
+	                      .created_ms = n->created_ms,
 	                      .failure_annotation = n->failure_annotation,
 	                      .quarantine_taint = n->quarantine_taint };
 }

@@ -26,6 +26,7 @@ typedef struct fb_node_proj {
 	fb_labels labels;
 	fb_cond ready;
 	int64_t ready_transition_ms;
+	int64_t created_ms;             /* metadata.creationTimestamp (0: absent) */
 	bool exclude_disruption;
 	bool memory_pressure;
 	char *failure_annotation;       /* firebreak.dev/failure, if set (capped) */

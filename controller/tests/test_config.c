@@ -156,6 +156,57 @@ KT_TEST(managed_mode_values_of_the_wrong_type_are_refused)
 	}
 }
 
+KT_TEST(poison_verdict_keys_are_applied)
+{
+	fb_settings s;
+	char err[512] = "";
+	/* absent: the core's defaults */
+	KT_EQ_INT(load(&s, "dryRun: false\n", err, sizeof(err)), 0);
+	fb_core_config d;
+	fb_core_config_defaults(&d);
+	KT_EQ_INT(s.ctl.core.verdict, d.verdict);
+	KT_CHECK(s.ctl.core.false_alarms_per_year == FB_FALSE_ALARMS_PER_YEAR_DEFAULT);
+	KT_CHECK(s.ctl.core.prior_failures_per_node_day == FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT);
+	KT_CHECK(s.ctl.core.background_period_ms == FB_BACKGROUND_PERIOD_DEFAULT_MS);
+	KT_CHECK(s.ctl.core.memory_pressure_evidence);
+	fb_budget_spec_release(&d.defaults);
+	fb_settings_release(&s);
+	KT_EQ_INT(load(&s, "poison: {verdict: Ratio, falseAlarmsPerYear: 0.1, "
+	                   "priorFailuresPerNodeDay: 0.02, backgroundPeriod: 720h, "
+	                   "memoryPressureEvidence: false, ratio: 0.67}\n", err, sizeof(err)), 0);
+	KT_EQ_INT(s.ctl.core.verdict, FB_VERDICT_RATIO);
+	KT_CHECK(s.ctl.core.false_alarms_per_year == 0.1);
+	KT_CHECK(s.ctl.core.prior_failures_per_node_day == 0.02);
+	KT_CHECK(s.ctl.core.background_period_ms == 720 * 3600 * 1000LL);
+	KT_CHECK(!s.ctl.core.memory_pressure_evidence);
+	KT_CHECK(s.ctl.core.poison_ratio == 0.67);
+	fb_settings_release(&s);
+	KT_EQ_INT(load(&s, "poison: {verdict: Surprise}\n", err, sizeof(err)), 0);
+	KT_EQ_INT(s.ctl.core.verdict, FB_VERDICT_SURPRISE);
+	fb_settings_release(&s);
+	static const struct {
+		const char *yaml, *expect;
+	} bad[] = {
+		{ "poison: {verdict: surprise}\n", "poison.verdict" },
+		{ "poison: {falseAlarmsPerYear: 0}\n", "poison.falseAlarmsPerYear" },
+		{ "poison: {falseAlarmsPerYear: .nan}\n", "falseAlarmsPerYear" },
+		{ "poison: {priorFailuresPerNodeDay: -1}\n", "poison.priorFailuresPerNodeDay" },
+		{ "poison: {backgroundPeriod: 30d}\n", "poison.backgroundPeriod" },
+		{ "poison: {backgroundPeriod: 10m}\n", "poison.backgroundPeriod" },
+		{ "poison: {memoryPressureEvidence: flase}\n", "poison.memoryPressureEvidence" },
+		{ "poison: {ratio: 0}\n", "poison.ratio" },
+		{ "poison: {window: 1h}\n", "window" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = load(&s, bad[i].yaml, err, sizeof(err));
+		if (rc != -1 || !strstr(err, bad[i].expect)) {
+			fprintf(stderr, "  case %zu: rc %d: \"%s\"\n", i, rc, err);
+			kt_failed_checks_++;
+		}
+		fb_settings_release(&s);
+	}
+}
+
 KT_TEST(errors_name_the_field)
 {
 	static const struct {
@@ -249,6 +300,7 @@ int main(void)
 	KT_RUN(fields_are_applied);
 	KT_RUN(managed_mode_keys_are_applied);
 	KT_RUN(managed_mode_values_of_the_wrong_type_are_refused);
+	KT_RUN(poison_verdict_keys_are_applied);
 	KT_RUN(errors_name_the_field);
 	KT_RUN(own_namespace_is_the_flag_else_the_incluster_file_else_the_clients);
 	return KT_DONE();

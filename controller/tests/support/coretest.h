@@ -69,6 +69,8 @@ typedef struct node_spec {
 	bool zone_label;                /* label topology.kubernetes.io/zone=<zone> too */
 	const char *failure_annotation; /* firebreak.dev/failure; NULL: none */
 	const char *quarantine_taint;   /* its firebreak.dev/quarantine taint's value; NULL: none */
+	int64_t created_ms;             /* metadata.creationTimestamp; 0: unknown (first seen) */
+	bool memory_pressure;           /* its MemoryPressure condition is True */
 } node_spec;
 
 /* Node name is Ready `ready` since `since`, observed at `since`. */

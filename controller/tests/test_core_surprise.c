@@ -1,0 +1,381 @@
+/*
+ * The surprise verdict (core/surprise.c): a workload is quarantined when its
+ * nodes' failures are too many for its exposure under the cluster's own
+ * background rate. A fast or a slow poison in a quiet cluster is caught at
+ * the second node; the same failures where nodes fail often are not
+ * evidence; a burst counts once; pods that left count as exposure;
+ * MemoryPressure sharpens the verdict only where background failures rarely
+ * show it; the history is written to the nodes' records and read back.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "coretest.h"
+#include "kc/alloc.h"
+#include "kctest.h"
+
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define TOL 30
+#define BATCH "Deployment/default/batch"
+
+static void setup_surprise(bool mp_evidence)
+{
+	fb_core_config cfg;
+	fb_core_config_defaults(&cfg);
+	cfg.verdict = FB_VERDICT_SURPRISE;
+	cfg.poison_settle_ms = 0;
+	cfg.memory_pressure_evidence = mp_evidence;
+	cfg.defaults.poison.arrival_window_ms = 8 * HOUR;
+	cfg.defaults.poison.window_ms = 24 * HOUR;
+	setup_config(&cfg);
+}
+
+/*
+ * The record a node carries after `nfail` failures, the latest `latest_ms`
+ * and the others a day apart before it (`mp`: with MemoryPressure). Freed by
+ * the caller.
+ */
+static char *history(int64_t latest_ms, int nfail, bool mp)
+{
+	fb_failure f = { 0 };
+	f.node = (char *)"x";
+	f.failed_ms = latest_ms;
+	f.memory_pressure = mp;
+	for (int i = nfail - 1; i >= 1 && f.npast < FB_FAILURE_PAST_MAX; i--)
+		f.past[f.npast++] = (fb_past_failure){ .at_ms = latest_ms - i * 2 * DAY,
+		                                       .memory_pressure = mp };
+	return fb_failure_to_json(&f);
+}
+
+/*
+ * n nodes n1..nN, made a year ago, Ready for a month. Each has failed
+ * `nfail` times in the last month (0: never), at times of its own.
+ */
+static void nodes(int n, int nfail, bool mp)
+{
+	for (int i = 1; i <= n; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "n%d", i);
+		char *rec = nfail ? history(T0 - 3 * DAY - i * 10 * MIN, nfail, mp) : NULL;
+		node_with(name, FB_COND_TRUE, T0 - 30 * DAY,
+		          &(node_spec){ .created_ms = T0 - 365 * DAY, .failure_annotation = rec });
+		kc_free(rec);
+	}
+}
+
+static void fail(const char *name, int64_t at)
+{
+	node(name, NULL, FB_COND_UNKNOWN, at);
+	tick(at);
+}
+
+/*
+ * A one-replica poison that kills the node it runs on after kill_ms: lands on
+ * n1 at T0, n1 fails, its pod is evicted and the replacement lands on n2,
+ * which fails too. Returns the time of the second failure.
+ */
+static int64_t one_replica_poison(int64_t kill_ms)
+{
+	tick(T0);
+	pod("poison-a", "n1", POISON, T0, TOL);
+	tick(T0 + S);
+	fail("n1", T0 + kill_ms);
+	KT_CHECK(find(FB_ACT_QUARANTINE, NULL) == NULL); /* one failure is never a verdict */
+	int64_t t = T0 + kill_ms + TOL * S;
+	tick(t);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL);
+	evicted("poison-a", FB_EVICT_OK, t);
+	pod_gone("poison-a");
+	pod("poison-b", "n2", POISON, t + S, TOL);
+	tick(t + S);
+	fail("n2", t + S + kill_ms);
+	return t + S + kill_ms;
+}
+
+KT_TEST(poisson_tail_exact_in_the_tail_and_the_bulk)
+{
+	KT_CHECK(fb_poisson_tail(0, 3.0) == 1.0);
+	KT_CHECK(fb_poisson_tail(1, 0.0) == 0.0);
+	/* P(N >= 1) = 1 - e^-m */
+	for (double m = 1e-9; m < 50; m *= 7) {
+		double want = -expm1(-m);
+		KT_CHECK(fabs(fb_poisson_tail(1, m) - want) <= 1e-12 * want);
+	}
+	/* P(N >= 3) for m = 1e-6: m^3/6 e^-m (1 + m/4 + ...) */
+	double m = 1e-6, want = m * m * m / 6 * exp(-m) * (1 + m / 4);
+	KT_CHECK(fabs(fb_poisson_tail(3, m) - want) <= 1e-9 * want);
+	/* the bulk: P(N >= 2) for m = 10 = 1 - 11 e^-10 */
+	KT_CHECK(fabs(fb_poisson_tail(2, 10) - (1 - 11 * exp(-10))) < 1e-12);
+	/* monotone in k and in m */
+	KT_CHECK(fb_poisson_tail(2, 0.1) > fb_poisson_tail(3, 0.1));
+	KT_CHECK(fb_poisson_tail(2, 0.2) > fb_poisson_tail(2, 0.1));
+	KT_CHECK(fb_poisson_tail(40, 1e-3) > 0 && fb_poisson_tail(40, 1e-3) < 1e-150);
+}
+
+KT_TEST(a_fast_poison_in_a_quiet_cluster_at_the_second_node)
+{
+	setup_surprise(true);
+	nodes(6, 0, false);
+	one_replica_poison(25 * S);
+	const fb_action *q = find(FB_ACT_QUARANTINE, NULL);
+	KT_CHECK(q && !strcmp(q->name, "deployment-poison"));
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && strstr(e->message, "its pods arrived on n1 and n2, which failed 25s and 25s "
+	                                 "later"));
+	KT_CHECK(e && strstr(e->message, "this cluster's failure rate") &&
+	         strstr(e->message, "that happens by chance about once in") &&
+	         strstr(e->message, "false quarantines a year"));
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT((int)st.judgements, 2);
+	KT_CHECK(st.background_per_node_day > 0 && st.background_per_node_day < 0.01);
+	teardown();
+}
+
+/* The ratio rule's 30 m window never sees a 6 h poison; the surprise verdict does. */
+KT_TEST(a_six_hour_poison_caught_where_the_ratio_rule_is_blind)
+{
+	setup_surprise(true);
+	nodes(40, 0, false);
+	one_replica_poison(6 * HOUR);
+	const fb_action *e = find(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && strstr(e->message, "which failed 6h and 6h later"));
+	teardown();
+
+	setup(false); /* the ratio rule, with its defaults */
+	nodes(40, 0, false);
+	int64_t t = one_replica_poison(6 * HOUR);
+	tick(t + MIN);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	KT_EQ_INT(count_all(FB_ACT_NODE_ANNOTATE, NULL), 2); /* written, with no suspect */
+	teardown();
+}
+
+/* Where nodes fail every few days, two failures 6 h apart are what chance gives. */
+KT_TEST(the_same_failures_are_no_evidence_where_nodes_fail_often)
+{
+	setup_surprise(true);
+	nodes(40, 10, false);
+	one_replica_poison(6 * HOUR);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_CHECK(st.background_per_node_day > 0.25 && st.background_per_node_day < 0.4);
+	KT_EQ_INT((int)st.judgements, 2);
+	KT_EQ_INT((int)st.judgements_p_below[2], 0); /* p > 1e-2 */
+	/* a fast one is caught where nodes fail once a month */
+	teardown();
+	setup_surprise(true);
+	nodes(40, 1, false);
+	one_replica_poison(25 * S);
+	KT_CHECK(count_all(FB_ACT_QUARANTINE, NULL) == 1);
+	teardown();
+}
+
+/* Two replicas of a rollout on two nodes that fail within a minute: one piece of evidence. */
+KT_TEST(a_burst_counts_once)
+{
+	setup_surprise(true);
+	nodes(6, 0, false);
+	tick(T0);
+	pod("batch-1", "n1", BATCH, T0, TOL);
+	pod("batch-2", "n2", BATCH, T0 + 10 * S, TOL);
+	tick(T0 + 10 * S);
+	fail("n1", T0 + 5 * MIN);
+	fail("n2", T0 + 5 * MIN + 20 * S);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	/* the ratio rule takes it as two failures with no healthy arrival */
+	teardown();
+	setup(false);
+	nodes(6, 0, false);
+	tick(T0);
+	pod("batch-1", "n1", BATCH, T0, TOL);
+	pod("batch-2", "n2", BATCH, T0 + 10 * S, TOL);
+	tick(T0 + 10 * S);
+	fail("n1", T0 + 5 * MIN);
+	fail("n2", T0 + 5 * MIN + 20 * S);
+	tick(T0 + 10 * MIN); /* the ratio rule's failures settle first */
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 1);
+	teardown();
+}
+
+/*
+ * 20 replicas arrive; 18 are scaled away 3 h later; the node of one of the
+ * remaining two fails at 1 h, the other's at 4 h. The 18 spent 2 h each on
+ * nodes between the failures: counted, that is no surprise; forgotten, it
+ * would be.
+ */
+KT_TEST(pods_that_left_count_as_exposure)
+{
+	setup_surprise(true);
+	nodes(40, 1, false);
+	tick(T0);
+	for (int i = 1; i <= 20; i++) {
+		char p[16], n[8];
+		snprintf(p, sizeof(p), "batch-%d", i);
+		snprintf(n, sizeof(n), "n%d", i);
+		pod(p, n, BATCH, T0, TOL);
+	}
+	tick(T0 + S);
+	fail("n1", T0 + HOUR);
+	tick(T0 + 3 * HOUR);
+	for (int i = 3; i <= 20; i++) {
+		char p[16];
+		snprintf(p, sizeof(p), "batch-%d", i);
+		pod_gone(p);
+	}
+	tick(T0 + 3 * HOUR);
+	fail("n2", T0 + 4 * HOUR);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT((int)st.judgements, 2);
+	KT_EQ_INT((int)st.judgements_p_below[2], 0); /* p > 1e-2 (forgotten, it would be 4e-3) */
+	teardown();
+}
+
+/*
+ * Background failures rarely show MemoryPressure first: two failures that
+ * both did are far less likely by chance. Not counted when turned off.
+ */
+KT_TEST(memory_pressure_sharpens_where_background_failures_lack_it)
+{
+	for (int on = 0; on <= 1; on++)
+		for (int mp = 0; mp <= 1; mp++) {
+			setup_surprise(on);
+			nodes(40, 1, false);
+			tick(T0);
+			pod("poison-a", "n1", POISON, T0, TOL);
+			if (mp)
+				node_with("n1", FB_COND_TRUE, T0 + 50 * MIN,
+				          &(node_spec){ .memory_pressure = true });
+			fail("n1", T0 + HOUR);
+			int64_t t = T0 + HOUR + TOL * S;
+			tick(t);
+			evicted("poison-a", FB_EVICT_OK, t);
+			pod_gone("poison-a");
+			pod("poison-b", "n2", POISON, t + S, TOL);
+			tick(t + S);
+			if (mp)
+				node_with("n2", FB_COND_TRUE, t + 50 * MIN,
+				          &(node_spec){ .memory_pressure = true });
+			fail("n2", t + S + HOUR);
+			const fb_action *e = find_all(FB_ACT_EVENT, "Quarantined");
+			KT_EQ_INT(e != NULL, on && mp);
+			KT_CHECK(!e || strstr(e->message, "(MemoryPressure counted)"));
+			teardown();
+		}
+}
+
+/* The node's record carries its earlier failures; a new core reads the same background. */
+KT_TEST(history_is_written_to_the_record_and_read_back)
+{
+	setup_surprise(true);
+	nodes(6, 3, false);
+	tick(T0);
+	fail("n1", T0 + HOUR);
+	const fb_action *a = find(FB_ACT_NODE_ANNOTATE, "n1");
+	KT_CHECK(a && payload(a));
+	fb_failure back;
+	KT_EQ_INT(a && payload(a) ? fb_failure_from_json(payload(a), "n1", &back) : -1, 0);
+	KT_EQ_INT((int)back.npast, 3); /* the two earlier ones and the latest before this */
+	KT_CHECK(back.failed_ms == T0 + HOUR && !back.outage);
+	KT_CHECK(back.npast == 3 && back.past[2].at_ms == T0 - 3 * DAY - 10 * MIN);
+	char *json = fb_failure_to_json(&back);
+	fb_failure_release(&back);
+	teardown();
+
+	/* a restarted core: n1 as written, and another failure to judge on */
+	setup_surprise(true);
+	nodes(6, 3, false);
+	node_with("n1", FB_COND_UNKNOWN, T0 + HOUR, &(node_spec){ .failure_annotation = json });
+	kc_free(json);
+	tick(T0 + 2 * HOUR);
+	pod("batch-1", "n2", BATCH, T0 + 2 * HOUR, TOL);
+	tick(T0 + 2 * HOUR + S);
+	fail("n2", T0 + 3 * HOUR);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	/* 6 nodes x 3 + n1's failure (n2's own is left out of its judgement): 19 over 180 days */
+	KT_CHECK(fabs(st.background_per_node_day - 20.0 / (180 + 100)) < 1e-3);
+	teardown();
+}
+
+/* Malformed history is refused whole, as the rest of the record. */
+KT_TEST(malformed_history_refused)
+{
+	const char *bad[] = {
+		"{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":{}}",
+		"{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":[1]}",
+		"{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":[{\"at\":\"yesterday\"}]}",
+		"{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":[{\"at\":\"2025-12-01T00:00:00Z\","
+		"\"suspects\":-1}]}",
+		"{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":[{\"at\":\"2025-12-01T00:00:00Z\","
+		"\"suspects\":\"2\"}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fb_failure f;
+		KT_EQ_INT(fb_failure_from_json(bad[i], "n1", &f), -1);
+	}
+	/* more than FB_FAILURE_PAST_MAX: the latest kept */
+	char buf[8192] = "{\"failedAt\":\"2026-01-01T00:00:00Z\",\"earlier\":[";
+	for (int i = 0; i < 40; i++) {
+		char e[64];
+		snprintf(e, sizeof(e), "%s{\"at\":\"2025-12-%02dT00:00:00Z\"}", i ? "," : "", 1 + i % 28);
+		strcat(buf, e);
+	}
+	strcat(buf, "]}");
+	fb_failure f;
+	KT_EQ_INT(fb_failure_from_json(buf, "n1", &f), 0);
+	KT_EQ_INT((int)f.npast, FB_FAILURE_PAST_MAX);
+	fb_failure_release(&f);
+}
+
+/* An outage's failures are marked so, and are no background. */
+KT_TEST(outages_are_marked_and_not_background)
+{
+	setup_surprise(true);
+	for (int i = 1; i <= 4; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "z%d", i);
+		node_with(name, FB_COND_TRUE, T0 - 30 * DAY,
+		          &(node_spec){ .zone = "zone-b", .created_ms = T0 - 365 * DAY });
+	}
+	nodes(4, 0, false);
+	tick(T0);
+	for (int i = 1; i <= 4; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "z%d", i);
+		node_with(name, FB_COND_UNKNOWN, T0 + HOUR + i * S, &(node_spec){ .zone = "zone-b" });
+	}
+	tick(T0 + HOUR + 10 * S);
+	const fb_action *a = find_all(FB_ACT_NODE_ANNOTATE, "z4");
+	KT_CHECK(a && payload(a) && strstr(payload(a), "\"outage\":true"));
+	/* a judgement after it sees no background failure: the rate is the prior's, shrunk */
+	pod("batch-1", "n1", BATCH, T0 + 2 * HOUR, TOL);
+	tick(T0 + 2 * HOUR);
+	fail("n1", T0 + 3 * HOUR);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_CHECK(fabs(st.background_per_node_day - 1.0 / (8 * 30 + 100)) < 1e-4);
+	teardown();
+}
+
+int main(void)
+{
+	KT_RUN(poisson_tail_exact_in_the_tail_and_the_bulk);
+	KT_RUN(a_fast_poison_in_a_quiet_cluster_at_the_second_node);
+	KT_RUN(a_six_hour_poison_caught_where_the_ratio_rule_is_blind);
+	KT_RUN(the_same_failures_are_no_evidence_where_nodes_fail_often);
+	KT_RUN(a_burst_counts_once);
+	KT_RUN(pods_that_left_count_as_exposure);
+	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
+	KT_RUN(history_is_written_to_the_record_and_read_back);
+	KT_RUN(malformed_history_refused);
+	KT_RUN(outages_are_marked_and_not_background);
+	return KT_DONE();
+}
