@@ -8,8 +8,12 @@
  *   pod       a tick after one pod update (what most watch events cause);
  *   node      a tick after one node update that changes nothing of note;
  *   failure   a tick after a node fails carrying S pods that arrived minutes
- *             before (poison suspects), so S workloads are judged;
+ *             before (poison suspects), so S workloads are judged (at once: the
+ *             settle time is 0 here);
  *   recovery  the tick after that node recovers.
+ *
+ * Each size runs under both poison verdicts, the surprise verdict (arrivalWindow 8h,
+ * window 24h) and the ratio rule (30m, 1h), one line each, side by side.
  *
  * Usage: fb_tick_bench [nodes pods suspects]...   (default: 500 15000 1 5000 150000 1
  *                                                   5000 150000 10)
@@ -85,12 +89,22 @@ static int64_t tick_us(cluster *c)
 	return kc_now_mono_us() - t0;
 }
 
-static void run(int nodes, int pods, int suspects)
+static void run(int nodes, int pods, int suspects, fb_verdict_kind verdict)
 {
 	cluster c = { .nodes = nodes, .pods = pods, .now_ms = kc_now_wall_us() / 1000 };
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	cfg.verdict = verdict;
+	cfg.poison_settle_ms = 0; /* judged in the failure's own tick: the verdict is timed too */
+	if (verdict == FB_VERDICT_SURPRISE) {
+		cfg.defaults.poison.arrival_window_ms = 8 * 3600 * 1000;
+		cfg.defaults.poison.window_ms = 24 * 3600 * 1000;
+	} else {
+		cfg.defaults.poison.arrival_window_ms = 30 * 60 * 1000;
+		cfg.defaults.poison.window_ms = 3600 * 1000;
+	}
 	c.core = fb_core_new(&cfg);
+	fb_budget_spec_release(&cfg.defaults);
 	if (!c.core) {
 		fprintf(stderr, "fb_tick_bench: out of memory\n");
 		exit(1);
@@ -123,14 +137,25 @@ static void run(int nodes, int pods, int suspects)
 		set_node(&c, victim, FB_COND_TRUE, c.now_ms);
 		recover[r] = tick_us(&c);
 	}
-	printf("%6d nodes %7d pods %3d suspect(s): first %7lld  idle %6lld  pod %6lld  node %6lld  "
-	       "failure %7lld  recovery %6lld  (us, median of %d)\n",
-	       nodes, pods, suspects, (long long)first, (long long)median(idle, REPS),
+	printf("%-8s %6d nodes %7d pods %3d suspect(s): first %7lld  idle %6lld  pod %6lld  node "
+	       "%6lld  failure %7lld  recovery %6lld  (us, median of %d)\n",
+	       verdict == FB_VERDICT_SURPRISE ? "surprise" : "ratio", nodes, pods, suspects,
+	       (long long)first, (long long)median(idle, REPS),
 	       (long long)median(pod, REPS), (long long)median(node, REPS),
 	       (long long)median(fail, REPS), (long long)median(recover, REPS), REPS);
+	fb_core_stats st;
+	fb_core_get_stats(c.core, &st);
+	printf("         %d node failures recorded, %zu quarantines; surprise judgements %zu\n",
+	       REPS, st.quarantines_total, st.judgements);
 	fflush(stdout);
 	fb_actions_release(&c.acts);
 	fb_core_free(c.core);
+}
+
+static void both(int nodes, int pods, int suspects)
+{
+	run(nodes, pods, suspects, FB_VERDICT_RATIO);
+	run(nodes, pods, suspects, FB_VERDICT_SURPRISE);
 }
 
 int main(int argc, char **argv)
@@ -141,11 +166,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		for (int i = 1; i + 2 < argc; i += 3)
-			run(atoi(argv[i]), atoi(argv[i + 1]), atoi(argv[i + 2]));
+			both(atoi(argv[i]), atoi(argv[i + 1]), atoi(argv[i + 2]));
 		return 0;
 	}
-	run(500, 15000, 1);
-	run(5000, 150000, 1);
-	run(5000, 150000, 10);
+	both(500, 15000, 1);
+	both(5000, 150000, 1);
+	both(5000, 150000, 10);
 	return 0;
 }

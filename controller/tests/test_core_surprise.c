@@ -203,6 +203,71 @@ KT_TEST(a_burst_counts_once)
 	teardown();
 }
 
+/* Replicas placed one per node, batch-1 on n1 onwards, arrived at `at`. */
+static void replicas(const char *workload, int n, int64_t at)
+{
+	for (int i = 1; i <= n; i++) {
+		char p[24], node_name[8];
+		snprintf(p, sizeof(p), "batch-%d", i);
+		snprintf(node_name, sizeof(node_name), "n%d", i);
+		pod(p, node_name, workload, at, TOL);
+	}
+}
+
+/* A 20-replica poison rolled out at once kills its 20 nodes within a minute, and no other. */
+KT_TEST(a_wave_that_spares_every_other_node_is_evidence)
+{
+	setup_surprise(true);
+	nodes(60, 1, false);
+	tick(T0);
+	replicas(BATCH, 20, T0);
+	tick(T0 + S);
+	for (int i = 1; i <= 20; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "n%d", i);
+		node(n, NULL, FB_COND_UNKNOWN, T0 + 20 * MIN + i * 2 * S);
+	}
+	tick(T0 + 20 * MIN + 41 * S);
+	const fb_action *e = find_all(FB_ACT_EVENT, "Quarantined");
+	KT_CHECK(e && strstr(e->message, "failed within a minute of each other and no other node "
+	                                 "of theirs did; a failure of 20 nodes at once"));
+	teardown();
+}
+
+/*
+ * A rack of 4 of 40 nodes fails 2 minutes after a rollout. The rolled workload had pods on
+ * two of them: a common cause took the other two as well, one piece of evidence. Another
+ * with fresh pods on 30 of the 40 nodes covers the whole rack: the rack spared nothing of
+ * note (30 of 40 nodes), no verdict either.
+ */
+KT_TEST(a_rack_after_a_rollout_is_no_evidence)
+{
+	setup_surprise(true);
+	nodes(40, 1, false);
+	tick(T0);
+	pod("small-1", "n1", WEB, T0 + 10 * S, TOL);
+	pod("small-2", "n2", WEB, T0 + 20 * S, TOL);
+	for (int i = 1; i <= 30; i++) {
+		char p[24], n[8];
+		snprintf(p, sizeof(p), "batch-%d", i);
+		snprintf(n, sizeof(n), "n%d", i);
+		pod(p, n, BATCH, T0 + i * S, TOL);
+	}
+	tick(T0 + MIN);
+	for (int i = 1; i <= 4; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "n%d", i);
+		node(n, NULL, FB_COND_UNKNOWN, T0 + 2 * MIN + i * S);
+	}
+	tick(T0 + 3 * MIN);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT((int)st.judgements, 2);
+	KT_EQ_INT((int)st.judgements_p_below[1], 0); /* both p > 0.1 */
+	teardown();
+}
+
 /*
  * 20 replicas arrive; 18 are scaled away 3 h later; the node of one of the
  * remaining two fails at 1 h, the other's at 4 h. The 18 spent 2 h each on
@@ -214,12 +279,7 @@ KT_TEST(pods_that_left_count_as_exposure)
 	setup_surprise(true);
 	nodes(40, 1, false);
 	tick(T0);
-	for (int i = 1; i <= 20; i++) {
-		char p[16], n[8];
-		snprintf(p, sizeof(p), "batch-%d", i);
-		snprintf(n, sizeof(n), "n%d", i);
-		pod(p, n, BATCH, T0, TOL);
-	}
+	replicas(BATCH, 20, T0);
 	tick(T0 + S);
 	fail("n1", T0 + HOUR);
 	tick(T0 + 3 * HOUR);
@@ -372,6 +432,8 @@ int main(void)
 	KT_RUN(a_six_hour_poison_caught_where_the_ratio_rule_is_blind);
 	KT_RUN(the_same_failures_are_no_evidence_where_nodes_fail_often);
 	KT_RUN(a_burst_counts_once);
+	KT_RUN(a_wave_that_spares_every_other_node_is_evidence);
+	KT_RUN(a_rack_after_a_rollout_is_no_evidence);
 	KT_RUN(pods_that_left_count_as_exposure);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
 	KT_RUN(history_is_written_to_the_record_and_read_back);
