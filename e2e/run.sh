@@ -191,7 +191,7 @@ summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary
 run_one() {
   local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
   SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION="" FB_MANAGED=0
-  SCENARIO_REAL_NODE=0
+  SCENARIO_REAL_NODE=0 SCENARIO_POISON_DELAY=""
   unset -f scenario_run
   # shellcheck source=/dev/null
   source "${file}"
@@ -216,8 +216,10 @@ run_one() {
       rc=1
     fi
   fi
-  # SCENARIO_ZONES: the zones fakelet assigns round robin (cluster.sh's default when empty).
+  # SCENARIO_ZONES: the zones fakelet assigns round robin (cluster.sh's default when empty);
+  # SCENARIO_POISON_DELAY: how long a poison pod runs before its node stops (cluster.sh's 10s).
   if ((rc == 0)) && ! E2E_ZONES="${SCENARIO_ZONES:-${E2E_ZONES:-}}" E2E_REAL_NODE="${SCENARIO_REAL_NODE}" \
+    E2E_POISON_DELAY="${SCENARIO_POISON_DELAY:-${E2E_POISON_DELAY:-}}" \
     "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
     rc=1
     log "cluster failed to start"

@@ -611,10 +611,10 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			dl += (size_t)x;
 	}
 	int pool = node_pool(c, kc_map_get(&c->nodes, g[k - 1].node));
-	char where[96];
+	char where[160];
 	if (pool)
-		snprintf(where, sizeof(where), "budget %s's nodes' failure rate (%.2g a day across %d "
-		         "nodes)", bg->pools[pool].budget, rates[pool] * bg->pools[pool].nodes,
+		snprintf(where, sizeof(where), "the failure rate of the nodes budget %s selects (%.2g "
+		         "a day across %d nodes)", bg->pools[pool].budget, rates[pool] * bg->pools[pool].nodes,
 		         bg->pools[pool].nodes);
 	else
 		snprintf(where, sizeof(where), "this cluster's failure rate (%.2g a day across %d "

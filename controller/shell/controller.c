@@ -320,6 +320,16 @@ int fb_controller_run(const fb_controller_options *o, kc_cancel *stop)
 	else if (cc.managed && !webhook_on)
 		fb_log(FB_WARN, "managed mode without the webhook: every new pod is left to Kubernetes "
 		       "until firebreak adopts it", NULL);
+	if (cc.verdict == FB_VERDICT_SURPRISE)
+		fb_log(FB_INFO, "poison verdict: surprise (quarantine when a workload's failed nodes "
+		       "are too many for its exposure at the cluster's own failure rate)",
+		       "false_alarms_per_year=%g prior_failures_per_node_day=%g background_period_h=%lld "
+		       "memory_pressure_evidence=%s", cc.false_alarms_per_year,
+		       cc.prior_failures_per_node_day, (long long)(cc.background_period_ms / 3600000),
+		       cc.memory_pressure_evidence ? "true" : "false");
+	else
+		fb_log(FB_INFO, "poison verdict: ratio (failures and the healthy-arrival ratio)",
+		       "ratio=%g", cc.poison_ratio);
 	c.core = fb_core_new(&cc);
 	if (!c.core)
 		goto out;

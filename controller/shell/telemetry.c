@@ -62,6 +62,15 @@ static const struct {
 	  "Scheduling gates removed from pods of released workloads, by result." },
 	{ "firebreak_failures_explained_total", FB_COUNTER,
 	  "Node failures put down to a quarantined workload (evidence against no other)." },
+	{ "firebreak_poison_judgements_total", FB_COUNTER,
+	  "Surprise verdict: workloads judged on a new failure of a node they arrived on." },
+	{ "firebreak_poison_false_quarantines_expected_total", FB_COUNTER,
+	  "Surprise verdict: false quarantines those judgements could make at worst (the sum of "
+	  "each one's limit); compare with the quarantines released as mistaken." },
+	{ "firebreak_poison_background_failures_per_node_day", FB_GAUGE,
+	  "Surprise verdict: the background failure rate at the last judgement." },
+	{ "firebreak_poison_judged_per_year", FB_GAUGE,
+	  "Surprise verdict: workloads judged per year, the false-alarm limit's divisor." },
 	{ "firebreak_managed_mode", FB_GAUGE,
 	  "1 in managed mode (the taint-eviction controller stays on; firebreak covers pods)." },
 	{ "firebreak_managed_pods", FB_GAUGE,
@@ -219,6 +228,12 @@ static void metrics_refresh(fb_controller *c)
 	               (double)st.escapes_deleted);
 	fb_metrics_set(m, "firebreak_failures_explained_total", NULL,
 	               (double)st.failures_explained);
+	fb_metrics_set(m, "firebreak_poison_judgements_total", NULL, (double)st.judgements);
+	fb_metrics_set(m, "firebreak_poison_false_quarantines_expected_total", NULL,
+	               st.false_quarantines_expected);
+	fb_metrics_set(m, "firebreak_poison_background_failures_per_node_day", NULL,
+	               st.background_per_node_day);
+	fb_metrics_set(m, "firebreak_poison_judged_per_year", NULL, st.judged_per_year);
 	fb_metrics_set(m, "firebreak_managed_mode", NULL, c->managed ? 1 : 0);
 	fb_metrics_set(m, "firebreak_managed_pods", "state=\"uncovered\"", (double)st.pods_uncovered);
 	fb_metrics_set(m, "firebreak_managed_pods", "state=\"uncovered_reported\"",
