@@ -141,6 +141,7 @@ int fb_core_budget_set(fb_core *c, const char *name, int64_t generation, const c
 		copy_str(b->invalid_msg, sizeof(b->invalid_msg), err);
 		return 0;
 	}
+	fb_poison_spec_resolve(&parsed.poison, c->cfg.verdict == FB_VERDICT_SURPRISE);
 	cJSON *copy = spec ? cJSON_Duplicate(spec, true) : cJSON_CreateObject();
 	if (!copy) {
 		fb_budget_spec_release(&parsed);

@@ -13,9 +13,19 @@ void fb_budget_spec_defaults(fb_budget_spec *s)
 	s->mode = FB_MODE_EVICT;
 	s->pdb_blocked_timeout_ms = 10 * 60 * 1000;
 	s->grace_period_s = -1;
-	s->poison = (fb_poison_spec){ .enabled = true, .failures = 2, .window_ms = 3600 * 1000,
-	                              .arrival_window_ms = 30 * 60 * 1000,
-	                              .action = FB_POISON_PIN };
+	/* window and arrivalWindow 0: the verdict's own (fb_poison_spec_resolve) */
+	s->poison = (fb_poison_spec){ .enabled = true, .failures = 2, .action = FB_POISON_PIN };
+}
+
+void fb_poison_spec_resolve(fb_poison_spec *p, bool surprise)
+{
+	if (p->window_ms <= 0)
+		p->window_ms = surprise ? FB_POISON_WINDOW_DEFAULT_MS : FB_RATIO_WINDOW_DEFAULT_MS;
+	if (p->arrival_window_ms <= 0)
+		p->arrival_window_ms = surprise ? FB_POISON_ARRIVAL_WINDOW_DEFAULT_MS
+		                                : FB_RATIO_ARRIVAL_WINDOW_DEFAULT_MS;
+	if (p->arrival_window_ms > p->window_ms) /* only arrivalWindow given, beyond the default */
+		p->window_ms = p->arrival_window_ms;
 }
 
 void fb_budget_spec_release(fb_budget_spec *s)
@@ -235,7 +245,7 @@ int fb_budget_spec_parse(fb_budget_spec *out, const cJSON *spec, char *err, size
 			else
 				FAIL("spec.poison.action must be Pin or ScaleToZero");
 		}
-		if (out->poison.arrival_window_ms > out->poison.window_ms)
+		if (out->poison.window_ms && out->poison.arrival_window_ms > out->poison.window_ms)
 			FAIL("spec.poison.arrivalWindow must not be longer than spec.poison.window");
 	}
 	return 0;

@@ -28,6 +28,14 @@ typedef struct fb_window {
 	int64_t window_ms;
 } fb_window;
 
+/* spec.poison.window and arrivalWindow when not given: the surprise verdict's (its horizon:
+ * a poison that takes up to ~8 h to kill is seen), and the ratio rule's (tuned by sweeps,
+ * docs/simulator.md) */
+#define FB_POISON_WINDOW_DEFAULT_MS (24LL * 3600 * 1000)
+#define FB_POISON_ARRIVAL_WINDOW_DEFAULT_MS (8LL * 3600 * 1000)
+#define FB_RATIO_WINDOW_DEFAULT_MS (3600LL * 1000)
+#define FB_RATIO_ARRIVAL_WINDOW_DEFAULT_MS (30LL * 60 * 1000)
+
 typedef struct fb_poison_spec {
 	bool enabled;
 	int failures;
@@ -55,6 +63,8 @@ typedef struct fb_budget_spec {
 
 /* The CRD's defaults for every field (what an empty spec means). */
 void fb_budget_spec_defaults(fb_budget_spec *s);
+/* Windows not given (0) get the verdict's own; a window shorter than arrivalWindow grows to it. */
+void fb_poison_spec_resolve(fb_poison_spec *p, bool surprise);
 /*
  * Parse and check .spec of an EvictionBudget. Fields absent take the CRD's
  * defaults. What the schema cannot catch is checked here (a selector that

@@ -19,7 +19,7 @@ void fb_core_config_defaults(fb_core_config *c)
 	fb_budget_spec_defaults(&c->defaults);
 	c->poison_ratio = FB_POISON_RATIO_DEFAULT;
 	c->poison_settle_ms = FB_POISON_SETTLE_DEFAULT_MS;
-	c->verdict = FB_VERDICT_RATIO;
+	c->verdict = FB_VERDICT_SURPRISE;
 	c->false_alarms_per_year = FB_FALSE_ALARMS_PER_YEAR_DEFAULT;
 	c->prior_failures_per_node_day = FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT;
 	c->background_period_ms = FB_BACKGROUND_PERIOD_DEFAULT_MS;
@@ -73,6 +73,7 @@ fb_core *fb_core_new(const fb_core_config *cfg)
 		c->cfg.prior_failures_per_node_day = FB_PRIOR_FAILURES_PER_NODE_DAY_DEFAULT;
 	if (c->cfg.background_period_ms <= 0)
 		c->cfg.background_period_ms = FB_BACKGROUND_PERIOD_DEFAULT_MS;
+	fb_poison_spec_resolve(&c->cfg.defaults.poison, c->cfg.verdict == FB_VERDICT_SURPRISE);
 	c->leader = true;
 	c->counts_dirty = true;
 	c->sel_epoch = 1; /* no node's budget selection is computed yet */

@@ -415,6 +415,7 @@ KT_TEST(work_per_tick_is_bounded)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	ratio_rule(&cfg);
 	cfg.max_pod_actions_per_tick = 10;
 	setup_config(&cfg);
 	cluster(6, FB_TOL_NONE);

@@ -28,6 +28,7 @@ static void setup_with(bool dry_run, int max_pod_actions)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	ratio_rule(&cfg);
 	cfg.dry_run = dry_run;
 	cfg.poison_settle_ms = 0;
 	if (max_pod_actions)

@@ -15,6 +15,7 @@ static void setup_settle(bool dry_run, int64_t settle_ms)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	ratio_rule(&cfg);
 	cfg.dry_run = dry_run;
 	cfg.poison_settle_ms = settle_ms;
 	setup_config(&cfg);

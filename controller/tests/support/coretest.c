@@ -123,10 +123,18 @@ void setup_config(const fb_core_config *cfg)
 	log_release();
 }
 
+void ratio_rule(fb_core_config *cfg)
+{
+	cfg->verdict = FB_VERDICT_RATIO;
+	cfg->defaults.poison.window_ms = 60 * MIN;
+	cfg->defaults.poison.arrival_window_ms = 30 * MIN;
+}
+
 void setup(bool dry_run)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	ratio_rule(&cfg);
 	cfg.dry_run = dry_run;
 	setup_config(&cfg);
 }

@@ -30,7 +30,13 @@ extern fb_actions acts;
 
 /* A core with cfg (NULL: the defaults) and an empty log; teardown frees both. */
 void setup_config(const fb_core_config *cfg);
-/* A core with the defaults, globally in dry run or not. */
+/*
+ * The ratio rule with the windows it was tuned with (30m arrival, 1h): the tests of what
+ * follows a verdict (pinning, the gate, scaling, eviction) script it at fixed points;
+ * test_core_surprise tests the default verdict.
+ */
+void ratio_rule(fb_core_config *cfg);
+/* A core with the defaults but the ratio rule, globally in dry run or not. */
 void setup(bool dry_run);
 void teardown(void);
 
