@@ -1,10 +1,15 @@
 # shellcheck shell=bash disable=SC2034  # SCENARIO_* are read by run.sh
-# Two poison replicas start on two nodes at once: both nodes die at about the same time;
-# firebreak declares the Deployment poison at the second failure, before the first node's
-# pods are due, so both poison pods stay pinned and no third node is lost.
+# Two poison replicas start on two nodes at once: both nodes die at about the same time.
+# In a 6-node cluster two nodes failing together are a burst that lands on the poison's two
+# nodes 1 time in 15 (C(2,2)/C(6,2)): not evidence enough (docs/DESIGN.md "Bursts"). Its two
+# replacements land on two more nodes and kill them: a second failure 20 s of exposure after
+# the first, far too soon for chance, and the surprise verdict quarantines it there, before
+# those nodes' pods are due: both poison pods stay pinned and no fifth node is lost. (The ratio
+# rule, poison.verdict: Ratio, stops it at 2 and would as readily take a rack failure after a
+# rollout for a poison.)
 SCENARIO_MODE=firebreak
 SCENARIO_NODES=6
-SCENARIO_DESCRIPTION="poison Deployment with 2 replicas: both nodes lost, then quarantine, no third"
+SCENARIO_DESCRIPTION="poison Deployment with 2 replicas dying together: quarantined at the replacements' nodes (4), no fifth"
 
 scenario_run() {
   need_firebreak
@@ -16,10 +21,10 @@ scenario_run() {
   e2ectl rollout web --timeout 60s
   step "deploy poison (2 replicas)"
   e2ectl deploy poison --replicas 2 --poison
-  e2ectl expect-contained --app poison --max-nodes 2 --settle 40s --timeout 120s
+  e2ectl expect-contained --app poison --max-nodes 4 --settle 40s --timeout 180s
   local lost
   lost="$(e2ectl failed-nodes)"
-  [[ "$(tr ',' '\n' <<<"${lost}" | grep -c .)" == 2 ]] || { echo "expected exactly 2 failed nodes, got ${lost}" >&2; return 1; }
+  [[ "$(tr ',' '\n' <<<"${lost}" | grep -c .)" == 4 ]] || { echo "expected exactly 4 failed nodes, got ${lost}" >&2; return 1; }
   step "check"
   e2ectl expect-pinned --app poison
   [[ "$(e2ectl get pods -o 'jsonpath={range .items[?(@.metadata.labels.app=="poison")]}{.metadata.name}{"\n"}{end}' | grep -c .)" == 2 ]] ||
