@@ -97,6 +97,14 @@ typedef struct fb_core_config {
 	int64_t uncovered_report_ms;    /* a pod still not covered this long gets an Event */
 } fb_core_config;
 
+/*
+ * The observations that follow were made at now_ms (wall clock): a pod deleted or bound
+ * elsewhere left its node then (the surprise verdict counts the time pods spent on nodes).
+ * Time never goes back: an earlier now_ms is ignored. fb_core_node_set and fb_core_tick
+ * say it too.
+ */
+void fb_core_observed_at(fb_core *c, int64_t now_ms);
+
 /* Add namespace ns to gate_exempt_ns. -1 if it does not fit (too many, too long). */
 int fb_core_config_gate_exempt(fb_core_config *c, const char *ns);
 

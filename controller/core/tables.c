@@ -174,6 +174,7 @@ static bool managed_node_changed(fb_core *c, const core_node *n)
 
 int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 {
+	fb_core_observed_at(c, now_ms);
 	core_node *n = node_get_or_add(c, obs->name);
 	if (!n)
 		return -1;

@@ -102,12 +102,14 @@ static int pod_set(fb_core *core, const void *obj, int64_t now_ms)
 	fb_pod_obs o;
 	fb_workload_ref workload;
 	fb_pod_proj_obs(obj, &o, &workload);
+	fb_core_observed_at(core, now_ms);
 	return fb_core_pod_set(core, &o);
 }
 
 static void pod_remove(fb_core *core, const void *obj, int64_t now_ms)
 {
 	const fb_pod_proj *p = obj;
+	fb_core_observed_at(core, now_ms);
 	fb_core_pod_delete(core, p->uid);
 }
 

@@ -15,7 +15,13 @@
  *      poison: {killAfter: 5m, start: 1h, repair: 0s,
  *               scaleAt: 2h, scaleTo: 3,     # scaled (an HPA, an operator) at 2h
  *               deletePodsAt: 3h}}           # every pod of it deleted by hand at 3h
- *   nodeFailures: {perNodePerDay: 0.01, repair: 2h}
+ *   nodeFailures: {perNodePerDay: 0.01, repair: 2h,
+ *                  memoryPressure: 0.05}     # the share that showed MemoryPressure first
+ *   rackFailures: [{pool: gpu, at: 2h, fraction: 0.1, repair: 2h,
+ *                   rolloutBefore: 2m}]      # a rollout there starts 2m before
+ *   (poison: also killAfterSigma: 0.5 (lognormal kill delay, median killAfter),
+ *            lethality: 0.6 (the share of nodes it lands on that it kills),
+ *            memoryPressure: 0.9)
  *   rollouts: {every: 2h, spacing: 15s}
  *   zoneOutages: [{zone: b, at: 2h, duration: 3h}]
  *   budgets: [{name: gpu, spec: '{"nodeSelector": {...}, ...}'}]
@@ -55,6 +61,7 @@ typedef struct y_poison {
 	char *kill_after, *start, *repair;
 	char *scale_at, *delete_pods_at;
 	long *scale_to;
+	double *kill_sigma, *lethality, *memory_pressure;
 } y_poison;
 
 typedef struct y_workload {
@@ -69,7 +76,13 @@ typedef struct y_workload {
 typedef struct y_failures {
 	double per_node_per_day;
 	char *repair;
+	double *memory_pressure;
 } y_failures;
+
+typedef struct y_rack {
+	char *pool, *at, *repair, *rollout_before;
+	double fraction;
+} y_rack;
 
 typedef struct y_rollouts {
 	char *every, *spacing;
@@ -97,6 +110,8 @@ typedef struct y_scenario {
 	unsigned outages_count;
 	y_budget *budgets;
 	unsigned budgets_count;
+	y_rack *racks;
+	unsigned racks_count;
 } y_scenario;
 
 #define OPT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
@@ -136,6 +151,9 @@ static const cyaml_schema_field_t poison_fields[] = {
 	OPT_STR("scaleAt", y_poison, scale_at, 32),
 	CYAML_FIELD_INT_PTR("scaleTo", OPT, y_poison, scale_to),
 	OPT_STR("deletePodsAt", y_poison, delete_pods_at, 32),
+	CYAML_FIELD_FLOAT_PTR("killAfterSigma", OPT, y_poison, kill_sigma),
+	CYAML_FIELD_FLOAT_PTR("lethality", OPT, y_poison, lethality),
+	CYAML_FIELD_FLOAT_PTR("memoryPressure", OPT, y_poison, memory_pressure),
 	CYAML_FIELD_END
 };
 
@@ -155,7 +173,20 @@ static const cyaml_schema_value_t workload_entry = {
 static const cyaml_schema_field_t failures_fields[] = {
 	CYAML_FIELD_FLOAT("perNodePerDay", CYAML_FLAG_DEFAULT, y_failures, per_node_per_day),
 	REQ_STR("repair", y_failures, repair, 32),
+	CYAML_FIELD_FLOAT_PTR("memoryPressure", OPT, y_failures, memory_pressure),
 	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t rack_fields[] = {
+	REQ_STR("pool", y_rack, pool, FB_SIM_NAME_MAX - 1),
+	REQ_STR("at", y_rack, at, 32),
+	CYAML_FIELD_FLOAT("fraction", CYAML_FLAG_DEFAULT, y_rack, fraction),
+	REQ_STR("repair", y_rack, repair, 32),
+	OPT_STR("rolloutBefore", y_rack, rollout_before, 32),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t rack_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_rack, rack_fields),
 };
 
 static const cyaml_schema_field_t rollouts_fields[] = {
@@ -200,6 +231,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	                     FB_SIM_OUTAGES_MAX),
 	CYAML_FIELD_SEQUENCE("budgets", OPT, y_scenario, budgets, &budget_entry, 0,
 	                     FB_SIM_BUDGETS_MAX),
+	CYAML_FIELD_SEQUENCE("rackFailures", OPT, y_scenario, racks, &rack_entry, 0,
+	                     FB_SIM_RACKS_MAX),
 	CYAML_FIELD_END
 };
 
@@ -367,6 +400,17 @@ static int convert(fb_sim_scenario *s, const y_scenario *y, const char *source, 
 			    !dur(yw->poison->delete_pods_at, 1, s->duration_ms, &w->delete_pods_at_ms))
 				BAD("workloads[%u].poison.deletePodsAt \"%s\" must be a duration within "
 				    "the scenario's", i, yw->poison->delete_pods_at);
+			const y_poison *yp = yw->poison;
+			if (yp->kill_sigma && !(*yp->kill_sigma >= 0 && *yp->kill_sigma <= 3))
+				BAD("workloads[%u].poison.killAfterSigma must be from 0 to 3", i);
+			w->kill_sigma = yp->kill_sigma ? *yp->kill_sigma : 0;
+			if (yp->lethality && !(*yp->lethality > 0 && *yp->lethality <= 1))
+				BAD("workloads[%u].poison.lethality must be above 0 and at most 1", i);
+			w->lethality = yp->lethality ? *yp->lethality : 1;
+			if (yp->memory_pressure &&
+			    !(*yp->memory_pressure >= 0 && *yp->memory_pressure <= 1))
+				BAD("workloads[%u].poison.memoryPressure must be from 0 to 1", i);
+			w->memory_pressure = yp->memory_pressure ? *yp->memory_pressure : 0;
 		}
 		s->nwls++;
 	}
@@ -379,6 +423,34 @@ static int convert(fb_sim_scenario *s, const y_scenario *y, const char *source, 
 		if (!dur(y->failures->repair, 1000, YEAR_MS, &s->failure_repair_ms))
 			BAD("nodeFailures.repair \"%s\" must be a duration of 1s or more",
 			    y->failures->repair);
+		const double *mp = y->failures->memory_pressure;
+		if (mp && !(*mp >= 0 && *mp <= 1))
+			BAD("nodeFailures.memoryPressure must be from 0 to 1");
+		s->failure_memory_pressure = mp ? *mp : 0;
+	}
+	for (unsigned i = 0; i < y->racks_count; i++) {
+		const y_rack *yr = &y->racks[i];
+		fb_sim_rack *r = &s->racks[s->nracks];
+		r->pool = -1;
+		for (int j = 0; j < s->npools; j++)
+			if (strcmp(s->pools[j].name, yr->pool) == 0)
+				r->pool = j;
+		if (r->pool < 0)
+			BAD("rackFailures[%u].pool \"%s\" is not one of the pools", i, yr->pool);
+		if (!dur(yr->at, 0, s->duration_ms, &r->at_ms))
+			BAD("rackFailures[%u].at \"%s\" must be a duration within the scenario's", i,
+			    yr->at);
+		if (!(yr->fraction > 0 && yr->fraction <= 1))
+			BAD("rackFailures[%u].fraction must be above 0 and at most 1", i);
+		r->fraction = yr->fraction;
+		if (!dur(yr->repair, 1000, YEAR_MS, &r->repair_ms))
+			BAD("rackFailures[%u].repair \"%s\" must be a duration of 1s or more", i,
+			    yr->repair);
+		if (yr->rollout_before &&
+		    !dur(yr->rollout_before, 1000, r->at_ms, &r->rollout_before_ms))
+			BAD("rackFailures[%u].rolloutBefore \"%s\" must be a duration from 1s to at",
+			    i, yr->rollout_before);
+		s->nracks++;
 	}
 	if (y->rollouts) {
 		if (!dur(y->rollouts->every, 60 * 1000, YEAR_MS, &s->rollout_every_ms))

@@ -33,11 +33,19 @@
 #define K8S_TAINT_PERIOD_MS 100           /* doNoExecuteTaintingPass runs every 100 ms */
 #define K8S_SLOW_RATE 0.0003
 #define CORE_TICKS_PER_MS_MAX 64          /* guard against a core that never settles */
+#define NODE_AGE_MS (365 * SIM_DAY_MS)    /* every node was made a year before the start */
+#define HISTORY_MS (30 * SIM_DAY_MS)      /* failures before the start the nodes' records show */
+#define RACK_STREAM 1000                  /* rng streams of the racks (2 each) */
+#define HISTORY_STREAM 100000             /* rng streams of the nodes' past (1 each) */
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 const char *fb_sim_policy_name(fb_sim_policy p)
 {
 	switch (p) {
 	case FB_SIM_FIREBREAK: return "firebreak";
+	case FB_SIM_FIREBREAK_RATIO: return "firebreak-ratio";
 	case FB_SIM_K8S: return "kubernetes";
 	case FB_SIM_K8S_SLOW: return "k8s-slow-rate";
 	case FB_SIM_K8S_NO_EVICTION: return "k8s-no-eviction";
@@ -65,6 +73,9 @@ void fb_sim_params_defaults(fb_sim_params *p)
 	p->poison_window_ms = d.poison.window_ms;
 	p->arrival_window_ms = d.poison.arrival_window_ms;
 	p->poison_ratio = FB_POISON_RATIO_DEFAULT;
+	p->false_alarms_per_year = FB_FALSE_ALARMS_PER_YEAR_DEFAULT;
+	p->no_memory_pressure_evidence = false;
+	p->duration_ms = 0;
 	p->kill_after_ms = 0;
 	p->trace = false;
 	p->no_gate = false;
@@ -146,6 +157,7 @@ typedef struct sim_node {
 	uint32_t epoch;            /* bumped at every stop and repair */
 	char taint[64];            /* firebreak.dev/quarantine value; "" = none */
 	bool lost;                 /* a poison pod stopped it */
+	bool mp;                   /* MemoryPressure True: it is stopping, and showed it first */
 	int *pods;                 /* bound pods (indexes) */
 	int npods, podcap;
 	fb_labels labels;          /* for the core's budget selectors */
@@ -200,6 +212,7 @@ typedef enum ev_type {
 	EV_K8S_EVICT,     /* a: node; epoch = taint epoch */
 	EV_WL_SCALE,      /* a: workload; to its spec's scaleTo */
 	EV_WL_DELETE_PODS, /* a: workload: every pod of it deleted (and replaced) */
+	EV_RACK,          /* a: rack (fb_sim_scenario.racks) */
 } ev_type;
 
 typedef struct event {
@@ -330,6 +343,8 @@ static void node_obs(const sim *s, const sim_node *n, fb_node_obs *o, char uid[3
 	o->ready = n->ready ? FB_COND_TRUE : FB_COND_UNKNOWN;
 	o->ready_transition_ms = n->ready_transition_ms;
 	o->quarantine_taint = n->taint[0] ? n->taint : NULL;
+	o->created_ms = SIM_T0 - NODE_AGE_MS;
+	o->memory_pressure = n->mp;
 }
 
 static void core_node(sim *s, const sim_node *n)
@@ -341,6 +356,44 @@ static void core_node(sim *s, const sim_node *n)
 	node_obs(s, n, &o, uid);
 	if (fb_core_node_set(s->core, &o, s->now) != 0)
 		s->nomem = true;
+}
+
+/* The firebreak policies: the core decides. */
+static bool firebreak_policy(fb_sim_policy p)
+{
+	return p == FB_SIM_FIREBREAK || p == FB_SIM_FIREBREAK_RATIO;
+}
+
+/* A standard normal draw from (seed, a, b) alone (Box-Muller). */
+static double hash_normal(uint64_t seed, uint64_t a, uint64_t b)
+{
+	double u1 = hash_unit(seed, a, b * 2 + 1), u2 = hash_unit(seed, a, b * 2 + 2);
+	return sqrt(-2.0 * log(1.0 - u1)) * cos(2 * M_PI * u2);
+}
+
+/*
+ * The poison pod idx has just started on node ni: when it kills the node, or -1 if this
+ * node survives it (lethality). Drawn from (seed, node, pod, epoch) alone: a constant
+ * delay and lethality 1 draw nothing.
+ */
+static int64_t poison_delay(const sim *s, const sim_wl *w, int ni, int idx)
+{
+	const fb_sim_workload_spec *ws = &s->sc->wls[w->spec];
+	uint64_t key = ((uint64_t)(uint32_t)idx << 32) | s->nodes[ni].epoch;
+	if (ws->lethality < 1 && hash_unit(s->seed ^ 0x1e7ULL, (uint64_t)ni, key) >= ws->lethality)
+		return -1;
+	if (ws->kill_sigma <= 0)
+		return w->kill_after_ms;
+	double z = hash_normal(s->seed ^ 0x519ULL, (uint64_t)ni, key);
+	double d = (double)w->kill_after_ms * exp(ws->kill_sigma * z);
+	return d < 1000 ? 1000 : (int64_t)d;
+}
+
+static void poison_start(sim *s, const sim_wl *w, int ni, int idx)
+{
+	int64_t d = poison_delay(s, w, ni, idx);
+	if (d >= 0)
+		push(s, s->now + d, EV_POISON_KILL, ni, idx, s->nodes[ni].epoch, 0);
 }
 
 static void pod_uid(int idx, char out[24])
@@ -364,6 +417,7 @@ static void core_pod(sim *s, int idx)
 	                 .tol_unreachable_s = s->sc->toleration_s,
 	                 .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
 	                 .gated = p->gated };
+	fb_core_observed_at(s->core, s->now);
 	if (fb_core_pod_set(s->core, &o) != 0)
 		s->nomem = true;
 }
@@ -425,7 +479,7 @@ static void bind_pod(sim *s, int idx, int64_t arrived_ms)
 	p->arrived_ms = arrived_ms ? arrived_ms : s->now;
 	core_pod(s, idx);
 	if (w->poison && n->up)
-		push(s, s->now + w->kill_after_ms, EV_POISON_KILL, ni, idx, n->epoch, 0);
+		poison_start(s, w, ni, idx);
 }
 
 static void retry_pending(sim *s)
@@ -507,6 +561,7 @@ static void remove_pod(sim *s, int idx, bool replace)
 	if (s->core) {
 		char uid[24];
 		pod_uid(idx, uid);
+		fb_core_observed_at(s->core, s->now);
 		fb_core_pod_delete(s->core, uid);
 	}
 	if (replace)
@@ -693,7 +748,7 @@ static void apply_actions(sim *s)
 
 static void core_tick(sim *s)
 {
-	if (s->policy != FB_SIM_FIREBREAK)
+	if (!firebreak_policy(s->policy))
 		return;
 	if (s->now == s->last_tick_ms) {
 		if (++s->ticks_this_ms > CORE_TICKS_PER_MS_MAX)
@@ -827,7 +882,7 @@ static bool k8s_model(const sim *s)
 
 /* ---- node lifecycle ----------------------------------------------------------------------- */
 
-static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms)
+static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms, double mp_chance)
 {
 	sim_node *n = &s->nodes[ni];
 	if (!n->up)
@@ -836,6 +891,11 @@ static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms)
 	n->cause = cause;
 	n->down_ms = s->now;
 	n->epoch++;
+	/* it showed MemoryPressure before going silent: the core sees it now, Ready still */
+	if (mp_chance > 0 && hash_unit(s->seed ^ 0x3e3ULL, (uint64_t)ni, n->epoch) < mp_chance) {
+		n->mp = true;
+		core_node(s, n);
+	}
 	s->res.node_failures++;
 	if (cause == DOWN_POISON && !n->lost) {
 		n->lost = true;
@@ -879,13 +939,13 @@ static void node_repair(sim *s, int ni)
 		stuck_until_now(s, &s->pods[n->pods[i]], n);
 	n->up = true;
 	n->cause = DOWN_NONE;
+	n->mp = false;
 	n->epoch++;
 	/* the pods still bound start again: a poison pod among them starts its clock again */
 	for (int i = 0; i < n->npods; i++) {
 		const sim_pod *p = &s->pods[n->pods[i]];
 		if (s->wls[p->wl].poison)
-			push(s, s->now + s->wls[p->wl].kill_after_ms, EV_POISON_KILL, ni, n->pods[i],
-			     n->epoch, 0);
+			poison_start(s, &s->wls[p->wl], ni, n->pods[i]);
 	}
 	if (!n->ready) {
 		n->ready = true;
@@ -1041,12 +1101,13 @@ static int setup_workloads(sim *s)
 static void setup_exogenous(sim *s)
 {
 	const fb_sim_scenario *sc = s->sc;
+	double duration = (double)(s->end - s->now);
 	double rate_per_ms = sc->failures_per_node_day / (double)SIM_DAY_MS;
 	for (int i = 0; rate_per_ms > 0 && i < s->nnodes; i++) {
 		double t = 0;
 		for (;;) {
 			t += -log(1.0 - rng_unit(&s->exo)) / rate_per_ms;
-			if (t > (double)sc->duration_ms)
+			if (t > duration)
 				break;
 			/* repair time: uniform within +-50% of the scenario's */
 			int64_t repair = (int64_t)((0.5 + rng_unit(&s->exo)) * (double)sc->failure_repair_ms);
@@ -1060,7 +1121,7 @@ static void setup_exogenous(sim *s)
 		double t = 0;
 		for (;;) {
 			t += -log(1.0 - rng_unit(&s->exo)) * (double)sc->rollout_every_ms;
-			if (t > (double)sc->duration_ms)
+			if (t > duration)
 				break;
 			int pick = (int)(rng_next(&s->exo) % (uint64_t)innocent), wi = 0;
 			for (int i = 0; i < s->nwls; i++) {
@@ -1077,12 +1138,97 @@ static void setup_exogenous(sim *s)
 	for (int i = 0; i < sc->noutages; i++)
 		push(s, s->now + sc->outages[i].at_ms, EV_OUTAGE_START, sc->outages[i].zone, 0, 0,
 		     sc->outages[i].duration_ms);
+	/* racks: drawn from streams of their own, so that the events above do not shift */
+	for (int i = 0; i < sc->nracks; i++) {
+		const fb_sim_rack *r = &sc->racks[i];
+		push(s, s->now + r->at_ms, EV_RACK, i, 0, 0, 0);
+		if (r->rollout_before_ms <= 0)
+			continue;
+		int there = 0, wi = -1;
+		for (int k = 0; k < s->nwls; k++)
+			there += !s->wls[k].poison && (s->wls[k].pool == r->pool || s->wls[k].pool < 0);
+		rng pick;
+		rng_seed(&pick, s->seed, RACK_STREAM + 2 * (uint64_t)i);
+		int nth = there ? (int)(rng_next(&pick) % (uint64_t)there) : -1;
+		for (int k = 0; k < s->nwls && nth >= 0; k++)
+			if (!s->wls[k].poison && (s->wls[k].pool == r->pool || s->wls[k].pool < 0) &&
+			    nth-- == 0)
+				wi = k;
+		if (wi >= 0)
+			push(s, s->now + r->at_ms - r->rollout_before_ms, EV_ROLLOUT, wi, 0, 0, 0);
+	}
+}
+
+/* Rack i fails: ceil(fraction x pool) of its pool's nodes, picked at random, stop at once. */
+static void rack_fail(sim *s, int i)
+{
+	const fb_sim_rack *r = &s->sc->racks[i];
+	int *in = kc_calloc((size_t)s->nnodes, sizeof(int));
+	if (!in) {
+		s->nomem = true;
+		return;
+	}
+	int n = 0;
+	for (int k = 0; k < s->nnodes; k++)
+		if (s->nodes[k].pool == r->pool)
+			in[n++] = k;
+	int take = (int)ceil(r->fraction * n - 1e-9);
+	rng pick;
+	rng_seed(&pick, s->seed, RACK_STREAM + 2 * (uint64_t)i + 1);
+	for (int k = 0; k < take && k < n; k++) { /* a partial Fisher-Yates shuffle */
+		int j = k + (int)(rng_next(&pick) % (uint64_t)(n - k));
+		int t = in[k];
+		in[k] = in[j];
+		in[j] = t;
+		node_stop(s, in[k], DOWN_RANDOM, r->repair_ms, s->sc->failure_memory_pressure);
+	}
+	kc_free(in);
+}
+
+/*
+ * Node ni's failure record as a real node of this cluster would carry it: its failures in
+ * the HISTORY_MS before the start, drawn from the scenario's random failures (their
+ * MemoryPressure too), from a stream of its own. NULL if it has none (or out of memory).
+ */
+static char *node_history(const sim *s, int ni)
+{
+	const fb_sim_scenario *sc = s->sc;
+	double rate_per_ms = sc->failures_per_node_day / (double)SIM_DAY_MS;
+	if (rate_per_ms <= 0)
+		return NULL;
+	rng r;
+	rng_seed(&r, s->seed, HISTORY_STREAM + (uint64_t)ni);
+	fb_failure f = { 0 };
+	f.node = (char *)s->nodes[ni].name;
+	double t = (double)(s->now - HISTORY_MS);
+	bool any = false;
+	for (;;) {
+		t += -log(1.0 - rng_unit(&r)) / rate_per_ms;
+		if (t >= (double)s->now)
+			break;
+		bool mp = rng_unit(&r) < sc->failure_memory_pressure;
+		if (any) { /* the one before becomes an earlier failure */
+			if (f.npast == FB_FAILURE_PAST_MAX)
+				memmove(f.past, f.past + 1, (FB_FAILURE_PAST_MAX - 1) * sizeof(f.past[0]));
+			else
+				f.npast++;
+			f.past[f.npast - 1] = (fb_past_failure){ .at_ms = f.failed_ms,
+			                                         .memory_pressure = f.memory_pressure };
+		}
+		f.failed_ms = (int64_t)t;
+		f.memory_pressure = mp;
+		any = true;
+	}
+	return any ? fb_failure_to_json(&f) : NULL;
 }
 
 static int setup_core(sim *s, char *err, size_t errcap)
 {
 	fb_core_config cfg;
 	fb_core_config_defaults(&cfg);
+	cfg.verdict = s->policy == FB_SIM_FIREBREAK_RATIO ? FB_VERDICT_RATIO : FB_VERDICT_SURPRISE;
+	cfg.false_alarms_per_year = s->params.false_alarms_per_year;
+	cfg.memory_pressure_evidence = !s->params.no_memory_pressure_evidence;
 	cfg.defaults.poison.failures = s->params.poison_failures;
 	cfg.defaults.poison.window_ms = s->params.poison_window_ms;
 	cfg.defaults.poison.arrival_window_ms = s->params.arrival_window_ms;
@@ -1102,8 +1248,17 @@ static int setup_core(sim *s, char *err, size_t errcap)
 			return -1;
 		}
 	}
-	for (int i = 0; i < s->nnodes; i++)
-		core_node(s, &s->nodes[i]);
+	/* every node observed with its record of the last month's failures, as after a restart */
+	for (int i = 0; i < s->nnodes && !s->nomem; i++) {
+		fb_node_obs o;
+		char uid[32];
+		node_obs(s, &s->nodes[i], &o, uid);
+		char *history = node_history(s, i);
+		o.failure_annotation = history;
+		if (fb_core_node_set(s->core, &o, s->now) != 0)
+			s->nomem = true;
+		kc_free(history);
+	}
 	for (size_t i = 0; i < s->npods; i++)
 		if (s->pods[i].alive && s->pods[i].node >= 0)
 			core_pod(s, (int)i);
@@ -1116,7 +1271,10 @@ static void handle(sim *s, const event *e)
 {
 	switch (e->type) {
 	case EV_NODE_STOP:
-		node_stop(s, e->a, (down_cause)e->b, e->x);
+		node_stop(s, e->a, (down_cause)e->b, e->x, s->sc->failure_memory_pressure);
+		break;
+	case EV_RACK:
+		rack_fail(s, e->a);
 		break;
 	case EV_NODE_DETECT:
 		if (s->nodes[e->a].epoch == e->epoch)
@@ -1130,7 +1288,8 @@ static void handle(sim *s, const event *e)
 		const sim_pod *p = &s->pods[e->b];
 		const sim_node *n = &s->nodes[e->a];
 		if (p->alive && p->node == e->a && n->up && n->epoch == e->epoch)
-			node_stop(s, e->a, DOWN_POISON, s->wls[p->wl].repair_ms);
+			node_stop(s, e->a, DOWN_POISON, s->wls[p->wl].repair_ms,
+			          s->sc->wls[s->wls[p->wl].spec].memory_pressure);
 		break;
 	}
 	case EV_POD_CREATE:
@@ -1152,7 +1311,7 @@ static void handle(sim *s, const event *e)
 		s->zone_out[e->a] = true;
 		for (int i = 0; i < s->nnodes; i++)
 			if (s->nodes[i].zone == e->a)
-				node_stop(s, i, DOWN_OUTAGE, 0);
+				node_stop(s, i, DOWN_OUTAGE, 0, 0);
 		push(s, s->now + e->x, EV_OUTAGE_END, e->a, 0, 0, 0);
 		break;
 	case EV_OUTAGE_END:
@@ -1226,7 +1385,7 @@ int fb_sim_run(const fb_sim_scenario *sc, fb_sim_policy policy, uint64_t seed,
 	else
 		fb_sim_params_defaults(&s.params);
 	s.now = SIM_T0;
-	s.end = SIM_T0 + sc->duration_ms;
+	s.end = SIM_T0 + (s.params.duration_ms > 0 ? s.params.duration_ms : sc->duration_ms);
 	s.tick_at = s.pass_at = INT64_MAX;
 	s.last_tick_ms = -1;
 	rng_seed(&s.exo, seed, 1);
@@ -1240,7 +1399,7 @@ int fb_sim_run(const fb_sim_scenario *sc, fb_sim_policy policy, uint64_t seed,
 	if (setup_nodes(&s) != 0 || setup_workloads(&s) != 0)
 		goto out;
 	setup_exogenous(&s);
-	if (policy == FB_SIM_FIREBREAK) {
+	if (firebreak_policy(policy)) {
 		if (setup_core(&s, err, errcap) != 0)
 			goto out;
 		core_tick(&s);
@@ -1260,6 +1419,14 @@ int fb_sim_run(const fb_sim_scenario *sc, fb_sim_policy policy, uint64_t seed,
 	for (int i = 0; i < s.nnodes; i++)
 		for (int k = 0; k < s.nodes[i].npods; k++)
 			stuck_until_now(&s, &s.pods[s.nodes[i].pods[k]], &s.nodes[i]);
+	if (s.core) {
+		fb_core_stats st;
+		fb_core_get_stats(s.core, &st);
+		s.res.judgements = (long)st.judgements;
+		s.res.false_expected = st.false_quarantines_expected;
+		for (int i = 0; i < 8; i++)
+			s.res.judged_p_below[i] = (long)st.judgements_p_below[i];
+	}
 	*out = s.res;
 	rc = 0;
 out:

@@ -22,13 +22,14 @@
 
 typedef enum fb_sim_policy {
 	FB_SIM_FIREBREAK,        /* the decision core; its actions carried out */
+	FB_SIM_FIREBREAK_RATIO,  /* the same with the ratio rule, the verdict before issue 15 */
 	FB_SIM_K8S,              /* node lifecycle controller + taint eviction, defaults */
 	FB_SIM_K8S_SLOW,         /* the same with --node-eviction-rate 0.0003 */
 	FB_SIM_K8S_NO_EVICTION,  /* NotReady eviction off: pods never move */
 	FB_SIM_NPOLICIES
 } fb_sim_policy;
 
-/* "firebreak", "kubernetes", "k8s-slow-rate", "k8s-no-eviction" */
+/* "firebreak", "firebreak-ratio", "kubernetes", "k8s-slow-rate", "k8s-no-eviction" */
 const char *fb_sim_policy_name(fb_sim_policy p);
 /* false when name is none of the above */
 bool fb_sim_policy_parse(const char *name, fb_sim_policy *out);
@@ -50,12 +51,15 @@ const char *fb_sim_scenario_name(const fb_sim_scenario *s);
 int fb_sim_scenario_nodes(const fb_sim_scenario *s);
 int64_t fb_sim_scenario_duration_ms(const fb_sim_scenario *s);
 
-/* The poison rule's settings under test (the firebreak policy only). */
+/* firebreak's settings under test (the firebreak policies only). */
 typedef struct fb_sim_params {
 	int poison_failures;            /* spec.poison.failures */
-	int64_t poison_window_ms;       /* spec.poison.window */
-	int64_t arrival_window_ms;      /* spec.poison.arrivalWindow */
-	double poison_ratio;            /* fb_core_config.poison_ratio */
+	int64_t poison_window_ms;       /* spec.poison.window (0: the verdict's own) */
+	int64_t arrival_window_ms;      /* spec.poison.arrivalWindow (0: the verdict's own) */
+	double poison_ratio;            /* fb_core_config.poison_ratio (firebreak-ratio) */
+	double false_alarms_per_year;   /* fb_core_config's (firebreak) */
+	bool no_memory_pressure_evidence;
+	int64_t duration_ms;            /* > 0: overrides the scenario's duration */
 	int64_t kill_after_ms;          /* > 0: overrides every poison workload's killAfter */
 	bool trace;                     /* print each verdict and failure record to stderr */
 	bool no_gate;                   /* no admission webhook: new pods are never gated */
@@ -76,6 +80,11 @@ typedef struct fb_sim_result {
 	long actions;                   /* actions the core gave (firebreak) */
 	long pods_gated;                /* new pods the quarantine gate held at creation */
 	uint64_t digest;                /* of those actions, in order (sim.c digest_action) */
+	/* the surprise verdict's judgements (fb_core_stats): how many, the false quarantines
+	 * they could have made at worst (the sum of their limits), and how many had p <= 10^-i */
+	long judgements;
+	double false_expected;
+	long judged_p_below[8];
 } fb_sim_result;
 
 /*

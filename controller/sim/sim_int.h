@@ -42,7 +42,20 @@ typedef struct fb_sim_workload_spec {
 	int64_t scale_at_ms;              /* scaled to scale_to replicas then (0 = never) */
 	int scale_to;
 	int64_t delete_pods_at_ms;        /* every pod of it deleted then (0 = never) */
+	double kill_sigma;                /* the kill delay is killAfter x exp(sigma Z) (0: exact) */
+	double lethality;                 /* the share of nodes it lands on that it kills (1) */
+	double memory_pressure;           /* chance a node it stops showed MemoryPressure first */
 } fb_sim_workload_spec;
+
+#define FB_SIM_RACKS_MAX 16
+
+/* A rack (or top-of-rack switch): a share of a pool's nodes stopping at one instant. */
+typedef struct fb_sim_rack {
+	int pool;
+	int64_t at_ms, repair_ms;
+	double fraction;
+	int64_t rollout_before_ms;        /* > 0: a rollout of a workload there starts this long before */
+} fb_sim_rack;
 
 typedef struct fb_sim_outage {
 	int zone;
@@ -68,6 +81,9 @@ struct fb_sim_scenario {
 	int nwls;
 	double failures_per_node_day;
 	int64_t failure_repair_ms;
+	double failure_memory_pressure;       /* chance a random failure showed MemoryPressure first */
+	fb_sim_rack racks[FB_SIM_RACKS_MAX];
+	int nracks;
 	int64_t rollout_every_ms, rollout_spacing_ms;
 	fb_sim_outage outages[FB_SIM_OUTAGES_MAX];
 	int noutages;

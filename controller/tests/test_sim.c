@@ -175,6 +175,102 @@ KT_TEST(bad_scenarios_are_refused_naming_the_field)
 	fb_sim_scenario_free(s);
 }
 
+KT_TEST(new_fields_are_refused_out_of_range)
+{
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: 1m, lethality: 0}}]\n",
+	        "workloads[0].poison.lethality");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: 1m, lethality: 1.5}}]\n",
+	        "workloads[0].poison.lethality");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: 1m, killAfterSigma: -1}}]\n",
+	        "workloads[0].poison.killAfterSigma");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: 1m, memoryPressure: 2}}]\n",
+	        "workloads[0].poison.memoryPressure");
+	refused(HEAD WL "nodeFailures: {perNodePerDay: 1, repair: 1h, memoryPressure: -0.1}\n",
+	        "nodeFailures.memoryPressure");
+	refused(HEAD WL "rackFailures: [{pool: q, at: 10m, fraction: 0.5, repair: 1h}]\n",
+	        "rackFailures[0].pool");
+	refused(HEAD WL "rackFailures: [{pool: p, at: 10m, fraction: 0, repair: 1h}]\n",
+	        "rackFailures[0].fraction");
+	refused(HEAD WL "rackFailures: [{pool: p, at: 2h, fraction: 0.5, repair: 1h}]\n",
+	        "rackFailures[0].at");
+	refused(HEAD WL "rackFailures: [{pool: p, at: 10m, fraction: 0.5, repair: 1h, "
+	                "rolloutBefore: 20m}]\n", "rackFailures[0].rolloutBefore");
+}
+
+/* A scenario of one pool and a poison that lands on node after node until none is left. */
+static fb_sim_scenario *poison_pool(const char *poison)
+{
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml),
+	         "name: t\nduration: 48h\n"
+	         "pools: [{name: p, nodes: 400, zones: [a]}]\n"
+	         "workloads: [{name: p, replicas: 1, poison: {%s}}]\n", poison);
+	fb_sim_scenario *s = NULL;
+	char err[256];
+	KT_EQ_INT(fb_sim_scenario_load_mem(yaml, strlen(yaml), "t.yaml", &s, err, sizeof(err)), 0);
+	return s;
+}
+
+/*
+ * Under Kubernetes the poison moves on after every kill, so over 48 h (a kill, then 300 s of
+ * toleration, again) it lands on ~100 nodes: lethality 0.5 stops the cascade at its first
+ * survivor, after 1 node lost on average (geometric), never all of them.
+ */
+KT_TEST(lethality_spares_some_nodes)
+{
+	fb_sim_scenario *all = poison_pool("killAfter: 5m");
+	fb_sim_scenario *half = poison_pool("killAfter: 5m, lethality: 0.5");
+	double lost_all = 0, lost_half = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		lost_all += run(all, FB_SIM_K8S, seed).nodes_lost;
+		lost_half += run(half, FB_SIM_K8S, seed).nodes_lost;
+	}
+	fprintf(stderr, "  mean nodes lost over 40 seeds: %.1f (lethality 1), %.2f (0.5)\n",
+	        lost_all / 40, lost_half / 40);
+	KT_CHECK(lost_all / 40 > 100);
+	KT_CHECK(lost_half / 40 > 0.5 && lost_half / 40 < 2.0);
+	fb_sim_scenario_free(all);
+	fb_sim_scenario_free(half);
+}
+
+/* The kill delay's spread shows in how many nodes a cascade takes in a fixed time. */
+KT_TEST(kill_delay_sigma_spreads_the_kills)
+{
+	fb_sim_scenario *exact = poison_pool("killAfter: 30m");
+	fb_sim_scenario *spread = poison_pool("killAfter: 30m, killAfterSigma: 1");
+	int a = run(exact, FB_SIM_K8S, 3).nodes_lost, b = run(exact, FB_SIM_K8S, 4).nodes_lost;
+	KT_EQ_INT(a, b); /* exact delays: every seed the same */
+	int lo = 1 << 30, hi = 0;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		int n = run(spread, FB_SIM_K8S, seed).nodes_lost;
+		lo = n < lo ? n : lo;
+		hi = n > hi ? n : hi;
+	}
+	fprintf(stderr, "  48 h, killAfter 30m: %d nodes exact, %d..%d with sigma 1\n", a, lo, hi);
+	KT_CHECK(lo < hi);
+	fb_sim_scenario_free(exact);
+	fb_sim_scenario_free(spread);
+}
+
+/* A rack of 10 % of a pool stops at one instant: that many nodes fail, and no more. */
+KT_TEST(rack_failure_stops_its_share_of_the_pool)
+{
+	const char yaml[] = "name: t\nduration: 1h\n"
+	                    "pools: [{name: p, nodes: 40, zones: [a]}, {name: q, nodes: 10, zones: [a]}]\n"
+	                    "workloads: [{name: w, replicas: 20, pool: p}]\n"
+	                    "rackFailures: [{pool: p, at: 10m, fraction: 0.1, repair: 2h}]\n";
+	fb_sim_scenario *s = NULL;
+	char err[256];
+	KT_EQ_INT(fb_sim_scenario_load_mem(yaml, sizeof(yaml) - 1, "t.yaml", &s, err, sizeof(err)), 0);
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		fb_sim_result k = run(s, FB_SIM_K8S, seed), f = run(s, FB_SIM_FIREBREAK, seed);
+		KT_EQ_INT((int)k.node_failures, 4);
+		KT_EQ_INT((int)f.node_failures, 4);
+		KT_EQ_INT(f.false_quarantines, 0);
+	}
+	fb_sim_scenario_free(s);
+}
+
 int main(void)
 {
 	KT_RUN(same_seed_same_numbers);
@@ -182,5 +278,9 @@ int main(void)
 	KT_RUN(e2e_cascade_matches_the_real_control_plane);
 	KT_RUN(random_failures_quarantine_nothing);
 	KT_RUN(bad_scenarios_are_refused_naming_the_field);
+	KT_RUN(new_fields_are_refused_out_of_range);
+	KT_RUN(lethality_spares_some_nodes);
+	KT_RUN(kill_delay_sigma_spreads_the_kills);
+	KT_RUN(rack_failure_stops_its_share_of_the_pool);
 	return KT_DONE();
 }
