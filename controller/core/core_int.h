@@ -376,7 +376,7 @@ static inline void surprise_invalidate(fb_core *c)
  * poison; why (an operator's sentence) says why either way.
  */
 bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since_ms,
-                    int64_t now_ms, int *bad, char *why, size_t whycap);
+                    int64_t now_ms, int *bad, double *p, char *why, size_t whycap);
 void surprise_free_workload(core_workload *w);
 
 /* ---- quarantine.c ---------------------------------------------------------------- */

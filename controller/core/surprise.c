@@ -303,6 +303,23 @@ typedef struct evidence_event {
 	bool mp;
 } evidence_event;
 
+/*
+ * Failure f lists another workload whose pod came there from a node that had failed with it
+ * (a migration chain, the mark of a poison followed from node to node) while w's pod s did
+ * not: the failure goes to that chain first, and is no evidence against w (an innocent
+ * workload sharing two of a poison's nodes would otherwise look the more surprising of the
+ * two: firebreak-sim, poison-pinned-deleted). If the chain is cleared, it counts again.
+ */
+static bool chained_elsewhere(const fb_failure *f, const fb_suspect *s)
+{
+	if (s->migrated_from)
+		return false;
+	for (size_t i = 0; i < f->n; i++)
+		if (&f->s[i] != s && f->s[i].migrated_from && strcmp(f->s[i].workload, s->workload) != 0)
+			return true;
+	return false;
+}
+
 /* Overlap of [a, b) with (t0, t1]. */
 static double overlap(int64_t a, int64_t b, int64_t t0, int64_t t1)
 {
@@ -449,8 +466,9 @@ static void count_judgement(fb_core *c, core_workload *w, int64_t event_ms, doub
 }
 
 bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since_ms,
-                    int64_t now_ms, int *bad, char *why, size_t whycap)
+                    int64_t now_ms, int *bad, double *p_out, char *why, size_t whycap)
 {
+	*p_out = 1;
 	bg_compute(c, now_ms);
 	const core_background *bg = &c->bg;
 	/* w's failed nodes in the window, each once (its earliest record) */
@@ -461,7 +479,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		if (f->failed_ms < since_ms)
 			continue;
 		const fb_suspect *s = fb_failure_suspect(f, w->id);
-		if (!s || s->arrived_ms < w->released_ms)
+		if (!s || s->arrived_ms < w->released_ms || chained_elsewhere(f, s))
 			continue;
 		size_t j = 0;
 		while (j < nev && strcmp(ev[j].node, f->node) != 0)
@@ -567,6 +585,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	if (p > 1)
 		p = 1;
 	bool poison = p <= alpha;
+	*p_out = p;
 	count_judgement(c, w, g[k - 1].at_ms, p, alpha, rates[0], judged);
 	char pbuf[48];
 	once_in(p, pbuf, sizeof(pbuf));

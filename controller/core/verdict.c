@@ -496,6 +496,7 @@ typedef struct candidate {
 	core_workload *w;
 	const fb_poison_spec *spec;
 	int bad, good;
+	double p;                  /* the surprise verdict's (the ratio rule: 0) */
 } candidate;
 
 #define WHY_MAX 640
@@ -506,22 +507,29 @@ typedef struct candidate {
  * its healthy arrivals (ratio rule only); why: the surprise verdict's sentence.
  */
 static bool judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, int64_t since,
-                  int64_t now_ms, int *bad, int *good, char *why)
+                  int64_t now_ms, int *bad, int *good, double *p, char *why)
 {
 	if (c->cfg.verdict == FB_VERDICT_SURPRISE) {
 		*good = 0;
-		return surprise_judge(c, w, spec, since, now_ms, bad, why, WHY_MAX);
+		return surprise_judge(c, w, spec, since, now_ms, bad, p, why, WHY_MAX);
 	}
+	*p = 0;
 	why[0] = '\0';
 	*bad = fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, NULL, 0);
 	*good = healthy_arrivals(c, w, since > w->released_ms ? since : w->released_ms);
 	return fb_poison_verdict(*bad, *good, spec->failures, c->cfg.poison_ratio);
 }
 
-/* More failed nodes first; then the better ratio (fewer healthy); then by id. */
+/*
+ * The most surprising first (the surprise verdict: a workload whose failures chance explains
+ * less; the ratio rule's p is 0); then more failed nodes; then the better ratio (fewer
+ * healthy); then by id.
+ */
 static int candidate_cmp(const void *a, const void *b)
 {
 	const candidate *x = a, *y = b;
+	if (x->p != y->p)
+		return x->p < y->p ? -1 : 1;
 	if (x->bad != y->bad)
 		return x->bad > y->bad ? -1 : 1;
 	if (x->good != y->good)
@@ -580,14 +588,15 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 			continue;
 		}
 		int bad, good;
+		double p;
 		char why[WHY_MAX];
-		bool poison = judge(c, w, spec, since, now_ms, &bad, &good, why);
+		bool poison = judge(c, w, spec, since, now_ms, &bad, &good, &p, why);
 		w->bad = bad;
 		if (poison) {
 			candidate *cd = KC_ARRAY_RESERVE(cands, ccap, ncands + 1) == 0
 			                        ? &cands[ncands++] : NULL;
 			if (cd)
-				*cd = (candidate){ w, spec, bad, good };
+				*cd = (candidate){ w, spec, bad, good, p };
 			else /* out of memory: judged again next tick */
 				w->dirty = c->workloads_dirty = true;
 		} else if (bad > 0) {
@@ -607,12 +616,13 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		const fb_poison_spec *spec = cands[i].spec;
 		int64_t since = now_ms - spec->window_ms;
 		int bad = cands[i].bad, good = cands[i].good;
+		double p;
 		char why[WHY_MAX];
 		bool poison = true;
 		/* earlier verdicts may have explained some of its failures away; the surprise
 		 * verdict's sentence is written again in any case */
 		if (i > 0 || c->cfg.verdict == FB_VERDICT_SURPRISE) {
-			poison = judge(c, w, spec, since, now_ms, &bad, &good, why);
+			poison = judge(c, w, spec, since, now_ms, &bad, &good, &p, why);
 			w->bad = bad;
 		}
 		fb_evidence_bad(&c->evidence, w->id, since, w->released_ms, nodes, 64);
