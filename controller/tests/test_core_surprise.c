@@ -331,6 +331,45 @@ KT_TEST(memory_pressure_sharpens_where_background_failures_lack_it)
 		}
 }
 
+/*
+ * A poison followed from n1 to n2 (its pod moved there after n1 failed) and an innocent
+ * workload that happened to arrive on both: n2's failure is the chain's, no evidence
+ * against the innocent one, which is judged on n1 only. (A limit too strict for any verdict
+ * keeps explaining away out of it.)
+ */
+KT_TEST(a_failure_goes_to_the_chain_not_to_a_bystander)
+{
+	fb_core_config cfg;
+	fb_core_config_defaults(&cfg);
+	cfg.poison_settle_ms = 0;
+	cfg.false_alarms_per_year = 1e-9;
+	setup_config(&cfg);
+	nodes(6, 0, false);
+	tick(T0);
+	pod("poison-a", "n1", POISON, T0, TOL);
+	pod("batch-1", "n1", BATCH, T0, TOL);
+	pod("batch-2", "n2", BATCH, T0, TOL);
+	tick(T0 + S);
+	fail("n1", T0 + 25 * S);
+	int64_t t = T0 + 25 * S + TOL * S;
+	tick(t);
+	evicted("poison-a", FB_EVICT_OK, t);
+	pod_gone("poison-a");
+	pod("poison-b", "n2", POISON, t + S, TOL);
+	tick(t + S);
+	fail("n2", t + 2 * MIN); /* beyond a burst's minute */
+	const fb_action *a = find_all(FB_ACT_NODE_ANNOTATE, "n2");
+	KT_CHECK(a && payload(a) && strstr(payload(a), "\"migratedFrom\":\"n1\"") &&
+	         strstr(payload(a), BATCH));
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	/* the poison on n1 and n2, the bystander on n1 only */
+	KT_EQ_INT((int)st.judgements, 3);
+	KT_EQ_INT((int)st.judgements_p_below[3], 1); /* the poison's second: p < 1e-3 */
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	teardown();
+}
+
 /* The node's record carries its earlier failures; a new core reads the same background. */
 KT_TEST(history_is_written_to_the_record_and_read_back)
 {
@@ -434,6 +473,7 @@ int main(void)
 	KT_RUN(a_burst_counts_once);
 	KT_RUN(a_wave_that_spares_every_other_node_is_evidence);
 	KT_RUN(a_rack_after_a_rollout_is_no_evidence);
+	KT_RUN(a_failure_goes_to_the_chain_not_to_a_bystander);
 	KT_RUN(pods_that_left_count_as_exposure);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
 	KT_RUN(history_is_written_to_the_record_and_read_back);
