@@ -207,7 +207,7 @@ KT_TEST(a_burst_counts_once)
 static void replicas(const char *workload, int n, int64_t at)
 {
 	for (int i = 1; i <= n; i++) {
-		char p[24], node_name[8];
+		char p[24], node_name[16];
 		snprintf(p, sizeof(p), "batch-%d", i);
 		snprintf(node_name, sizeof(node_name), "n%d", i);
 		pod(p, node_name, workload, at, TOL);
@@ -223,7 +223,7 @@ KT_TEST(a_wave_that_spares_every_other_node_is_evidence)
 	replicas(BATCH, 20, T0);
 	tick(T0 + S);
 	for (int i = 1; i <= 20; i++) {
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof(n), "n%d", i);
 		node(n, NULL, FB_COND_UNKNOWN, T0 + 20 * MIN + i * 2 * S);
 	}
@@ -248,14 +248,14 @@ KT_TEST(a_rack_after_a_rollout_is_no_evidence)
 	pod("small-1", "n1", WEB, T0 + 10 * S, TOL);
 	pod("small-2", "n2", WEB, T0 + 20 * S, TOL);
 	for (int i = 1; i <= 30; i++) {
-		char p[24], n[8];
+		char p[24], n[16];
 		snprintf(p, sizeof(p), "batch-%d", i);
 		snprintf(n, sizeof(n), "n%d", i);
 		pod(p, n, BATCH, T0 + i * S, TOL);
 	}
 	tick(T0 + MIN);
 	for (int i = 1; i <= 4; i++) {
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof(n), "n%d", i);
 		node(n, NULL, FB_COND_UNKNOWN, T0 + 2 * MIN + i * S);
 	}
@@ -439,7 +439,7 @@ KT_TEST(outages_are_marked_and_not_background)
 {
 	setup_surprise(true);
 	for (int i = 1; i <= 4; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "z%d", i);
 		node_with(name, FB_COND_TRUE, T0 - 30 * DAY,
 		          &(node_spec){ .zone = "zone-b", .created_ms = T0 - 365 * DAY });
@@ -447,7 +447,7 @@ KT_TEST(outages_are_marked_and_not_background)
 	nodes(4, 0, false);
 	tick(T0);
 	for (int i = 1; i <= 4; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "z%d", i);
 		node_with(name, FB_COND_UNKNOWN, T0 + HOUR + i * S, &(node_spec){ .zone = "zone-b" });
 	}
