@@ -105,6 +105,12 @@ void fb_core_set_leader(fb_core *c, bool leader)
 	c->leader = leader;
 }
 
+void fb_core_observed_at(fb_core *c, int64_t now_ms)
+{
+	if (now_ms > c->last_now_ms)
+		c->last_now_ms = now_ms;
+}
+
 /* ---- the tick -------------------------------------------------------------------------------- */
 
 /*
@@ -135,12 +141,6 @@ void fb_core_set_leader(fb_core *c, bool leader)
  *
  * Returns the earliest time any pass knows it has work.
  */
-void fb_core_observed_at(fb_core *c, int64_t now_ms)
-{
-	if (now_ms > c->last_now_ms)
-		c->last_now_ms = now_ms;
-}
-
 int64_t fb_core_tick(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	c->last_now_ms = now_ms;

@@ -217,9 +217,7 @@ typedef struct core_background {
 	int64_t computed_ms;       /* 0: to be computed */
 	core_pool_rate pools[CORE_POOLS_MAX]; /* [0]: the whole cluster */
 	size_t npools;
-	double judged_per_year;    /* workloads judged on a failure, per year (measured, floored) */
 	double judged_measured;    /* ... as counted, per year */
-	double mp_fraction;        /* background failures with MemoryPressure before them */
 	double mp_failures;
 } core_background;
 

@@ -235,15 +235,13 @@ static void bg_compute(fb_core *c, int64_t now_ms)
 	bg->computed_ms = now_ms ? now_ms : 1;
 	double years = (double)period / DAY_MS / YEAR_DAYS;
 	bg->judged_measured = judged / years;
-	/* judged_per_year and the rates themselves are set per judgement (rates_without) */
+	/* the rates with no workload left out (a departing pod's span is priced at them); a
+	 * judgement computes its own, leaving its workload out (surprise_judge) */
 	bg->pools[0].per_day =
 	        shrunk(bg->pools[0].failures, bg->pools[0].node_days, c->cfg.prior_failures_per_node_day);
 	for (size_t i = 1; i < bg->npools; i++)
 		bg->pools[i].per_day =
 		        shrunk(bg->pools[i].failures, bg->pools[i].node_days, bg->pools[0].per_day);
-	double floor = bg->pools[0].per_day * YEAR_DAYS * bg->pools[0].nodes;
-	bg->judged_per_year = bg->judged_measured > floor ? bg->judged_measured : floor;
-	bg->mp_fraction = (mp_groups + 1.0) / (cluster_groups + 2.0);
 }
 
 /* The background rate at node n, failures per ms (rates: per pool, per day). */

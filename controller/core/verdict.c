@@ -492,14 +492,15 @@ static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
 }
 
 /* A workload whose evidence reaches a verdict, before the verdicts are declared. */
+#define WHY_MAX 640
+
 typedef struct candidate {
 	core_workload *w;
 	const fb_poison_spec *spec;
 	int bad, good;
 	double p;                  /* the surprise verdict's (the ratio rule: 0) */
+	char why[WHY_MAX];         /* ... and its sentence */
 } candidate;
-
-#define WHY_MAX 640
 
 /*
  * The verdict on w with its evidence since since_ms: the surprise verdict
@@ -595,10 +596,12 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		if (poison) {
 			candidate *cd = KC_ARRAY_RESERVE(cands, ccap, ncands + 1) == 0
 			                        ? &cands[ncands++] : NULL;
-			if (cd)
-				*cd = (candidate){ w, spec, bad, good, p };
-			else /* out of memory: judged again next tick */
+			if (cd) {
+				*cd = (candidate){ w, spec, bad, good, p, "" };
+				memcpy(cd->why, why, sizeof(cd->why));
+			} else { /* out of memory: judged again next tick */
 				w->dirty = c->workloads_dirty = true;
+			}
 		} else if (bad > 0) {
 			suspects++;
 		}
@@ -617,11 +620,9 @@ static int64_t judge_workloads(fb_core *c, int64_t now_ms, fb_actions *out)
 		int64_t since = now_ms - spec->window_ms;
 		int bad = cands[i].bad, good = cands[i].good;
 		double p;
-		char why[WHY_MAX];
+		char *why = cands[i].why;
 		bool poison = true;
-		/* earlier verdicts may have explained some of its failures away; the surprise
-		 * verdict's sentence is written again in any case */
-		if (i > 0 || c->cfg.verdict == FB_VERDICT_SURPRISE) {
+		if (i > 0) { /* earlier verdicts may have explained some of its failures away */
 			poison = judge(c, w, spec, since, now_ms, &bad, &good, &p, why);
 			w->bad = bad;
 		}
