@@ -171,8 +171,19 @@ expect_no_taint_evictions() {
   fi
 }
 # terminated_on NODE: the pods of NODE terminating so far, counted by reason (the timeline's
-# "terminating on NODE ... (REASON)" lines), e.g. "      2 DeletionByTaintManager".
+# "terminating on NODE ... (REASON)" lines), e.g. "      2 DeletionByTaintManager". The
+# watcher is a process of its own and may write a moment after e2ectl expect-evicted has seen
+# the pods go: it waits (5 s at most) until the timeline holds as many as the API server shows
+# terminating on NODE.
 terminated_on() {
+  local want have i
+  for ((i = 0; i < 25; i++)); do
+    want="$(e2ectl get pods -A -o "jsonpath={range .items[?(@.spec.nodeName==\"$1\")]}{.metadata.deletionTimestamp}{\"\\n\"}{end}" |
+      grep -c . || true)"
+    have="$(grep -cE "terminating on $1 " "${RUN_DIR}/timeline.log" || true)"
+    ((have >= want)) && break
+    sleep 0.2
+  done
   grep -E "terminating on $1 " "${RUN_DIR}/timeline.log" | sed -n 's/.*(\(.*\))$/\1/p' | sort | uniq -c | paste -sd' '
 }
 # managed_covering NAME: CRDs, the webhook on 19443, firebreak NAME --managed without election,
@@ -295,4 +306,12 @@ if [[ "${E2E_COMPARE:-1}" == 1 && " ${scenarios[*]} " == *" cascade-baseline "* 
   echo
   "${E2E_DIR}/compare.sh"
 fi
+# last, so that the tail of a CI log says why: each failed scenario's last words
+for r in "${RESULTS[@]}"; do
+  [[ "${r}" == FAIL* ]] || continue
+  read -r _ name _ <<<"${r}"
+  echo
+  echo "==== why ${name} failed (the end of its output; all of it: ${RUN_DIR}/results/${name}/) ===="
+  grep -v '^ *+[0-9.]*s ' "${RUN_DIR}/results/${name}/$(basename "${LOG_DIR}")/scenario.log" 2>/dev/null | tail -n 25 || true
+done
 exit "${FAILED}"
