@@ -198,6 +198,7 @@ no create evictionbudgets.firebreak.dev - ANY -
 no delete quarantines.firebreak.dev - ANY -
 no update quarantines.firebreak.dev - ANY -
 no create events - ANY -
+no list events - ANY -
 no list leases.coordination.k8s.io - $ns -
 no create leases.coordination.k8s.io - default -
 no update leases.coordination.k8s.io - kube-node-lease -

@@ -132,6 +132,8 @@ typedef struct fb_pod_obs {
 	const char *node;               /* spec.nodeName; NULL or "" = unscheduled */
 	const fb_workload_ref *workload; /* its workload (workload.h); NULL: none */
 	bool daemonset, mirror, terminating, terminal;
+	int64_t memory_evicted_ms;      /* kubelet evicted it for memory then (a memory signal
+	                                 * of its node: fb_core_node_memory_signal); 0: not */
 	int64_t tol_not_ready_s;        /* FB_TOL_NONE, FB_TOL_FOREVER or seconds */
 	int64_t tol_unreachable_s;
 	int64_t arrived_ms;             /* PodScheduled transition time, else creation */
@@ -315,6 +317,19 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *n, int64_t now_ms);
 void fb_core_node_delete(fb_core *c, const char *name);
 int fb_core_pod_set(fb_core *c, const fb_pod_obs *p);
 void fb_core_pod_delete(fb_core *c, const char *uid);
+
+/*
+ * A sign, at at_ms (wall clock), that node ran short of memory, other than its
+ * MemoryPressure condition: kubelet's SystemOOM or EvictionThresholdMet (memory)
+ * Event, or a pod kubelet evicted for memory (fb_pod_obs.memory_evicted_ms).
+ * The node's next failure within FB_MEMORY_SIGNAL_MS of the latest one counts
+ * as memory pressure before it, as MemoryPressure does (the surprise verdict's
+ * q: memory_pressure_evidence). A node not observed yet, or a
+ * sign from before the node last came back, are ignored, and so is a sign
+ * that arrives once the node's failure has been recorded.
+ */
+#define FB_MEMORY_SIGNAL_MS (60LL * 60 * 1000)
+void fb_core_node_memory_signal(fb_core *c, const char *node, int64_t at_ms);
 
 /*
  * An EvictionBudget was added or changed. spec is its .spec; admissions are

@@ -111,6 +111,8 @@ struct core_node {
 	int64_t ready_transition_ms;
 	bool exclude, memory_pressure;
 	bool memory_pressure_seen; /* MemoryPressure was True at some point before it failed */
+	int64_t memory_signal_ms;  /* the latest other memory signal (fb_core_node_memory_signal) */
+	int64_t back_ms;           /* when it last came back from a failure (0: never failed) */
 	core_pod **pods;
 	size_t npods, podcap;
 	/* the budgets that select it, by name (admission.c: node_budgets) */

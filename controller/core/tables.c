@@ -229,8 +229,12 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		n->failure_recorded = false;
 		managed_node_changed(c, n); /* its pods first, if any are to be covered or given back */
 	} else if (!cond_failed(n->ready)) {
-		if (n->failed)
+		if (n->failed) {
 			managed_node_changed(c, n); /* shortened pods get their whole times back */
+			/* what came before belongs to the failure that ended */
+			n->back_ms = obs->ready_transition_ms > 0 ? obs->ready_transition_ms : now_ms;
+			n->memory_signal_ms = 0;
+		}
 		n->failed = false;
 		n->memory_pressure_seen = obs->memory_pressure;
 	}
@@ -238,6 +242,17 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 		verdict_restore_failure(c, n, obs->failure_annotation);
 	c->counts_dirty = true;
 	return 0;
+}
+
+void fb_core_node_memory_signal(fb_core *c, const char *node, int64_t at_ms)
+{
+	core_node *n = node ? kc_map_get(&c->nodes, node) : NULL;
+	if (!n || !n->known || at_ms <= 0 || at_ms < n->back_ms)
+		return;
+	if (n->failed && n->failure_recorded)
+		return; /* too late for its evidence */
+	if (at_ms > n->memory_signal_ms)
+		n->memory_signal_ms = at_ms;
 }
 
 void fb_core_node_delete(fb_core *c, const char *name)
@@ -313,6 +328,8 @@ int fb_core_pod_set(fb_core *c, const fb_pod_obs *obs)
 	p->tol_unreachable_s = obs->tol_unreachable_s;
 	p->arrived_ms = obs->arrived_ms;
 	p->created_ms = obs->created_ms;
+	if (obs->memory_evicted_ms)
+		fb_core_node_memory_signal(c, p->node_name, obs->memory_evicted_ms);
 	if (p->terminating || p->terminal)
 		p->state = POD_DONE;
 	/* the gate pass looks at the pods of quarantined workloads, and at gated ones */

@@ -181,6 +181,20 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 }
 
 /*
+ * The node ran short of memory before it failed: MemoryPressure in its last
+ * status while Ready, or another sign of it (fb_core_node_memory_signal) within
+ * FB_MEMORY_SIGNAL_MS before the failure (a sign stamped up to a minute after
+ * the Ready transition is a dying kubelet's last word, not a later one).
+ */
+static bool memory_distress(const core_node *n)
+{
+	if (n->memory_pressure_seen)
+		return true;
+	int64_t at = n->memory_signal_ms, failed = n->failed_since_ms;
+	return at > 0 && at <= failed + 60 * 1000 && failed - at <= FB_MEMORY_SIGNAL_MS;
+}
+
+/*
  * An outage's failure is written down too, with no suspects: a restart or a
  * new leader reads it back (restore_failure) instead of recording the failure
  * afresh, perhaps after the outage has ended and with suspects.
@@ -190,7 +204,7 @@ static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
 	fb_failure f = { 0 };
 	f.failed_ms = n->failed_since_ms;
 	f.outage = true;
-	f.memory_pressure = n->memory_pressure_seen;
+	f.memory_pressure = memory_distress(n);
 	if (!(f.node = kc_strdup(n->name)))
 		return;
 	const fb_failure *kept = fb_evidence_take(&c->evidence, &f);
@@ -338,7 +352,7 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 	}
 	fb_failure f = { 0 };
 	f.failed_ms = n->failed_since_ms;
-	f.memory_pressure = n->memory_pressure_seen;
+	f.memory_pressure = memory_distress(n);
 	if (!(f.node = kc_strdup(n->name)))
 		return;
 	char list[400] = "";

@@ -37,6 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fb_quarantine_proj_obs(q, &qo);
 	}
 	fb_quarantine_proj_free(q, NULL);
+	fb_event_proj *e = fb_project_event(obj, NULL);
+	if (e && e->node && (!e->reason || e->at_ms <= 0))
+		__builtin_trap(); /* a sign is kept only with its reason and time */
+	fb_event_proj_free(e, NULL);
 	fb_budget_spec spec;
 	char err[256];
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "spec");

@@ -33,6 +33,7 @@ typedef enum fb_informer_id {
 	FB_INF_PODS,
 	FB_INF_BUDGETS,
 	FB_INF_QUARANTINES,
+	FB_INF_EVENTS,                  /* Warning Events on Nodes: signs of memory pressure */
 	FB_NUM_INFORMERS
 } fb_informer_id;
 

@@ -21,6 +21,8 @@
 struct fb_informer_def {
 	const kc_resource *res;
 	const char *name;                              /* "nodes": logs and metric labels */
+	const char *field_selector;                    /* NULL: every object */
+	bool optional;                                 /* not waited for; its failures said less often */
 	void *(*project)(const cJSON *obj, void *ud);
 	void (*free_obj)(void *obj, void *ud);
 	bool (*usable)(const void *obj);               /* NULL: all are */
@@ -198,6 +200,40 @@ static void quarantine_log_deleted(const void *obj)
 	       q->name, q->kind, q->workload);
 }
 
+/* ---- Events: signs of memory pressure on nodes ---- */
+
+static bool event_usable(const void *obj)
+{
+	const fb_event_proj *e = obj;
+	return e->node != NULL;
+}
+
+static int event_set(fb_core *core, const void *obj, int64_t now_ms)
+{
+	const fb_event_proj *e = obj;
+	fb_core_node_memory_signal(core, e->node, e->at_ms);
+	return 0;
+}
+
+static void event_remove(fb_core *core, const void *obj, int64_t now_ms)
+{
+	/* an Event expiring (its TTL) takes nothing back: the node's sign stays */
+}
+
+static void event_describe(const void *obj, char *buf, size_t cap)
+{
+	const fb_event_proj *e = obj;
+	snprintf(buf, cap, "node=%s reason=%s", e->node, e->reason);
+}
+
+static void event_log_added(const void *obj)
+{
+	const fb_event_proj *e = obj;
+	if (e->node)
+		fb_log(FB_INFO, "node short of memory", "node=%s reason=%s at_ms=%lld", e->node,
+		       e->reason, (long long)e->at_ms);
+}
+
 /*
  * The watched resources. scripts/check-chart.sh reads the .res entries of this
  * table to know what is listed and watched: keep each as .res = &(its resource).
@@ -230,6 +266,17 @@ static const fb_informer_def informer_defs[FB_NUM_INFORMERS] = {
 		.usable = quarantine_usable, .set = quarantine_set, .remove = quarantine_remove,
 		.oom_msg = "out of memory recording a Quarantine", .describe = quarantine_describe,
 		.log_added = quarantine_log_added, .log_deleted = quarantine_log_deleted,
+	},
+	/* the Warning Events kubelet (and node-problem-detector) record on Nodes: the API
+	 * server filters them (events.k8s.io/v1 selects on regarding.kind and type), the
+	 * projection keeps the few that say memory ran short (project.h) */
+	[FB_INF_EVENTS] = {
+		.res = &KC_RES_EVENTS, .name = "events",
+		.field_selector = "regarding.kind=Node,type=Warning", .optional = true,
+		.project = fb_project_event, .free_obj = fb_event_proj_free,
+		.usable = event_usable, .set = event_set, .remove = event_remove,
+		.oom_msg = "out of memory recording an Event", .describe = event_describe,
+		.log_added = event_log_added,
 	},
 };
 
@@ -342,7 +389,8 @@ static void on_failed(kc_err err, const kc_error_detail *d, int64_t retry_in_ms,
 {
 	fb_watched *w = ud;
 	int64_t now = kc_now_mono_ms();
-	int64_t relog = ours(w->def->res) ? FAILURE_RELOG_OPTIONAL_MS : FAILURE_RELOG_MS;
+	int64_t relog = ours(w->def->res) || w->def->optional ? FAILURE_RELOG_OPTIONAL_MS
+	                                                      : FAILURE_RELOG_MS;
 	/* by reason, not error code (unreachable is three codes); a 410 Gone is the routine end
 	 * of a watch that relists, said at debug only */
 	bool routine = err == KC_ERR_GONE;
@@ -404,6 +452,7 @@ kc_err fb__informers_start(fb_controller *c)
 		                          .on_delete = on_deleted, .on_failure = on_failed,
 		                          .ud = w };
 		o.watch.resource = w->def->res;
+		o.watch.field_selector = w->def->field_selector;
 		kc_informer *inf = NULL;
 		kc_err err = kc_informer_new(c->client, &o, &inf);
 		if (err == KC_OK)

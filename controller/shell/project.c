@@ -193,6 +193,8 @@ static int project_tolerations(fb_pod_proj *p, const cJSON *meta, const cJSON *t
 	return p->tolerations && dup_opt(&p->resource_version, str(meta, "resourceVersion")) ? 0 : -1;
 }
 
+#define KUBELET_MEMORY_EVICTION "The node was low on resource: memory."
+
 void *fb_project_pod(const cJSON *obj, void *ud)
 {
 	const cJSON *meta = get(obj, "metadata");
@@ -236,13 +238,25 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 		if (gname && strcmp(gname, FB_QUARANTINE_GATE) == 0)
 			p->gated = true;
 	}
+	/* kubelet's eviction manager (pkg/kubelet/eviction: evictPod) fails the pod with reason
+	 * Evicted, message "The node was low on resource: memory. ...", and the condition
+	 * DisruptionTarget (TerminationByKubelet), whose transition says when */
+	const char *reason = str(status, "reason"), *message = str(status, "message");
+	bool memory_evicted = p->terminal && reason && strcmp(reason, "Evicted") == 0 && message &&
+	                      strncmp(message, KUBELET_MEMORY_EVICTION,
+	                              strlen(KUBELET_MEMORY_EVICTION)) == 0;
 	const cJSON *c;
 	const cJSON *conds = arr(status, "conditions");
 	cJSON_ArrayForEach(c, conds) {
 		const char *type = str(c, "type");
-		if (type && strcmp(type, "PodScheduled") == 0 &&
-		    cond_of(str(c, "status")) == FB_COND_TRUE && time_ms(c, "lastTransitionTime"))
+		if (!type || cond_of(str(c, "status")) != FB_COND_TRUE)
+			continue;
+		if (strcmp(type, "PodScheduled") == 0 && time_ms(c, "lastTransitionTime"))
 			p->arrived_ms = time_ms(c, "lastTransitionTime");
+		const char *why = str(c, "reason");
+		if (memory_evicted && strcmp(type, "DisruptionTarget") == 0 && why &&
+		    strcmp(why, "TerminationByKubelet") == 0)
+			p->memory_evicted_ms = time_ms(c, "lastTransitionTime");
 	}
 	return p;
 fail:
@@ -307,7 +321,8 @@ void fb_pod_proj_obs(const fb_pod_proj *p, fb_pod_obs *out, fb_workload_ref *wl)
 	                     .arrived_ms = p->arrived_ms, .created_ms = p->created_ms,
 	                     .gated = p->gated, .gate_exempt = p->gate_exempt,
 	                     .k8s_evicts = p->k8s_evicts, .annotated = p->annotated,
-	                     .shortened = p->shortened };
+	                     .shortened = p->shortened,
+	                     .memory_evicted_ms = p->memory_evicted_ms };
 }
 
 void fb_budget_proj_free(void *p, void *ud)
@@ -431,4 +446,66 @@ int fb_quarantine_proj_obs(const fb_quarantine_proj *q, fb_quarantine_obs *out)
 	                            .finalizer_index = q->finalizer_index,
 	                            .nfinalizers = q->nfinalizers, .created_ms = q->created_ms };
 	return fb_workload_ref_set(&out->workload, q->kind, q->ns, q->workload);
+}
+
+/* ---- Events: signs of memory pressure on a node ---- */
+
+void fb_event_proj_free(void *p, void *ud)
+{
+	fb_event_proj *e = p;
+	if (!e)
+		return;
+	kc_free(e->node);
+	kc_free(e->reason);
+	kc_free(e);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether an events.k8s.io/v1 Event of reason, note, says its node ran short of memory. */
+static bool memory_sign(const char *reason, const char *note)
+{
+	if (!reason)
+		return false;
+	if (strcmp(reason, "SystemOOM") == 0)
+		return true;
+	if (strcmp(reason, "EvictionThresholdMet") == 0)
+		return note && strcmp(note, "Attempting to reclaim memory") == 0;
+	if (strcmp(reason, "OOMKilling") == 0)
+		return starts_with(note, "Out of memory");
+	return false;
+}
+
+void *fb_project_event(const cJSON *obj, void *ud)
+{
+	fb_event_proj *e = kc_calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	const cJSON *regarding = get(obj, "regarding");
+	const char *kind = str(regarding, "kind"), *node = str(regarding, "name");
+	const char *reason = str(obj, "reason");
+	if (!kind || strcmp(kind, "Node") != 0 || !node || !node[0] ||
+	    !memory_sign(reason, str(obj, "note")))
+		return e; /* nothing of it kept */
+	/* its latest occurrence: a series' last, else the latest of the times it carries */
+	int64_t at = time_ms(get(obj, "series"), "lastObservedTime");
+	const char *times[] = { "eventTime", "deprecatedLastTimestamp", "deprecatedFirstTimestamp" };
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		int64_t t = time_ms(obj, times[i]);
+		if (t > at)
+			at = t;
+	}
+	if (at <= 0)
+		at = time_ms(get(obj, "metadata"), "creationTimestamp");
+	if (at <= 0)
+		return e; /* no time: no evidence of when */
+	if (!dup_opt(&e->node, node) || !dup_opt(&e->reason, reason)) {
+		fb_event_proj_free(e, ud);
+		return NULL;
+	}
+	e->at_ms = at;
+	return e;
 }

@@ -56,6 +56,7 @@ typedef struct fb_pod_proj {
 	int64_t created_ms;             /* metadata.creationTimestamp */
 	bool gated;                     /* spec.schedulingGates holds FB_QUARANTINE_GATE */
 	bool gate_exempt;               /* labelled firebreak.dev/webhook=skip */
+	int64_t memory_evicted_ms;      /* kubelet evicted it for memory then (0: not; below) */
 	/* managed mode (tolerations.h); tol_*_s above already honour the record */
 	bool k8s_evicts;                /* the taint-eviction controller would evict it in finite time */
 	bool annotated;                 /* carries FB_ANNOTATION_TOLERATIONS */
@@ -96,6 +97,24 @@ typedef struct fb_budget_proj {
 	size_t nadmissions;
 } fb_budget_proj;
 
+/*
+ * An Event that says a node ran short of memory (fb_core_node_memory_signal),
+ * from the Warning Events on Nodes firebreak watches:
+ *   - SystemOOM: kubelet's OOM watcher (pkg/kubelet/oom/oom_watcher_linux.go),
+ *     for an OOM kill outside every container's cgroup limit;
+ *   - EvictionThresholdMet "Attempting to reclaim memory": kubelet's eviction
+ *     manager (pkg/kubelet/eviction/eviction_manager.go), before it evicts;
+ *   - OOMKilling from node-problem-detector's kernel monitor, only when the
+ *     kernel line is a global OOM ("Out of memory: ..."), not a container
+ *     reaching its own limit ("Memory cgroup out of memory: ...").
+ * Any other Event, or one with no time, projects to an empty one (node NULL).
+ */
+typedef struct fb_event_proj {
+	char *node;
+	char *reason;
+	int64_t at_ms;                  /* the latest occurrence it records */
+} fb_event_proj;
+
 /* kc_informer project/free_obj signatures. */
 void *fb_project_node(const cJSON *obj, void *ud);
 void fb_node_proj_free(void *p, void *ud);
@@ -105,6 +124,8 @@ void *fb_project_budget(const cJSON *obj, void *ud);
 void fb_budget_proj_free(void *p, void *ud);
 void *fb_project_quarantine(const cJSON *obj, void *ud);
 void fb_quarantine_proj_free(void *p, void *ud);
+void *fb_project_event(const cJSON *obj, void *ud);
+void fb_event_proj_free(void *p, void *ud);
 
 /* Views for the core (pointers into the projection; no copies). */
 void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out);

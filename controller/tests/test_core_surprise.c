@@ -307,31 +307,105 @@ KT_TEST(pods_that_left_count_as_exposure)
  */
 KT_TEST(memory_pressure_sharpens_where_background_failures_lack_it)
 {
+	/* sign 0: none; 1: MemoryPressure in the node's status; 2: a SystemOOM Event
+	 * (fb_core_node_memory_signal), which counts as MemoryPressure does */
 	for (int on = 0; on <= 1; on++)
-		for (int mp = 0; mp <= 1; mp++) {
+		for (int sign = 0; sign <= 2; sign++) {
 			setup_surprise(on);
 			nodes(40, 1, false);
 			tick(T0);
-			pod("poison-a", "n1", POISON, T0, TOL);
-			if (mp)
-				node_with("n1", FB_COND_TRUE, T0 + 50 * MIN,
-				          &(node_spec){ .memory_pressure = true });
-			fail("n1", T0 + HOUR);
-			int64_t t = T0 + HOUR + TOL * S;
-			tick(t);
-			evicted("poison-a", FB_EVICT_OK, t);
-			pod_gone("poison-a");
-			pod("poison-b", "n2", POISON, t + S, TOL);
-			tick(t + S);
-			if (mp)
-				node_with("n2", FB_COND_TRUE, t + 50 * MIN,
-				          &(node_spec){ .memory_pressure = true });
-			fail("n2", t + S + HOUR);
+			int64_t t = T0;
+			for (int i = 1; i <= 2; i++) {
+				char name[16], node[16];
+				snprintf(name, sizeof(name), "poison-%d", i);
+				snprintf(node, sizeof(node), "n%d", i);
+				pod(name, node, POISON, t, TOL);
+				tick(t);
+				if (sign == 1)
+					node_with(node, FB_COND_TRUE, t + 50 * MIN,
+					          &(node_spec){ .memory_pressure = true });
+				if (sign == 2)
+					fb_core_node_memory_signal(core, node, t + 50 * MIN);
+				fail(node, t + HOUR);
+				t += HOUR + TOL * S;
+				tick(t);
+				evicted(name, FB_EVICT_OK, t);
+				pod_gone(name);
+				t += S;
+			}
 			const fb_action *e = find_all(FB_ACT_EVENT, "Quarantined");
-			KT_EQ_INT(e != NULL, on && mp);
-			KT_CHECK(!e || strstr(e->message, "(MemoryPressure counted)"));
+			KT_EQ_INT(e != NULL, on && sign);
+			KT_CHECK(!e || strstr(e->message, "(memory pressure before them counted)"));
 			teardown();
 		}
+}
+
+/*
+ * The other signs of memory pressure count as MemoryPressure does: a SystemOOM or
+ * EvictionThresholdMet Event (fb_core_node_memory_signal), or a pod kubelet evicted for
+ * memory, within the hour before the failure. Not one stamped earlier than that, nor one
+ * from before the node came back from an earlier failure, nor one on another node, nor one
+ * that arrives after the failure was recorded.
+ */
+enum sign { SIGN_NONE, SIGN_EVENT, SIGN_EVICTION, SIGN_TOO_EARLY, SIGN_BEFORE_COMEBACK,
+	    SIGN_ELSEWHERE, SIGN_TOO_LATE };
+
+/* n1 fails at T0 + 2h after the sign: whether its record says memory pressure came first */
+static bool recorded_with_sign(enum sign how)
+{
+	setup_surprise(true);
+	nodes(40, 1, false);
+	tick(T0);
+	int64_t failed = T0 + 2 * HOUR, at = failed - 10 * MIN;
+	switch (how) {
+	case SIGN_NONE:
+		break;
+	case SIGN_EVENT:
+		fb_core_node_memory_signal(core, "n1", at);
+		break;
+	case SIGN_EVICTION:
+		pod_with("victim", "n1", &(pod_spec){ .workload = "Deployment/default/web",
+		                                      .arrived_ms = T0, .terminal = true,
+		                                      .memory_evicted_ms = at });
+		break;
+	case SIGN_TOO_EARLY:
+		fb_core_node_memory_signal(core, "n1", failed - FB_MEMORY_SIGNAL_MS - MIN);
+		break;
+	case SIGN_BEFORE_COMEBACK: /* n1 failed and came back: the sign is the earlier failure's */
+		fail("n1", T0 + HOUR + 20 * MIN);
+		node("n1", NULL, FB_COND_TRUE, T0 + HOUR + 25 * MIN);
+		tick(T0 + HOUR + 25 * MIN);
+		fb_core_node_memory_signal(core, "n1", T0 + HOUR + 19 * MIN); /* within the hour */
+		break;
+	case SIGN_ELSEWHERE:
+		fb_core_node_memory_signal(core, "n2", at);
+		break;
+	case SIGN_TOO_LATE:
+		break;
+	}
+	size_t mark = log_mark();
+	fail("n1", failed);
+	if (how == SIGN_TOO_LATE) /* stamped before the failure, arriving after its record */
+		fb_core_node_memory_signal(core, "n1", at);
+	tick(failed + MIN);
+	const fb_action *a = find_since(mark, FB_ACT_NODE_ANNOTATE, "n1");
+	fb_failure back = { 0 };
+	KT_EQ_INT(a && payload(a) ? fb_failure_from_json(payload(a), "n1", &back) : -1, 0);
+	bool mp = back.memory_pressure;
+	fb_failure_release(&back);
+	teardown();
+	return mp;
+}
+
+KT_TEST(other_signs_of_memory_pressure_count_as_it_does)
+{
+	KT_CHECK(!recorded_with_sign(SIGN_NONE));
+	KT_CHECK(recorded_with_sign(SIGN_EVENT));
+	KT_CHECK(recorded_with_sign(SIGN_EVICTION));
+	KT_CHECK(!recorded_with_sign(SIGN_TOO_EARLY));
+	KT_CHECK(!recorded_with_sign(SIGN_BEFORE_COMEBACK));
+	KT_CHECK(!recorded_with_sign(SIGN_ELSEWHERE));
+	KT_CHECK(!recorded_with_sign(SIGN_TOO_LATE));
 }
 
 /*
@@ -479,6 +553,7 @@ int main(void)
 	KT_RUN(a_failure_goes_to_the_chain_not_to_a_bystander);
 	KT_RUN(pods_that_left_count_as_exposure);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
+	KT_RUN(other_signs_of_memory_pressure_count_as_it_does);
 	KT_RUN(history_is_written_to_the_record_and_read_back);
 	KT_RUN(malformed_history_refused);
 	KT_RUN(outages_are_marked_and_not_background);

@@ -525,6 +525,109 @@ static void expect_quarantine_defaults(const fb_quarantine_proj *q, const char *
 	KT_EQ_INT(q->scaled_from, -1);
 }
 
+/* A pod kubelet evicted, as its eviction manager leaves it (pkg/kubelet/eviction: evictPod). */
+static fb_pod_proj *evicted_pod(const char *phase, const char *message, const char *cond_reason)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf),
+	         "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"uid\":\"u\"},"
+	         "\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"phase\":\"%s\",\"reason\":\"Evicted\","
+	         "\"message\":\"%s\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\","
+	         "\"reason\":\"%s\",\"lastTransitionTime\":\"2026-11-23T00:00:05Z\"}]}}",
+	         phase, message, cond_reason);
+	cJSON *obj = cJSON_Parse(buf);
+	fb_pod_proj *p = fb_project_pod(obj, NULL);
+	cJSON_Delete(obj);
+	return p;
+}
+
+KT_TEST(pod_projection_sees_a_kubelet_eviction_for_memory)
+{
+	const char *mem = "The node was low on resource: memory. Threshold quantity: 100Mi, "
+	                  "available: 52Mi. Container app was using 3Gi, request is 1Gi. ";
+	fb_pod_proj *p = evicted_pod("Failed", mem, "TerminationByKubelet");
+	KT_CHECK(p != NULL);
+	KT_EQ_INT(p ? p->memory_evicted_ms : -1, 1795392005000LL);
+	fb_pod_obs o;
+	fb_workload_ref wl;
+	if (p)
+		fb_pod_proj_obs(p, &o, &wl);
+	KT_EQ_INT(p ? o.memory_evicted_ms : -1, 1795392005000LL);
+	fb_pod_proj_free(p, NULL);
+	/* not for memory, not by kubelet, not failed (yet): no sign */
+	p = evicted_pod("Failed", "The node was low on resource: ephemeral-storage. ",
+	                "TerminationByKubelet");
+	KT_EQ_INT(p ? p->memory_evicted_ms : -1, 0);
+	fb_pod_proj_free(p, NULL);
+	p = evicted_pod("Failed", mem, "EvictionByEvictionAPI");
+	KT_EQ_INT(p ? p->memory_evicted_ms : -1, 0);
+	fb_pod_proj_free(p, NULL);
+	p = evicted_pod("Running", mem, "TerminationByKubelet");
+	KT_EQ_INT(p ? p->memory_evicted_ms : -1, 0);
+	fb_pod_proj_free(p, NULL);
+}
+
+static fb_event_proj *event(const char *json)
+{
+	cJSON *obj = cJSON_Parse(json);
+	KT_CHECK(obj != NULL);
+	fb_event_proj *e = fb_project_event(obj, NULL);
+	cJSON_Delete(obj);
+	KT_CHECK(e != NULL); /* never NULL but out of memory */
+	return e;
+}
+
+KT_TEST(event_projection_keeps_the_signs_of_memory_pressure_only)
+{
+	/* kubelet's SystemOOM (legacy recorder: times in deprecated*Timestamp) */
+	fb_event_proj *e = event(
+		"{\"metadata\":{\"creationTimestamp\":\"2026-11-23T00:00:01Z\"},\"reason\":\"SystemOOM\","
+		"\"note\":\"System OOM encountered, victim process: leak, pid: 4242\",\"type\":\"Warning\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n1\"},"
+		"\"deprecatedFirstTimestamp\":\"2026-11-23T00:00:02Z\","
+		"\"deprecatedLastTimestamp\":\"2026-11-23T00:00:05Z\"}");
+	KT_EQ_STR(e->node, "n1");
+	KT_EQ_STR(e->reason, "SystemOOM");
+	KT_EQ_INT(e->at_ms, 1795392005000LL);
+	fb_event_proj_free(e, NULL);
+	/* a series: its last occurrence */
+	e = event("{\"reason\":\"EvictionThresholdMet\",\"note\":\"Attempting to reclaim memory\","
+	          "\"regarding\":{\"kind\":\"Node\",\"name\":\"n2\"},"
+	          "\"eventTime\":\"2026-11-23T00:00:01.000000Z\","
+	          "\"series\":{\"count\":3,\"lastObservedTime\":\"2026-11-23T00:00:09.500000Z\"}}");
+	KT_EQ_STR(e->node, "n2");
+	KT_EQ_INT(e->at_ms, 1795392009500LL);
+	fb_event_proj_free(e, NULL);
+	/* node-problem-detector: a global OOM counts, a container's own limit does not */
+	e = event("{\"reason\":\"OOMKilling\",\"note\":\"Out of memory: Killed process 7 (leak) "
+	          "total-vm:9kB\",\"regarding\":{\"kind\":\"Node\",\"name\":\"n3\"},"
+	          "\"eventTime\":\"2026-11-23T00:00:01.000000Z\"}");
+	KT_EQ_STR(e->node, "n3");
+	fb_event_proj_free(e, NULL);
+	const char *none[] = {
+		"{\"reason\":\"OOMKilling\",\"note\":\"Memory cgroup out of memory: Killed process 7\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n3\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"EvictionThresholdMet\",\"note\":\"Attempting to reclaim ephemeral-storage\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n1\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"SystemOOM\",\"regarding\":{\"kind\":\"Pod\",\"name\":\"n1\"},"
+		"\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"SystemOOM\",\"regarding\":{\"kind\":\"Node\",\"name\":\"\"},"
+		"\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"SystemOOM\",\"regarding\":{\"kind\":\"Node\",\"name\":\"n1\"}}", /* when? */
+		"{\"reason\":\"Rebooted\",\"regarding\":{\"kind\":\"Node\",\"name\":\"n1\"},"
+		"\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":7,\"regarding\":[\"Node\"],\"note\":{}}",
+		"[]",
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		e = event(none[i]);
+		KT_CHECK(e->node == NULL);
+		if (e->node)
+			fprintf(stderr, "  ^ %s\n", none[i]);
+		fb_event_proj_free(e, NULL);
+	}
+}
+
 KT_TEST(malformed_objects_give_null_or_defaults_never_crash)
 {
 	for (size_t i = 0; i < sizeof(malformed_inputs) / sizeof(malformed_inputs[0]); i++) {
@@ -581,6 +684,8 @@ int main(void)
 	KT_RUN(workload_identity_follows_controllers);
 	KT_RUN(budget_projection_reads_admissions_and_skips_damaged_ones);
 	KT_RUN(quarantine_projection_reads_action_count_and_phase);
+	KT_RUN(pod_projection_sees_a_kubelet_eviction_for_memory);
+	KT_RUN(event_projection_keeps_the_signs_of_memory_pressure_only);
 	KT_RUN(malformed_objects_give_null_or_defaults_never_crash);
 	KT_RUN(projection_survives_allocation_failure);
 	return KT_DONE();

@@ -273,7 +273,8 @@ void pod_with(const char *name, const char *on, const pod_spec *spec)
 	                 .created_ms = spec->created_ms, .gated = spec->gated,
 	                 .k8s_evicts = spec->k8s_evicts, .annotated = spec->annotated,
 	                 .mirror = spec->mirror, .terminal = spec->terminal,
-	                 .gate_exempt = spec->gate_exempt, .shortened = spec->shortened };
+	                 .gate_exempt = spec->gate_exempt, .shortened = spec->shortened,
+	                 .memory_evicted_ms = spec->memory_evicted_ms };
 	KT_EQ_INT(fb_core_pod_set(core, &o), 0);
 }
 

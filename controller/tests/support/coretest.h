@@ -103,6 +103,7 @@ typedef struct pod_spec {
 	bool annotated;                 /* carries firebreak's record */
 	bool shortened;                 /* given back with the seconds left, whole times aside */
 	bool mirror, terminal, gate_exempt;
+	int64_t memory_evicted_ms;      /* kubelet evicted it for memory then; 0: not */
 } pod_spec;
 
 void pod_with(const char *name, const char *on, const pod_spec *spec);
