@@ -642,7 +642,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	         "%s such workloads%s; the limit for %.3g false quarantines a year at %.0f "
 	         "workloads judged a year is %s",
 	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where, pbuf,
-	         best_mp ? " (memory pressure before them counted)" : "",
+	         best_mp ? " (memory pressure counted)" : "",
 	         c->cfg.false_alarms_per_year, judged, alpha_buf);
 	return poison;
 }

@@ -335,7 +335,7 @@ KT_TEST(memory_pressure_sharpens_where_background_failures_lack_it)
 			}
 			const fb_action *e = find_all(FB_ACT_EVENT, "Quarantined");
 			KT_EQ_INT(e != NULL, on && sign);
-			KT_CHECK(!e || strstr(e->message, "(memory pressure before them counted)"));
+			KT_CHECK(!e || strstr(e->message, "(memory pressure counted)"));
 			teardown();
 		}
 }
