@@ -64,9 +64,10 @@ ninja -C build/fuzz
 # status in build/fuzz/NAME.status. The targets run $jobs at a time (each is one process).
 fuzz_one() {
   local f=$1 name corpus work status=0
-  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}
+  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}; name=${name#fbn_}
   case "$f" in
     */controller/*) corpus=controller/fuzz/corpus/$name ;;
+    */node/*) corpus=node/fuzz/corpus/$name ;;
     *) corpus=k8sclient/fuzz/corpus/$name ;;
   esac
   work=$(mktemp -d)
@@ -75,7 +76,7 @@ fuzz_one() {
   rm -rf "$work"
   echo "$status" > "build/fuzz/$name.status"
 }
-targets=(build/fuzz/k8sclient/kc_fuzz_* build/fuzz/controller/fb_fuzz_*)
+targets=(build/fuzz/k8sclient/kc_fuzz_* build/fuzz/controller/fb_fuzz_* build/fuzz/node/fbn_fuzz_*)
 for f in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   fuzz_one "$f" &
@@ -83,7 +84,7 @@ done
 wait
 fuzz_failed=0
 for f in "${targets[@]}"; do
-  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}
+  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}; name=${name#fbn_}
   echo "-- $name"
   grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "build/fuzz/$name.log" || true
   if [ "$(cat "build/fuzz/$name.status" 2>/dev/null || echo missing)" != 0 ]; then

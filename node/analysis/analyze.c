@@ -1,0 +1,148 @@
+/*
+ * analyze.c - one sample of a node, judged: memory no category accounts for
+ * above the thresholds, thrashing (PSI) above them. Only what was read
+ * counts; what is missing is said, and never flags.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fbn.h"
+
+void fbn_thresholds_default(fbn_thresholds *t)
+{
+	*t = (fbn_thresholds){ .unaccounted_fraction = 0.10, .unaccounted_min_kb = 1024 * 1024,
+		               .psi_some_avg10 = 10.0, .psi_full_avg10 = 5.0,
+		               .slab_prefixes = fbn_default_slab_prefixes };
+}
+
+void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	unsigned page_kb = 4;
+	if ((out->have_meminfo = in->meminfo != NULL)) {
+		fbn_meminfo_parse(in->meminfo, in->meminfo_len, &out->mem);
+		out->unaccounted_known = fbn_unaccounted_kb(&out->mem, &out->unaccounted_kb,
+		                                            out->unknown_why, sizeof(out->unknown_why));
+	} else {
+		snprintf(out->unknown_why, sizeof(out->unknown_why), "no meminfo");
+	}
+	if ((out->have_psi = in->pressure_memory != NULL))
+		fbn_psi_parse(in->pressure_memory, in->pressure_memory_len, &out->psi);
+	if ((out->have_vmstat = in->vmstat != NULL))
+		fbn_vmstat_parse(in->vmstat, in->vmstat_len, &out->vm);
+	if (in->slabinfo) {
+		fbn_slabinfo_parse(in->slabinfo, in->slabinfo_len, t->slab_prefixes, page_kb,
+		                   &out->slabs);
+		out->have_slabinfo = out->slabs.present;
+	}
+	if (out->unaccounted_known && out->unaccounted_kb > 0) {
+		uint64_t un = (uint64_t)out->unaccounted_kb;
+		double total = (double)out->mem.kb[FBN_MEM_TOTAL];
+		out->flag_unaccounted = un >= t->unaccounted_min_kb &&
+		                        total > 0 && (double)un >= t->unaccounted_fraction * total;
+	}
+	out->flag_thrashing = (out->psi.some.present && out->psi.some.avg10 >= t->psi_some_avg10) ||
+	                      (out->psi.full.present && out->psi.full.avg10 >= t->psi_full_avg10);
+}
+
+static cJSON *slabs_json(const fbn_slab *s, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "name", s[i].name) ||
+		    !cJSON_AddNumberToObject(o, "objects", (double)s[i].objects) ||
+		    !cJSON_AddNumberToObject(o, "bytes", (double)s[i].bytes)) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static bool add_psi(cJSON *o, const char *name, const fbn_psi_line *p)
+{
+	if (!p->present)
+		return true;
+	cJSON *l = cJSON_AddObjectToObject(o, name);
+	return l && cJSON_AddNumberToObject(l, "avg10", p->avg10) &&
+	       cJSON_AddNumberToObject(l, "avg60", p->avg60) &&
+	       cJSON_AddNumberToObject(l, "avg300", p->avg300) &&
+	       cJSON_AddNumberToObject(l, "totalMicroseconds", (double)p->total_us);
+}
+
+cJSON *fbn_report_json(const fbn_report *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON *flags = cJSON_AddArrayToObject(o, "flags");
+	cJSON *missing = cJSON_AddArrayToObject(o, "missing");
+	cJSON *mem = cJSON_AddObjectToObject(o, "memory");
+	if (!flags || !missing || !mem)
+		goto fail;
+	if (r->flag_unaccounted && !cJSON_AddItemToArray(flags, cJSON_CreateString("UnaccountedMemory")))
+		goto fail;
+	if (r->flag_thrashing && !cJSON_AddItemToArray(flags, cJSON_CreateString("Thrashing")))
+		goto fail;
+	const char *files[] = { "meminfo", "pressure/memory", "vmstat", "slabinfo" };
+	bool have[] = { r->have_meminfo, r->have_psi, r->have_vmstat, r->have_slabinfo };
+	for (size_t i = 0; i < 4; i++)
+		if (!have[i] && !cJSON_AddItemToArray(missing, cJSON_CreateString(files[i])))
+			goto fail;
+	if (r->have_meminfo) {
+		if (!cJSON_AddNumberToObject(mem, "totalBytes", (double)r->mem.kb[FBN_MEM_TOTAL] * 1024) ||
+		    !cJSON_AddNumberToObject(mem, "freeBytes", (double)r->mem.kb[FBN_MEM_FREE] * 1024) ||
+		    !cJSON_AddBoolToObject(mem, "complete", r->mem.complete))
+			goto fail;
+		if (fbn_meminfo_has(&r->mem, FBN_MEM_AVAILABLE) &&
+		    !cJSON_AddNumberToObject(mem, "availableBytes",
+		                             (double)r->mem.kb[FBN_MEM_AVAILABLE] * 1024))
+			goto fail;
+	}
+	if (r->unaccounted_known) {
+		if (!cJSON_AddNumberToObject(mem, "unaccountedBytes", (double)r->unaccounted_kb * 1024) ||
+		    !cJSON_AddNumberToObject(mem, "unaccountedFraction",
+		                             r->mem.kb[FBN_MEM_TOTAL]
+		                                     ? (double)r->unaccounted_kb /
+		                                               (double)r->mem.kb[FBN_MEM_TOTAL]
+		                                     : 0))
+			goto fail;
+	} else if (!cJSON_AddStringToObject(mem, "unaccountedUnknown", r->unknown_why)) {
+		goto fail;
+	}
+	if (r->have_psi) {
+		cJSON *p = cJSON_AddObjectToObject(o, "pressure");
+		if (!p || !add_psi(p, "some", &r->psi.some) || !add_psi(p, "full", &r->psi.full))
+			goto fail;
+	}
+	if (r->have_vmstat) {
+		cJSON *v = cJSON_AddObjectToObject(o, "vmstat");
+		if (!v || (r->vm.present_majfault &&
+		           !cJSON_AddNumberToObject(v, "pgmajfault", (double)r->vm.pgmajfault)) ||
+		    (r->vm.present_refault &&
+		     !cJSON_AddNumberToObject(v, "workingsetRefaultFile", (double)r->vm.workingset_refault)) ||
+		    (r->vm.present_oom_kill &&
+		     !cJSON_AddNumberToObject(v, "oomKill", (double)r->vm.oom_kill)))
+			goto fail;
+	}
+	if (r->have_slabinfo) {
+		cJSON *s = cJSON_AddObjectToObject(o, "slabs");
+		cJSON *top = slabs_json(r->slabs.top, r->slabs.ntop);
+		cJSON *sus = slabs_json(r->slabs.suspects, r->slabs.nsuspects);
+		if (!s || !cJSON_AddNumberToObject(s, "totalBytes", (double)r->slabs.total_bytes) ||
+		    !top || !cJSON_AddItemToObject(s, "largest", top)) {
+			cJSON_Delete(top);
+			cJSON_Delete(sus);
+			goto fail;
+		}
+		if (!sus || !cJSON_AddItemToObject(s, "suspects", sus)) {
+			cJSON_Delete(sus);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}

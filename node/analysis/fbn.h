@@ -1,0 +1,181 @@
+/*
+ * fbn.h - firebreak-node's analysis: what a node's /proc says about memory that
+ * no category of /proc/meminfo (and so no cgroup) accounts for, and about
+ * thrashing (issue 16).
+ *
+ * Pure: text in, numbers and a verdict out. No file is opened here (the
+ * caller reads them, capped: FBN_FILE_MAX), no clock is read, nothing is
+ * killed. Every parser accepts any bytes: a file cut short, a line it does
+ * not know, a number out of range. What it cannot read it reports as missing
+ * or incomplete, and the verdict never flags on what is missing: an agent that
+ * acts on this must never act on a guess.
+ */
+#ifndef FBN_H
+#define FBN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* The largest /proc file read (slabinfo of a busy node is ~100 KiB). */
+#define FBN_FILE_MAX (4u << 20)
+
+/* ---- /proc/meminfo --------------------------------------------------------------------------- */
+
+/*
+ * The fields the unaccounted computation reads, as fs/proc/meminfo.c
+ * (meminfo_proc_show, Linux 6.x) prints them. The order is the table in
+ * meminfo.c; FBN_MEM_N counts them.
+ */
+typedef enum fbn_mem_field {
+	FBN_MEM_TOTAL,            /* MemTotal */
+	FBN_MEM_FREE,             /* MemFree */
+	FBN_MEM_AVAILABLE,        /* MemAvailable */
+	FBN_MEM_BUFFERS,          /* Buffers */
+	FBN_MEM_CACHED,           /* Cached (page cache, Shmem included, swap cache not) */
+	FBN_MEM_SWAP_CACHED,      /* SwapCached */
+	FBN_MEM_ANON,             /* AnonPages */
+	FBN_MEM_SHMEM,            /* Shmem (inside Cached) */
+	FBN_MEM_SLAB,             /* Slab = SReclaimable + SUnreclaim */
+	FBN_MEM_SRECLAIMABLE,     /* SReclaimable */
+	FBN_MEM_SUNRECLAIM,       /* SUnreclaim */
+	FBN_MEM_KRECLAIMABLE,     /* KReclaimable = SReclaimable + other reclaimable kernel memory */
+	FBN_MEM_KERNEL_STACK,     /* KernelStack */
+	FBN_MEM_SHADOW_STACK,     /* ShadowCallStack (arm64) */
+	FBN_MEM_PAGE_TABLES,      /* PageTables */
+	FBN_MEM_SEC_PAGE_TABLES,  /* SecPageTables (KVM's, IOMMU's) */
+	FBN_MEM_VMALLOC_USED,     /* VmallocUsed */
+	FBN_MEM_PERCPU,           /* Percpu */
+	FBN_MEM_ZSWAP,            /* Zswap (the compressed pool) */
+	FBN_MEM_UNACCEPTED,       /* Unaccepted (confidential VMs) */
+	FBN_MEM_BALLOON,          /* Balloon */
+	FBN_MEM_HUGETLB,          /* Hugetlb (every size) */
+	FBN_MEM_HUGEPAGES_TOTAL,  /* HugePages_Total (a count) */
+	FBN_MEM_HUGEPAGESIZE,     /* Hugepagesize */
+	FBN_MEM_SWAP_TOTAL,       /* SwapTotal */
+	FBN_MEM_SWAP_FREE,        /* SwapFree */
+	FBN_MEM_N
+} fbn_mem_field;
+
+typedef struct fbn_meminfo {
+	uint64_t kb[FBN_MEM_N];   /* kB (HugePages_Total: pages) */
+	uint32_t present;         /* bit f: field f was read */
+	bool complete;            /* the file ended with a newline, after the hugetlb lines */
+	int bad_lines;            /* lines that did not parse (ignored) */
+} fbn_meminfo;
+
+/* Parse /proc/meminfo's text (len bytes, no terminator needed). Never fails: what
+ * it cannot read is absent. */
+void fbn_meminfo_parse(const char *text, size_t len, fbn_meminfo *out);
+bool fbn_meminfo_has(const fbn_meminfo *m, fbn_mem_field f);
+
+/*
+ * Memory in use that no category accounts for, in kB: MemTotal - MemFree -
+ * (Buffers + Cached + SwapCached + AnonPages + KReclaimable (or SReclaimable) +
+ * SUnreclaim + KernelStack + ShadowCallStack + PageTables + SecPageTables +
+ * VmallocUsed + Percpu + Zswap + Unaccepted + Balloon + Hugetlb). It is what
+ * drivers take with alloc_pages (the GPU driver's pinned pages), network
+ * buffers and the like: tens to hundreds of MiB on a healthy machine.
+ * Returns false (and *kb untouched) when the file is incomplete or lacks one
+ * of the fields every kernel since 4.x prints (the missing-field list goes to
+ * why, if not NULL).
+ */
+bool fbn_unaccounted_kb(const fbn_meminfo *m, int64_t *kb, char *why, size_t whycap);
+
+/* ---- /proc/pressure/memory (PSI) ---------------------------------------------------------- */
+
+typedef struct fbn_psi_line {
+	bool present;
+	double avg10, avg60, avg300;  /* % of wall time stalled */
+	uint64_t total_us;
+} fbn_psi_line;
+
+typedef struct fbn_psi {
+	fbn_psi_line some, full;
+} fbn_psi;
+
+/* Parse /proc/pressure/memory. A line that does not parse whole is absent. */
+void fbn_psi_parse(const char *text, size_t len, fbn_psi *out);
+
+/* ---- /proc/vmstat ------------------------------------------------------------------------- */
+
+typedef struct fbn_vmstat {
+	bool present_majfault, present_refault;
+	uint64_t pgmajfault;          /* major faults since boot */
+	uint64_t workingset_refault;  /* file refaults (workingset_refault_file; before 5.9
+	                               * workingset_refault) */
+	uint64_t pswpin, pswpout;
+	uint64_t oom_kill;            /* OOM kills since boot (4.13+) */
+	bool present_oom_kill;
+} fbn_vmstat;
+
+void fbn_vmstat_parse(const char *text, size_t len, fbn_vmstat *out);
+
+/* ---- /proc/slabinfo ---------------------------------------------------------------------- */
+
+#define FBN_SLAB_NAME_MAX 64
+#define FBN_SLABS_TOP 8
+
+typedef struct fbn_slab {
+	char name[FBN_SLAB_NAME_MAX];
+	uint64_t objects;             /* active_objs */
+	uint64_t bytes;               /* num_slabs * pagesperslab * page size */
+} fbn_slab;
+
+/* The largest caches by bytes, largest first, and the ones whose name starts
+ * with one of the suspect prefixes (a driver's: "nvidia", "amdgpu", ...). */
+typedef struct fbn_slabinfo {
+	bool present;                 /* the version 2.x header was read */
+	fbn_slab top[FBN_SLABS_TOP];
+	size_t ntop;
+	fbn_slab suspects[FBN_SLABS_TOP];
+	size_t nsuspects;
+	uint64_t total_bytes;
+	int bad_lines;
+} fbn_slabinfo;
+
+/* prefixes: NULL-terminated; NULL = the default list (fbn_default_slab_prefixes). */
+extern const char *const fbn_default_slab_prefixes[];
+void fbn_slabinfo_parse(const char *text, size_t len, const char *const *prefixes,
+                        unsigned page_kb, fbn_slabinfo *out);
+
+/* ---- the verdict ----------------------------------------------------------------------------- */
+
+/* One sample of a node, as read (each file absent when its text is NULL). */
+typedef struct fbn_inputs {
+	const char *meminfo, *pressure_memory, *vmstat, *slabinfo;
+	size_t meminfo_len, pressure_memory_len, vmstat_len, slabinfo_len;
+} fbn_inputs;
+
+/* When the verdict flags. Defaults: fbn_thresholds_default. */
+typedef struct fbn_thresholds {
+	double unaccounted_fraction;  /* of MemTotal (0.10) ... */
+	uint64_t unaccounted_min_kb;  /* ... and at least this much (1 GiB) */
+	double psi_some_avg10;        /* memory stall, % (10) ... */
+	double psi_full_avg10;        /* ... or full stall, % (5) */
+	const char *const *slab_prefixes;
+} fbn_thresholds;
+
+void fbn_thresholds_default(fbn_thresholds *t);
+
+typedef struct fbn_report {
+	fbn_meminfo mem;
+	fbn_psi psi;
+	fbn_vmstat vm;
+	fbn_slabinfo slabs;
+	bool have_meminfo, have_psi, have_vmstat, have_slabinfo;
+	bool unaccounted_known;
+	int64_t unaccounted_kb;
+	char unknown_why[160];        /* why unaccounted is not known */
+	bool flag_unaccounted;        /* unaccounted above the thresholds */
+	bool flag_thrashing;          /* PSI above the thresholds */
+} fbn_report;
+
+void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out);
+
+/* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
+cJSON *fbn_report_json(const fbn_report *r);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * Fuzz target: the /proc parsers of firebreak-node (meminfo, pressure/memory,
+ * vmstat, slabinfo) and the report built from them. The same bytes go to each
+ * parser; the first byte also splits them into four files for fbn_analyze.
+ * Checks: no crash, no leak, no undefined behaviour, and a flag only on what
+ * was read whole (unaccounted memory flagged only when it is known).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fbn.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	fbn_meminfo m;
+	fbn_meminfo_parse(text, size, &m);
+	int64_t kb;
+	char why[160];
+	(void)fbn_unaccounted_kb(&m, &kb, why, sizeof(why));
+	fbn_psi p;
+	fbn_psi_parse(text, size, &p);
+	if ((p.some.present && (p.some.avg10 < 0 || p.some.avg10 > 100)) ||
+	    (p.full.present && (p.full.avg300 < 0 || p.full.avg300 > 100)))
+		__builtin_trap();
+	fbn_vmstat v;
+	fbn_vmstat_parse(text, size, &v);
+	fbn_slabinfo s;
+	fbn_slabinfo_parse(text, size, NULL, 4, &s);
+	if (s.ntop > FBN_SLABS_TOP || s.nsuspects > FBN_SLABS_TOP)
+		__builtin_trap();
+	for (size_t i = 0; i < s.ntop; i++)
+		if (strlen(s.top[i].name) >= FBN_SLAB_NAME_MAX || (i && s.top[i].bytes > s.top[i - 1].bytes))
+			__builtin_trap();
+
+	/* four files from one input: cut at the first byte's proportions */
+	size_t cut[5] = { 0, size / 4, size / 2, 3 * size / 4, size };
+	if (size > 0)
+		cut[1] = (size_t)data[0] * size / 256;
+	for (int i = 2; i < 4; i++)
+		if (cut[i] < cut[i - 1])
+			cut[i] = cut[i - 1];
+	fbn_inputs in = { text + cut[0], text + cut[1], text + cut[2], text + cut[3],
+		          cut[1] - cut[0], cut[2] - cut[1], cut[3] - cut[2], cut[4] - cut[3] };
+	fbn_thresholds t;
+	fbn_thresholds_default(&t);
+	fbn_report r;
+	fbn_analyze(&in, &t, &r);
+	if (r.flag_unaccounted && !r.unaccounted_known)
+		__builtin_trap();
+	cJSON *j = fbn_report_json(&r);
+	char *out = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_free(out);
+	cJSON_Delete(j);
+	return 0;
+}

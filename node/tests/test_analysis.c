@@ -1,0 +1,327 @@
+/*
+ * firebreak-node's analysis (node/analysis) over recorded /proc trees (tests/trees: healthy
+ * machines of three kernels, the incident, files cut short), this machine's own /proc, and
+ * malformed input.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fbn.h"
+#include "kctest.h"
+
+#define GIB_KB (1024.0 * 1024.0)
+
+/* The file at path, whole (NULL if it cannot be read); *len its size. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*len = 0;
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + *len, 1, cap - *len, f)) > 0) {
+		*len += n;
+		if (*len == cap) {
+			char *b = realloc(buf, cap * 2);
+			if (!b) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = b;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+typedef struct tree {
+	char *files[4];
+	fbn_inputs in;
+} tree;
+
+/* The tree root (a directory holding proc/), its four files read as far as they exist. */
+static void tree_load(tree *t, const char *root)
+{
+	static const char *const rel[4] = { "proc/meminfo", "proc/pressure/memory", "proc/vmstat",
+		                            "proc/slabinfo" };
+	memset(t, 0, sizeof(*t));
+	size_t len[4];
+	for (int i = 0; i < 4; i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", root, rel[i]);
+		t->files[i] = slurp(path, &len[i]);
+	}
+	t->in = (fbn_inputs){ t->files[0], t->files[1], t->files[2], t->files[3],
+		              len[0], len[1], len[2], len[3] };
+}
+
+static void tree_release(tree *t)
+{
+	for (int i = 0; i < 4; i++)
+		free(t->files[i]);
+}
+
+/* The recorded tree name, analysed with the default thresholds. */
+static void analyze_tree(const char *name, fbn_report *r)
+{
+	const char *trees = getenv("FBN_TREES");
+	char root[1024];
+	snprintf(root, sizeof(root), "%s/%s", trees ? trees : "node/tests/trees", name);
+	tree t;
+	tree_load(&t, root);
+	KT_CHECK(t.files[0] != NULL); /* every recorded tree has a meminfo */
+	fbn_thresholds th;
+	fbn_thresholds_default(&th);
+	fbn_analyze(&t.in, &th, r);
+	tree_release(&t);
+}
+
+/* Healthy machines: a little memory unaccounted for (drivers, network buffers), nothing flagged. */
+KT_TEST(healthy_machines_of_three_kernels_flag_nothing)
+{
+	static const char *const names[] = { "healthy-6.18", "healthy-5.4", "healthy-4.15" };
+	for (size_t i = 0; i < 3; i++) {
+		fbn_report r;
+		analyze_tree(names[i], &r);
+		KT_CHECK(r.unaccounted_known);
+		KT_CHECK(r.unaccounted_kb > -64 * 1024 && r.unaccounted_kb < 512 * 1024);
+		KT_CHECK(!r.flag_unaccounted && !r.flag_thrashing);
+		if (!r.unaccounted_known || r.flag_unaccounted || r.flag_thrashing)
+			fprintf(stderr, "  ^ %s: unaccounted %lld kB (%s)\n", names[i],
+			        (long long)r.unaccounted_kb, r.unknown_why);
+	}
+	/* 4.15: no KReclaimable, no Percpu, no Hugetlb line: its 2 x 1 GiB hugepages counted
+	 * from HugePages_Total x Hugepagesize, or 2 GiB would show as unaccounted */
+	fbn_report r;
+	analyze_tree("healthy-4.15", &r);
+	KT_CHECK(!fbn_meminfo_has(&r.mem, FBN_MEM_KRECLAIMABLE) && !fbn_meminfo_has(&r.mem, FBN_MEM_HUGETLB));
+	KT_EQ_INT(r.unaccounted_kb, 183032);
+	KT_CHECK(!r.have_psi); /* no PSI before 4.20 */
+}
+
+/* The incident: ~31 GiB the GPU driver took for one container, the node thrashing. */
+KT_TEST(the_incident_flags_31_gib_unaccounted_and_thrashing)
+{
+	fbn_report r;
+	analyze_tree("incident", &r);
+	KT_CHECK(r.unaccounted_known);
+	double gib = (double)r.unaccounted_kb / GIB_KB;
+	KT_CHECK(gib > 30.5 && gib < 31.5);
+	KT_CHECK(r.flag_unaccounted);
+	KT_CHECK(r.flag_thrashing);
+	KT_CHECK(r.psi.some.present && r.psi.some.avg10 > 72.3 && r.psi.some.avg10 < 72.4);
+	KT_CHECK(r.psi.full.present && r.psi.full.avg10 > 41.7);
+	KT_CHECK(r.vm.present_refault && r.vm.workingset_refault == 91203341ULL);
+	KT_CHECK(r.slabs.present && r.slabs.nsuspects == 2);
+	KT_EQ_STR(r.slabs.suspects[0].name, "nvidia_pte_cache");
+	KT_EQ_INT(r.slabs.suspects[0].objects, 8600000);
+	KT_EQ_INT(r.slabs.suspects[0].bytes, 134376ULL * 4096);
+	KT_EQ_STR(r.slabs.top[0].name, "nvidia_pte_cache");
+	char *json = NULL;
+	cJSON *j = fbn_report_json(&r);
+	KT_CHECK(j && (json = cJSON_PrintUnformatted(j)));
+	KT_CHECK(json && strstr(json, "\"flags\":[\"UnaccountedMemory\",\"Thrashing\"]"));
+	cJSON_free(json);
+	cJSON_Delete(j);
+}
+
+/* Files cut short: what is missing is said, and never flags. */
+KT_TEST(files_cut_short_are_incomplete_and_never_flag)
+{
+	fbn_report r;
+	analyze_tree("cut-midline", &r);
+	KT_CHECK(!r.unaccounted_known && !r.flag_unaccounted);
+	KT_CHECK(strstr(r.unknown_why, "cut short") != NULL);
+	/* the cut line (AnonPages: 29300000, no " kB" yet) is not read as a number */
+	KT_CHECK(!fbn_meminfo_has(&r.mem, FBN_MEM_ANON));
+	KT_CHECK(r.psi.some.present && !r.psi.full.present); /* "full avg10=41.8": cut */
+	analyze_tree("cut-before-hugetlb", &r);
+	KT_CHECK(!r.unaccounted_known && !r.flag_unaccounted);
+	KT_CHECK(fbn_meminfo_has(&r.mem, FBN_MEM_ANON) && !r.mem.complete);
+}
+
+/* This machine's real /proc (skipped where there is none, as in a bare chroot). */
+KT_TEST(this_machine_flags_nothing)
+{
+	tree t;
+	tree_load(&t, "/");
+	if (!t.files[0]) {
+		fprintf(stderr, "  (no /proc/meminfo here: skipped)\n");
+		tree_release(&t);
+		return;
+	}
+	fbn_thresholds th;
+	fbn_thresholds_default(&th);
+	fbn_report r;
+	fbn_analyze(&t.in, &th, &r);
+	tree_release(&t);
+	KT_CHECK(r.unaccounted_known);
+	KT_CHECK(!r.flag_unaccounted);
+	fprintf(stderr, "  this machine: %.0f MiB of %.0f MiB unaccounted for; PSI some avg10 %.2f\n",
+	        (double)r.unaccounted_kb / 1024, (double)r.mem.kb[FBN_MEM_TOTAL] / 1024,
+	        r.psi.some.avg10);
+}
+
+KT_TEST(meminfo_lines_it_cannot_read_are_skipped)
+{
+	const char *text = "MemTotal:       1000 kB\n"
+	                   "MemFree:        abc kB\n"          /* not a number */
+	                   "Buffers:        10 MB\n"           /* not kB */
+	                   "Cached:         99999999999999999999 kB\n" /* 20 digits */
+	                   "NoColon 5 kB\n"
+	                   "Weird(field):   7 kB\n"            /* read, not kept */
+	                   "Shmem:          3\n";              /* a count is accepted */
+	fbn_meminfo m;
+	fbn_meminfo_parse(text, strlen(text), &m);
+	KT_CHECK(fbn_meminfo_has(&m, FBN_MEM_TOTAL) && m.kb[FBN_MEM_TOTAL] == 1000);
+	KT_CHECK(!fbn_meminfo_has(&m, FBN_MEM_FREE) && !fbn_meminfo_has(&m, FBN_MEM_BUFFERS) &&
+	         !fbn_meminfo_has(&m, FBN_MEM_CACHED));
+	KT_CHECK(fbn_meminfo_has(&m, FBN_MEM_SHMEM));
+	KT_EQ_INT(m.bad_lines, 4);
+	KT_CHECK(!m.complete);
+	int64_t kb = 42;
+	char why[160];
+	KT_CHECK(!fbn_unaccounted_kb(&m, &kb, why, sizeof(why)));
+	KT_EQ_INT(kb, 42);
+	KT_CHECK(strstr(why, "missing MemFree, Buffers, Cached") == why);
+}
+
+/* Numbers of 19 digits everywhere: saturated, refused, no overflow (UBSan watches). */
+KT_TEST(forged_numbers_do_not_overflow)
+{
+	char text[4096] = "";
+	static const char *const fields[] = { "MemTotal", "MemFree", "Buffers", "Cached",
+		"SwapCached", "AnonPages", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables",
+		"VmallocUsed", "Percpu", "Zswap", "Hugetlb" };
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s: 9999999999999999999 kB\n",
+		                      fields[i]);
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+	                      "HugePages_Total: 9999999999999999999\nHugepagesize: 9999999999999999999 kB\n");
+	fbn_meminfo m;
+	fbn_meminfo_parse(text, n, &m);
+	KT_CHECK(m.complete);
+	int64_t kb = 0;
+	char why[160];
+	KT_CHECK(!fbn_unaccounted_kb(&m, &kb, why, sizeof(why)));
+	KT_CHECK(strstr(why, "out of range") != NULL);
+	const char *slab = "slabinfo - version: 2.1\n"
+	                   "x 1 1 1 1 9999999999999999999 : tunables 0 0 0 : slabdata 1 9999999999999999999 0\n";
+	fbn_slabinfo s;
+	fbn_slabinfo_parse(slab, strlen(slab), NULL, 4, &s);
+	KT_CHECK(s.ntop == 1 && s.top[0].bytes == UINT64_MAX && s.total_bytes == UINT64_MAX);
+}
+
+KT_TEST(pressure_and_vmstat_of_each_kernel)
+{
+	fbn_psi p;
+	const char *ok = "some avg10=1.50 avg60=0.25 avg300=0.00 total=123\n"
+	                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=4\n";
+	fbn_psi_parse(ok, strlen(ok), &p);
+	KT_CHECK(p.some.present && p.some.avg10 == 1.5 && p.some.avg60 == 0.25 && p.some.total_us == 123);
+	KT_CHECK(p.full.present && p.full.total_us == 4);
+	static const char *const bad[] = {
+		"some avg10=1.50 avg60=0.25 avg300=0.00\n",              /* no total */
+		"some avg10=101.00 avg60=0.25 avg300=0.00 total=1\n",    /* above 100 % */
+		"some avg10=1.5x avg60=0.25 avg300=0.00 total=1\n",
+		"some avg10=1.50 avg60=0.25 avg300=0.00 total=1 extra\n",
+		"sometimes avg10=1.50 avg60=0.25 avg300=0.00 total=1\n",
+		"some avg10=.5 avg60=0.25 avg300=0.00 total=1\n",
+		"some avg10=1. avg60=0.25 avg300=0.00 total=1\n",
+		"some avg10=1234567.0 avg60=0.25 avg300=0.00 total=1\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fbn_psi_parse(bad[i], strlen(bad[i]), &p);
+		KT_CHECK(!p.some.present);
+		if (p.some.present)
+			fprintf(stderr, "  ^ %s", bad[i]);
+	}
+	fbn_vmstat v;
+	const char *newer = "workingset_refault_anon 5\nworkingset_refault_file 7\npgmajfault 9\n"
+	                    "workingset_refault 99\n"; /* never both: the _file one wins */
+	fbn_vmstat_parse(newer, strlen(newer), &v);
+	KT_CHECK(v.present_refault && v.workingset_refault == 7 && v.pgmajfault == 9);
+	const char *older = "workingset_refault 11\npgmajfault 3 4\n";
+	fbn_vmstat_parse(older, strlen(older), &v);
+	KT_CHECK(v.present_refault && v.workingset_refault == 11 && !v.present_majfault);
+}
+
+KT_TEST(slabinfo_keeps_the_largest_and_the_suspects)
+{
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof(text), "slabinfo - version: 2.1\n# name ...\n");
+	for (int i = 1; i <= 12; i++) /* cache i: i slabs of one page */
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		                      "%s%d %d %d 64 64 1 : tunables 0 0 0 : slabdata %d %d 0\n",
+		                      i == 3 ? "amdgpu_bo" : "cache", i, i * 64, i * 64, i, i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "broken line\nx 1 2 3\n");
+	fbn_slabinfo s;
+	fbn_slabinfo_parse(text, n, NULL, 4, &s);
+	KT_CHECK(s.present);
+	KT_EQ_INT(s.ntop, FBN_SLABS_TOP);
+	KT_EQ_STR(s.top[0].name, "cache12");
+	KT_EQ_STR(s.top[FBN_SLABS_TOP - 1].name, "cache5");
+	KT_EQ_INT(s.nsuspects, 1);
+	KT_EQ_STR(s.suspects[0].name, "amdgpu_bo3");
+	KT_EQ_INT(s.total_bytes, 78 * 4096);
+	KT_EQ_INT(s.bad_lines, 2);
+	/* a file of another version is not read */
+	fbn_slabinfo_parse("slabinfo - version: 1.1\nx 1 1 1 1 1\n", 33, NULL, 4, &s);
+	KT_CHECK(!s.present && s.ntop == 0);
+}
+
+/* The command: firebreak-node analyze --root DIR prints the report, 2 on a usage error. */
+KT_TEST(analyze_command_prints_the_report)
+{
+	const char *bin = getenv("FBN_BIN"), *trees = getenv("FBN_TREES");
+	if (!bin || !trees) {
+		fprintf(stderr, "  (FBN_BIN or FBN_TREES not set: run through ctest)\n");
+		return;
+	}
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "'%s' analyze --root '%s/incident'", bin, trees);
+	FILE *p = popen(cmd, "r");
+	KT_CHECK(p != NULL);
+	char out[16384];
+	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = '\0';
+	int status = p ? pclose(p) : -1;
+	KT_EQ_INT(status, 0);
+	cJSON *j = cJSON_Parse(out);
+	KT_CHECK(j != NULL);
+	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(j, "memory");
+	const cJSON *un = cJSON_GetObjectItemCaseSensitive(mem, "unaccountedBytes");
+	KT_CHECK(cJSON_IsNumber(un) && un->valuedouble > 30.5 * GIB_KB * 1024);
+	KT_CHECK(strstr(out, "\"UnaccountedMemory\"") && strstr(out, "\"nvidia_pte_cache\""));
+	cJSON_Delete(j);
+	/* a tree with nothing in it: a report that says so, no flag */
+	snprintf(cmd, sizeof(cmd), "'%s' analyze --root /nonexistent-firebreak-tree", bin);
+	p = popen(cmd, "r");
+	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = '\0';
+	KT_EQ_INT(p ? pclose(p) : -1, 0);
+	KT_CHECK(strstr(out, "\"flags\":\t[]") || strstr(out, "\"flags\": []") ||
+	         strstr(out, "\"flags\":[]"));
+	KT_CHECK(strstr(out, "no meminfo") != NULL);
+	snprintf(cmd, sizeof(cmd), "'%s' analyse --root / >/dev/null 2>&1", bin);
+	KT_EQ_INT(system(cmd), 2 << 8);
+}
+
+int main(void)
+{
+	KT_RUN(healthy_machines_of_three_kernels_flag_nothing);
+	KT_RUN(the_incident_flags_31_gib_unaccounted_and_thrashing);
+	KT_RUN(files_cut_short_are_incomplete_and_never_flag);
+	KT_RUN(this_machine_flags_nothing);
+	KT_RUN(meminfo_lines_it_cannot_read_are_skipped);
+	KT_RUN(forged_numbers_do_not_overflow);
+	KT_RUN(pressure_and_vmstat_of_each_kernel);
+	KT_RUN(slabinfo_keeps_the_largest_and_the_suspects);
+	KT_RUN(analyze_command_prints_the_report);
+	return KT_DONE();
+}
