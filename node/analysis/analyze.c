@@ -35,6 +35,11 @@ void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out)
 		                   &out->slabs);
 		out->have_slabinfo = out->slabs.present;
 	}
+	if (in->kubepods_usage) {
+		out->have_pods_usage = fbn_cgroup_bytes_parse(in->kubepods_usage, in->kubepods_usage_len,
+		                                              &out->pods_usage_bytes);
+		out->pods_usage_path = in->kubepods_path;
+	}
 	if (out->unaccounted_known && out->unaccounted_kb > 0) {
 		uint64_t un = (uint64_t)out->unaccounted_kb;
 		double total = (double)out->mem.kb[FBN_MEM_TOTAL];
@@ -98,6 +103,19 @@ cJSON *fbn_report_json(const fbn_report *r)
 		if (fbn_meminfo_has(&r->mem, FBN_MEM_AVAILABLE) &&
 		    !cJSON_AddNumberToObject(mem, "availableBytes",
 		                             (double)r->mem.kb[FBN_MEM_AVAILABLE] * 1024))
+			goto fail;
+	}
+	if (r->have_pods_usage) {
+		/* in use (MemTotal - MemFree) and charged to no pod's cgroup */
+		uint64_t used = r->mem.kb[FBN_MEM_TOTAL] > r->mem.kb[FBN_MEM_FREE]
+		                        ? (r->mem.kb[FBN_MEM_TOTAL] - r->mem.kb[FBN_MEM_FREE]) * 1024 : 0;
+		if (!cJSON_AddNumberToObject(mem, "podsChargedBytes", (double)r->pods_usage_bytes) ||
+		    (r->pods_usage_path &&
+		     !cJSON_AddStringToObject(mem, "podsCgroup", r->pods_usage_path)) ||
+		    (r->have_meminfo && r->mem.complete &&
+		     !cJSON_AddNumberToObject(mem, "notChargedToPodsBytes",
+		                              used > r->pods_usage_bytes
+		                                      ? (double)(used - r->pods_usage_bytes) : 0)))
 			goto fail;
 	}
 	if (r->unaccounted_known) {

@@ -141,12 +141,27 @@ extern const char *const fbn_default_slab_prefixes[];
 void fbn_slabinfo_parse(const char *text, size_t len, const char *const *prefixes,
                         unsigned page_kb, fbn_slabinfo *out);
 
+/* ---- cgroups ------------------------------------------------------------------------------- */
+
+/*
+ * A cgroup's memory usage file, one decimal number of bytes and a newline
+ * (v2 memory.current, v1 memory.usage_in_bytes). False if it is anything else.
+ */
+bool fbn_cgroup_bytes_parse(const char *text, size_t len, uint64_t *bytes);
+
+/* Where the pods' parent cgroup keeps its usage, relative to the root, in the order
+ * tried: cgroup v2 with the systemd and the cgroupfs driver, then v1 with each. */
+extern const char *const fbn_kubepods_usage_paths[];
+
 /* ---- the verdict ----------------------------------------------------------------------------- */
 
 /* One sample of a node, as read (each file absent when its text is NULL). */
 typedef struct fbn_inputs {
 	const char *meminfo, *pressure_memory, *vmstat, *slabinfo;
 	size_t meminfo_len, pressure_memory_len, vmstat_len, slabinfo_len;
+	const char *kubepods_usage;   /* the pods' cgroup usage file (fbn_kubepods_usage_paths) */
+	size_t kubepods_usage_len;
+	const char *kubepods_path;    /* ... which one it is (reported) */
 } fbn_inputs;
 
 /* When the verdict flags. Defaults: fbn_thresholds_default. */
@@ -166,6 +181,9 @@ typedef struct fbn_report {
 	fbn_vmstat vm;
 	fbn_slabinfo slabs;
 	bool have_meminfo, have_psi, have_vmstat, have_slabinfo;
+	bool have_pods_usage;         /* the pods' cgroup usage was read */
+	uint64_t pods_usage_bytes;
+	const char *pods_usage_path;  /* the caller's string */
 	bool unaccounted_known;
 	int64_t unaccounted_kb;
 	char unknown_why[160];        /* why unaccounted is not known */

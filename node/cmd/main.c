@@ -3,8 +3,9 @@
  *
  *   firebreak-node analyze --root DIR
  *
- * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat and
- * DIR/proc/slabinfo (any of them may be missing; --root / reads this
+ * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat,
+ * DIR/proc/slabinfo and the pods' cgroup usage under DIR/sys/fs/cgroup (v1 or
+ * v2, either cgroup driver; any of them may be missing; --root / reads this
  * machine's), and prints the analysis (node/analysis/fbn.h) as JSON: the
  * memory no /proc/meminfo category accounts for, thrashing, the largest and
  * the suspect slab caches, and the flags they raise. Exit status 0 when it
@@ -89,6 +90,11 @@ static int analyze(const char *root)
 	char *psi = read_capped(root, "proc/pressure/memory", &in.pressure_memory_len);
 	char *vm = read_capped(root, "proc/vmstat", &in.vmstat_len);
 	char *slab = read_capped(root, "proc/slabinfo", &in.slabinfo_len);
+	char *pods = NULL;
+	for (size_t i = 0; fbn_kubepods_usage_paths[i] && !pods; i++)
+		if ((pods = read_capped(root, fbn_kubepods_usage_paths[i], &in.kubepods_usage_len)))
+			in.kubepods_path = fbn_kubepods_usage_paths[i];
+	in.kubepods_usage = pods;
 	in.meminfo = mi;
 	in.pressure_memory = psi;
 	in.vmstat = vm;
@@ -97,11 +103,12 @@ static int analyze(const char *root)
 	fbn_thresholds_default(&t);
 	fbn_report r;
 	fbn_analyze(&in, &t, &r);
+	cJSON *j = fbn_report_json(&r); /* before the inputs go: it names the cgroup file */
+	free(pods);
 	free(mi);
 	free(psi);
 	free(vm);
 	free(slab);
-	cJSON *j = fbn_report_json(&r);
 	char *text = j ? cJSON_Print(j) : NULL;
 	cJSON_Delete(j);
 	if (!text) {

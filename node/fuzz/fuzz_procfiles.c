@@ -26,6 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((p.some.present && (p.some.avg10 < 0 || p.some.avg10 > 100)) ||
 	    (p.full.present && (p.full.avg300 < 0 || p.full.avg300 > 100)))
 		__builtin_trap();
+	uint64_t bytes;
+	(void)fbn_cgroup_bytes_parse(text, size, &bytes);
 	fbn_vmstat v;
 	fbn_vmstat_parse(text, size, &v);
 	fbn_slabinfo s;
@@ -44,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cut[i] < cut[i - 1])
 			cut[i] = cut[i - 1];
 	fbn_inputs in = { text + cut[0], text + cut[1], text + cut[2], text + cut[3],
-		          cut[1] - cut[0], cut[2] - cut[1], cut[3] - cut[2], cut[4] - cut[3] };
+		          cut[1] - cut[0], cut[2] - cut[1], cut[3] - cut[2], cut[4] - cut[3],
+		          text + cut[3], cut[4] - cut[3], "kubepods" };
 	fbn_thresholds t;
 	fbn_thresholds_default(&t);
 	fbn_report r;

@@ -39,7 +39,7 @@ static char *slurp(const char *path, size_t *len)
 }
 
 typedef struct tree {
-	char *files[4];
+	char *files[5];
 	fbn_inputs in;
 } tree;
 
@@ -49,19 +49,26 @@ static void tree_load(tree *t, const char *root)
 	static const char *const rel[4] = { "proc/meminfo", "proc/pressure/memory", "proc/vmstat",
 		                            "proc/slabinfo" };
 	memset(t, 0, sizeof(*t));
-	size_t len[4];
+	size_t len[5] = { 0 };
 	for (int i = 0; i < 4; i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", root, rel[i]);
 		t->files[i] = slurp(path, &len[i]);
 	}
+	const char *pods = NULL;
+	for (size_t i = 0; fbn_kubepods_usage_paths[i] && !t->files[4]; i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", root, fbn_kubepods_usage_paths[i]);
+		if ((t->files[4] = slurp(path, &len[4])))
+			pods = fbn_kubepods_usage_paths[i];
+	}
 	t->in = (fbn_inputs){ t->files[0], t->files[1], t->files[2], t->files[3],
-		              len[0], len[1], len[2], len[3] };
+		              len[0], len[1], len[2], len[3], t->files[4], len[4], pods };
 }
 
 static void tree_release(tree *t)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		free(t->files[i]);
 }
 
@@ -83,6 +90,7 @@ static void analyze_tree(const char *name, fbn_report *r)
 /* Healthy machines: a little memory unaccounted for (drivers, network buffers), nothing flagged. */
 KT_TEST(healthy_machines_of_three_kernels_flag_nothing)
 {
+	fbn_report r0;
 	static const char *const names[] = { "healthy-6.18", "healthy-5.4", "healthy-4.15" };
 	for (size_t i = 0; i < 3; i++) {
 		fbn_report r;
@@ -94,6 +102,12 @@ KT_TEST(healthy_machines_of_three_kernels_flag_nothing)
 			fprintf(stderr, "  ^ %s: unaccounted %lld kB (%s)\n", names[i],
 			        (long long)r.unaccounted_kb, r.unknown_why);
 	}
+	/* cgroup v1, both drivers */
+	analyze_tree("healthy-5.4", &r0);
+	KT_CHECK(r0.have_pods_usage && r0.pods_usage_bytes == 6200000ULL * 1024);
+	KT_EQ_STR(r0.pods_usage_path, "sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes");
+	analyze_tree("healthy-4.15", &r0);
+	KT_EQ_STR(r0.pods_usage_path, "sys/fs/cgroup/memory/kubepods.slice/memory.usage_in_bytes");
 	/* 4.15: no KReclaimable, no Percpu, no Hugetlb line: its 2 x 1 GiB hugepages counted
 	 * from HugePages_Total x Hugepagesize, or 2 GiB would show as unaccounted */
 	fbn_report r;
@@ -121,10 +135,15 @@ KT_TEST(the_incident_flags_31_gib_unaccounted_and_thrashing)
 	KT_EQ_INT(r.slabs.suspects[0].objects, 8600000);
 	KT_EQ_INT(r.slabs.suspects[0].bytes, 134376ULL * 4096);
 	KT_EQ_STR(r.slabs.top[0].name, "nvidia_pte_cache");
+	/* the pods' cgroup (v2, systemd driver) is charged 27.8 GiB: the rest of the 61.6 GiB in
+	 * use, 33.9 GiB, no pod is charged for */
+	KT_CHECK(r.have_pods_usage && r.pods_usage_bytes == 29100000ULL * 1024);
+	KT_EQ_STR(r.pods_usage_path, "sys/fs/cgroup/kubepods.slice/memory.current");
 	char *json = NULL;
 	cJSON *j = fbn_report_json(&r);
 	KT_CHECK(j && (json = cJSON_PrintUnformatted(j)));
 	KT_CHECK(json && strstr(json, "\"flags\":[\"UnaccountedMemory\",\"Thrashing\"]"));
+	KT_CHECK(json && strstr(json, "\"notChargedToPodsBytes\":36351705088"));
 	cJSON_free(json);
 	cJSON_Delete(j);
 }
@@ -215,6 +234,18 @@ KT_TEST(forged_numbers_do_not_overflow)
 	fbn_slabinfo s;
 	fbn_slabinfo_parse(slab, strlen(slab), NULL, 4, &s);
 	KT_CHECK(s.ntop == 1 && s.top[0].bytes == UINT64_MAX && s.total_bytes == UINT64_MAX);
+}
+
+KT_TEST(cgroup_usage_files)
+{
+	uint64_t b = 7;
+	KT_CHECK(fbn_cgroup_bytes_parse("123\n", 4, &b) && b == 123);
+	static const char *const bad[] = { "123", "123\n456\n", "-1\n", "max\n", "\n", "12 \n",
+		                           "99999999999999999999\n", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = 7;
+		KT_CHECK(!fbn_cgroup_bytes_parse(bad[i], strlen(bad[i]), &b) && b == 7);
+	}
 }
 
 KT_TEST(pressure_and_vmstat_of_each_kernel)
@@ -320,6 +351,7 @@ int main(void)
 	KT_RUN(this_machine_flags_nothing);
 	KT_RUN(meminfo_lines_it_cannot_read_are_skipped);
 	KT_RUN(forged_numbers_do_not_overflow);
+	KT_RUN(cgroup_usage_files);
 	KT_RUN(pressure_and_vmstat_of_each_kernel);
 	KT_RUN(slabinfo_keeps_the_largest_and_the_suspects);
 	KT_RUN(analyze_command_prints_the_report);

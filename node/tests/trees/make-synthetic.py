@@ -62,3 +62,9 @@ t=meminfo(inc)
 write("cut-midline/proc/meminfo", t[:t.index("AnonPages")+24])
 write("cut-before-hugetlb/proc/meminfo", t[:t.index("HugePages_Total")])
 write("cut-midline/proc/pressure/memory", "some avg10=72.35 avg60=65.10 avg300=48.02 total=9120345521\nfull avg10=41.8")
+
+# the pods' cgroup (kubepods): v2 with the systemd driver on the incident's node (the GPU
+# pod's 28 GiB of anonymous memory and a little more), v1 on the older ones
+write("incident/sys/fs/cgroup/kubepods.slice/memory.current", "%d\n" % (29100000 * 1024))
+write("healthy-5.4/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes", "%d\n" % (6200000 * 1024))
+write("healthy-4.15/sys/fs/cgroup/memory/kubepods.slice/memory.usage_in_bytes", "%d\n" % (38000000 * 1024))
