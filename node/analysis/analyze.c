@@ -15,6 +15,41 @@ void fbn_thresholds_default(fbn_thresholds *t)
 		               .slab_prefixes = fbn_default_slab_prefixes };
 }
 
+/*
+ * The unaccounted memory laid at a pod: the only one holding a GPU device open. Offline
+ * that is all there is to go on; several holders are not told apart here (the live
+ * agent will, by when each arrived and how the memory grew since), and none means none.
+ */
+static void lay_at_a_pod(fbn_report *r)
+{
+	const fbn_holders *h = &r->holders;
+	size_t pods = 0, last = 0, others = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->v[i].pod_uid[0]) {
+			pods++;
+			last = i;
+		} else {
+			others += h->v[i].pid_count;
+		}
+	}
+	if (!h->scanned) {
+		snprintf(r->suspect_why, sizeof(r->suspect_why), "the processes were not looked at");
+	} else if (pods == 0) {
+		snprintf(r->suspect_why, sizeof(r->suspect_why),
+		         "no pod holds a GPU device open%s: laid at no pod",
+		         others ? " (only processes outside every pod do)" : "");
+	} else if (pods > 1 || h->dropped) {
+		snprintf(r->suspect_why, sizeof(r->suspect_why),
+		         "%zu pods hold a GPU device open: not laid at one of them", pods + h->dropped);
+	} else {
+		r->suspect = (int)last;
+		snprintf(r->suspect_why, sizeof(r->suspect_why),
+		         "the only pod holding a GPU device open (%s, %zu process%s)%s",
+		         h->v[last].device, h->v[last].pid_count, h->v[last].pid_count == 1 ? "" : "es",
+		         others ? "; processes outside every pod hold one too" : "");
+	}
+}
+
 void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -46,6 +81,11 @@ void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out)
 		out->flag_unaccounted = un >= t->unaccounted_min_kb &&
 		                        total > 0 && (double)un >= t->unaccounted_fraction * total;
 	}
+	out->suspect = -1;
+	if (in->holders)
+		out->holders = *in->holders;
+	if (out->flag_unaccounted)
+		lay_at_a_pod(out);
 	out->flag_thrashing = (out->psi.some.present && out->psi.some.avg10 >= t->psi_some_avg10) ||
 	                      (out->psi.full.present && out->psi.full.avg10 >= t->psi_full_avg10);
 }
@@ -128,6 +168,34 @@ cJSON *fbn_report_json(const fbn_report *r)
 			goto fail;
 	} else if (!cJSON_AddStringToObject(mem, "unaccountedUnknown", r->unknown_why)) {
 		goto fail;
+	}
+	if (r->holders.scanned) {
+		cJSON *g = cJSON_AddArrayToObject(o, "gpuHolders");
+		if (!g)
+			goto fail;
+		for (size_t i = 0; i < r->holders.n; i++) {
+			const fbn_holder *x = &r->holders.v[i];
+			cJSON *e = cJSON_CreateObject();
+			cJSON *pids = cJSON_CreateIntArray(x->pids, (int)x->npids);
+			if (!e || !cJSON_AddItemToArray(g, e) || !pids ||
+			    !cJSON_AddItemToObject(e, "pids", pids)) {
+				cJSON_Delete(pids);
+				goto fail;
+			}
+			if ((x->pod_uid[0] ? !cJSON_AddStringToObject(e, "podUID", x->pod_uid)
+			                   : !cJSON_AddNullToObject(e, "podUID")) ||
+			    !cJSON_AddNumberToObject(e, "processes", (double)x->pid_count) ||
+			    !cJSON_AddStringToObject(e, "device", x->device))
+				goto fail;
+		}
+	}
+	if (r->flag_unaccounted) {
+		cJSON *a = cJSON_AddObjectToObject(o, "attribution");
+		if (!a || (r->suspect >= 0
+		                   ? !cJSON_AddStringToObject(a, "podUID", r->holders.v[r->suspect].pod_uid)
+		                   : !cJSON_AddNullToObject(a, "podUID")) ||
+		    !cJSON_AddStringToObject(a, "why", r->suspect_why))
+			goto fail;
 	}
 	if (r->have_psi) {
 		cJSON *p = cJSON_AddObjectToObject(o, "pressure");

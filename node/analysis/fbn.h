@@ -153,6 +153,43 @@ bool fbn_cgroup_bytes_parse(const char *text, size_t len, uint64_t *bytes);
  * tried: cgroup v2 with the systemd and the cgroupfs driver, then v1 with each. */
 extern const char *const fbn_kubepods_usage_paths[];
 
+/* ---- attribution: who holds a GPU ------------------------------------------------------------ */
+
+#define FBN_POD_UID_MAX 37        /* 36 characters and the terminator */
+
+/* The pod UID in /proc/<pid>/cgroup's text (either cgroup driver, v1 or v2), with '-'
+ * (the systemd driver writes '_'). False when the process is in no pod's cgroup. */
+bool fbn_pod_uid_from_cgroup(const char *text, size_t len, char uid[FBN_POD_UID_MAX]);
+
+/* Whether an open file's target (readlink of /proc/<pid>/fd/N, len bytes) is a GPU or
+ * accelerator device: it starts with one of prefixes (NULL-terminated; NULL = the
+ * default, fbn_default_device_prefixes: /dev/nvidia, /dev/dri/, /dev/kfd, /dev/accel/). */
+extern const char *const fbn_default_device_prefixes[];
+bool fbn_device_is_gpu(const char *target, size_t len, const char *const *prefixes);
+
+/* The processes found holding such a device, by pod (uid "" = in no pod's cgroup). */
+#define FBN_HOLDERS_MAX 32
+#define FBN_HOLDER_PIDS_MAX 8
+#define FBN_DEVICE_MAX 64
+
+typedef struct fbn_holder {
+	char pod_uid[FBN_POD_UID_MAX];
+	int pids[FBN_HOLDER_PIDS_MAX];
+	size_t npids;                 /* kept; pid_count counts them all */
+	size_t pid_count;
+	char device[FBN_DEVICE_MAX];  /* the first device seen */
+} fbn_holder;
+
+typedef struct fbn_holders {
+	bool scanned;                 /* the processes were looked at */
+	fbn_holder v[FBN_HOLDERS_MAX];
+	size_t n;
+	size_t dropped;               /* pods beyond FBN_HOLDERS_MAX */
+} fbn_holders;
+
+/* Record that pid (of pod uid, "" for none) holds device. */
+void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *device, size_t len);
+
 /* ---- the verdict ----------------------------------------------------------------------------- */
 
 /* One sample of a node, as read (each file absent when its text is NULL). */
@@ -162,6 +199,7 @@ typedef struct fbn_inputs {
 	const char *kubepods_usage;   /* the pods' cgroup usage file (fbn_kubepods_usage_paths) */
 	size_t kubepods_usage_len;
 	const char *kubepods_path;    /* ... which one it is (reported) */
+	const fbn_holders *holders;   /* who holds a GPU device (NULL: not looked) */
 } fbn_inputs;
 
 /* When the verdict flags. Defaults: fbn_thresholds_default. */
@@ -187,6 +225,11 @@ typedef struct fbn_report {
 	bool unaccounted_known;
 	int64_t unaccounted_kb;
 	char unknown_why[160];        /* why unaccounted is not known */
+	fbn_holders holders;
+	/* the pod the unaccounted memory is laid at, when flagged: the only pod holding a GPU
+	 * device (holders.v[suspect]); -1 none (no holder, or several: why says) */
+	int suspect;
+	char suspect_why[200];
 	bool flag_unaccounted;        /* unaccounted above the thresholds */
 	bool flag_thrashing;          /* PSI above the thresholds */
 } fbn_report;

@@ -28,6 +28,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	uint64_t bytes;
 	(void)fbn_cgroup_bytes_parse(text, size, &bytes);
+	/* /proc/<pid>/cgroup and device links: a pod UID is 36 characters of its form */
+	static fbn_holders holders;
+	memset(&holders, 0, sizeof(holders));
+	holders.scanned = true;
+	char uid[FBN_POD_UID_MAX];
+	if (fbn_pod_uid_from_cgroup(text, size, uid)) {
+		if (strlen(uid) != 36 || uid[8] != '-' || uid[23] != '-')
+			__builtin_trap();
+		fbn_holders_add(&holders, uid, 1, text, size);
+	}
+	if (fbn_device_is_gpu(text, size, NULL))
+		fbn_holders_add(&holders, "", 2, text, size);
 	fbn_vmstat v;
 	fbn_vmstat_parse(text, size, &v);
 	fbn_slabinfo s;
@@ -47,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cut[i] = cut[i - 1];
 	fbn_inputs in = { text + cut[0], text + cut[1], text + cut[2], text + cut[3],
 		          cut[1] - cut[0], cut[2] - cut[1], cut[3] - cut[2], cut[4] - cut[3],
-		          text + cut[3], cut[4] - cut[3], "kubepods" };
+		          text + cut[3], cut[4] - cut[3], "kubepods", &holders };
 	fbn_thresholds t;
 	fbn_thresholds_default(&t);
 	fbn_report r;

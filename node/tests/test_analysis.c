@@ -7,7 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "fbn.h"
+#include "fbn_io.h"
 #include "kctest.h"
 
 #define GIB_KB (1024.0 * 1024.0)
@@ -40,6 +48,7 @@ static char *slurp(const char *path, size_t *len)
 
 typedef struct tree {
 	char *files[5];
+	fbn_holders holders;
 	fbn_inputs in;
 } tree;
 
@@ -62,8 +71,9 @@ static void tree_load(tree *t, const char *root)
 		if ((t->files[4] = slurp(path, &len[4])))
 			pods = fbn_kubepods_usage_paths[i];
 	}
+	fbn_scan_holders(root, NULL, &t->holders);
 	t->in = (fbn_inputs){ t->files[0], t->files[1], t->files[2], t->files[3],
-		              len[0], len[1], len[2], len[3], t->files[4], len[4], pods };
+		              len[0], len[1], len[2], len[3], t->files[4], len[4], pods, &t->holders };
 }
 
 static void tree_release(tree *t)
@@ -139,13 +149,188 @@ KT_TEST(the_incident_flags_31_gib_unaccounted_and_thrashing)
 	 * use, 33.9 GiB, no pod is charged for */
 	KT_CHECK(r.have_pods_usage && r.pods_usage_bytes == 29100000ULL * 1024);
 	KT_EQ_STR(r.pods_usage_path, "sys/fs/cgroup/kubepods.slice/memory.current");
+	/* who holds the GPU: the pod's two processes, and the persistence daemon in no pod */
+	KT_CHECK(r.holders.scanned);
+	KT_EQ_INT(r.holders.n, 2);
+	KT_CHECK(r.suspect >= 0);
+	const fbn_holder *pod = r.suspect >= 0 ? &r.holders.v[r.suspect] : NULL;
+	KT_EQ_STR(pod ? pod->pod_uid : "", "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+	KT_EQ_INT(pod ? pod->pid_count : 0, 2);
+	KT_CHECK(pod && strncmp(pod->device, "/dev/nvidia", 11) == 0);
+	KT_CHECK(strstr(r.suspect_why, "the only pod holding a GPU device open") == r.suspect_why);
+	KT_CHECK(strstr(r.suspect_why, "outside every pod hold one too") != NULL);
 	char *json = NULL;
 	cJSON *j = fbn_report_json(&r);
 	KT_CHECK(j && (json = cJSON_PrintUnformatted(j)));
 	KT_CHECK(json && strstr(json, "\"flags\":[\"UnaccountedMemory\",\"Thrashing\"]"));
 	KT_CHECK(json && strstr(json, "\"notChargedToPodsBytes\":36351705088"));
+	KT_CHECK(json && strstr(json, "\"attribution\":{\"podUID\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\""));
 	cJSON_free(json);
 	cJSON_Delete(j);
+}
+
+/* The same memory, no pod holding a GPU: flagged, and laid at no pod. */
+KT_TEST(unaccounted_memory_with_no_gpu_holder_is_laid_at_no_pod)
+{
+	fbn_report r;
+	analyze_tree("no-gpu-holder", &r);
+	KT_CHECK(r.flag_unaccounted && r.holders.scanned && r.holders.n == 0);
+	KT_EQ_INT(r.suspect, -1);
+	KT_CHECK(strstr(r.suspect_why, "no pod holds a GPU device open") != NULL);
+	/* two pods holding one: not laid at either */
+	fbn_holders h = { .scanned = true };
+	fbn_holders_add(&h, "11111111-1111-1111-1111-111111111111", 10, "/dev/nvidia0", 12);
+	fbn_holders_add(&h, "22222222-2222-2222-2222-222222222222", 11, "/dev/nvidia1", 12);
+	fbn_holders_add(&h, "11111111-1111-1111-1111-111111111111", 10, "/dev/nvidiactl", 14);
+	KT_EQ_INT(h.n, 2);
+	KT_EQ_INT(h.v[0].pid_count, 1); /* the same process twice */
+	r.holders = h;
+	fbn_inputs in = { .holders = &h };
+	const char *trees = getenv("FBN_TREES");
+	char root[1024];
+	snprintf(root, sizeof(root), "%s/no-gpu-holder", trees ? trees : "node/tests/trees");
+	size_t len;
+	char *mi = fbn_read_capped(root, "proc/meminfo", &len);
+	in.meminfo = mi;
+	in.meminfo_len = len;
+	fbn_thresholds th;
+	fbn_thresholds_default(&th);
+	fbn_analyze(&in, &th, &r);
+	free(mi);
+	KT_CHECK(r.flag_unaccounted);
+	KT_EQ_INT(r.suspect, -1);
+	KT_CHECK(strstr(r.suspect_why, "2 pods hold a GPU device open") == r.suspect_why);
+}
+
+KT_TEST(pod_uids_from_each_cgroup_layout)
+{
+	static const struct { const char *text; const char *uid; } cases[] = {
+		/* v1, cgroupfs driver */
+		{ "12:memory:/kubepods/burstable/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4/4f1e\n"
+		  "11:cpu:/kubepods/burstable/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4/4f1e\n",
+		  "0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4" },
+		/* v1, a Guaranteed pod (no QoS level) */
+		{ "4:memory:/kubepods/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4/4f1e\n",
+		  "0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4" },
+		/* v2, systemd driver */
+		{ "0::/kubepods.slice/kubepods-besteffort.slice/"
+		  "kubepods-besteffort-pod0b2c7d8e_1f3a_4b5c_9d6e_7f8091a2b3c4.slice/cri-containerd-ab.scope\n",
+		  "0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4" },
+		/* v2, cgroupfs driver */
+		{ "0::/kubepods/besteffort/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4/ab\n",
+		  "0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4" },
+		/* not a pod: a system service, the root, a pod-like name outside kubepods */
+		{ "0::/system.slice/containerd.service\n", NULL },
+		{ "0::/\n", NULL },
+		{ "0::/user.slice/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4\n", NULL },
+		/* malformed UIDs: short, upper case, a character too many, no dashes */
+		{ "0::/kubepods/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c/x\n", NULL },
+		{ "0::/kubepods/pod0B2C7D8E-1f3a-4b5c-9d6e-7f8091a2b3c4/x\n", NULL },
+		{ "0::/kubepods/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c44/x\n", NULL },
+		{ "0::/kubepods/pod0b2c7d8e01f3a04b5c09d6e07f8091a2b3c4/x\n", NULL },
+		/* cut before the newline */
+		{ "0::/kubepods/pod0b2c7d8e-1f3a-4b5c-9d6e-7f8091a2b3c4/x", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char uid[FBN_POD_UID_MAX] = "";
+		bool found = fbn_pod_uid_from_cgroup(cases[i].text, strlen(cases[i].text), uid);
+		KT_EQ_INT(found, cases[i].uid != NULL);
+		if (cases[i].uid)
+			KT_EQ_STR(uid, cases[i].uid);
+		if (found != (cases[i].uid != NULL))
+			fprintf(stderr, "  ^ case %zu: %s", i, cases[i].text);
+	}
+	KT_CHECK(fbn_device_is_gpu("/dev/dri/renderD128", 19, NULL));
+	KT_CHECK(fbn_device_is_gpu("/dev/kfd", 8, NULL));
+	KT_CHECK(!fbn_device_is_gpu("/dev/null", 9, NULL));
+	KT_CHECK(!fbn_device_is_gpu("/dev/dri", 8, NULL)); /* the directory, not a device in it */
+}
+
+/*
+ * Attribution live: a real process, moved into a real cgroup named as kubelet names a pod's,
+ * holding a "device" open (a file whose path is given as the device prefix): found, and laid
+ * at that pod. Needs root and a writable cgroup v1 memory hierarchy or cgroup v2 (skipped
+ * otherwise).
+ */
+KT_TEST(a_real_process_in_a_pod_cgroup_holding_a_device)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified",
+		                             "/sys/fs/cgroup", NULL };
+	const char *uid = "5f0c9a2e-3b1d-4e6f-8a7b-9c0d1e2f3a4b";
+	/* a tree of its own (kubelet's is the node's cgroupRoot), removed at the end */
+	char top[512] = "", base[560] = "", pod[640] = "", ctr[768] = "";
+	for (size_t i = 0; roots[i] && !ctr[0]; i++) {
+		char probe[600];
+		snprintf(probe, sizeof(probe), "%s/cgroup.procs", roots[i]);
+		if (access(probe, W_OK) != 0)
+			continue;
+		snprintf(top, sizeof(top), "%s/firebreak-node-test", roots[i]);
+		snprintf(base, sizeof(base), "%s/kubepods", top);
+		snprintf(pod, sizeof(pod), "%s/pod%s", base, uid);
+		snprintf(ctr, sizeof(ctr), "%s/fbn-test", pod);
+		if ((mkdir(top, 0755) != 0 && errno != EEXIST) ||
+		    (mkdir(base, 0755) != 0 && errno != EEXIST) ||
+		    (mkdir(pod, 0755) != 0 && errno != EEXIST) ||
+		    (mkdir(ctr, 0755) != 0 && errno != EEXIST)) {
+			rmdir(pod);
+			rmdir(base);
+			rmdir(top);
+			ctr[0] = '\0';
+		}
+	}
+	if (!ctr[0]) {
+		fprintf(stderr, "  (no writable cgroup hierarchy here: skipped)\n");
+		return;
+	}
+	char devdir[] = "/tmp/fbn-dev-XXXXXX";
+	KT_CHECK(mkdtemp(devdir) != NULL);
+	char dev[64], prefix[64];
+	snprintf(dev, sizeof(dev), "%s/gpu0", devdir);
+	snprintf(prefix, sizeof(prefix), "%s/gpu", devdir);
+	FILE *f = fopen(dev, "w");
+	KT_CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	int go[2], ready[2];
+	KT_CHECK(pipe(go) == 0 && pipe(ready) == 0);
+	pid_t child = fork();
+	if (child == 0) {
+		/* the "container": into the pod's cgroup, the device open, then wait */
+		char procs[800], me[32];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", ctr);
+		snprintf(me, sizeof(me), "%d\n", (int)getpid());
+		FILE *p = fopen(procs, "w");
+		int ok = p && fputs(me, p) >= 0;
+		if (p && fclose(p) != 0)
+			ok = 0;
+		int fd = open(dev, O_RDONLY);
+		char c = ok && fd >= 0 ? 'y' : 'n';
+		(void)!write(ready[1], &c, 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	char c = 'n';
+	KT_CHECK(child > 0 && read(ready[0], &c, 1) == 1 && c == 'y');
+	const char *prefixes[] = { prefix, NULL };
+	fbn_holders h;
+	fbn_scan_holders("/", prefixes, &h);
+	KT_CHECK(h.scanned);
+	KT_EQ_INT(h.n, 1);
+	KT_EQ_STR(h.n ? h.v[0].pod_uid : "", uid);
+	KT_EQ_INT(h.n ? h.v[0].pid_count : 0, 1);
+	KT_EQ_INT(h.n ? h.v[0].pids[0] : 0, child);
+	KT_EQ_STR(h.n ? h.v[0].device : "", dev);
+	(void)!write(go[1], "x", 1);
+	int status;
+	waitpid(child, &status, 0);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	unlink(dev);
+	rmdir(devdir);
+	/* an empty cgroup can go (the child has exited) */
+	KT_CHECK(rmdir(ctr) == 0 && rmdir(pod) == 0 && rmdir(base) == 0 && rmdir(top) == 0);
 }
 
 /* Files cut short: what is missing is said, and never flags. */
@@ -347,6 +532,9 @@ int main(void)
 {
 	KT_RUN(healthy_machines_of_three_kernels_flag_nothing);
 	KT_RUN(the_incident_flags_31_gib_unaccounted_and_thrashing);
+	KT_RUN(unaccounted_memory_with_no_gpu_holder_is_laid_at_no_pod);
+	KT_RUN(pod_uids_from_each_cgroup_layout);
+	KT_RUN(a_real_process_in_a_pod_cgroup_holding_a_device);
 	KT_RUN(files_cut_short_are_incomplete_and_never_flag);
 	KT_RUN(this_machine_flags_nothing);
 	KT_RUN(meminfo_lines_it_cannot_read_are_skipped);

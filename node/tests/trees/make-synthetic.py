@@ -68,3 +68,25 @@ write("cut-midline/proc/pressure/memory", "some avg10=72.35 avg60=65.10 avg300=4
 write("incident/sys/fs/cgroup/kubepods.slice/memory.current", "%d\n" % (29100000 * 1024))
 write("healthy-5.4/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes", "%d\n" % (6200000 * 1024))
 write("healthy-4.15/sys/fs/cgroup/memory/kubepods.slice/memory.usage_in_bytes", "%d\n" % (38000000 * 1024))
+
+# who holds the GPU on the incident's node: the poison pod's two processes (cgroup v2, systemd
+# driver) and the driver's persistence daemon outside every pod; the links' targets are the
+# device paths as readlink gives them (dangling here)
+POD = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+def proc(tree, pid, cgroup, fds):
+    write("%s/proc/%d/cgroup" % (tree, pid), cgroup)
+    os.makedirs("%s/proc/%d/fd" % (tree, pid), exist_ok=True)
+    for n, target in fds.items():
+        link = "%s/proc/%d/fd/%d" % (tree, pid, n)
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(target, link)
+slice_ = "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice/cri-containerd-0b1c.scope\n" % POD.replace("-", "_")
+proc("incident", 4242, slice_, {0: "/dev/null", 3: "/dev/nvidiactl", 4: "/dev/nvidia0", 5: "/dev/nvidia-uvm"})
+proc("incident", 4243, slice_, {7: "/dev/nvidia0"})
+proc("incident", 1001, "0::/system.slice/nvidia-persistenced.service\n", {4: "/dev/nvidia0"})
+proc("incident", 1, "0::/init.scope\n", {0: "/dev/null", 1: "socket:[1234]"})
+
+# the incident's numbers on a node where no pod holds a GPU: flagged, laid at no pod
+write("no-gpu-holder/proc/meminfo", meminfo(inc))
+proc("no-gpu-holder", 300, "0::/kubepods.slice/kubepods-pod%s.slice/cri-containerd-9.scope\n" % POD.replace("-", "_"), {1: "/dev/null"})

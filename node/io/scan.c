@@ -1,0 +1,134 @@
+/* scan.c - reading a node's files and its processes' open devices (fbn_io.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fbn_io.h"
+
+char *fbn_read_capped(const char *root, const char *rel, size_t *len)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s/%s", root, rel);
+	*len = 0;
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		fprintf(stderr, "firebreak-node: path too long: %s/%s\n", root, rel);
+		return NULL;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			fprintf(stderr, "firebreak-node: cannot read %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 64 * 1024, used = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (used == cap) {
+			if (cap > FBN_FILE_MAX) {
+				fprintf(stderr, "firebreak-node: %s is larger than %u bytes: not read\n", path,
+				        FBN_FILE_MAX);
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + used, cap - used);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "firebreak-node: cannot read %s: %s\n", path, strerror(errno));
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (r == 0)
+			break;
+		used += (size_t)r;
+	}
+	close(fd);
+	*len = buf ? used : 0;
+	return buf;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* pid's GPU device, if it holds one open: its first such descriptor's target in dev. */
+static bool holds_gpu(const char *root, const char *pid, const char *const *prefixes,
+                      char *dev, size_t devcap, size_t *devlen)
+{
+	char dir[4096];
+	if (snprintf(dir, sizeof(dir), "%s/proc/%s/fd", root, pid) >= (int)sizeof(dir))
+		return false;
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool found = false;
+	for (int seen = 0; !found && seen < FBN_SCAN_FDS_MAX && (e = readdir(d)); seen++) {
+		if (!all_digits(e->d_name))
+			continue;
+		char link[4096 + 256];
+		if (snprintf(link, sizeof(link), "%s/%s", dir, e->d_name) >= (int)sizeof(link))
+			continue;
+		ssize_t n = readlink(link, dev, devcap - 1);
+		if (n <= 0)
+			continue;
+		dev[n] = '\0';
+		if (fbn_device_is_gpu(dev, (size_t)n, prefixes)) {
+			*devlen = (size_t)n;
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders *h)
+{
+	memset(h, 0, sizeof(*h));
+	char proc[4096];
+	if (snprintf(proc, sizeof(proc), "%s/proc", root) >= (int)sizeof(proc))
+		return;
+	DIR *d = opendir(proc);
+	if (!d)
+		return;
+	h->scanned = true;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!all_digits(e->d_name) || strlen(e->d_name) > 9)
+			continue;
+		char dev[256];
+		size_t devlen = 0;
+		if (!holds_gpu(root, e->d_name, prefixes, dev, sizeof(dev), &devlen))
+			continue;
+		char rel[300], uid[FBN_POD_UID_MAX] = "";
+		snprintf(rel, sizeof(rel), "proc/%s/cgroup", e->d_name);
+		size_t len;
+		char *cg = fbn_read_capped(root, rel, &len);
+		if (cg && !fbn_pod_uid_from_cgroup(cg, len, uid))
+			uid[0] = '\0';
+		free(cg);
+		fbn_holders_add(h, uid, (int)strtol(e->d_name, NULL, 10), dev, devlen);
+	}
+	closedir(d);
+}
