@@ -90,3 +90,24 @@ proc("incident", 1, "0::/init.scope\n", {0: "/dev/null", 1: "socket:[1234]"})
 # the incident's numbers on a node where no pod holds a GPU: flagged, laid at no pod
 write("no-gpu-holder/proc/meminfo", meminfo(inc))
 proc("no-gpu-holder", 300, "0::/kubepods.slice/kubepods-pod%s.slice/cri-containerd-9.scope\n" % POD.replace("-", "_"), {1: "/dev/null"})
+
+# Linux 6.1 with cgroup v2 (systemd driver), a 128 GiB GPU node at work: a healthy training pod
+# holding the GPU, the page cache full, no thrashing
+k61=[("MemTotal",131900000),("MemFree",25100000),("MemAvailable",83100000),("Buffers",810000),
+("Cached",61200000),("SwapCached",0),("Active",40100000),("Inactive",60200000),("Active(anon)",21000000),
+("Inactive(anon)",9000000),("Active(file)",19100000),("Inactive(file)",51200000),("Unevictable",30000),
+("Mlocked",30000),("SwapTotal",0),("SwapFree",0),("Zswap",0),("Zswapped",0),("Dirty",9000),("Writeback",0),
+("AnonPages",30100000),("Mapped",2200000),("Shmem",1900000),("KReclaimable",3900000),("Slab",5200000),
+("SReclaimable",3900000),("SUnreclaim",1300000),("KernelStack",61000),("PageTables",180000),
+("SecPageTables",0),("NFS_Unstable",0),("Bounce",0),("WritebackTmp",0),("CommitLimit",65950000),
+("Committed_AS",52000000),("VmallocTotal",34359738367),("VmallocUsed",520000),("VmallocChunk",0),
+("Percpu",150000),("HardwareCorrupted",0),("AnonHugePages",18000000),("ShmemHugePages",0),("ShmemPmdMapped",0),
+("FileHugePages",0),("FilePmdMapped",0),("CmaTotal",0),("CmaFree",0),("HugePages_Total",8),("HugePages_Free",0),
+("HugePages_Rsvd",0),("HugePages_Surp",0),("Hugepagesize",1048576),("Hugetlb",8388608),("DirectMap4k",800000),
+("DirectMap2M",40000000),("DirectMap1G",94371840)]
+write("healthy-6.1-cgv2/proc/meminfo", meminfo(k61))
+write("healthy-6.1-cgv2/proc/pressure/memory", "some avg10=0.31 avg60=0.12 avg300=0.05 total=91123001\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3012001\n")
+write("healthy-6.1-cgv2/proc/vmstat", "pgmajfault 120334\nworkingset_refault_anon 0\nworkingset_refault_file 901223\noom_kill 0\n")
+write("healthy-6.1-cgv2/sys/fs/cgroup/kubepods.slice/memory.current", "%d\n" % (88000000 * 1024))
+TRAIN = "3f2a1b0c-9d8e-4f7a-b6c5-d4e3f2a1b0c9"
+proc("healthy-6.1-cgv2", 5150, "0::/kubepods.slice/kubepods-pod%s.slice/cri-containerd-77.scope\n" % TRAIN.replace("-", "_"), {3: "/dev/nvidiactl", 9: "/dev/nvidia3"})
