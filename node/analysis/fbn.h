@@ -236,6 +236,48 @@ typedef struct fbn_report {
 
 void fbn_analyze(const fbn_inputs *in, const fbn_thresholds *t, fbn_report *out);
 
+/* ---- across samples: rates, growth, when to look at the processes again ----------------------- */
+
+/*
+ * What one sample cannot say: how fast the node faults and refaults, how fast
+ * the unaccounted memory grows, and whether the processes (the costly part of a
+ * sample: fbn_sample_bench) should be looked at again. Fed one report per
+ * sample, in time order; a sample with an older time is ignored.
+ */
+typedef struct fbn_trend_config {
+	int64_t scan_every_ms;        /* look at the processes at least this often (60 s) ... */
+	int64_t rescan_growth_kb;     /* ... and whenever unaccounted grew this much since (256 MiB) */
+	int64_t growth_window_ms;     /* the growth is over the last this long (10 min) */
+} fbn_trend_config;
+
+#define FBN_TREND_POINTS 64
+
+typedef struct fbn_trend {
+	bool have_prev;
+	int64_t prev_ms;
+	fbn_vmstat prev_vm;
+	bool have_rates;              /* the last two samples had the counters, and they rose */
+	double majfault_per_s, refault_per_s;
+	bool have_growth;             /* unaccounted known now and at an earlier sample kept */
+	double growth_kb_per_min;     /* since the oldest such sample within growth_window_ms */
+	struct { int64_t ms, kb; } points[FBN_TREND_POINTS]; /* unaccounted, a ring */
+	size_t npoints, next;
+	int64_t last_scan_ms, scan_kb;/* the last process scan, and unaccounted then */
+	bool scanned_once;
+} fbn_trend;
+
+void fbn_trend_config_default(fbn_trend_config *c);
+void fbn_trend_init(fbn_trend *t);
+
+/* Whether the sample at now_ms should look at the processes, given unaccounted_kb
+ * (known or not) from the memory files read first. */
+bool fbn_trend_scan_due(const fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
+                        bool unaccounted_known, int64_t unaccounted_kb);
+
+/* Take in the sample's report (scanned: it looked at the processes). */
+void fbn_trend_update(fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
+                      const fbn_report *r, bool scanned);
+
 /* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
 cJSON *fbn_report_json(const fbn_report *r);
 

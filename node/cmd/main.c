@@ -1,7 +1,9 @@
 /*
- * firebreak-node: the node agent (issue 16). So far its offline diagnosis:
+ * firebreak-node: the node agent (issue 16). So far its diagnosis, offline and
+ * on a live node:
  *
  *   firebreak-node analyze --root DIR [--device PREFIX]...
+ *   firebreak-node watch --root DIR [--interval SECONDS] [--samples N] [--device PREFIX]...
  *
  * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat,
  * DIR/proc/slabinfo, the pods' cgroup usage under DIR/sys/fs/cgroup (v1 or v2,
@@ -11,12 +13,18 @@
  * (--root / reads this machine), and prints the analysis (node/analysis/fbn.h)
  * as JSON: the memory no /proc/meminfo category accounts for and what no pod
  * is charged for, thrashing, the largest and the suspect slab caches, the
- * pods holding a GPU, the flags, and the pod the memory is laid at. Exit
- * status 0 when it printed a report, 2 on a usage error.
+ * pods holding a GPU, the flags, and the pod the memory is laid at. watch
+ * samples every --interval seconds (default 5; N samples, default until
+ * killed) and prints one report a line, with what successive samples say
+ * (fbn_trend: fault and refault rates, the unaccounted memory's growth); it
+ * looks at the processes only when fbn_trend says so. Nothing is reported to
+ * the API server yet, and nothing is acted on. Exit status 0 when it printed
+ * its reports, 2 on a usage error.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fbn.h"
 #include "fbn_io.h"
@@ -26,13 +34,25 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: firebreak-node analyze --root DIR [--device PREFIX]...\n"
+	           "       firebreak-node watch --root DIR [--interval SECONDS] [--samples N]\n"
+	           "                            [--device PREFIX]...\n"
 	           "  Reads DIR/proc/{meminfo,pressure/memory,vmstat,slabinfo}, the pods' cgroup\n"
 	           "  usage under DIR/sys/fs/cgroup and the processes under DIR/proc holding a\n"
 	           "  device whose path starts with a PREFIX open (default: /dev/nvidia, /dev/dri/,\n"
-	           "  /dev/kfd, /dev/accel/); any may be missing. Prints its verdict as JSON.\n");
+	           "  /dev/kfd, /dev/accel/); any may be missing. Prints its verdict as JSON;\n"
+	           "  watch prints one a line every interval (default 5 s), with rates and growth.\n");
 }
 
-static int analyze(const char *root, const char *const *devices)
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One sample of root into r: the processes looked at only when scan, the last look's
+ * holders kept otherwise. */
+static void sample(const char *root, const char *const *devices, bool scan, fbn_report *r)
 {
 	fbn_inputs in = { 0 };
 	char *mi = fbn_read_capped(root, "proc/meminfo", &in.meminfo_len);
@@ -49,26 +69,83 @@ static int analyze(const char *root, const char *const *devices)
 	in.slabinfo = slab;
 	in.kubepods_usage = pods;
 	static fbn_holders holders;
-	fbn_scan_holders(root, devices, &holders);
-	in.holders = &holders;
+	static bool looked;
+	if (scan) {
+		fbn_scan_holders(root, devices, &holders);
+		looked = true;
+	}
+	in.holders = looked ? &holders : NULL;
 	fbn_thresholds t;
 	fbn_thresholds_default(&t);
-	static fbn_report r;
-	fbn_analyze(&in, &t, &r);
-	cJSON *j = fbn_report_json(&r);
+	fbn_analyze(&in, &t, r);
 	free(pods);
 	free(mi);
 	free(psi);
 	free(vm);
 	free(slab);
-	char *text = j ? cJSON_Print(j) : NULL;
+}
+
+/* Print j (freed) on one line (compact) or indented; false on ENOMEM. */
+static bool print_json(cJSON *j, bool compact)
+{
+	char *text = j ? (compact ? cJSON_PrintUnformatted(j) : cJSON_Print(j)) : NULL;
 	cJSON_Delete(j);
 	if (!text) {
 		fprintf(stderr, "firebreak-node: out of memory\n");
-		return 1;
+		return false;
 	}
 	printf("%s\n", text);
+	fflush(stdout);
 	cJSON_free(text);
+	return true;
+}
+
+static int analyze(const char *root, const char *const *devices)
+{
+	static fbn_report r;
+	sample(root, devices, true, &r);
+	return print_json(fbn_report_json(&r), false) ? 0 : 1;
+}
+
+static int watch(const char *root, const char *const *devices, double interval_s, long samples)
+{
+	fbn_trend_config c;
+	fbn_trend_config_default(&c);
+	static fbn_trend t;
+	fbn_trend_init(&t);
+	static fbn_report r;
+	for (long i = 0; samples <= 0 || i < samples; i++) {
+		if (i > 0) {
+			struct timespec ts = { (time_t)interval_s,
+				               (long)((interval_s - (double)(time_t)interval_s) * 1e9) };
+			while (nanosleep(&ts, &ts) != 0)
+				;
+		}
+		int64_t now = wall_ms();
+		/* the memory first, to know whether the processes are worth the look */
+		sample(root, devices, false, &r);
+		bool scan = fbn_trend_scan_due(&t, &c, now, r.unaccounted_known, r.unaccounted_kb);
+		if (scan)
+			sample(root, devices, true, &r);
+		fbn_trend_update(&t, &c, now, &r, scan);
+		cJSON *j = fbn_report_json(&r);
+		cJSON *tr = j ? cJSON_AddObjectToObject(j, "trend") : NULL;
+		if (tr && (!cJSON_AddNumberToObject(tr, "timeMs", (double)now) ||
+		           !cJSON_AddBoolToObject(tr, "processesLookedAt", scan) ||
+		           (t.have_rates &&
+		            (!cJSON_AddNumberToObject(tr, "majorFaultsPerSecond", t.majfault_per_s) ||
+		             !cJSON_AddNumberToObject(tr, "refaultsPerSecond", t.refault_per_s))) ||
+		           (t.have_growth &&
+		            !cJSON_AddNumberToObject(tr, "unaccountedGrowthBytesPerMinute",
+		                                     t.growth_kb_per_min * 1024))))
+			tr = NULL;
+		if (!tr) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+		if (!print_json(j, true))
+			return 1;
+	}
 	return 0;
 }
 
@@ -81,13 +158,24 @@ int main(int argc, char **argv)
 	const char *root = NULL;
 	const char *devices[DEVICE_PREFIXES_MAX + 1] = { 0 };
 	size_t ndevices = 0;
-	if (argc < 2 || strcmp(argv[1], "analyze") != 0) {
+	double interval = 5;
+	long samples = 0;
+	bool watching = argc >= 2 && !strcmp(argv[1], "watch");
+	if (argc < 2 || (strcmp(argv[1], "analyze") != 0 && !watching)) {
 		usage(stderr);
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
+		char *end = NULL;
 		if (!strcmp(argv[i], "--root") && i + 1 < argc && argv[i + 1][0]) {
 			root = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--interval") && i + 1 < argc &&
+		           (interval = strtod(argv[i + 1], &end)) >= 0.01 && interval <= 3600 &&
+		           end && !*end) {
+			i++;
+		} else if (watching && !strcmp(argv[i], "--samples") && i + 1 < argc &&
+		           (samples = strtol(argv[i + 1], &end, 10)) > 0 && end && !*end) {
+			i++;
 		} else if (!strcmp(argv[i], "--device") && i + 1 < argc && argv[i + 1][0] &&
 		           ndevices < DEVICE_PREFIXES_MAX) {
 			devices[ndevices++] = argv[++i];
@@ -101,5 +189,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return analyze(root, ndevices ? devices : NULL);
+	const char *const *dev = ndevices ? devices : NULL;
+	return watching ? watch(root, dev, interval, samples) : analyze(root, dev);
 }

@@ -498,6 +498,77 @@ KT_TEST(slabinfo_keeps_the_largest_and_the_suspects)
 	KT_CHECK(!s.present && s.ntop == 0);
 }
 
+/* A report as a sample gives it: unaccounted (known or not), and vmstat's two counters. */
+static fbn_report sample_report(bool known, int64_t kb, bool vm, uint64_t majfault, uint64_t refault)
+{
+	fbn_report r;
+	memset(&r, 0, sizeof(r));
+	r.unaccounted_known = known;
+	r.unaccounted_kb = kb;
+	r.have_vmstat = vm;
+	r.vm = (fbn_vmstat){ .present_majfault = vm, .present_refault = vm, .pgmajfault = majfault,
+		             .workingset_refault = refault };
+	return r;
+}
+
+/* Across samples: rates, growth over the window, and when the processes are looked at again. */
+KT_TEST(trend_rates_growth_and_rescans)
+{
+	fbn_trend_config c;
+	fbn_trend_config_default(&c);
+	fbn_trend t;
+	fbn_trend_init(&t);
+	const int64_t S = 1000, MIN = 60 * S, GIB = 1024 * 1024;
+	KT_CHECK(fbn_trend_scan_due(&t, &c, 0, true, 0)); /* the first sample looks */
+	fbn_report r = sample_report(true, 100 * 1024, true, 1000, 5000);
+	fbn_trend_update(&t, &c, 0, &r, true);
+	KT_CHECK(!t.have_rates && !t.have_growth);
+	/* 5 s later: 50 major faults and 500 refaults a second; 1 GiB more unaccounted */
+	r = sample_report(true, 100 * 1024 + GIB, true, 1250, 7500);
+	KT_CHECK(fbn_trend_scan_due(&t, &c, 5 * S, true, r.unaccounted_kb)); /* grew >= 256 MiB */
+	KT_CHECK(!fbn_trend_scan_due(&t, &c, 5 * S, true, 100 * 1024 + 200 * 1024));
+	KT_CHECK(!fbn_trend_scan_due(&t, &c, 5 * S, false, 0));
+	fbn_trend_update(&t, &c, 5 * S, &r, false);
+	KT_CHECK(t.have_rates && t.majfault_per_s == 50 && t.refault_per_s == 500);
+	KT_CHECK(t.have_growth && t.growth_kb_per_min == 12.0 * GIB);
+	/* a minute after the last scan: due whatever the memory did */
+	KT_CHECK(fbn_trend_scan_due(&t, &c, MIN, false, 0));
+	/* counters that went down (a reboot): no rate for that step, not a negative one */
+	r = sample_report(true, 100 * 1024 + GIB, true, 10, 20);
+	fbn_trend_update(&t, &c, 10 * S, &r, false);
+	KT_CHECK(!t.have_rates && t.majfault_per_s == 0);
+	/* no vmstat: rates unknown; then back: known again from the next step */
+	r = sample_report(true, 100 * 1024 + GIB, false, 0, 0);
+	fbn_trend_update(&t, &c, 15 * S, &r, false);
+	KT_CHECK(!t.have_rates);
+	r = sample_report(true, 100 * 1024 + GIB, true, 100, 200);
+	fbn_trend_update(&t, &c, 20 * S, &r, false);
+	KT_CHECK(!t.have_rates);
+	r = sample_report(true, 100 * 1024 + GIB, true, 200, 300);
+	fbn_trend_update(&t, &c, 25 * S, &r, false);
+	KT_CHECK(t.have_rates && t.majfault_per_s == 20 && t.refault_per_s == 20);
+	/* a sample out of order is ignored */
+	fbn_trend_update(&t, &c, 1 * S, &r, true);
+	KT_CHECK(t.prev_ms == 25 * S && t.last_scan_ms == 0);
+	/* growth over the window only: flat for the last 10 minutes after the early jump */
+	for (int64_t at = 30 * S; at <= 12 * MIN; at += 30 * S) {
+		r = sample_report(true, 100 * 1024 + GIB, true, 200, 300);
+		fbn_trend_update(&t, &c, at, &r, false);
+	}
+	KT_CHECK(t.have_growth && t.growth_kb_per_min == 0);
+	/* unknown unaccounted (a cut file): no growth said */
+	r = sample_report(false, 0, true, 200, 300);
+	fbn_trend_update(&t, &c, 13 * MIN, &r, false);
+	KT_CHECK(!t.have_growth);
+	/* forged extremes: no overflow (UBSan watches) */
+	r = sample_report(true, INT64_MAX, true, UINT64_MAX, UINT64_MAX);
+	fbn_trend_update(&t, &c, 14 * MIN, &r, true);
+	r = sample_report(true, -INT64_MAX, true, UINT64_MAX, UINT64_MAX);
+	KT_CHECK(!fbn_trend_scan_due(&t, &c, 14 * MIN + S, true, -INT64_MAX));
+	fbn_trend_update(&t, &c, 14 * MIN + S, &r, false);
+	KT_CHECK(t.have_growth && t.growth_kb_per_min < 0);
+}
+
 /* The command: firebreak-node analyze --root DIR prints the report, 2 on a usage error. */
 KT_TEST(analyze_command_prints_the_report)
 {
@@ -533,6 +604,31 @@ KT_TEST(analyze_command_prints_the_report)
 	KT_CHECK(strstr(out, "no meminfo") != NULL);
 	snprintf(cmd, sizeof(cmd), "'%s' analyse --root / >/dev/null 2>&1", bin);
 	KT_EQ_INT(system(cmd), 2 << 8);
+	snprintf(cmd, sizeof(cmd), "'%s' watch --root / --interval 0 >/dev/null 2>&1", bin);
+	KT_EQ_INT(system(cmd), 2 << 8);
+	/* watch: a line a sample; the processes looked at first, their holders kept after */
+	snprintf(cmd, sizeof(cmd), "'%s' watch --root '%s/incident' --interval 0.01 --samples 3", bin,
+	         trees);
+	p = popen(cmd, "r");
+	char line[16384];
+	int lines = 0;
+	while (p && fgets(line, sizeof(line), p)) {
+		cJSON *w = cJSON_Parse(line);
+		const cJSON *tr = cJSON_GetObjectItemCaseSensitive(w, "trend");
+		const cJSON *looked = cJSON_GetObjectItemCaseSensitive(tr, "processesLookedAt");
+		KT_CHECK(cJSON_IsBool(looked) && cJSON_IsTrue(looked) == (lines == 0));
+		KT_CHECK(strstr(line, "\"attribution\":{\"podUID\":\"7c9e6679-") != NULL);
+		/* the tree does not change: no faults, no growth, once there are two samples */
+		const cJSON *rate = cJSON_GetObjectItemCaseSensitive(tr, "majorFaultsPerSecond");
+		const cJSON *growth = cJSON_GetObjectItemCaseSensitive(tr, "unaccountedGrowthBytesPerMinute");
+		KT_CHECK(lines == 0 ? !rate && !growth
+		                    : cJSON_IsNumber(rate) && rate->valuedouble == 0 &&
+		                              cJSON_IsNumber(growth) && growth->valuedouble == 0);
+		cJSON_Delete(w);
+		lines++;
+	}
+	KT_EQ_INT(p ? pclose(p) : -1, 0);
+	KT_EQ_INT(lines, 3);
 }
 
 int main(void)
@@ -549,6 +645,7 @@ int main(void)
 	KT_RUN(cgroup_usage_files);
 	KT_RUN(pressure_and_vmstat_of_each_kernel);
 	KT_RUN(slabinfo_keeps_the_largest_and_the_suspects);
+	KT_RUN(trend_rates_growth_and_rescans);
 	KT_RUN(analyze_command_prints_the_report);
 	return KT_DONE();
 }
