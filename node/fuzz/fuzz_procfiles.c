@@ -66,6 +66,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fbn_analyze(&in, &t, &r);
 	if (r.flag_unaccounted && !r.unaccounted_known)
 		__builtin_trap();
+	/* the same report twice into a trend: whatever its numbers, no overflow */
+	fbn_trend_config tc;
+	fbn_trend_config_default(&tc);
+	fbn_trend tr;
+	fbn_trend_init(&tr);
+	fbn_trend_update(&tr, &tc, 1000, &r, true);
+	(void)fbn_trend_scan_due(&tr, &tc, 2000, r.unaccounted_known, r.unaccounted_kb);
+	fbn_trend_update(&tr, &tc, 2000, &r, false);
+	if (tr.have_rates && (tr.majfault_per_s != 0 || tr.refault_per_s != 0))
+		__builtin_trap(); /* the same counters twice: no faults */
 	cJSON *j = fbn_report_json(&r);
 	char *out = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_free(out);
