@@ -53,7 +53,7 @@ find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} \
 echo "check-fresh-debian: the repository, as committed plus the working tree's changes"
 mkdir -p "$target/src"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  while IFS= read -r -d '' f; do { [ -e "$f" ] || [ -L "$f" ]; } && printf '%s\0' "$f"; done |
   tar --null -T - -cf -) | tar -xf - -C "$target/src"
 
 # sudo is not in a minimal root: install-deps runs as root and needs none
