@@ -128,35 +128,22 @@ static void make_tree(const char *root)
  * report. Returns the number of GPU-holding pods found (so that nothing is optimised away). */
 static size_t sample(const char *root, bool scan)
 {
-	fbn_inputs in = { 0 };
-	char *mi = fbn_read_capped(root, "proc/meminfo", &in.meminfo_len);
-	char *psi = fbn_read_capped(root, "proc/pressure/memory", &in.pressure_memory_len);
-	char *vm = fbn_read_capped(root, "proc/vmstat", &in.vmstat_len);
-	char *slab = fbn_read_capped(root, "proc/slabinfo", &in.slabinfo_len);
-	char *pods = fbn_read_capped(root, fbn_kubepods_usage_paths[0], &in.kubepods_usage_len);
-	in.meminfo = mi;
-	in.pressure_memory = psi;
-	in.vmstat = vm;
-	in.slabinfo = slab;
-	in.kubepods_usage = pods;
+	fbn_files f;
+	fbn_files_read(root, &f);
 	static fbn_holders h;
 	if (scan) {
 		fbn_scan_holders(root, NULL, &h);
-		in.holders = &h;
+		f.in.holders = &h;
 	}
 	fbn_thresholds t;
 	fbn_thresholds_default(&t);
 	static fbn_report r;
-	fbn_analyze(&in, &t, &r);
+	fbn_analyze(&f.in, &t, &r);
 	cJSON *j = fbn_report_json(&r);
 	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_free(text);
 	cJSON_Delete(j);
-	free(mi);
-	free(psi);
-	free(vm);
-	free(slab);
-	free(pods);
+	fbn_files_release(&f);
 	return h.n;
 }
 

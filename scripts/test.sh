@@ -62,9 +62,11 @@ CC=clang cmake -S . -B build/fuzz -G Ninja -DFB_FUZZ=ON -DFB_SANITIZE=ON -DCMAKE
 ninja -C build/fuzz
 # fuzz_one TARGET: one target over its seed corpus; its output in build/fuzz/NAME.log, its exit
 # status in build/fuzz/NAME.status. The targets run $jobs at a time (each is one process).
+# fuzz_name TARGET: its name without the module prefix (kc_, fb_, fbn_): its corpus directory's
+fuzz_name() { local n; n=$(basename "$1"); n=${n#kc_}; n=${n#fb_}; echo "${n#fbn_}"; }
 fuzz_one() {
   local f=$1 name corpus work status=0
-  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}; name=${name#fbn_}
+  name=$(fuzz_name "$f")
   case "$f" in
     */controller/*) corpus=controller/fuzz/corpus/$name ;;
     */node/*) corpus=node/fuzz/corpus/$name ;;
@@ -84,7 +86,7 @@ done
 wait
 fuzz_failed=0
 for f in "${targets[@]}"; do
-  name=$(basename "$f"); name=${name#kc_}; name=${name#fb_}; name=${name#fbn_}
+  name=$(fuzz_name "$f")
   echo "-- $name"
   grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "build/fuzz/$name.log" || true
   if [ "$(cat "build/fuzz/$name.status" 2>/dev/null || echo missing)" != 0 ]; then

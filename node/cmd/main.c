@@ -50,39 +50,23 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One sample of root into r: the processes looked at only when scan, the last look's
- * holders kept otherwise. */
-static void sample(const char *root, const char *const *devices, bool scan, fbn_report *r)
+/* The last look at the processes (fbn_scan_holders), kept between looks. */
+static fbn_holders holders;
+static bool looked;
+
+static void look_at_processes(const char *root, const char *const *devices)
 {
-	fbn_inputs in = { 0 };
-	char *mi = fbn_read_capped(root, "proc/meminfo", &in.meminfo_len);
-	char *psi = fbn_read_capped(root, "proc/pressure/memory", &in.pressure_memory_len);
-	char *vm = fbn_read_capped(root, "proc/vmstat", &in.vmstat_len);
-	char *slab = fbn_read_capped(root, "proc/slabinfo", &in.slabinfo_len);
-	char *pods = NULL;
-	for (size_t i = 0; fbn_kubepods_usage_paths[i] && !pods; i++)
-		if ((pods = fbn_read_capped(root, fbn_kubepods_usage_paths[i], &in.kubepods_usage_len)))
-			in.kubepods_path = fbn_kubepods_usage_paths[i];
-	in.meminfo = mi;
-	in.pressure_memory = psi;
-	in.vmstat = vm;
-	in.slabinfo = slab;
-	in.kubepods_usage = pods;
-	static fbn_holders holders;
-	static bool looked;
-	if (scan) {
-		fbn_scan_holders(root, devices, &holders);
-		looked = true;
-	}
-	in.holders = looked ? &holders : NULL;
+	fbn_scan_holders(root, devices, &holders);
+	looked = true;
+}
+
+/* Judge the files read into r, with the last look's holders if there was one. */
+static void judge(fbn_files *f, fbn_report *r)
+{
+	f->in.holders = looked ? &holders : NULL;
 	fbn_thresholds t;
 	fbn_thresholds_default(&t);
-	fbn_analyze(&in, &t, r);
-	free(pods);
-	free(mi);
-	free(psi);
-	free(vm);
-	free(slab);
+	fbn_analyze(&f->in, &t, r);
 }
 
 /* Print j (freed) on one line (compact) or indented; false on ENOMEM. */
@@ -103,7 +87,11 @@ static bool print_json(cJSON *j, bool compact)
 static int analyze(const char *root, const char *const *devices)
 {
 	static fbn_report r;
-	sample(root, devices, true, &r);
+	fbn_files f;
+	fbn_files_read(root, &f);
+	look_at_processes(root, devices);
+	judge(&f, &r);
+	fbn_files_release(&f);
 	return print_json(fbn_report_json(&r), false) ? 0 : 1;
 }
 
@@ -122,11 +110,17 @@ static int watch(const char *root, const char *const *devices, double interval_s
 				;
 		}
 		int64_t now = wall_ms();
-		/* the memory first, to know whether the processes are worth the look */
-		sample(root, devices, false, &r);
+		/* the memory first, to know whether the processes are worth the look; judged
+		 * again with them only if they were looked at (the files are not read twice) */
+		fbn_files f;
+		fbn_files_read(root, &f);
+		judge(&f, &r);
 		bool scan = fbn_trend_scan_due(&t, &c, now, r.unaccounted_known, r.unaccounted_kb);
-		if (scan)
-			sample(root, devices, true, &r);
+		if (scan) {
+			look_at_processes(root, devices);
+			judge(&f, &r);
+		}
+		fbn_files_release(&f);
 		fbn_trend_update(&t, &c, now, &r, scan);
 		cJSON *j = fbn_report_json(&r);
 		cJSON *tr = j ? cJSON_AddObjectToObject(j, "trend") : NULL;

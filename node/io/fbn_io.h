@@ -15,6 +15,19 @@
  * read or is larger (said on stderr, unless it does not exist). Free with free(). */
 char *fbn_read_capped(const char *root, const char *rel, size_t *len);
 
+/*
+ * One sample's files under root, each read with fbn_read_capped (absent: NULL):
+ * in points at them, ready for fbn_analyze but for in.holders, which is the
+ * caller's (fbn_scan_holders, when it is worth it). Release frees them.
+ */
+typedef struct fbn_files {
+	char *meminfo, *pressure_memory, *vmstat, *slabinfo, *kubepods_usage;
+	fbn_inputs in;
+} fbn_files;
+
+void fbn_files_read(const char *root, fbn_files *f);
+void fbn_files_release(fbn_files *f);
+
 /* At most this many open files of one process are looked at. */
 #define FBN_SCAN_FDS_MAX 4096
 

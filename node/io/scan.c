@@ -62,6 +62,32 @@ char *fbn_read_capped(const char *root, const char *rel, size_t *len)
 	return buf;
 }
 
+void fbn_files_read(const char *root, fbn_files *f)
+{
+	memset(f, 0, sizeof(*f));
+	fbn_inputs *in = &f->in;
+	in->meminfo = f->meminfo = fbn_read_capped(root, "proc/meminfo", &in->meminfo_len);
+	in->pressure_memory = f->pressure_memory =
+	        fbn_read_capped(root, "proc/pressure/memory", &in->pressure_memory_len);
+	in->vmstat = f->vmstat = fbn_read_capped(root, "proc/vmstat", &in->vmstat_len);
+	in->slabinfo = f->slabinfo = fbn_read_capped(root, "proc/slabinfo", &in->slabinfo_len);
+	for (size_t i = 0; fbn_kubepods_usage_paths[i] && !f->kubepods_usage; i++)
+		if ((f->kubepods_usage = fbn_read_capped(root, fbn_kubepods_usage_paths[i],
+		                                         &in->kubepods_usage_len)))
+			in->kubepods_path = fbn_kubepods_usage_paths[i];
+	in->kubepods_usage = f->kubepods_usage;
+}
+
+void fbn_files_release(fbn_files *f)
+{
+	free(f->meminfo);
+	free(f->pressure_memory);
+	free(f->vmstat);
+	free(f->slabinfo);
+	free(f->kubepods_usage);
+	memset(f, 0, sizeof(*f));
+}
+
 static bool all_digits(const char *s)
 {
 	if (!*s)

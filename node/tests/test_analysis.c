@@ -20,66 +20,24 @@
 
 #define GIB_KB (1024.0 * 1024.0)
 
-/* The file at path, whole (NULL if it cannot be read); *len its size. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	*len = 0;
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16;
-	char *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + *len, 1, cap - *len, f)) > 0) {
-		*len += n;
-		if (*len == cap) {
-			char *b = realloc(buf, cap * 2);
-			if (!b) {
-				free(buf);
-				buf = NULL;
-			}
-			buf = b;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 typedef struct tree {
-	char *files[5];
+	fbn_files files;
 	fbn_holders holders;
 	fbn_inputs in;
 } tree;
 
-/* The tree root (a directory holding proc/), its four files read as far as they exist. */
+/* The tree root (a directory holding proc/): its files and the processes holding a GPU. */
 static void tree_load(tree *t, const char *root)
 {
-	static const char *const rel[4] = { "proc/meminfo", "proc/pressure/memory", "proc/vmstat",
-		                            "proc/slabinfo" };
-	memset(t, 0, sizeof(*t));
-	size_t len[5] = { 0 };
-	for (int i = 0; i < 4; i++) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", root, rel[i]);
-		t->files[i] = slurp(path, &len[i]);
-	}
-	const char *pods = NULL;
-	for (size_t i = 0; fbn_kubepods_usage_paths[i] && !t->files[4]; i++) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", root, fbn_kubepods_usage_paths[i]);
-		if ((t->files[4] = slurp(path, &len[4])))
-			pods = fbn_kubepods_usage_paths[i];
-	}
+	fbn_files_read(root, &t->files);
 	fbn_scan_holders(root, NULL, &t->holders);
-	t->in = (fbn_inputs){ t->files[0], t->files[1], t->files[2], t->files[3],
-		              len[0], len[1], len[2], len[3], t->files[4], len[4], pods, &t->holders };
+	t->in = t->files.in;
+	t->in.holders = &t->holders;
 }
 
 static void tree_release(tree *t)
 {
-	for (int i = 0; i < 5; i++)
-		free(t->files[i]);
+	fbn_files_release(&t->files);
 }
 
 /* The recorded tree name, analysed with the default thresholds. */
@@ -90,7 +48,7 @@ static void analyze_tree(const char *name, fbn_report *r)
 	snprintf(root, sizeof(root), "%s/%s", trees ? trees : "node/tests/trees", name);
 	tree t;
 	tree_load(&t, root);
-	KT_CHECK(t.files[0] != NULL); /* every recorded tree has a meminfo */
+	KT_CHECK(t.files.meminfo != NULL); /* every recorded tree has a meminfo */
 	fbn_thresholds th;
 	fbn_thresholds_default(&th);
 	fbn_analyze(&t.in, &th, r);
@@ -360,7 +318,7 @@ KT_TEST(this_machine_flags_nothing)
 {
 	tree t;
 	tree_load(&t, "/");
-	if (!t.files[0]) {
+	if (!t.files.meminfo) {
 		fprintf(stderr, "  (no /proc/meminfo here: skipped)\n");
 		tree_release(&t);
 		return;
