@@ -195,6 +195,11 @@ static int project_tolerations(fb_pod_proj *p, const cJSON *meta, const cJSON *t
 
 #define KUBELET_MEMORY_EVICTION "The node was low on resource: memory."
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 void *fb_project_pod(const cJSON *obj, void *ud)
 {
 	const cJSON *meta = get(obj, "metadata");
@@ -242,9 +247,8 @@ void *fb_project_pod(const cJSON *obj, void *ud)
 	 * Evicted, message "The node was low on resource: memory. ...", and the condition
 	 * DisruptionTarget (TerminationByKubelet), whose transition says when */
 	const char *reason = str(status, "reason"), *message = str(status, "message");
-	bool memory_evicted = p->terminal && reason && strcmp(reason, "Evicted") == 0 && message &&
-	                      strncmp(message, KUBELET_MEMORY_EVICTION,
-	                              strlen(KUBELET_MEMORY_EVICTION)) == 0;
+	bool memory_evicted = p->terminal && reason && strcmp(reason, "Evicted") == 0 &&
+	                      starts_with(message, KUBELET_MEMORY_EVICTION);
 	const cJSON *c;
 	const cJSON *conds = arr(status, "conditions");
 	cJSON_ArrayForEach(c, conds) {
@@ -458,11 +462,6 @@ void fb_event_proj_free(void *p, void *ud)
 	kc_free(e->node);
 	kc_free(e->reason);
 	kc_free(e);
-}
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 /* Whether an events.k8s.io/v1 Event of reason, note, says its node ran short of memory. */
