@@ -218,6 +218,7 @@ typedef enum fb_obj_kind {
 	X(GATED, "QuarantineGated", "Gate", true)                              \
 	X(UNGATED, "QuarantineUngated", "Ungate", false)                       \
 	X(ESCAPED, "QuarantineEscaped", "Delete", true)                        \
+	X(RECALLED, "QuarantineRecalled", "Delete", true)                      \
 	X(QUARANTINE_RELEASED, "QuarantineReleased", "Release", false)         \
 	X(SCALED_TO_ZERO, "ScaledToZero", "Scale", true)                       \
 	X(SCALE_TO_ZERO_SKIPPED, "ScaleToZeroSkipped", "Scale", true)          \
@@ -506,6 +507,8 @@ typedef struct fb_core_stats {
 	size_t pods_gated;              /* pods held by the quarantine gate now */
 	size_t pods_escaped;            /* pods of quarantined workloads created ungated, now */
 	size_t ungates_requested, escapes_deleted; /* since start */
+	size_t recalls_deleted;         /* pods that followed a workload off the nodes it failed
+	                                   before its quarantine, deleted since start */
 	size_t failures_explained;      /* failures put down to a quarantined workload */
 	/* managed mode (managed.c), now: */
 	size_t pods_uncovered;          /* managed: pods the taint-eviction controller still

@@ -93,9 +93,12 @@ typedef struct core_pod {
 	/* verdict.c */
 	bool moved;                /* a replacement for a pod firebreak moved off a failed node
 	                              where its workload was no suspect: not a suspect itself */
+	bool followed;             /* a replacement for one moved off a failed node where its
+	                              workload was a suspect (recalled if it is quarantined) */
 	/* quarantine.c */
 	bool gate_reported;        /* told it is gated (or ungated, once released) */
 	bool escape_reported;      /* told it escaped the gate */
+	bool recall_reported;      /* told it is recalled */
 	int64_t ungate_sent_ms;    /* FB_ACT_UNGATE went out then (0: not yet) */
 	int attempts;
 	int64_t first_try_ms, next_try_ms, backoff_ms;
@@ -175,6 +178,8 @@ struct core_workload {
 	int64_t scale_next_ms;     /* no try before this (backoff after a failure) */
 	int64_t scale_backoff_ms;
 	int64_t held_since_ms;     /* the quarantine's start: pods created after it are new */
+	int64_t recall_arrival_ms; /* the verdict's arrival window: its pods that followed it off
+	                              a failed node longer ago than this are not recalled */
 	bool observed;             /* its Quarantine object is in the informer's view */
 	bool deleting;             /* its object is being deleted (held by our finalizer) */
 	int finalizer_index;       /* of our finalizer in the object's list; -1: not there */
@@ -187,9 +192,9 @@ struct core_workload {
 	size_t nnew_nodes, newcap;
 	int64_t escape_next_ms;    /* no escaped pod is deleted before this (backoff) */
 	int64_t escape_backoff_ms;
-	/* verdict.c: pods firebreak moved off failed nodes where it was no suspect; a new
-	 * pod of it created after one of these is the replacement (consumes it) */
-	int64_t *moves;
+	/* verdict.c: pods firebreak moved off failed nodes, oldest first; a new pod of it
+	 * created after one of these is the replacement (consumes it) */
+	struct core_move *moves;
 	size_t nmoves, movecap;
 	/* surprise.c: time its pods spent on nodes that they have left, counted from arrival
 	 * (exposure): [from, to) at the node's background rate then, the latest kept */
@@ -197,6 +202,13 @@ struct core_workload {
 	size_t nstints, stintcap;
 	int64_t judged_event_ms;   /* the failure it was last judged on (stats.judgements) */
 };
+
+/* verdict.c: a pod firebreak moved off a failed node, when, and whether its workload was a
+ * suspect of the failure (then its replacement follows it: core_pod.followed). */
+typedef struct core_move {
+	int64_t at_ms;
+	bool follow;
+} core_move;
 
 typedef struct core_stint {
 	int64_t from_ms, to_ms;

@@ -222,13 +222,15 @@ static void record_outage_failure(fb_core *c, core_node *n, fb_actions *out)
  * does not list its workload (its workload was no suspect of the failure),
  * its replacement is no suspect on its new node either. A workload that was a
  * suspect keeps its migration chain: that is how a one-replica poison is
- * followed from node to node. Kept in memory only: after a restart a moved
- * pod is judged as any arrival (the behaviour before this rule).
+ * followed from node to node, and its replacement is marked as having
+ * followed it (recalled, should the workload be quarantined: quarantine.c
+ * recalled_pod). Kept in memory only: after a restart a moved pod is judged
+ * as any arrival (the behaviour before this rule), and none is recalled.
  */
 void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_t now_ms)
 {
 	core_workload *w = p->wl;
-	if (!w || p->daemonset || p->mirror)
+	if (!w || p->daemonset || p->mirror || p->arrived_ms <= 0)
 		return;
 	/* Judged by the pod's own arrival, not only by the node's record: a record
 	 * that lost the workload to explain_away must not excuse a pod that did
@@ -238,12 +240,12 @@ void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_
 	 * (a rollout's new pod next to an old one) made it a suspect, and the
 	 * replacement made first, perhaps the new pod's, would take the old one's
 	 * excuse. */
-	if (p->arrived_ms <= 0 ||
-	    n->failed_since_ms - p->arrived_ms <= node_poison_spec(c, (core_node *)n)->arrival_window_ms)
-		return;
-	const fb_failure *f = fb_evidence_find(&c->evidence, n->name, n->failed_since_ms);
-	if (f && fb_failure_suspect(f, w->id))
-		return;
+	bool follow =
+		n->failed_since_ms - p->arrived_ms <= node_poison_spec(c, (core_node *)n)->arrival_window_ms;
+	if (!follow) {
+		const fb_failure *f = fb_evidence_find(&c->evidence, n->name, n->failed_since_ms);
+		follow = f && fb_failure_suspect(f, w->id);
+	}
 	if (w->nmoves == MOVES_MAX) { /* the oldest goes */
 		memmove(w->moves, w->moves + 1, (MOVES_MAX - 1) * sizeof(*w->moves));
 		w->nmoves--;
@@ -251,7 +253,7 @@ void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_
 	}
 	if (KC_ARRAY_RESERVE(w->moves, w->movecap, w->nmoves + 1) != 0)
 		return; /* out of memory: the replacement is judged as any arrival */
-	w->moves[w->nmoves++] = now_ms;
+	w->moves[w->nmoves++] = (core_move){ now_ms, follow };
 	c->moves++;
 }
 
@@ -261,10 +263,13 @@ void verdict_new_pod(fb_core *c, core_pod *p)
 	if (!w->nmoves || p->created_ms <= 0)
 		return;
 	for (size_t i = 0; i < w->nmoves; i++) {
-		int64_t d = p->created_ms - w->moves[i];
+		int64_t d = p->created_ms - w->moves[i].at_ms;
 		if (d < -MOVE_SLACK_MS || d > MOVE_MATCH_MS)
 			continue;
-		p->moved = true;
+		if (w->moves[i].follow)
+			p->followed = true;
+		else
+			p->moved = true;
 		memmove(w->moves + i, w->moves + i + 1, (w->nmoves - i - 1) * sizeof(*w->moves));
 		w->nmoves--;
 		c->moves--;
@@ -281,7 +286,7 @@ static void prune_moves(fb_core *c, int64_t now_ms)
 		core_workload *w = v;
 		size_t keep = 0;
 		for (size_t i = 0; i < w->nmoves; i++)
-			if (now_ms - w->moves[i] <= MOVE_MATCH_MS)
+			if (now_ms - w->moves[i].at_ms <= MOVE_MATCH_MS)
 				w->moves[keep++] = w->moves[i];
 		c->moves -= w->nmoves - keep;
 		w->nmoves = keep;

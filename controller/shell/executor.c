@@ -133,6 +133,9 @@ static void mark_disruption_target(fb_controller *c, const fb_action *a)
 	if (a->reason == FB_REASON_ESCAPED)
 		snprintf(msg, sizeof(msg), "firebreak: created without the quarantine gate %s",
 		         FB_QUARANTINE_GATE);
+	else if (a->reason == FB_REASON_RECALLED)
+		snprintf(msg, sizeof(msg), "firebreak: replaces a pod moved off a failed node, and "
+		         "its workload is quarantined");
 	else
 		snprintf(msg, sizeof(msg), "firebreak: evicting from failed node %s", a->node);
 	cJSON_AddStringToObject(cond, "message", msg);

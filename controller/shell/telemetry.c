@@ -58,6 +58,9 @@ static const struct {
 	  "Pods of quarantined workloads created without the gate (the webhook did not answer)." },
 	{ "firebreak_quarantine_escapes_deleted_total", FB_COUNTER,
 	  "Escaped pods deleted so that their replacements are gated." },
+	{ "firebreak_quarantine_recalls_deleted_total", FB_COUNTER,
+	  "Pods that followed a workload off nodes it failed before its quarantine, deleted so "
+	  "that their replacements are gated." },
 	{ "firebreak_quarantine_ungates_total", FB_COUNTER,
 	  "Scheduling gates removed from pods of released workloads, by result." },
 	{ "firebreak_failures_explained_total", FB_COUNTER,
@@ -226,6 +229,8 @@ static void metrics_refresh(fb_controller *c)
 	fb_metrics_set(m, "firebreak_quarantine_escaped_pods", NULL, (double)st.pods_escaped);
 	fb_metrics_set(m, "firebreak_quarantine_escapes_deleted_total", NULL,
 	               (double)st.escapes_deleted);
+	fb_metrics_set(m, "firebreak_quarantine_recalls_deleted_total", NULL,
+	               (double)st.recalls_deleted);
 	fb_metrics_set(m, "firebreak_failures_explained_total", NULL,
 	               (double)st.failures_explained);
 	fb_metrics_set(m, "firebreak_poison_judgements_total", NULL, (double)st.judgements);

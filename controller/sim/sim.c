@@ -708,7 +708,8 @@ static void apply_actions(sim *s)
 			if (s->params.trace && (a->reason == FB_REASON_QUARANTINED ||
 			                        a->reason == FB_REASON_FAILURE_RECORDED ||
 			                        a->reason == FB_REASON_FAILURE_EXPLAINED ||
-			                        a->reason == FB_REASON_ESCAPED))
+			                        a->reason == FB_REASON_ESCAPED ||
+			                        a->reason == FB_REASON_RECALLED))
 				fprintf(stderr, "  [%s seed %llu +%.1fmin] %s\n", s->sc->name,
 				        (unsigned long long)s->seed, (double)(s->now - SIM_T0) / 60000.0,
 				        a->message);

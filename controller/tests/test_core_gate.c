@@ -1414,6 +1414,97 @@ KT_TEST(a_suspect_moved_stays_a_suspect)
 	}
 }
 
+/*
+ * Pods that followed the poison off its first failed node before the verdict came are
+ * recalled: n1 dies, the poison's pod there is evicted at its toleration and replaced on n3;
+ * n2 dies and the verdict comes. The replacement on n3 is deleted (its own replacement is
+ * then gated); the pods that were in place before (poison-old) and a new pod of a rollout
+ * (poison-new, no replacement) stay, as does the pod pinned on n2. variant 1: dry run
+ * (nothing deleted); 2: the replacement arrived longer ago than the arrival window (30 m).
+ */
+static void followed_before_the_verdict(int variant)
+{
+	int64_t second = variant == 2 ? T0 + 40 * 60 * S : T0 + 90 * S;
+	setup_with(variant == 1, 0);
+	cluster();
+	pod("poison-old", "n4", POISON, T0 - 86400 * S, TOL);
+	pod("poison-a", "n1", POISON, T0, TOL);
+	tick(T0);
+	node("n1", NULL, FB_COND_UNKNOWN, T0 + 25 * S);
+	tick(T0 + 25 * S);
+	tick(T0 + 55 * S);
+	KT_CHECK(find(FB_ACT_EVICT, "poison-a") != NULL);
+	evicted("poison-a", FB_EVICT_OK, T0 + 55 * S);
+	evicted("web-1", FB_EVICT_OK, T0 + 55 * S);
+	pod_gone("poison-a");
+	pod_gone("web-1");
+	new_pod("poison-r", "n3", POISON, T0 + 56 * S, false); /* its replacement */
+	new_pod("web-1r", "n5", WEB, T0 + 56 * S, false);
+	new_pod("poison-new", "n5", POISON, T0 + 57 * S, false); /* a rollout's */
+	tick(T0 + 60 * S);
+	KT_EQ_INT(count(FB_ACT_QUARANTINE), 0); /* one failed node is no verdict */
+	new_pod("poison-b", "n2", POISON, second - 60 * S, false);
+	tick(second - 59 * S);
+	node("n2", NULL, FB_COND_UNKNOWN, second);
+	tick(second);
+}
+
+KT_TEST(pods_that_followed_the_poison_before_its_verdict_are_recalled)
+{
+	size_t mark = log_mark();
+	followed_before_the_verdict(0);
+	KT_CHECK(find(FB_ACT_QUARANTINE, "deployment-poison") != NULL);
+	const fb_action *d = find(FB_ACT_DELETE, "poison-r");
+	KT_CHECK(d && d->reason == FB_REASON_RECALLED && !strcmp(d->node, "n3") &&
+	         !strcmp(d->uid, "uid-poison-r") && !d->dry_run);
+	const char *stay[] = { "poison-old", "poison-new", "poison-b", "web-1r" };
+	for (size_t i = 0; i < 4; i++) {
+		KT_EQ_INT(count_named(FB_ACT_DELETE, stay[i]), 0);
+		KT_EQ_INT(count_named(FB_ACT_EVICT, stay[i]), 0);
+	}
+	KT_EQ_INT(events(mark, "QuarantineRecalled", FB_OBJ_POD, "poison-r"), 1);
+	KT_EQ_INT(events(mark, "QuarantineRecalled", FB_OBJ_WORKLOAD, "poison"), 1);
+	KT_EQ_INT(events(mark, "QuarantineEscaped", FB_OBJ_POD, "poison-r"), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT(st.recalls_deleted, 1);
+	KT_EQ_INT(st.escapes_deleted, 0);
+	/* asked once; gone, its replacement waits behind the gate and nothing more goes */
+	tick(T0 + 91 * S);
+	KT_EQ_INT(count(FB_ACT_DELETE), 0);
+	evicted("poison-r", FB_EVICT_OK, T0 + 91 * S);
+	pod_gone("poison-r");
+	gated_pod("poison-r2", POISON, T0 + 92 * S);
+	for (int64_t t = T0 + 92 * S; t < T0 + 400 * S; t += 10 * S) {
+		tick(t);
+		KT_EQ_INT(count(FB_ACT_DELETE), 0);
+	}
+	KT_EQ_INT(count_reason("QuarantineRecalled"), 0);
+	teardown();
+
+	/* a failed deletion is tried again */
+	followed_before_the_verdict(0);
+	KT_CHECK(find(FB_ACT_DELETE, "poison-r") != NULL);
+	evicted("poison-r", FB_EVICT_FAILED, T0 + 91 * S);
+	int asked = 0;
+	for (int64_t t = T0 + 91 * S; t < T0 + 200 * S; t += S)
+		asked += tick(t) >= 0 ? count_named(FB_ACT_DELETE, "poison-r") : 0;
+	KT_CHECK(asked >= 1);
+	teardown();
+
+	for (int v = 1; v <= 2; v++) {
+		followed_before_the_verdict(v);
+		if (v == 2)
+			KT_CHECK(find(FB_ACT_QUARANTINE, "deployment-poison") != NULL);
+		KT_EQ_INT(count_named(FB_ACT_DELETE, "poison-r"), 0);
+		tick(T0 + 91 * 60 * S);
+		KT_EQ_INT(count_named(FB_ACT_DELETE, "poison-r"), 0);
+		if (count_reason("QuarantineRecalled"))
+			fprintf(stderr, "  (variant %d recalled)\n", v);
+		teardown();
+	}
+}
+
 /* ---- 8. Quarantine names ------------------------------------------------------------------- */
 
 /* A DNS-1123 subdomain, as metadata.name must be (IsDNS1123Subdomain). */
@@ -1528,6 +1619,7 @@ int main(void)
 	KT_RUN(innocents_moved_off_the_verdicts_nodes_stay_innocent);
 	KT_RUN(pods_firebreak_moved_are_no_suspects_for_it);
 	KT_RUN(a_suspect_moved_stays_a_suspect);
+	KT_RUN(pods_that_followed_the_poison_before_its_verdict_are_recalled);
 	KT_RUN(quarantine_names_never_collide);
 	return KT_DONE();
 }
