@@ -213,6 +213,8 @@ typedef struct core_move {
 typedef struct core_stint {
 	int64_t from_ms, to_ms;
 	double per_ms;             /* the node's background failure rate, failures per ms */
+	bool merged;               /* several, merged when more left than are kept: [from, to)
+	                              covers each cut at the horizon, per_ms is their sum */
 } core_stint;
 
 #define CORE_STINTS_MAX 32

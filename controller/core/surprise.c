@@ -250,6 +250,59 @@ static double node_rate_ms(fb_core *c, core_node *n, const double *rates)
 	return rates[node_pool(c, n)] / DAY_MS;
 }
 
+/* The longest arrival window in force: the defaults' or a budget's. */
+static int64_t horizon_max(const fb_core *c)
+{
+	int64_t h = c->cfg.defaults.poison.arrival_window_ms;
+	for (size_t i = 0; i < c->nbudgets; i++)
+		if (c->budgets[i]->spec.poison.arrival_window_ms > h)
+			h = c->budgets[i]->spec.poison.arrival_window_ms;
+	return h;
+}
+
+/* Where stint s stops counting as exposure at horizon_ms (a merged one is cut already). */
+static int64_t stint_end(const core_stint *s, int64_t horizon_ms)
+{
+	if (s->merged || s->to_ms - s->from_ms <= horizon_ms)
+		return s->to_ms;
+	return s->from_ms + horizon_ms;
+}
+
+/*
+ * w keeps CORE_STINTS_MAX stints and one more has to fit: the two most alike
+ * (closest in start and end) become one, which over-counts their exposure and
+ * never under-counts it. Each is cut at the longest horizon in force, and the
+ * merged stint spans both at the sum of their rates: any span overlaps it at
+ * least as much as it overlapped the two. Dropping the oldest, as was done
+ * first, left a churning workload (a rollout every 15 minutes) with no
+ * exposure between two of its failures hours apart, and a p of 0: 8 false
+ * quarantines in 30,000 simulated cluster-days where the bound allows 0.65
+ * (firebreak-sim calibration, 1,000 seeds). An over-count errs towards
+ * innocence: a later verdict, never a false one.
+ */
+static void merge_closest_stints(const fb_core *c, core_workload *w)
+{
+	int64_t h = horizon_max(c);
+	size_t a = 0, b = 1;
+	double best = INFINITY;
+	for (size_t i = 0; i < w->nstints; i++)
+		for (size_t j = i + 1; j < w->nstints; j++) {
+			const core_stint *x = &w->stints[i], *y = &w->stints[j];
+			double d = fabs((double)(x->from_ms - y->from_ms)) +
+			           fabs((double)(stint_end(x, h) - stint_end(y, h)));
+			if (d < best) {
+				best = d;
+				a = i;
+				b = j;
+			}
+		}
+	core_stint *x = &w->stints[a], *y = &w->stints[b];
+	int64_t ex = stint_end(x, h), ey = stint_end(y, h);
+	*x = (core_stint){ x->from_ms < y->from_ms ? x->from_ms : y->from_ms, ex > ey ? ex : ey,
+		           x->per_ms + y->per_ms, true };
+	w->stints[b] = w->stints[--w->nstints];
+}
+
 void surprise_pod_leaves(fb_core *c, core_pod *p)
 {
 	core_workload *w = p->wl;
@@ -265,17 +318,11 @@ void surprise_pod_leaves(fb_core *c, core_pod *p)
 	double rates[CORE_POOLS_MAX];
 	for (size_t i = 0; i < c->bg.npools; i++)
 		rates[i] = c->bg.pools[i].per_day;
-	core_stint s = { p->arrived_ms, to, 0 };
+	core_stint s = { p->arrived_ms, to, 0, false };
 	s.per_ms = node_rate_ms(c, n, rates);
-	/* the oldest goes first: recent exposure is what a judgement spans */
 	if (w->nstints == CORE_STINTS_MAX) {
-		size_t oldest = 0;
-		for (size_t i = 1; i < w->nstints; i++)
-			if (w->stints[i].to_ms < w->stints[oldest].to_ms)
-				oldest = i;
-		if (w->stints[oldest].to_ms > s.to_ms)
-			return;
-		w->stints[oldest] = s;
+		merge_closest_stints(c, w);
+		w->stints[w->nstints++] = s;
 		return;
 	}
 	if (KC_ARRAY_RESERVE(w->stints, w->stintcap, w->nstints + 1) != 0)
@@ -348,8 +395,7 @@ static double exposure(fb_core *c, const core_workload *w, int64_t horizon_ms, i
 	}
 	for (size_t i = 0; i < w->nstints; i++) {
 		const core_stint *s = &w->stints[i];
-		int64_t end = s->to_ms < s->from_ms + horizon_ms ? s->to_ms : s->from_ms + horizon_ms;
-		double o = overlap(s->from_ms, end, t0, t1);
+		double o = overlap(s->from_ms, stint_end(s, horizon_ms), t0, t1);
 		ms += o;
 		lambda += o * s->per_ms;
 	}

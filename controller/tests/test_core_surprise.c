@@ -302,6 +302,45 @@ KT_TEST(pods_that_left_count_as_exposure)
 }
 
 /*
+ * More pods left than a workload keeps spans of (a rollout of 20 every 10 minutes, 840 pods
+ * gone in 7 hours): its exposure between two failures 7 hours apart is still counted, at
+ * least in full. Dropping the oldest spans left it none, and two failures of an innocent
+ * workload's nodes looked like a near-certain poison (firebreak-sim calibration).
+ */
+KT_TEST(exposure_of_more_pods_than_are_kept_is_not_lost)
+{
+	setup_surprise(true);
+	nodes(40, 1, false);
+	tick(T0);
+	pod("batch-n1", "n1", BATCH, T0, TOL);
+	int64_t t = T0;
+	for (int r = 0; t < T0 + 7 * HOUR; r++, t += 10 * MIN) {
+		tick(t);
+		for (int i = 1; i <= 20; i++) {
+			char name[24], on[8];
+			snprintf(name, sizeof(name), "c%d-%d", r - 1, i);
+			if (r > 0)
+				pod_gone(name);
+			snprintf(name, sizeof(name), "c%d-%d", r, i);
+			snprintf(on, sizeof(on), "n%d", i + 2);
+			pod(name, on, BATCH, t, TOL);
+		}
+		if (t == T0 + HOUR)
+			fail("n1", t);
+	}
+	pod("batch-n2", "n2", BATCH, T0 + 7 * HOUR, TOL);
+	tick(T0 + 7 * HOUR);
+	fail("n2", T0 + 8 * HOUR);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+	fb_core_stats st;
+	fb_core_get_stats(core, &st);
+	KT_EQ_INT((int)st.judgements, 2);
+	/* 140 node-hours at about 0.033 failures a node-day: p about 0.18, one span tried */
+	KT_EQ_INT((int)st.judgements_p_below[1], 0);
+	teardown();
+}
+
+/*
  * Background failures rarely show MemoryPressure first: two failures that
  * both did are far less likely by chance. Not counted when turned off.
  */
@@ -552,6 +591,7 @@ int main(void)
 	KT_RUN(a_rack_after_a_rollout_is_no_evidence);
 	KT_RUN(a_failure_goes_to_the_chain_not_to_a_bystander);
 	KT_RUN(pods_that_left_count_as_exposure);
+	KT_RUN(exposure_of_more_pods_than_are_kept_is_not_lost);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
 	KT_RUN(other_signs_of_memory_pressure_count_as_it_does);
 	KT_RUN(history_is_written_to_the_record_and_read_back);
