@@ -43,6 +43,7 @@ static void lay_at_a_pod(fbn_report *r)
 		         "%zu pods hold a GPU device open: not laid at one of them", pods + h->dropped);
 	} else {
 		r->suspect = (int)last;
+		r->basis = FBN_BASIS_ONLY_HOLDER;
 		snprintf(r->suspect_why, sizeof(r->suspect_why),
 		         "the only pod holding a GPU device open (%s, %zu process%s)%s",
 		         h->v[last].device, h->v[last].pid_count, h->v[last].pid_count == 1 ? "" : "es",
@@ -194,6 +195,7 @@ cJSON *fbn_report_json(const fbn_report *r)
 		if (!a || (r->suspect >= 0
 		                   ? !cJSON_AddStringToObject(a, "podUID", r->holders.v[r->suspect].pod_uid)
 		                   : !cJSON_AddNullToObject(a, "podUID")) ||
+		    !cJSON_AddStringToObject(a, "basis", fbn_basis_name(r->basis)) ||
 		    !cJSON_AddStringToObject(a, "why", r->suspect_why))
 			goto fail;
 	}

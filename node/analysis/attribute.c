@@ -80,7 +80,8 @@ bool fbn_device_is_gpu(const char *target, size_t len, const char *const *prefix
 	return false;
 }
 
-void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *device, size_t len)
+void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *device, size_t len,
+                     int64_t start_ticks)
 {
 	fbn_holder *x = NULL;
 	for (size_t i = 0; i < h->n && !x; i++)
@@ -97,6 +98,10 @@ void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *devic
 		size_t n = len < sizeof(x->device) - 1 ? len : sizeof(x->device) - 1;
 		memcpy(x->device, device, n);
 		x->device[n] = '\0';
+	}
+	if (start_ticks >= 0 && (!x->have_start || (uint64_t)start_ticks < x->start_ticks)) {
+		x->have_start = true;
+		x->start_ticks = (uint64_t)start_ticks;
 	}
 	for (size_t i = 0; i < x->npids; i++)
 		if (x->pids[i] == pid)

@@ -178,6 +178,8 @@ typedef struct fbn_holder {
 	size_t npids;                 /* kept; pid_count counts them all */
 	size_t pid_count;
 	char device[FBN_DEVICE_MAX];  /* the first device seen */
+	bool have_start;              /* the earliest start of its processes is known: */
+	uint64_t start_ticks;         /* ... clock ticks after boot (/proc/<pid>/stat field 22) */
 } fbn_holder;
 
 typedef struct fbn_holders {
@@ -187,8 +189,17 @@ typedef struct fbn_holders {
 	size_t dropped;               /* pods beyond FBN_HOLDERS_MAX */
 } fbn_holders;
 
-/* Record that pid (of pod uid, "" for none) holds device. */
-void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *device, size_t len);
+/* Record that pid (of pod uid, "" for none) holds device; the process started
+ * start_ticks after boot (fbn_proc_starttime; -1: not known). */
+void fbn_holders_add(fbn_holders *h, const char *uid, int pid, const char *device, size_t len,
+                     int64_t start_ticks);
+
+/* Field 22 of /proc/<pid>/stat, starttime: clock ticks after boot. Fields are counted
+ * after the last ')', since the command name (field 2) may hold spaces and ')'. */
+bool fbn_proc_starttime(const char *text, size_t len, uint64_t *ticks);
+
+/* /proc/uptime's first number (seconds since boot, two decimals) in ms. */
+bool fbn_uptime_ms(const char *text, size_t len, int64_t *ms);
 
 /* ---- the verdict ----------------------------------------------------------------------------- */
 
@@ -213,6 +224,17 @@ typedef struct fbn_thresholds {
 
 void fbn_thresholds_default(fbn_thresholds *t);
 
+/* The grounds the memory is laid at a pod on, weakest first (fbn_basis_name). */
+typedef enum fbn_basis {
+	FBN_BASIS_NONE,
+	FBN_BASIS_ONLY_HOLDER,    /* the only pod holding a GPU device (one sample says so) */
+	FBN_BASIS_ARRIVAL,        /* of several holders, the one that began holding just before
+	                             the growth, the others having held theirs with no growth */
+	FBN_BASIS_ONLY_HOLDER_ARRIVAL, /* the only holder, and the growth came after it began */
+} fbn_basis;
+
+const char *fbn_basis_name(fbn_basis b);
+
 typedef struct fbn_report {
 	fbn_meminfo mem;
 	fbn_psi psi;
@@ -226,10 +248,11 @@ typedef struct fbn_report {
 	int64_t unaccounted_kb;
 	char unknown_why[160];        /* why unaccounted is not known */
 	fbn_holders holders;
-	/* the pod the unaccounted memory is laid at, when flagged: the only pod holding a GPU
-	 * device (holders.v[suspect]); -1 none (no holder, or several: why says) */
+	/* the pod the unaccounted memory is laid at, when flagged (holders.v[suspect]); -1
+	 * none (no holder, or several that cannot be told apart: why says) */
 	int suspect;
-	char suspect_why[200];
+	fbn_basis basis;              /* on what grounds */
+	char suspect_why[400];
 	bool flag_unaccounted;        /* unaccounted above the thresholds */
 	bool flag_thrashing;          /* PSI above the thresholds */
 } fbn_report;
@@ -251,6 +274,9 @@ typedef struct fbn_trend_config {
 } fbn_trend_config;
 
 #define FBN_TREND_POINTS 64
+/* The unaccounted memory's history for attribution: a point a minute, a day of them. */
+#define FBN_HISTORY_POINTS 1440
+#define FBN_HISTORY_STEP_MS 60000
 
 typedef struct fbn_trend {
 	bool have_prev;
@@ -264,6 +290,11 @@ typedef struct fbn_trend {
 	size_t npoints, next;
 	int64_t last_scan_ms, scan_kb;/* the last process scan, and unaccounted then */
 	bool scanned_once;
+	/* the day's history (fbn_attribute_by_arrival): its lowest, and a point a minute */
+	bool have_base;
+	int64_t base_kb;
+	struct { int64_t ms, kb; } hist[FBN_HISTORY_POINTS]; /* a ring */
+	size_t nhist, hnext;
 } fbn_trend;
 
 void fbn_trend_config_default(fbn_trend_config *c);
@@ -277,6 +308,30 @@ bool fbn_trend_scan_due(const fbn_trend *t, const fbn_trend_config *c, int64_t n
 /* Take in the sample's report (scanned: it looked at the processes). */
 void fbn_trend_update(fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
                       const fbn_report *r, bool scanned);
+
+/*
+ * Lay r's flagged unaccounted memory at a pod by when the GPU holders began
+ * holding and how the memory grew since (t, the day's history). now_ms is the
+ * sample's time on t's clock, uptime_ms the node's /proc/uptime then, hz its
+ * clock ticks a second (a process's start is in ticks after boot).
+ *
+ * A pod holder is cleared when it began once the growth was under way (the
+ * memory then already onset_kb above the day's lowest), or when the memory was
+ * still that low quiet_ms after it began (it held its device with no growth).
+ * The memory is laid at the one pod left, if exactly one is and the memory grew
+ * onset_kb since it began. Anything else (a holder that began before the
+ * history, two left, a leak too slow to show within quiet_ms) leaves the
+ * one-sample rule's answer (fbn_analyze) as it was: a wrong name is worse than
+ * none.
+ */
+typedef struct fbn_arrival_config {
+	int64_t onset_kb;             /* growth smaller than this is not growth (256 MiB) */
+	int64_t quiet_ms;             /* a holder cleared by holding this long with no growth (10 m) */
+} fbn_arrival_config;
+
+void fbn_arrival_config_default(fbn_arrival_config *c);
+void fbn_attribute_by_arrival(fbn_report *r, const fbn_trend *t, const fbn_arrival_config *c,
+                              int64_t now_ms, int64_t uptime_ms, long hz);
 
 /* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
 cJSON *fbn_report_json(const fbn_report *r);

@@ -80,6 +80,18 @@ void fbn_trend_update(fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
 			t->npoints++;
 		if (scanned)
 			t->scan_kb = r->unaccounted_kb;
+		if (!t->have_base || r->unaccounted_kb < t->base_kb)
+			t->base_kb = r->unaccounted_kb;
+		t->have_base = true;
+		/* a point a minute for the day's history (the ring's oldest goes) */
+		size_t last = (t->hnext + FBN_HISTORY_POINTS - 1) % FBN_HISTORY_POINTS;
+		if (!t->nhist || now_ms - t->hist[last].ms >= FBN_HISTORY_STEP_MS) {
+			t->hist[t->hnext].ms = now_ms;
+			t->hist[t->hnext].kb = r->unaccounted_kb;
+			t->hnext = (t->hnext + 1) % FBN_HISTORY_POINTS;
+			if (t->nhist < FBN_HISTORY_POINTS)
+				t->nhist++;
+		}
 	}
 	if (scanned) {
 		t->last_scan_ms = now_ms;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fbn.h"
 #include "fbn_io.h"
@@ -101,6 +102,8 @@ static int watch(const char *root, const char *const *devices, double interval_s
 	fbn_trend_config_default(&c);
 	static fbn_trend t;
 	fbn_trend_init(&t);
+	fbn_arrival_config arrival;
+	fbn_arrival_config_default(&arrival);
 	static fbn_report r;
 	for (long i = 0; samples <= 0 || i < samples; i++) {
 		if (i > 0) {
@@ -122,6 +125,13 @@ static int watch(const char *root, const char *const *devices, double interval_s
 		}
 		fbn_files_release(&f);
 		fbn_trend_update(&t, &c, now, &r, scan);
+		/* several GPU pods: the one the growth followed (needs the day's history) */
+		size_t ulen;
+		char *up = fbn_read_capped(root, "proc/uptime", &ulen);
+		int64_t uptime_ms;
+		if (up && fbn_uptime_ms(up, ulen, &uptime_ms))
+			fbn_attribute_by_arrival(&r, &t, &arrival, now, uptime_ms, sysconf(_SC_CLK_TCK));
+		free(up);
 		cJSON *j = fbn_report_json(&r);
 		cJSON *tr = j ? cJSON_AddObjectToObject(j, "trend") : NULL;
 		if (tr && (!cJSON_AddNumberToObject(tr, "timeMs", (double)now) ||

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the /proc parsers of firebreak-node (meminfo, pressure/memory,
- * vmstat, slabinfo) and the report built from them. The same bytes go to each
+ * vmstat, slabinfo, a process's stat, uptime) and the report built from them, attributed. The same bytes go to each
  * parser; the first byte also splits them into four files for fbn_analyze.
  * Checks: no crash, no leak, no undefined behaviour, and a flag only on what
  * was read whole (unaccounted memory flagged only when it is known).
@@ -32,14 +32,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static fbn_holders holders;
 	memset(&holders, 0, sizeof(holders));
 	holders.scanned = true;
+	/* /proc/<pid>/stat and /proc/uptime: when a holder began */
+	uint64_t ticks = 0;
+	int64_t start = fbn_proc_starttime(text, size, &ticks) && ticks <= INT64_MAX
+	                        ? (int64_t)ticks : -1;
+	int64_t uptime = 0;
+	if (fbn_uptime_ms(text, size, &uptime) && uptime < 0)
+		__builtin_trap();
 	char uid[FBN_POD_UID_MAX];
 	if (fbn_pod_uid_from_cgroup(text, size, uid)) {
 		if (strlen(uid) != 36 || uid[8] != '-' || uid[23] != '-')
 			__builtin_trap();
-		fbn_holders_add(&holders, uid, 1, text, size);
+		fbn_holders_add(&holders, uid, 1, text, size, start);
 	}
 	if (fbn_device_is_gpu(text, size, NULL))
-		fbn_holders_add(&holders, "", 2, text, size);
+		fbn_holders_add(&holders, "", 2, text, size, -1);
 	fbn_vmstat v;
 	fbn_vmstat_parse(text, size, &v);
 	fbn_slabinfo s;
@@ -76,6 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fbn_trend_update(&tr, &tc, 2000, &r, false);
 	if (tr.have_rates && (tr.majfault_per_s != 0 || tr.refault_per_s != 0))
 		__builtin_trap(); /* the same counters twice: no faults */
+	/* attribution by arrival over that history: a suspect only among the holders, only
+	 * for flagged memory, whatever the times */
+	fbn_arrival_config ac;
+	fbn_arrival_config_default(&ac);
+	fbn_attribute_by_arrival(&r, &tr, &ac, 2000, uptime, 100);
+	if (r.suspect >= (int)r.holders.n || (r.suspect >= 0 && !r.flag_unaccounted))
+		__builtin_trap();
 	cJSON *j = fbn_report_json(&r);
 	char *out = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_free(out);

@@ -154,7 +154,13 @@ void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders
 		if (cg && !fbn_pod_uid_from_cgroup(cg, len, uid))
 			uid[0] = '\0';
 		free(cg);
-		fbn_holders_add(h, uid, (int)strtol(e->d_name, NULL, 10), dev, devlen);
+		snprintf(rel, sizeof(rel), "proc/%s/stat", e->d_name);
+		char *st = fbn_read_capped(root, rel, &len);
+		uint64_t ticks;
+		int64_t start = st && fbn_proc_starttime(st, len, &ticks) && ticks <= INT64_MAX
+		                        ? (int64_t)ticks : -1;
+		free(st);
+		fbn_holders_add(h, uid, (int)strtol(e->d_name, NULL, 10), dev, devlen, start);
 	}
 	closedir(d);
 }
