@@ -252,7 +252,7 @@ typedef struct fbn_report {
 	 * none (no holder, or several that cannot be told apart: why says) */
 	int suspect;
 	fbn_basis basis;              /* on what grounds */
-	char suspect_why[400];
+	char suspect_why[800];
 	bool flag_unaccounted;        /* unaccounted above the thresholds */
 	bool flag_thrashing;          /* PSI above the thresholds */
 } fbn_report;
