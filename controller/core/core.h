@@ -125,6 +125,10 @@ typedef struct fb_node_obs {
 	int64_t created_ms;             /* metadata.creationTimestamp (0: unknown) */
 	const char *failure_annotation; /* firebreak.dev/failure: evidence recorded earlier */
 	const char *quarantine_taint;   /* value of its firebreak.dev/quarantine taint, if any */
+	/* firebreak-node laid the node's unaccounted memory at this pod (its UID; NULL: at
+	 * none), as last said at attributed_ms (condition UnaccountedMemory: project.c) */
+	const char *attributed_pod_uid;
+	int64_t attributed_ms;
 } fb_node_obs;
 
 typedef struct fb_pod_obs {
@@ -251,6 +255,7 @@ typedef struct fb_quarantine_node {
 	int64_t arrived_ms, failed_ms;
 	char *migrated_from;            /* a failed node its previous pod was on, or NULL */
 	bool memory_pressure;           /* MemoryPressure was True before the node failed */
+	bool attributed;                /* firebreak-node named the pod before the failure */
 	bool tainted;                   /* the node is known, and tainted by the verdict */
 } fb_quarantine_node;
 

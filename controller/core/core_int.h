@@ -115,6 +115,8 @@ struct core_node {
 	bool exclude, memory_pressure;
 	bool memory_pressure_seen; /* MemoryPressure was True at some point before it failed */
 	int64_t memory_signal_ms;  /* the latest other memory signal (fb_core_node_memory_signal) */
+	char attributed_uid[48];   /* firebreak-node laid its memory at this pod ("": none) ... */
+	int64_t attributed_ms;     /* ... as said last then, while Ready */
 	int64_t back_ms;           /* when it last came back from a failure (0: never failed) */
 	core_pod **pods;
 	size_t npods, podcap;
@@ -235,6 +237,7 @@ typedef struct core_background {
 	size_t npools;
 	double judged_measured;    /* ... as counted, per year */
 	double mp_failures;
+	double attributed_failures; /* groups with a failure the node's agent had attributed */
 } core_background;
 
 /* An EvictionBudget at runtime (admission.c). */

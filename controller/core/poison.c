@@ -87,6 +87,7 @@ int fb_failure_copy(fb_failure *dst, const fb_failure *src)
 			fb_failure_release(dst);
 			return -1;
 		}
+		dst->s[dst->n - 1].attributed = s->attributed;
 	}
 	return 0;
 }
@@ -122,6 +123,8 @@ char *fb_failure_to_json(const fb_failure *f)
 				cJSON_AddTrueToObject(e, "outage");
 			if (f->past[i].memory_pressure)
 				cJSON_AddTrueToObject(e, "memoryPressure");
+			if (f->past[i].attributed)
+				cJSON_AddTrueToObject(e, "attributed");
 			cJSON_AddItemToArray(past, e);
 		}
 	}
@@ -135,6 +138,8 @@ char *fb_failure_to_json(const fb_failure *f)
 		add_time(a, "arrivedAt", f->s[i].arrived_ms);
 		if (f->s[i].migrated_from)
 			cJSON_AddStringToObject(a, "migratedFrom", f->s[i].migrated_from);
+		if (f->s[i].attributed)
+			cJSON_AddTrueToObject(a, "attributed");
 		cJSON_AddItemToArray(arr, a);
 	}
 	char *out = cJSON_PrintUnformatted(o);
@@ -177,6 +182,7 @@ int fb_failure_from_json(const char *json, const char *node, fb_failure *out)
 		pf.suspects = ns ? (int)ns->valuedouble : 0;
 		pf.outage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pe, "outage"));
 		pf.memory_pressure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pe, "memoryPressure"));
+		pf.attributed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pe, "attributed"));
 		if (out->npast == FB_FAILURE_PAST_MAX) /* the oldest goes */
 			memmove(out->past, out->past + 1, (FB_FAILURE_PAST_MAX - 1) * sizeof(*out->past));
 		else
@@ -199,6 +205,8 @@ int fb_failure_from_json(const char *json, const char *node, fb_failure *out)
 		if (fb_failure_add_suspect(out, w->valuestring, cJSON_IsString(p) ? p->valuestring : "",
 		                           at, cJSON_IsString(m) ? m->valuestring : NULL) != 0)
 			goto out;
+		out->s[out->n - 1].attributed =
+		        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "attributed"));
 	}
 	rc = 0;
 out:

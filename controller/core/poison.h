@@ -44,6 +44,8 @@ typedef struct fb_suspect {
 	char *pod;             /* the pod that arrived */
 	int64_t arrived_ms;
 	char *migrated_from;   /* a failed node its previous pod was on, or NULL */
+	bool attributed;       /* the node's agent laid its unaccounted memory at this pod
+	                          before the failure (firebreak-node, issue 16) */
 } fb_suspect;
 
 /*
@@ -56,6 +58,7 @@ typedef struct fb_past_failure {
 	int suspects;
 	bool outage;
 	bool memory_pressure;
+	bool attributed;       /* its memory was laid at a pod of one of its suspects */
 } fb_past_failure;
 
 #define FB_FAILURE_PAST_MAX 32 /* earlier failures kept per node (the latest) */

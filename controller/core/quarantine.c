@@ -178,16 +178,25 @@ static fb_quarantine_record *quarantine_record(fb_core *c, const core_workload *
 		fb_quarantine_node *qn = &q->nodes[q->nnodes++];
 		if (!(qn->name = kc_strdup(nodes[b])))
 			goto nomem;
+		/* the node's latest record that lists w (an earlier failure of the node, read
+		 * back from its history, may list others or none) */
 		const fb_failure *f = NULL;
-		for (size_t e = 0; e < c->evidence.n && !f; e++)
-			if (strcmp(c->evidence.v[e].node, nodes[b]) == 0)
-				f = &c->evidence.v[e];
-		const fb_suspect *su = f ? fb_failure_suspect(f, w->id) : NULL;
+		const fb_suspect *su = NULL;
+		for (size_t e = 0; e < c->evidence.n; e++) {
+			const fb_failure *g = &c->evidence.v[e];
+			const fb_suspect *s = strcmp(g->node, nodes[b]) == 0 ? fb_failure_suspect(g, w->id)
+			                                                     : NULL;
+			if (s && (!f || g->failed_ms > f->failed_ms)) {
+				f = g;
+				su = s;
+			}
+		}
 		if (su) {
 			qn->has_arrival = true;
 			qn->arrived_ms = su->arrived_ms;
 			qn->failed_ms = f->failed_ms;
 			qn->memory_pressure = f->memory_pressure;
+			qn->attributed = su->attributed;
 			if (!(qn->pod = kc_strdup(su->pod)) ||
 			    (su->migrated_from && !(qn->migrated_from = kc_strdup(su->migrated_from))))
 				goto nomem;

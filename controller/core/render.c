@@ -47,6 +47,12 @@ static void render_node(const fb_quarantine_node *n, cJSON *jn, cJSON *tn, cJSON
 		if (n->memory_pressure)
 			add_evidence(ev, "MemoryPressure", n->name, n->failed_ms,
 			             "MemoryPressure was True before the node failed");
+		if (n->attributed) {
+			snprintf(detail, sizeof(detail),
+			         "firebreak-node laid the node's unaccounted memory at pod %s before it "
+			         "failed (condition UnaccountedMemory)", n->pod);
+			add_evidence(ev, "Attribution", n->name, n->failed_ms, detail);
+		}
 	}
 	if (n->tainted)
 		cJSON_AddItemToArray(tn, cJSON_CreateString(n->name));

@@ -109,6 +109,8 @@ void surprise_note_failure(fb_core *c, core_node *n, const fb_failure *f)
 {
 	fb_past_failure pf = { .at_ms = f->failed_ms, .suspects = (int)f->n,
 	                       .outage = f->outage, .memory_pressure = f->memory_pressure };
+	for (size_t i = 0; i < f->n; i++)
+		pf.attributed |= f->s[i].attributed;
 	past_add(c, n, &pf); /* out of memory: the failure is missing from the background */
 }
 
@@ -132,7 +134,7 @@ void surprise_fill_past(const core_node *n, fb_failure *f)
 typedef struct bg_failure {
 	int64_t at_ms;
 	int pool;
-	bool mp;
+	bool mp, attributed;
 } bg_failure;
 
 static int bg_failure_cmp(const void *a, const void *b)
@@ -202,21 +204,22 @@ static void bg_compute(fb_core *c, int64_t now_ms)
 			judged += pf->suspects;
 			if (KC_ARRAY_RESERVE(fs, fcap, nfs + 1) != 0)
 				continue; /* out of memory: fewer failures, a lower rate; judged once more */
-			fs[nfs++] = (bg_failure){ pf->at_ms, pool, pf->memory_pressure };
+			fs[nfs++] = (bg_failure){ pf->at_ms, pool, pf->memory_pressure, pf->attributed };
 		}
 	}
 	/* groups: a failure within FB_BURST_SPAN_MS of its pool's group start joins it */
 	if (nfs > 1)
 		qsort(fs, nfs, sizeof(*fs), bg_failure_cmp);
-	double cluster_groups = 0, mp_groups = 0;
+	double cluster_groups = 0, mp_groups = 0, attr_groups = 0;
 	int64_t start = 0;
 	int cur = -1;
-	bool mp = false;
+	bool mp = false, attr = false;
 	for (size_t i = 0; i <= nfs; i++) {
 		bool fresh = i == nfs || fs[i].pool != cur || fs[i].at_ms - start > FB_BURST_SPAN_MS;
 		if (fresh && cur >= 0) {
 			cluster_groups++;
 			mp_groups += mp;
+			attr_groups += attr;
 			if (cur)
 				bg->pools[cur].failures++;
 		}
@@ -225,13 +228,15 @@ static void bg_compute(fb_core *c, int64_t now_ms)
 		if (fresh) {
 			cur = fs[i].pool;
 			start = fs[i].at_ms;
-			mp = false;
+			mp = attr = false;
 		}
 		mp |= fs[i].mp;
+		attr |= fs[i].attributed;
 	}
 	kc_free(fs);
 	bg->pools[0].failures = cluster_groups;
 	bg->mp_failures = mp_groups;
+	bg->attributed_failures = attr_groups;
 	bg->computed_ms = now_ms ? now_ms : 1;
 	double years = (double)period / DAY_MS / YEAR_DAYS;
 	bg->judged_measured = judged / years;
@@ -346,6 +351,7 @@ typedef struct evidence_event {
 	int64_t after_ms;          /* from w's arrival there to the failure */
 	int nodes;
 	bool mp;
+	bool attributed;           /* the node's agent laid its memory at w's pod before */
 } evidence_event;
 
 /*
@@ -531,11 +537,11 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		if (j < nev) {
 			if (f->failed_ms < ev[j].at_ms)
 				ev[j] = (evidence_event){ f->failed_ms, f->node, f->failed_ms - s->arrived_ms, 1,
-				                 f->memory_pressure };
+				                 f->memory_pressure, s->attributed };
 			continue;
 		}
 		ev[nev++] = (evidence_event){ f->failed_ms, f->node, f->failed_ms - s->arrived_ms, 1,
-		                     f->memory_pressure };
+		                     f->memory_pressure, s->attributed };
 	}
 	*bad = (int)nev;
 	if (nev > 1)
@@ -552,16 +558,20 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		    ev[i].at_ms - ev[i].after_ms <= g[k - 1].at_ms) {
 			g[k - 1].nodes++;
 			g[k - 1].mp |= ev[i].mp;
+			g[k - 1].attributed |= ev[i].attributed;
 			continue;
 		}
 		g[k++] = ev[i];
 	}
 	/* the background without w's own failures (each burst once), per pool */
-	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX], sub_mp = 0;
+	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX], sub_mp = 0, sub_attr = 0;
+	bool any_attributed = false;
 	for (size_t i = 0; i < k; i++) {
 		int pool = node_pool(c, kc_map_get(&c->nodes, g[i].node));
 		sub[0]++;
 		sub_mp += g[i].mp;
+		sub_attr += g[i].attributed;
+		any_attributed |= g[i].attributed;
 		if (pool)
 			sub[pool]++;
 	}
@@ -580,7 +590,15 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	                   : 1.0;
 	if (q > 1)
 		q = 1;
-	int floor_k = spec->failures > 2 ? spec->failures : 2;
+	/* the share of background failures the node's agent had laid at a pod of one of their
+	 * recent arrivals (Laplace's rule): how often an innocent workload is named wrongly */
+	double attr_bg = bg->attributed_failures - sub_attr;
+	double qa = ((attr_bg > 0 ? attr_bg : 0) + 1.0) / ((all_bg > 0 ? all_bg : 0) + 2.0);
+	if (qa > 1)
+		qa = 1;
+	/* one failure is a verdict only when it was laid at w (and `failures` is not raised) */
+	bool attributed_now = k && g[k - 1].attributed;
+	int floor_k = spec->failures > 2 ? spec->failures : (attributed_now ? 1 : 2);
 	char alpha_buf[48];
 	once_in(alpha, alpha_buf, sizeof(alpha_buf));
 	if ((int)nev < floor_k) {
@@ -593,24 +611,30 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	/* the most surprising span that ends at the latest failure */
 	double best = 2, best_ms = 0;
 	int best_j = 0, tried = 0;
-	bool best_mp = false;
+	bool best_mp = false, best_attr = false;
 	for (int j = 1; j < (int)k && j <= JUDGE_SPANS_MAX; j++) {
 		int64_t t0 = g[k - 1 - (size_t)j].at_ms, t1 = g[k - 1].at_ms;
 		double ms;
 		double lambda = exposure(c, w, spec->arrival_window_ms, t0, t1, now_ms, rates, &ms);
 		double p = fb_poisson_tail(j, lambda);
-		bool mp = false;
-		for (size_t i = k - 1 - (size_t)j; i < k; i++)
-			if (g[i].mp && q < 1) {
+		bool mp = false, attr = false;
+		for (size_t i = k - 1 - (size_t)j; i < k; i++) {
+			/* the stronger sign of the two, once: both are the node's memory */
+			if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
+				p *= qa;
+				attr = true;
+			} else if (g[i].mp && q < 1) {
 				p *= q;
 				mp = true;
 			}
+		}
 		tried++;
 		if (p < best) {
 			best = p;
 			best_j = j;
 			best_ms = ms;
 			best_mp = mp;
+			best_attr = attr;
 		}
 	}
 	/* and the most surprising burst that spared every node w was not on */
@@ -625,6 +649,26 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			best_g = i;
 		}
 	}
+	/*
+	 * A failure its node's agent laid at w beforehand is evidence on its own: the chance
+	 * that an innocent w, with its exposure in the window, sees a node of its fail at all
+	 * and is named for it, qa the share of background failures named for some arrival.
+	 * One wrong attribution can quarantine only where the agent is seldom wrong (qa small,
+	 * measured), so the bound F holds as it does for memory pressure.
+	 */
+	bool best_single = false;
+	double single_ms = 0;
+	if (attributed_now && spec->failures <= 2) {
+		double lambda = exposure(c, w, spec->arrival_window_ms, since_ms, g[k - 1].at_ms, now_ms,
+		                         rates, &single_ms);
+		double p1 = qa * fb_poisson_tail(1, lambda);
+		tried++;
+		if (p1 < best) {
+			best = p1;
+			best_single = true;
+			best_g = k;
+		}
+	}
 	double p = tried ? best * tried : 1;
 	if (p > 1)
 		p = 1;
@@ -633,6 +677,22 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	count_judgement(c, w, g[k - 1].at_ms, p, alpha, rates[0], judged);
 	char pbuf[48];
 	once_in(p, pbuf, sizeof(pbuf));
+	if (best_single) {
+		/* "its pod on node-3, which failed 52m after it arrived there, was named by the
+		 * node's agent as holding the memory no cgroup counted; ..." */
+		char a[32], span[32];
+		snprintf(why, whycap,
+		         "its pod on %s, which failed %s after it arrived there, was named by the "
+		         "node's agent (firebreak-node) as holding the memory no cgroup counted, before "
+		         "the failure; its pods spent %s on nodes in the window, and at this cluster's "
+		         "failure rate (%.2g a day across %d nodes), with %.2g of failures named for a "
+		         "pod, that happens by chance %s such workloads; the limit for %.3g false "
+		         "quarantines a year at %.0f workloads judged a year is %s",
+		         g[k - 1].node, ago(g[k - 1].after_ms, a, sizeof(a)),
+		         ago((int64_t)single_ms, span, sizeof(span)), rates[0] * bg->pools[0].nodes,
+		         bg->pools[0].nodes, qa, pbuf, c->cfg.false_alarms_per_year, judged, alpha_buf);
+		return poison;
+	}
 	if (best_g < k) {
 		/* "node-3, node-7 and node-9, which it had arrived on 21m, 20m and 20m before, failed
 		 * within a minute of each other and no other node of theirs did; ..." */
@@ -688,7 +748,9 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	         "%s such workloads%s; the limit for %.3g false quarantines a year at %.0f "
 	         "workloads judged a year is %s",
 	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where, pbuf,
-	         best_mp ? " (memory pressure counted)" : "",
+	         best_attr ? (best_mp ? " (memory pressure and the node agent's naming counted)"
+	                              : " (the node agent's naming counted)")
+	                   : best_mp ? " (memory pressure counted)" : "",
 	         c->cfg.false_alarms_per_year, judged, alpha_buf);
 	return poison;
 }

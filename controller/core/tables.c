@@ -8,6 +8,7 @@
  *
  * Owns: the three maps, the link fields, and each record's observed fields.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -212,6 +213,15 @@ int fb_core_node_set(fb_core *c, const fb_node_obs *obs, int64_t now_ms)
 	n->zone_len = fb_zone_key(obs->region, obs->zone, n->zone_key);
 	n->exclude = obs->exclude_disruption;
 	n->memory_pressure = obs->memory_pressure;
+	/* what the agent said last while the node was Ready (the status that shows the
+	 * failure keeps it, and one written after the failure is no warning before it) */
+	if (!cond_failed(obs->ready)) {
+		bool named = obs->attributed_pod_uid && obs->attributed_pod_uid[0] &&
+		             strlen(obs->attributed_pod_uid) < sizeof(n->attributed_uid);
+		snprintf(n->attributed_uid, sizeof(n->attributed_uid), "%s",
+		         named ? obs->attributed_pod_uid : "");
+		n->attributed_ms = named ? obs->attributed_ms : 0;
+	}
 	if (obs->memory_pressure)
 		n->memory_pressure_seen = true;
 	n->sel_epoch = 0; /* its labels may select other budgets now */

@@ -186,6 +186,18 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
  * FB_MEMORY_SIGNAL_MS before the failure (a sign stamped up to a minute after
  * the Ready transition is a dying kubelet's last word, not a later one).
  */
+/*
+ * firebreak-node laid n's unaccounted memory at pod p, and said so within
+ * FB_MEMORY_SIGNAL_MS before the failure (a word up to a minute after the
+ * Ready transition is a dying node's last, as for the memory signs).
+ */
+static bool attributed_to(const core_node *n, const core_pod *p)
+{
+	int64_t at = n->attributed_ms, failed = n->failed_since_ms;
+	return n->attributed_uid[0] && p->uid && strcmp(n->attributed_uid, p->uid) == 0 && at > 0 &&
+	       at <= failed + 60 * 1000 && failed - at <= FB_MEMORY_SIGNAL_MS;
+}
+
 static bool memory_distress(const core_node *n)
 {
 	if (n->memory_pressure_seen)
@@ -375,10 +387,12 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 		                                             p->arrived_ms, spec->window_ms);
 		if (fb_failure_add_suspect(&f, wid, p->name, p->arrived_ms, from) != 0)
 			break;
+		bool named = f.s[f.n - 1].attributed = attributed_to(n, p);
 		char ago_buf[32];
-		int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s before%s%s)",
+		int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s before%s%s%s)",
 		                 len ? ", " : "", wid, ago(before, ago_buf, sizeof(ago_buf)),
-		                 from ? ", moved here from failed node " : "", from ? from : "");
+		                 from ? ", moved here from failed node " : "", from ? from : "",
+		                 named ? ", named by the node's agent as holding its memory" : "");
 		if (w > 0 && (size_t)w < sizeof(list) - len)
 			len += (size_t)w;
 	}

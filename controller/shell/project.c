@@ -50,6 +50,42 @@ static fb_cond cond_of(const char *status)
 	return FB_COND_UNKNOWN;
 }
 
+/*
+ * firebreak-node's condition (FB_CONDITION_UNACCOUNTED): the pod its memory is laid at, on
+ * one of the grounds the agent names, and when it last said so. Anything else in it,
+ * malformed included, lays it at no pod.
+ */
+static void attribution_of(const cJSON *c, fb_node_proj *n)
+{
+	static const char *const grounds[] = { "OnlyHolder", "ArrivedBeforeGrowth",
+		                               "OnlyHolderArrivedBeforeGrowth" };
+	const char *reason = str(c, "reason"), *msg = str(c, "message");
+	bool known = false;
+	for (size_t i = 0; reason && i < sizeof(grounds) / sizeof(grounds[0]); i++)
+		known |= strcmp(reason, grounds[i]) == 0;
+	if (!known || cond_of(str(c, "status")) != FB_COND_TRUE || !msg ||
+	    strncmp(msg, "pod ", 4) != 0)
+		return;
+	/* a pod UID: 36 characters of hex and '-', then ':' */
+	const char *u = msg + 4;
+	for (size_t i = 0; i < 36; i++) {
+		char ch = u[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return;
+	}
+	if (u[36] != ':')
+		return;
+	int64_t at = time_ms(c, "lastHeartbeatTime");
+	if (at <= 0)
+		at = time_ms(c, "lastTransitionTime");
+	if (at <= 0)
+		return;
+	memcpy(n->attributed_uid, u, 36);
+	n->attributed_uid[36] = '\0';
+	n->attributed_ms = at;
+}
+
 void fb_node_proj_free(void *p, void *ud)
 {
 	fb_node_proj *n = p;
@@ -112,6 +148,8 @@ void *fb_project_node(const cJSON *obj, void *ud)
 			n->ready_transition_ms = time_ms(c, "lastTransitionTime");
 		} else if (strcmp(type, "MemoryPressure") == 0) {
 			n->memory_pressure = cond_of(str(c, "status")) == FB_COND_TRUE;
+		} else if (strcmp(type, FB_CONDITION_UNACCOUNTED) == 0) {
+			attribution_of(c, n);
 		}
 	}
 	return n;
@@ -129,7 +167,9 @@ void fb_node_proj_obs(const fb_node_proj *n, fb_node_obs *out)
 	                      .memory_pressure = n->memory_pressure,
 	                      .created_ms = n->created_ms,
 	                      .failure_annotation = n->failure_annotation,
-	                      .quarantine_taint = n->quarantine_taint };
+	                      .quarantine_taint = n->quarantine_taint,
+	                      .attributed_pod_uid = n->attributed_uid,
+	                      .attributed_ms = n->attributed_ms };
 }
 
 void fb_pod_proj_free(void *p, void *ud)

@@ -19,6 +19,13 @@
 
 #define FB_LABEL_EXCLUDE_DISRUPTION "node.kubernetes.io/exclude-disruption"
 #define FB_ANNOTATION_MIRROR "kubernetes.io/config.mirror"
+/*
+ * firebreak-node's Node condition (node-problem-detector's convention: a type of its own).
+ * Status True when the node holds memory no cgroup counts; its reason is the grounds the
+ * memory is laid at a pod on (OnlyHolder, ArrivedBeforeGrowth, OnlyHolderArrivedBeforeGrowth;
+ * NotAttributed: at none), and then its message begins "pod <uid>: ".
+ */
+#define FB_CONDITION_UNACCOUNTED "UnaccountedMemory"
 
 typedef struct fb_node_proj {
 	char *name, *uid;
@@ -31,6 +38,8 @@ typedef struct fb_node_proj {
 	bool memory_pressure;
 	char *failure_annotation;       /* firebreak.dev/failure, if set (capped) */
 	char *quarantine_taint;         /* value of a firebreak.dev/quarantine taint, if any */
+	char attributed_uid[40];        /* condition UnaccountedMemory laid at this pod ("": none) */
+	int64_t attributed_ms;          /* ... its lastHeartbeatTime, else lastTransitionTime */
 } fb_node_proj;
 
 typedef struct fb_quarantine_proj {

@@ -39,6 +39,9 @@ static void setup_surprise(bool mp_evidence)
  * and the others a day apart before it (`mp`: with MemoryPressure). Freed by
  * the caller.
  */
+/* The history's failures were laid at a pod of theirs by the node's agent (firebreak-node). */
+static bool history_attributed;
+
 static char *history(int64_t latest_ms, int nfail, bool mp)
 {
 	fb_failure f = { 0 };
@@ -47,8 +50,16 @@ static char *history(int64_t latest_ms, int nfail, bool mp)
 	f.memory_pressure = mp;
 	for (int i = nfail - 1; i >= 1 && f.npast < FB_FAILURE_PAST_MAX; i--)
 		f.past[f.npast++] = (fb_past_failure){ .at_ms = latest_ms - i * 2 * DAY,
-		                                       .memory_pressure = mp };
-	return fb_failure_to_json(&f);
+		                                       .memory_pressure = mp,
+		                                       .attributed = history_attributed };
+	if (history_attributed) /* the latest's suspect was named */
+		fb_failure_add_suspect(&f, "Deployment/default/other", "other-x", latest_ms - HOUR, NULL);
+	if (f.n)
+		f.s[0].attributed = true;
+	char *out = fb_failure_to_json(&f);
+	f.node = NULL; /* not ours to free */
+	fb_failure_release(&f);
+	return out;
 }
 
 /*
@@ -341,6 +352,68 @@ KT_TEST(exposure_of_more_pods_than_are_kept_is_not_lost)
 }
 
 /*
+ * firebreak-node named the poison's pod as holding its node's unaccounted memory, and the
+ * node failed: a verdict at the first node, where the cluster's failures are seldom named
+ * for a pod (qa, Laplace's rule over its history). Not without the naming (one failure is
+ * never a verdict), not where named failures are common (a wrong naming is no surprise), not
+ * for a naming older than an hour, nor for a pod of another workload.
+ */
+static void named_then_failed(const char *named_uid, int64_t named_at, int64_t kill)
+{
+	tick(T0);
+	pod("poison-a", "n1", POISON, T0, TOL);
+	pod("web-1", "n1", WEB, T0 - DAY, TOL);
+	tick(T0 + S);
+	node_with("n1", FB_COND_TRUE, T0 - 30 * DAY,
+	          &(node_spec){ .created_ms = T0 - 365 * DAY, .attributed_pod_uid = named_uid,
+	                        .attributed_ms = named_at });
+	tick(T0 + 2 * S);
+	fail("n1", T0 + kill);
+}
+
+KT_TEST(a_failure_the_nodes_agent_named_a_pod_for_is_a_verdict_at_the_first_node)
+{
+	setup_surprise(true);
+	nodes(40, 1, false);
+	size_t mark = log_mark();
+	named_then_failed("uid-poison-a", T0 + 4 * MIN, 5 * MIN);
+	const fb_action *q = find(FB_ACT_QUARANTINE, "deployment-poison");
+	const char *qj = q ? payload(q) : NULL;
+	KT_CHECK(qj && strstr(qj, "named by the node's agent") &&
+	         strstr(qj, "\"kind\":\"Attribution\""));
+	/* the record says so, and reads back */
+	const fb_action *a = find_since(mark, FB_ACT_NODE_ANNOTATE, "n1");
+	fb_failure back = { 0 };
+	KT_EQ_INT(a && payload(a) ? fb_failure_from_json(payload(a), "n1", &back) : -1, 0);
+	const fb_suspect *su = fb_failure_suspect(&back, POISON);
+	KT_CHECK(su && su->attributed);
+	su = fb_failure_suspect(&back, WEB);
+	KT_CHECK(!su || !su->attributed);
+	fb_failure_release(&back);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, "deployment-web"), 0);
+	teardown();
+	/* the controls */
+	const struct { const char *uid; int64_t at; bool attributed_history; } no[] = {
+		{ NULL, 0, false },                               /* not named */
+		{ "uid-poison-a", T0 + 4 * MIN, true },           /* named failures are common */
+		{ "uid-poison-a", T0 - 2 * HOUR + 5 * MIN, false }, /* named over an hour before */
+		{ "uid-web-1", T0 + 4 * MIN, false },             /* another workload's pod named */
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		setup_surprise(true);
+		history_attributed = no[i].attributed_history;
+		nodes(40, 1, false);
+		history_attributed = false;
+		named_then_failed(no[i].uid, no[i].at, 5 * MIN);
+		KT_EQ_INT(count_all(FB_ACT_QUARANTINE, "deployment-poison"), 0);
+		if (count_all(FB_ACT_QUARANTINE, NULL))
+			fprintf(stderr, "  (control %zu quarantined)\n", i);
+		KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+		teardown();
+	}
+}
+
+/*
  * Background failures rarely show MemoryPressure first: two failures that
  * both did are far less likely by chance. Not counted when turned off.
  */
@@ -592,6 +665,7 @@ int main(void)
 	KT_RUN(a_failure_goes_to_the_chain_not_to_a_bystander);
 	KT_RUN(pods_that_left_count_as_exposure);
 	KT_RUN(exposure_of_more_pods_than_are_kept_is_not_lost);
+	KT_RUN(a_failure_the_nodes_agent_named_a_pod_for_is_a_verdict_at_the_first_node);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
 	KT_RUN(other_signs_of_memory_pressure_count_as_it_does);
 	KT_RUN(history_is_written_to_the_record_and_read_back);

@@ -73,6 +73,71 @@ KT_TEST(node_projection_keeps_zone_labels_and_ready)
 	cJSON_Delete(obj);
 }
 
+/* The pod UID of firebreak-node's condition `cond` (JSON) on a node, and its time. */
+static const char *node_attribution(const char *cond, int64_t *at)
+{
+	static char uid[40];
+	char json[1024];
+	snprintf(json, sizeof(json),
+	         "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"conditions\":[%s]}}", cond);
+	cJSON *obj = cJSON_Parse(json);
+	fb_node_proj *n = obj ? fb_project_node(obj, NULL) : NULL;
+	KT_CHECK(n != NULL);
+	fb_node_obs o;
+	if (n)
+		fb_node_proj_obs(n, &o);
+	snprintf(uid, sizeof(uid), "%s", n ? o.attributed_pod_uid : "?");
+	*at = n ? o.attributed_ms : -1;
+	fb_node_proj_free(n, NULL);
+	cJSON_Delete(obj);
+	return uid;
+}
+
+/*
+ * firebreak-node's condition UnaccountedMemory: the pod it names, when it last said so; a
+ * condition on other grounds, False, or with a message that does not begin with a pod UID,
+ * names none.
+ */
+KT_TEST(node_projection_reads_the_agents_attribution)
+{
+	int64_t at;
+	const char *ok = "{\"type\":\"UnaccountedMemory\",\"status\":\"True\","
+	                 "\"reason\":\"ArrivedBeforeGrowth\",\"message\":\"pod "
+	                 "7c9e6679-7425-40de-944b-e07fc1f90ae7: 31.0 GiB charged to no cgroup\","
+	                 "\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\","
+	                 "\"lastTransitionTime\":\"2026-11-23T00:00:00Z\"}";
+	KT_EQ_STR(node_attribution(ok, &at), "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+	KT_EQ_INT(at, 1795395600000LL);
+	const char *no_heartbeat = "{\"type\":\"UnaccountedMemory\",\"status\":\"True\","
+	                           "\"reason\":\"OnlyHolder\",\"message\":\"pod "
+	                           "7c9e6679-7425-40de-944b-e07fc1f90ae7: x\","
+	                           "\"lastTransitionTime\":\"2026-11-23T00:00:00Z\"}";
+	KT_EQ_STR(node_attribution(no_heartbeat, &at), "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+	KT_EQ_INT(at, 1795392000000LL);
+	const char *none[] = {
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"True\",\"reason\":\"NotAttributed\","
+		"\"message\":\"pod 7c9e6679-7425-40de-944b-e07fc1f90ae7: x\","
+		"\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\"}",
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"False\",\"reason\":\"OnlyHolder\","
+		"\"message\":\"pod 7c9e6679-7425-40de-944b-e07fc1f90ae7: x\","
+		"\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\"}",
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"True\",\"reason\":\"OnlyHolder\","
+		"\"message\":\"pod 7c9e6679-7425-40de-944b-e07fc1f90ae: x\","
+		"\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\"}",
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"True\",\"reason\":\"OnlyHolder\","
+		"\"message\":\"pod 7C9E6679-7425-40de-944b-e07fc1f90ae7: x\","
+		"\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\"}",
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"True\",\"reason\":\"OnlyHolder\","
+		"\"message\":\"pod 7c9e6679-7425-40de-944b-e07fc1f90ae7: x\"}",
+		"{\"type\":\"UnaccountedMemory\",\"status\":\"True\",\"reason\":\"OnlyHolder\","
+		"\"message\":7,\"lastHeartbeatTime\":\"2026-11-23T01:00:00Z\"}",
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		KT_EQ_STR(node_attribution(none[i], &at), "");
+		KT_EQ_INT(at, 0);
+	}
+}
+
 KT_TEST(pod_projection_sees_owner_daemonset_mirror_and_arrival)
 {
 	cJSON *obj = cJSON_Parse(
@@ -686,6 +751,7 @@ int main(void)
 	KT_RUN(quarantine_projection_reads_action_count_and_phase);
 	KT_RUN(pod_projection_sees_a_kubelet_eviction_for_memory);
 	KT_RUN(event_projection_keeps_the_signs_of_memory_pressure_only);
+	KT_RUN(node_projection_reads_the_agents_attribution);
 	KT_RUN(malformed_objects_give_null_or_defaults_never_crash);
 	KT_RUN(projection_survives_allocation_failure);
 	return KT_DONE();

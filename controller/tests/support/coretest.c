@@ -247,7 +247,9 @@ void node_with(const char *name, fb_cond ready, int64_t since, const node_spec *
 	                  .ready_transition_ms = since,
 	                  .failure_annotation = spec->failure_annotation,
 	                  .created_ms = spec->created_ms, .memory_pressure = spec->memory_pressure,
-	                  .quarantine_taint = spec->quarantine_taint };
+	                  .quarantine_taint = spec->quarantine_taint,
+	                  .attributed_pod_uid = spec->attributed_pod_uid,
+	                  .attributed_ms = spec->attributed_ms };
 	KT_EQ_INT(fb_core_node_set(core, &o, since), 0);
 }
 

@@ -77,6 +77,8 @@ typedef struct node_spec {
 	const char *quarantine_taint;   /* its firebreak.dev/quarantine taint's value; NULL: none */
 	int64_t created_ms;             /* metadata.creationTimestamp; 0: unknown (first seen) */
 	bool memory_pressure;           /* its MemoryPressure condition is True */
+	const char *attributed_pod_uid; /* firebreak-node laid its memory at this pod ... */
+	int64_t attributed_ms;          /* ... saying so then */
 } node_spec;
 
 /* Node name is Ready `ready` since `since`, observed at `since`. */
