@@ -76,6 +76,7 @@ int fb_failure_copy(fb_failure *dst, const fb_failure *src)
 	dst->failed_ms = src->failed_ms;
 	dst->memory_pressure = src->memory_pressure;
 	dst->outage = src->outage;
+	dst->attributed = src->attributed;
 	memcpy(dst->past, src->past, sizeof(dst->past));
 	dst->npast = src->npast;
 	if (!(dst->node = kc_strdup(src->node)))
@@ -109,6 +110,8 @@ char *fb_failure_to_json(const fb_failure *f)
 		cJSON_AddTrueToObject(o, "memoryPressure");
 	if (f->outage)
 		cJSON_AddTrueToObject(o, "outage");
+	if (f->attributed)
+		cJSON_AddTrueToObject(o, "attributed");
 	if (f->npast) {
 		/* "earlier": [{"at": time, "suspects": n, "outage": true, "memoryPressure": true}] */
 		cJSON *past = cJSON_AddArrayToObject(o, "earlier");
@@ -168,6 +171,7 @@ int fb_failure_from_json(const char *json, const char *node, fb_failure *out)
 		goto out;
 	out->memory_pressure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "memoryPressure"));
 	out->outage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "outage"));
+	out->attributed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "attributed"));
 	const cJSON *past = cJSON_GetObjectItemCaseSensitive(o, "earlier");
 	if (past && !cJSON_IsArray(past))
 		goto out;

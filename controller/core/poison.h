@@ -68,6 +68,8 @@ typedef struct fb_failure {
 	int64_t failed_ms;
 	bool memory_pressure;  /* MemoryPressure was True before the node failed */
 	bool outage;           /* part of a zone or cluster outage: no suspects, not background */
+	bool attributed;       /* firebreak-node named a pod of the node (suspect or not) before
+	                          it failed: counted in qa, how often failures are named */
 	fb_suspect *s;
 	size_t n, cap;
 	/* the node's earlier failures within the background period, oldest first; written

@@ -109,6 +109,7 @@ void surprise_note_failure(fb_core *c, core_node *n, const fb_failure *f)
 {
 	fb_past_failure pf = { .at_ms = f->failed_ms, .suspects = (int)f->n,
 	                       .outage = f->outage, .memory_pressure = f->memory_pressure };
+	pf.attributed = f->attributed;
 	for (size_t i = 0; i < f->n; i++)
 		pf.attributed |= f->s[i].attributed;
 	past_add(c, n, &pf); /* out of memory: the failure is missing from the background */
@@ -650,18 +651,19 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		}
 	}
 	/*
-	 * A failure its node's agent laid at w beforehand is evidence on its own: the chance
-	 * that an innocent w, with its exposure in the window, sees a node of its fail at all
-	 * and is named for it, qa the share of background failures named for some arrival.
-	 * One wrong attribution can quarantine only where the agent is seldom wrong (qa small,
-	 * measured), so the bound F holds as it does for memory pressure.
+	 * A failure its node's agent laid at w beforehand, judged on its own: given the
+	 * failure (the judgement is made at it), the chance that an innocent w is the one
+	 * named is at most qa, the share of background failures named for some arrival.
+	 * Not qa times the chance of the failure itself: the agent names the pods that arrived
+	 * last, and a new pod's exposure is near 0, so that product made wrongly named new
+	 * pods look near-certain poisons (firebreak-sim calibration-agent: p <= 1e-5 in 0.09 %
+	 * of judgements). So one naming is a verdict only where namings are rarer than the
+	 * limit, qa <= F / R, which a month of history seldom shows; at the second failure
+	 * each naming multiplies the span's p by qa instead, as memory pressure does.
 	 */
 	bool best_single = false;
-	double single_ms = 0;
 	if (attributed_now && spec->failures <= 2) {
-		double lambda = exposure(c, w, spec->arrival_window_ms, since_ms, g[k - 1].at_ms, now_ms,
-		                         rates, &single_ms);
-		double p1 = qa * fb_poisson_tail(1, lambda);
+		double p1 = qa;
 		tried++;
 		if (p1 < best) {
 			best = p1;
@@ -680,17 +682,15 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	if (best_single) {
 		/* "its pod on node-3, which failed 52m after it arrived there, was named by the
 		 * node's agent as holding the memory no cgroup counted; ..." */
-		char a[32], span[32];
+		char a[32];
 		snprintf(why, whycap,
 		         "its pod on %s, which failed %s after it arrived there, was named by the "
 		         "node's agent (firebreak-node) as holding the memory no cgroup counted, before "
-		         "the failure; its pods spent %s on nodes in the window, and at this cluster's "
-		         "failure rate (%.2g a day across %d nodes), with %.2g of failures named for a "
-		         "pod, that happens by chance %s such workloads; the limit for %.3g false "
-		         "quarantines a year at %.0f workloads judged a year is %s",
-		         g[k - 1].node, ago(g[k - 1].after_ms, a, sizeof(a)),
-		         ago((int64_t)single_ms, span, sizeof(span)), rates[0] * bg->pools[0].nodes,
-		         bg->pools[0].nodes, qa, pbuf, c->cfg.false_alarms_per_year, judged, alpha_buf);
+		         "the failure; %.2g of this cluster's failures were named for a pod, so an "
+		         "innocent workload is named for a failure of its node by chance %s; the limit "
+		         "for %.3g false quarantines a year at %.0f workloads judged a year is %s",
+		         g[k - 1].node, ago(g[k - 1].after_ms, a, sizeof(a)), qa, pbuf,
+		         c->cfg.false_alarms_per_year, judged, alpha_buf);
 		return poison;
 	}
 	if (best_g < k) {

@@ -187,15 +187,20 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
  * the Ready transition is a dying kubelet's last word, not a later one).
  */
 /*
- * firebreak-node laid n's unaccounted memory at pod p, and said so within
+ * firebreak-node laid n's unaccounted memory at a pod (p: this one), and said so within
  * FB_MEMORY_SIGNAL_MS before the failure (a word up to a minute after the
  * Ready transition is a dying node's last, as for the memory signs).
  */
-static bool attributed_to(const core_node *n, const core_pod *p)
+static bool named_in_time(const core_node *n)
 {
 	int64_t at = n->attributed_ms, failed = n->failed_since_ms;
-	return n->attributed_uid[0] && p->uid && strcmp(n->attributed_uid, p->uid) == 0 && at > 0 &&
-	       at <= failed + 60 * 1000 && failed - at <= FB_MEMORY_SIGNAL_MS;
+	return n->attributed_uid[0] && at > 0 && at <= failed + 60 * 1000 &&
+	       failed - at <= FB_MEMORY_SIGNAL_MS;
+}
+
+static bool attributed_to(const core_node *n, const core_pod *p)
+{
+	return named_in_time(n) && p->uid && strcmp(n->attributed_uid, p->uid) == 0;
 }
 
 static bool memory_distress(const core_node *n)
@@ -370,6 +375,7 @@ static void record_failure(fb_core *c, core_node *n, fb_actions *out)
 	fb_failure f = { 0 };
 	f.failed_ms = n->failed_since_ms;
 	f.memory_pressure = memory_distress(n);
+	f.attributed = named_in_time(n);
 	if (!(f.node = kc_strdup(n->name)))
 		return;
 	char list[400] = "";

@@ -16,12 +16,14 @@
  *               scaleAt: 2h, scaleTo: 3,     # scaled (an HPA, an operator) at 2h
  *               deletePodsAt: 3h}}           # every pod of it deleted by hand at 3h
  *   nodeFailures: {perNodePerDay: 0.01, repair: 2h,
- *                  memoryPressure: 0.05}     # the share that showed MemoryPressure first
+ *                  memoryPressure: 0.05,     # the share that showed MemoryPressure first
+ *                  attribution: 0.01}        # ... that firebreak-node named a pod for first
  *   rackFailures: [{pool: gpu, at: 2h, fraction: 0.1, repair: 2h,
  *                   rolloutBefore: 2m}]      # a rollout there starts 2m before
  *   (poison: also killAfterSigma: 0.5 (lognormal kill delay, median killAfter),
  *            lethality: 0.6 (the share of nodes it lands on that it kills),
- *            memoryPressure: 0.9)
+ *            memoryPressure: 0.9,
+ *            attribution: 0.9 (the share of its kills firebreak-node named its pod for first))
  *   rollouts: {every: 2h, spacing: 15s}
  *   zoneOutages: [{zone: b, at: 2h, duration: 3h}]
  *   budgets: [{name: gpu, spec: '{"nodeSelector": {...}, ...}'}]
@@ -61,7 +63,7 @@ typedef struct y_poison {
 	char *kill_after, *start, *repair;
 	char *scale_at, *delete_pods_at;
 	long *scale_to;
-	double *kill_sigma, *lethality, *memory_pressure;
+	double *kill_sigma, *lethality, *memory_pressure, *attribution;
 } y_poison;
 
 typedef struct y_workload {
@@ -76,7 +78,7 @@ typedef struct y_workload {
 typedef struct y_failures {
 	double per_node_per_day;
 	char *repair;
-	double *memory_pressure;
+	double *memory_pressure, *attribution;
 } y_failures;
 
 typedef struct y_rack {
@@ -154,6 +156,7 @@ static const cyaml_schema_field_t poison_fields[] = {
 	CYAML_FIELD_FLOAT_PTR("killAfterSigma", OPT, y_poison, kill_sigma),
 	CYAML_FIELD_FLOAT_PTR("lethality", OPT, y_poison, lethality),
 	CYAML_FIELD_FLOAT_PTR("memoryPressure", OPT, y_poison, memory_pressure),
+	CYAML_FIELD_FLOAT_PTR("attribution", OPT, y_poison, attribution),
 	CYAML_FIELD_END
 };
 
@@ -174,6 +177,7 @@ static const cyaml_schema_field_t failures_fields[] = {
 	CYAML_FIELD_FLOAT("perNodePerDay", CYAML_FLAG_DEFAULT, y_failures, per_node_per_day),
 	REQ_STR("repair", y_failures, repair, 32),
 	CYAML_FIELD_FLOAT_PTR("memoryPressure", OPT, y_failures, memory_pressure),
+	CYAML_FIELD_FLOAT_PTR("attribution", OPT, y_failures, attribution),
 	CYAML_FIELD_END
 };
 
@@ -411,6 +415,9 @@ static int convert(fb_sim_scenario *s, const y_scenario *y, const char *source, 
 			    !(*yp->memory_pressure >= 0 && *yp->memory_pressure <= 1))
 				BAD("workloads[%u].poison.memoryPressure must be from 0 to 1", i);
 			w->memory_pressure = yp->memory_pressure ? *yp->memory_pressure : 0;
+			if (yp->attribution && !(*yp->attribution >= 0 && *yp->attribution <= 1))
+				BAD("workloads[%u].poison.attribution must be from 0 to 1", i);
+			w->attribution = yp->attribution ? *yp->attribution : 0;
 		}
 		s->nwls++;
 	}
@@ -427,6 +434,10 @@ static int convert(fb_sim_scenario *s, const y_scenario *y, const char *source, 
 		if (mp && !(*mp >= 0 && *mp <= 1))
 			BAD("nodeFailures.memoryPressure must be from 0 to 1");
 		s->failure_memory_pressure = mp ? *mp : 0;
+		const double *at = y->failures->attribution;
+		if (at && !(*at >= 0 && *at <= 1))
+			BAD("nodeFailures.attribution must be from 0 to 1");
+		s->failure_attribution = at ? *at : 0;
 	}
 	for (unsigned i = 0; i < y->racks_count; i++) {
 		const y_rack *yr = &y->racks[i];

@@ -158,6 +158,8 @@ typedef struct sim_node {
 	char taint[64];            /* firebreak.dev/quarantine value; "" = none */
 	bool lost;                 /* a poison pod stopped it */
 	bool mp;                   /* MemoryPressure True: it is stopping, and showed it first */
+	char named[24];            /* firebreak-node named this pod's uid before it stopped ("") */
+	int64_t named_ms;
 	int *pods;                 /* bound pods (indexes) */
 	int npods, podcap;
 	fb_labels labels;          /* for the core's budget selectors */
@@ -345,6 +347,8 @@ static void node_obs(const sim *s, const sim_node *n, fb_node_obs *o, char uid[3
 	o->quarantine_taint = n->taint[0] ? n->taint : NULL;
 	o->created_ms = SIM_T0 - NODE_AGE_MS;
 	o->memory_pressure = n->mp;
+	o->attributed_pod_uid = n->named[0] ? n->named : NULL;
+	o->attributed_ms = n->named_ms;
 }
 
 static void core_node(sim *s, const sim_node *n)
@@ -883,7 +887,21 @@ static bool k8s_model(const sim *s)
 
 /* ---- node lifecycle ----------------------------------------------------------------------- */
 
-static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms, double mp_chance)
+/* The pod that arrived last on node ni and runs there (-1: none). */
+static int newest_pod(const sim *s, int ni)
+{
+	const sim_node *n = &s->nodes[ni];
+	int best = -1;
+	for (int i = 0; i < n->npods; i++) {
+		const sim_pod *p = &s->pods[n->pods[i]];
+		if (p->alive && (best < 0 || p->arrived_ms > s->pods[best].arrived_ms))
+			best = n->pods[i];
+	}
+	return best;
+}
+
+static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms, double mp_chance,
+                      int named, double named_chance)
 {
 	sim_node *n = &s->nodes[ni];
 	if (!n->up)
@@ -893,10 +911,21 @@ static void node_stop(sim *s, int ni, down_cause cause, int64_t repair_ms, doubl
 	n->down_ms = s->now;
 	n->epoch++;
 	/* it showed MemoryPressure before going silent: the core sees it now, Ready still */
+	bool seen = false;
 	if (mp_chance > 0 && hash_unit(s->seed ^ 0x3e3ULL, (uint64_t)ni, n->epoch) < mp_chance) {
 		n->mp = true;
-		core_node(s, n);
+		seen = true;
 	}
+	/* firebreak-node named a pod of it first (the poison's, or for a random failure the
+	 * pod that arrived last: a wrong naming) */
+	if (named >= 0 && named_chance > 0 &&
+	    hash_unit(s->seed ^ 0xa77ULL, (uint64_t)ni, n->epoch) < named_chance) {
+		pod_uid(named, n->named);
+		n->named_ms = s->now;
+		seen = true;
+	}
+	if (seen)
+		core_node(s, n);
 	s->res.node_failures++;
 	if (cause == DOWN_POISON && !n->lost) {
 		n->lost = true;
@@ -941,6 +970,8 @@ static void node_repair(sim *s, int ni)
 	n->up = true;
 	n->cause = DOWN_NONE;
 	n->mp = false;
+	n->named[0] = '\0';
+	n->named_ms = 0;
 	n->epoch++;
 	/* the pods still bound start again: a poison pod among them starts its clock again */
 	for (int i = 0; i < n->npods; i++) {
@@ -1181,7 +1212,8 @@ static void rack_fail(sim *s, int i)
 		int t = in[k];
 		in[k] = in[j];
 		in[j] = t;
-		node_stop(s, in[k], DOWN_RANDOM, r->repair_ms, s->sc->failure_memory_pressure);
+		node_stop(s, in[k], DOWN_RANDOM, r->repair_ms, s->sc->failure_memory_pressure,
+		          newest_pod(s, in[k]), s->sc->failure_attribution);
 	}
 	kc_free(in);
 }
@@ -1202,24 +1234,28 @@ static char *node_history(const sim *s, int ni)
 	fb_failure f = { 0 };
 	f.node = (char *)s->nodes[ni].name;
 	double t = (double)(s->now - HISTORY_MS);
-	bool any = false;
+	bool any = false, latest_named = false;
 	for (;;) {
 		t += -log(1.0 - rng_unit(&r)) / rate_per_ms;
 		if (t >= (double)s->now)
 			break;
 		bool mp = rng_unit(&r) < sc->failure_memory_pressure;
+		bool named = sc->failure_attribution > 0 && rng_unit(&r) < sc->failure_attribution;
 		if (any) { /* the one before becomes an earlier failure */
 			if (f.npast == FB_FAILURE_PAST_MAX)
 				memmove(f.past, f.past + 1, (FB_FAILURE_PAST_MAX - 1) * sizeof(f.past[0]));
 			else
 				f.npast++;
 			f.past[f.npast - 1] = (fb_past_failure){ .at_ms = f.failed_ms,
-			                                         .memory_pressure = f.memory_pressure };
+			                                         .memory_pressure = f.memory_pressure,
+			                                         .attributed = latest_named };
 		}
 		f.failed_ms = (int64_t)t;
 		f.memory_pressure = mp;
+		latest_named = named;
 		any = true;
 	}
+	f.attributed = latest_named;
 	return any ? fb_failure_to_json(&f) : NULL;
 }
 
@@ -1272,7 +1308,8 @@ static void handle(sim *s, const event *e)
 {
 	switch (e->type) {
 	case EV_NODE_STOP:
-		node_stop(s, e->a, (down_cause)e->b, e->x, s->sc->failure_memory_pressure);
+		node_stop(s, e->a, (down_cause)e->b, e->x, s->sc->failure_memory_pressure,
+		          newest_pod(s, e->a), s->sc->failure_attribution);
 		break;
 	case EV_RACK:
 		rack_fail(s, e->a);
@@ -1290,7 +1327,8 @@ static void handle(sim *s, const event *e)
 		const sim_node *n = &s->nodes[e->a];
 		if (p->alive && p->node == e->a && n->up && n->epoch == e->epoch)
 			node_stop(s, e->a, DOWN_POISON, s->wls[p->wl].repair_ms,
-			          s->sc->wls[s->wls[p->wl].spec].memory_pressure);
+			          s->sc->wls[s->wls[p->wl].spec].memory_pressure, e->b,
+			          s->sc->wls[s->wls[p->wl].spec].attribution);
 		break;
 	}
 	case EV_POD_CREATE:
@@ -1312,7 +1350,7 @@ static void handle(sim *s, const event *e)
 		s->zone_out[e->a] = true;
 		for (int i = 0; i < s->nnodes; i++)
 			if (s->nodes[i].zone == e->a)
-				node_stop(s, i, DOWN_OUTAGE, 0, 0);
+				node_stop(s, i, DOWN_OUTAGE, 0, 0, -1, 0);
 		push(s, s->now + e->x, EV_OUTAGE_END, e->a, 0, 0, 0);
 		break;
 	case EV_OUTAGE_END:

@@ -45,6 +45,7 @@ typedef struct fb_sim_workload_spec {
 	double kill_sigma;                /* the kill delay is killAfter x exp(sigma Z) (0: exact) */
 	double lethality;                 /* the share of nodes it lands on that it kills (1) */
 	double memory_pressure;           /* chance a node it stops showed MemoryPressure first */
+	double attribution;               /* chance firebreak-node named its pod first */
 } fb_sim_workload_spec;
 
 #define FB_SIM_RACKS_MAX 16
@@ -82,6 +83,8 @@ struct fb_sim_scenario {
 	double failures_per_node_day;
 	int64_t failure_repair_ms;
 	double failure_memory_pressure;       /* chance a random failure showed MemoryPressure first */
+	double failure_attribution;           /* chance firebreak-node named a pod of it (the
+	                                         newest) first: a wrong naming */
 	fb_sim_rack racks[FB_SIM_RACKS_MAX];
 	int nracks;
 	int64_t rollout_every_ms, rollout_spacing_ms;

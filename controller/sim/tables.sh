@@ -2,7 +2,7 @@
 # The tables of docs/simulator.md's "Issue 15" section, regenerated: the killAfter tables of
 # both verdicts (100 seeds), the surprise verdict at other false-alarm limits, and the
 # calibration of its false-alarm rate. Usage: controller/sim/tables.sh [BUILD_DIR] (default
-# build/release); about 6 minutes on a 2-core machine.
+# build/release); about 10 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sim="${1:-build/release}/controller/firebreak-sim"
@@ -32,6 +32,9 @@ echo
 echo "== poison-slow-mp with the MemoryPressure evidence off"
 kill_table poison-slow-mp 40h --no-memory-pressure-evidence
 echo
+echo "== poison-slow-agent (the same, firebreak-node naming its pod before 90 % of its kills, a pod before 2 % of random failures)"
+kill_table poison-slow-agent 40h
+echo
 echo "== poison-large (1,000 nodes, 10 failures a day): nodes lost by killAfter"
 kill_table poison-large 40h
 echo
@@ -40,6 +43,10 @@ for f in 0.1 1; do
   kill_table poison-slow 40h --false-alarms-per-year "${f}"
   echo
 done
+echo "== calibration-agent (firebreak-node naming the newest pod, wrongly, before 5 % of failures): 9,000 cluster-days"
+"${sim}" run "${dir}/calibration-agent.yaml" --seeds 300 --policy firebreak --calibration |
+  sed -n '/judgements (summed/,/^(a p/p'
+echo
 echo "== calibration: predicted false quarantines against measured (3,000 cluster-days a limit)"
 for f in 1 10 100; do
   echo "-- --false-alarms-per-year ${f}"

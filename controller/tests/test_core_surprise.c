@@ -22,6 +22,8 @@
 #define TOL 30
 #define BATCH "Deployment/default/batch"
 
+static double limit_per_year; /* the false-alarm limit of the next setup (0: default) */
+
 static void setup_surprise(bool mp_evidence)
 {
 	fb_core_config cfg;
@@ -31,6 +33,8 @@ static void setup_surprise(bool mp_evidence)
 	cfg.memory_pressure_evidence = mp_evidence;
 	cfg.defaults.poison.arrival_window_ms = 8 * HOUR;
 	cfg.defaults.poison.window_ms = 24 * HOUR;
+	if (limit_per_year > 0)
+		cfg.false_alarms_per_year = limit_per_year;
 	setup_config(&cfg);
 }
 
@@ -52,14 +56,8 @@ static char *history(int64_t latest_ms, int nfail, bool mp)
 		f.past[f.npast++] = (fb_past_failure){ .at_ms = latest_ms - i * 2 * DAY,
 		                                       .memory_pressure = mp,
 		                                       .attributed = history_attributed };
-	if (history_attributed) /* the latest's suspect was named */
-		fb_failure_add_suspect(&f, "Deployment/default/other", "other-x", latest_ms - HOUR, NULL);
-	if (f.n)
-		f.s[0].attributed = true;
-	char *out = fb_failure_to_json(&f);
-	f.node = NULL; /* not ours to free */
-	fb_failure_release(&f);
-	return out;
+	f.attributed = history_attributed;
+	return fb_failure_to_json(&f);
 }
 
 /*
@@ -352,11 +350,8 @@ KT_TEST(exposure_of_more_pods_than_are_kept_is_not_lost)
 }
 
 /*
- * firebreak-node named the poison's pod as holding its node's unaccounted memory, and the
- * node failed: a verdict at the first node, where the cluster's failures are seldom named
- * for a pod (qa, Laplace's rule over its history). Not without the naming (one failure is
- * never a verdict), not where named failures are common (a wrong naming is no surprise), not
- * for a naming older than an hour, nor for a pod of another workload.
+ * firebreak-node named the poison's pod on n1 (as holding the memory no cgroup counts) at
+ * named_at, and n1 failed `kill` after the pod arrived; a pod of web had been there a day.
  */
 static void named_then_failed(const char *named_uid, int64_t named_at, int64_t kill)
 {
@@ -371,8 +366,17 @@ static void named_then_failed(const char *named_uid, int64_t named_at, int64_t k
 	fail("n1", T0 + kill);
 }
 
-KT_TEST(a_failure_the_nodes_agent_named_a_pod_for_is_a_verdict_at_the_first_node)
+/*
+ * One named failure is judged on its own: given the failure, an innocent workload is the one
+ * named with chance qa at most, the share of this cluster's failures named for a pod. That
+ * is a verdict at the first node only where namings are rarer than the limit: not at the
+ * default limit with a month of history (qa >= 1 / 42 here), but at a lenient one (100 false
+ * quarantines a year). Not without the naming, not where named failures are common, not for
+ * a naming older than an hour, nor for a pod of another workload.
+ */
+KT_TEST(one_named_failure_is_judged_against_how_often_namings_come)
 {
+	limit_per_year = 100;
 	setup_surprise(true);
 	nodes(40, 1, false);
 	size_t mark = log_mark();
@@ -393,22 +397,62 @@ KT_TEST(a_failure_the_nodes_agent_named_a_pod_for_is_a_verdict_at_the_first_node
 	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, "deployment-web"), 0);
 	teardown();
 	/* the controls */
-	const struct { const char *uid; int64_t at; bool attributed_history; } no[] = {
-		{ NULL, 0, false },                               /* not named */
-		{ "uid-poison-a", T0 + 4 * MIN, true },           /* named failures are common */
-		{ "uid-poison-a", T0 - 2 * HOUR + 5 * MIN, false }, /* named over an hour before */
-		{ "uid-web-1", T0 + 4 * MIN, false },             /* another workload's pod named */
+	const struct { double limit; const char *uid; int64_t at; bool named_history; } no[] = {
+		{ 0, "uid-poison-a", T0 + 4 * MIN, false },         /* the default limit */
+		{ 100, NULL, 0, false },                            /* not named */
+		{ 100, "uid-poison-a", T0 + 4 * MIN, true },        /* named failures are common */
+		{ 100, "uid-poison-a", T0 - 2 * HOUR + 5 * MIN, false }, /* named over an hour before */
+		{ 100, "uid-web-1", T0 + 4 * MIN, false },          /* another workload's pod named */
 	};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		limit_per_year = no[i].limit;
 		setup_surprise(true);
-		history_attributed = no[i].attributed_history;
+		history_attributed = no[i].named_history;
 		nodes(40, 1, false);
 		history_attributed = false;
 		named_then_failed(no[i].uid, no[i].at, 5 * MIN);
-		KT_EQ_INT(count_all(FB_ACT_QUARANTINE, "deployment-poison"), 0);
 		if (count_all(FB_ACT_QUARANTINE, NULL))
 			fprintf(stderr, "  (control %zu quarantined)\n", i);
 		KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0);
+		teardown();
+	}
+	limit_per_year = 0;
+}
+
+/*
+ * At the default limit a naming sharpens the second failure as memory pressure does: a
+ * six-hour poison in a cluster whose nodes fail often, no evidence unnamed
+ * (the_same_failures_are_no_evidence_where_nodes_fail_often), is quarantined at the second
+ * node when the agent named its pod before both failures.
+ */
+KT_TEST(namings_sharpen_the_second_failure)
+{
+	for (int named = 0; named <= 1; named++) {
+		setup_surprise(true);
+		nodes(40, 10, false);
+		int64_t kill = 6 * HOUR;
+		tick(T0);
+		pod("poison-a", "n1", POISON, T0, TOL);
+		tick(T0 + S);
+		if (named)
+			node_with("n1", FB_COND_TRUE, T0 - 30 * DAY,
+			          &(node_spec){ .created_ms = T0 - 365 * DAY,
+			                        .attributed_pod_uid = "uid-poison-a",
+			                        .attributed_ms = T0 + kill - MIN });
+		fail("n1", T0 + kill);
+		int64_t t = T0 + kill + TOL * S;
+		tick(t);
+		evicted("poison-a", FB_EVICT_OK, t);
+		pod_gone("poison-a");
+		pod("poison-b", "n2", POISON, t + S, TOL);
+		tick(t + S);
+		if (named)
+			node_with("n2", FB_COND_TRUE, T0 - 30 * DAY,
+			          &(node_spec){ .created_ms = T0 - 365 * DAY,
+			                        .attributed_pod_uid = "uid-poison-b",
+			                        .attributed_ms = t + S + kill - MIN });
+		fail("n2", t + S + kill);
+		KT_EQ_INT(count_all(FB_ACT_QUARANTINE, "deployment-poison"), named);
 		teardown();
 	}
 }
@@ -665,7 +709,8 @@ int main(void)
 	KT_RUN(a_failure_goes_to_the_chain_not_to_a_bystander);
 	KT_RUN(pods_that_left_count_as_exposure);
 	KT_RUN(exposure_of_more_pods_than_are_kept_is_not_lost);
-	KT_RUN(a_failure_the_nodes_agent_named_a_pod_for_is_a_verdict_at_the_first_node);
+	KT_RUN(one_named_failure_is_judged_against_how_often_namings_come);
+	KT_RUN(namings_sharpen_the_second_failure);
 	KT_RUN(memory_pressure_sharpens_where_background_failures_lack_it);
 	KT_RUN(other_signs_of_memory_pressure_count_as_it_does);
 	KT_RUN(history_is_written_to_the_record_and_read_back);

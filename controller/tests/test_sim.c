@@ -187,6 +187,10 @@ KT_TEST(new_fields_are_refused_out_of_range)
 	        "workloads[0].poison.memoryPressure");
 	refused(HEAD WL "nodeFailures: {perNodePerDay: 1, repair: 1h, memoryPressure: -0.1}\n",
 	        "nodeFailures.memoryPressure");
+	refused(HEAD "workloads: [{name: w, replicas: 1, poison: {killAfter: 1m, attribution: 1.1}}]\n",
+	        "workloads[0].poison.attribution");
+	refused(HEAD WL "nodeFailures: {perNodePerDay: 1, repair: 1h, attribution: -1}\n",
+	        "nodeFailures.attribution");
 	refused(HEAD WL "rackFailures: [{pool: q, at: 10m, fraction: 0.5, repair: 1h}]\n",
 	        "rackFailures[0].pool");
 	refused(HEAD WL "rackFailures: [{pool: p, at: 10m, fraction: 0, repair: 1h}]\n",
