@@ -286,9 +286,10 @@ KT_TEST(a_real_process_in_a_pod_cgroup_holding_a_device)
 	KT_EQ_INT(h.n ? h.v[0].pids[0] : 0, child);
 	KT_EQ_STR(h.n ? h.v[0].device : "", dev);
 	/* when it began, in ticks after boot: after this machine booted, not after now */
-	char *up = fbn_read_capped("/", "proc/uptime", &(size_t){ 0 });
+	size_t ulen = 0;
+	char *up = fbn_read_capped("/", "proc/uptime", &ulen);
 	int64_t uptime_ms = 0;
-	KT_CHECK(up && fbn_uptime_ms(up, strlen(up), &uptime_ms));
+	KT_CHECK(up && fbn_uptime_ms(up, ulen, &uptime_ms));
 	free(up);
 	KT_CHECK(h.n && h.v[0].have_start && h.v[0].start_ticks > 0 &&
 	         (double)h.v[0].start_ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK) <=
