@@ -256,13 +256,17 @@ static double node_rate_ms(fb_core *c, core_node *n, const double *rates)
 	return rates[node_pool(c, n)] / DAY_MS;
 }
 
-/* The longest arrival window in force: the defaults' or a budget's. */
-static int64_t horizon_max(const fb_core *c)
+/* The longest arrival window (window: false) or window in force: the defaults' or a budget's. */
+static int64_t longest(const fb_core *c, bool window)
 {
-	int64_t h = c->cfg.defaults.poison.arrival_window_ms;
-	for (size_t i = 0; i < c->nbudgets; i++)
-		if (c->budgets[i]->spec.poison.arrival_window_ms > h)
-			h = c->budgets[i]->spec.poison.arrival_window_ms;
+	const fb_poison_spec *d = &c->cfg.defaults.poison;
+	int64_t h = window ? d->window_ms : d->arrival_window_ms;
+	for (size_t i = 0; i < c->nbudgets; i++) {
+		const fb_poison_spec *p = &c->budgets[i]->spec.poison;
+		int64_t v = window ? p->window_ms : p->arrival_window_ms;
+		if (v > h)
+			h = v;
+	}
 	return h;
 }
 
@@ -286,9 +290,17 @@ static int64_t stint_end(const core_stint *s, int64_t horizon_ms)
  * (firebreak-sim calibration, 1,000 seeds). An over-count errs towards
  * innocence: a later verdict, never a false one.
  */
-static void merge_closest_stints(const fb_core *c, core_workload *w)
+static void merge_closest_stints(const fb_core *c, core_workload *w, int64_t now_ms)
 {
-	int64_t h = horizon_max(c);
+	int64_t h = longest(c, false);
+	/* first those no judgement can reach any more: over before the longest window */
+	for (size_t i = 0; i < w->nstints;)
+		if (stint_end(&w->stints[i], h) < now_ms - longest(c, true))
+			w->stints[i] = w->stints[--w->nstints];
+		else
+			i++;
+	if (w->nstints < CORE_STINTS_MAX)
+		return;
 	size_t a = 0, b = 1;
 	double best = INFINITY;
 	for (size_t i = 0; i < w->nstints; i++)
@@ -327,7 +339,7 @@ void surprise_pod_leaves(fb_core *c, core_pod *p)
 	core_stint s = { p->arrived_ms, to, 0, false };
 	s.per_ms = node_rate_ms(c, n, rates);
 	if (w->nstints == CORE_STINTS_MAX) {
-		merge_closest_stints(c, w);
+		merge_closest_stints(c, w, now);
 		w->stints[w->nstints++] = s;
 		return;
 	}
