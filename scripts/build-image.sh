@@ -34,6 +34,9 @@ ensure_tools() {
   local missing=()
   command -v buildah >/dev/null || missing+=(buildah)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  # buildah runs a Dockerfile's RUN steps through an OCI runtime, which it only recommends:
+  # without one (--no-install-recommends on a fresh machine) RUN fails with "exec: no command"
+  command -v runc >/dev/null || command -v crun >/dev/null || missing+=(runc)
   if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
