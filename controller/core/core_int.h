@@ -368,6 +368,9 @@ void verdict_restore_failure(fb_core *c, core_node *n, const char *json);
 int64_t verdict_pass(fb_core *c, int64_t now_ms, fb_actions *out);
 /* Firebreak is moving pod p off failed node n (eviction.c): remember it for p's workload. */
 void verdict_note_move(fb_core *c, const core_pod *p, const core_node *n, int64_t now_ms);
+/* The longest poison window (window) or arrival window in force: the defaults' or a
+ * budget's (surprise.c). */
+int64_t poison_longest(const fb_core *c, bool window);
 /* A new pod p of its workload appeared: is it the replacement of a moved pod? */
 void verdict_new_pod(fb_core *c, core_pod *p);
 /* The poison settings over a node: its first budget's by name, else the defaults. */

@@ -632,10 +632,18 @@ void quarantine_rejudge(fb_core *c)
  * to run. Creation times have whole seconds, so a pod made in the second the
  * quarantine began is given the benefit of the doubt.
  */
+/* A pod the gate would hold were it made now, still running or about to: one an escape or
+ * a recall may delete. */
+static bool gate_would_hold(const core_pod *p)
+{
+	return !p->gated && !p->gate_exempt && !p->daemonset && !p->mirror && !p->terminating &&
+	       !p->terminal;
+}
+
 static bool escaped_pod(const core_workload *w, const core_pod *p)
 {
-	return !p->gated && !p->gate_exempt && !p->daemonset && !p->mirror && !p->terminating && !p->terminal &&
-	       p->created_ms > w->held_since_ms && !(p->node && p->node->failed);
+	return gate_would_hold(p) && p->created_ms > w->held_since_ms &&
+	       !(p->node && p->node->failed);
 }
 
 /*
@@ -656,8 +664,7 @@ static bool escaped_pod(const core_workload *w, const core_pod *p)
  */
 static bool recalled_pod(const core_workload *w, const core_pod *p, int64_t now_ms)
 {
-	return p->followed && !p->gated && !p->gate_exempt && !p->daemonset && !p->mirror &&
-	       !p->terminating && !p->terminal && p->node && !p->node->failed &&
+	return p->followed && gate_would_hold(p) && p->node && !p->node->failed &&
 	       p->created_ms <= w->held_since_ms && p->created_ms > w->released_ms &&
 	       now_ms - p->arrived_ms <= w->recall_arrival_ms;
 }

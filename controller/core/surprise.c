@@ -256,8 +256,7 @@ static double node_rate_ms(fb_core *c, core_node *n, const double *rates)
 	return rates[node_pool(c, n)] / DAY_MS;
 }
 
-/* The longest arrival window (window: false) or window in force: the defaults' or a budget's. */
-static int64_t longest(const fb_core *c, bool window)
+int64_t poison_longest(const fb_core *c, bool window)
 {
 	const fb_poison_spec *d = &c->cfg.defaults.poison;
 	int64_t h = window ? d->window_ms : d->arrival_window_ms;
@@ -292,10 +291,10 @@ static int64_t stint_end(const core_stint *s, int64_t horizon_ms)
  */
 static void merge_closest_stints(const fb_core *c, core_workload *w, int64_t now_ms)
 {
-	int64_t h = longest(c, false);
+	int64_t h = poison_longest(c, false);
 	/* first those no judgement can reach any more: over before the longest window */
 	for (size_t i = 0; i < w->nstints;)
-		if (stint_end(&w->stints[i], h) < now_ms - longest(c, true))
+		if (stint_end(&w->stints[i], h) < now_ms - poison_longest(c, true))
 			w->stints[i] = w->stints[--w->nstints];
 		else
 			i++;

@@ -181,34 +181,35 @@ static bool zone_outage(fb_core *c, const core_node *n, fb_actions *out)
 }
 
 /*
- * The node ran short of memory before it failed: MemoryPressure in its last
- * status while Ready, or another sign of it (fb_core_node_memory_signal) within
- * FB_MEMORY_SIGNAL_MS before the failure (a sign stamped up to a minute after
- * the Ready transition is a dying kubelet's last word, not a later one).
+ * A sign n gave at at_ms (0: none) came before its failure: within
+ * FB_MEMORY_SIGNAL_MS before it (one stamped up to a minute after the Ready
+ * transition is a dying node's last word, not a later one).
  */
-/*
- * firebreak-node laid n's unaccounted memory at a pod (p: this one), and said so within
- * FB_MEMORY_SIGNAL_MS before the failure (a word up to a minute after the
- * Ready transition is a dying node's last, as for the memory signs).
- */
-static bool named_in_time(const core_node *n)
+static bool sign_before_failure(const core_node *n, int64_t at_ms)
 {
-	int64_t at = n->attributed_ms, failed = n->failed_since_ms;
-	return n->attributed_uid[0] && at > 0 && at <= failed + 60 * 1000 &&
-	       failed - at <= FB_MEMORY_SIGNAL_MS;
+	int64_t failed = n->failed_since_ms;
+	return at_ms > 0 && at_ms <= failed + 60 * 1000 && failed - at_ms <= FB_MEMORY_SIGNAL_MS;
 }
 
+/*
+ * The node ran short of memory before it failed: MemoryPressure in its last
+ * status while Ready, or another sign of it (fb_core_node_memory_signal) in time.
+ */
+static bool memory_distress(const core_node *n)
+{
+	return n->memory_pressure_seen || sign_before_failure(n, n->memory_signal_ms);
+}
+
+/* firebreak-node laid n's unaccounted memory at a pod, and said so in time ... */
+static bool named_in_time(const core_node *n)
+{
+	return n->attributed_uid[0] && sign_before_failure(n, n->attributed_ms);
+}
+
+/* ... at pod p. */
 static bool attributed_to(const core_node *n, const core_pod *p)
 {
 	return named_in_time(n) && p->uid && strcmp(n->attributed_uid, p->uid) == 0;
-}
-
-static bool memory_distress(const core_node *n)
-{
-	if (n->memory_pressure_seen)
-		return true;
-	int64_t at = n->memory_signal_ms, failed = n->failed_since_ms;
-	return at > 0 && at <= failed + 60 * 1000 && failed - at <= FB_MEMORY_SIGNAL_MS;
 }
 
 /*
@@ -689,11 +690,7 @@ int64_t verdict_pass(fb_core *c, int64_t now_ms, fb_actions *out)
 {
 	const char *k;
 	void *v;
-	int64_t keep = c->cfg.defaults.poison.window_ms;
-	for (size_t i = 0; i < c->nbudgets; i++)
-		if (c->budgets[i]->spec.poison.window_ms > keep)
-			keep = c->budgets[i]->spec.poison.window_ms;
-	fb_evidence_prune(&c->evidence, now_ms - keep);
+	fb_evidence_prune(&c->evidence, now_ms - poison_longest(c, true));
 	if (c->moves)
 		prune_moves(c, now_ms);
 	for (size_t it = 0; kc_map_next(&c->nodes, &it, &k, &v);) {
