@@ -207,9 +207,12 @@ cmd_up() {
     --kubeconfig "${PKI_DIR}/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "${SCHED_PORT}" --cert-dir "${RUN_DIR}/scheduler-certs" \
     --leader-elect=false --profiling=false
+  # a fresh /proc tree a node (no process of an earlier run)
+  [[ -z "${E2E_PROC_TREES:-}" ]] || { rm -rf "${E2E_PROC_TREES}" && mkdir -p "${E2E_PROC_TREES}"; }
   start_proc fakelet "${BIN_DIR}/fakelet" --kubeconfig "${KUBECONFIG_PATH}" \
     --nodes "${NODES}" --zones "${ZONES}" --state-dir "${FAKELET_DIR}" \
-    --poison-delay "${POISON_DELAY}" --kubelet-version "${K8S_VERSION}"
+    --poison-delay "${POISON_DELAY}" --kubelet-version "${K8S_VERSION}" \
+    ${E2E_PROC_TREES:+--proc-trees "${E2E_PROC_TREES}"}
 
   KUBECONFIG="${KUBECONFIG_PATH}" "${BIN_DIR}/e2ectl" ready --nodes "${NODES}" --timeout 90s ||
     die "nodes not Ready; see ${LOG_DIR}/"

@@ -113,6 +113,26 @@ start_firebreak() {
     return 1
   fi
 }
+# firebreak-node (issue 16), one a node, each over the /proc tree fakelet writes for its node
+# (SCENARIO_PROC_TREES=1, e2e/cmd/fakelet/proctree.go).
+FBN_BIN="${FBN_BIN:-${REPO_DIR}/build/release/node/firebreak-node}"
+PROC_TREES="${RUN_DIR}/proc-trees"
+need_agent() { [[ -x "${FBN_BIN}" ]] || skip "firebreak-node not found at ${FBN_BIN} (build it first, or set FBN_BIN)"; }
+# start_agents NODES [FLAGS...]: firebreak-node watch on node-1..node-NODES, sampling every
+# second, its condition's heartbeat every 5 s, metrics on 127.0.0.1:(19100 + N); it waits until
+# each has written its condition.
+start_agents() {
+  local n="$1" i
+  shift
+  for ((i = 1; i <= n; i++)); do
+    start_bg "agent-node-${i}" "${FBN_BIN}" watch --root "${PROC_TREES}/node-${i}" --node "node-${i}" \
+      --kubeconfig "${KUBECONFIG}" --interval 1 --heartbeat 5 --metrics-addr "127.0.0.1:$((19100 + i))" "$@"
+  done
+  for ((i = 1; i <= n; i++)); do
+    wait_for_log "agent-node-${i}" 'condition written' 30 ||
+      { tail -n 20 "${LOG_DIR}/agent-node-${i}.log" >&2; echo "agent of node-${i} wrote no condition" >&2; return 1; }
+  done
+}
 # fb_log_time NAME REGEX: the ts= of the first matching line of a firebreak log, as epoch seconds.
 fb_log_time() {
   local ts
@@ -202,7 +222,7 @@ summary() { printf '%s=%s\n' "$1" "$2" >>"${LOG_DIR}/summary.txt"; echo "summary
 run_one() {
   local name="$1" file="${E2E_DIR}/scenarios/$1.sh" rc=0 t0 t_up dur
   SCENARIO_MODE=baseline SCENARIO_NODES=6 SCENARIO_ZONES="" SCENARIO_DESCRIPTION="" FB_MANAGED=0
-  SCENARIO_REAL_NODE=0 SCENARIO_POISON_DELAY=""
+  SCENARIO_REAL_NODE=0 SCENARIO_POISON_DELAY="" SCENARIO_PROC_TREES=0
   unset -f scenario_run
   # shellcheck source=/dev/null
   source "${file}"
@@ -229,8 +249,11 @@ run_one() {
   fi
   # SCENARIO_ZONES: the zones fakelet assigns round robin (cluster.sh's default when empty);
   # SCENARIO_POISON_DELAY: how long a poison pod runs before its node stops (cluster.sh's 10s).
+  # SCENARIO_PROC_TREES=1: fakelet writes each node's /proc for firebreak-node (start_agents).
+  local trees=""
+  [[ "${SCENARIO_PROC_TREES}" != 1 ]] || trees="${PROC_TREES}"
   if ((rc == 0)) && ! E2E_ZONES="${SCENARIO_ZONES:-${E2E_ZONES:-}}" E2E_REAL_NODE="${SCENARIO_REAL_NODE}" \
-    E2E_POISON_DELAY="${SCENARIO_POISON_DELAY:-${E2E_POISON_DELAY:-}}" \
+    E2E_POISON_DELAY="${SCENARIO_POISON_DELAY:-${E2E_POISON_DELAY:-}}" E2E_PROC_TREES="${trees}" \
     "${E2E_DIR}/cluster.sh" up --mode "${SCENARIO_MODE}" --nodes "${SCENARIO_NODES}"; then
     rc=1
     log "cluster failed to start"

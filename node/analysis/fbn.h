@@ -333,6 +333,32 @@ void fbn_arrival_config_default(fbn_arrival_config *c);
 void fbn_attribute_by_arrival(fbn_report *r, const fbn_trend *t, const fbn_arrival_config *c,
                               int64_t now_ms, int64_t uptime_ms, long hz);
 
+/* ---- the Node condition the agent writes (node-problem-detector's convention) ---------------- */
+/*
+ * One condition of its own type on its Node, as node-problem-detector writes its
+ * conditions (pkg/exporters/k8sexporter/condition): status, a CamelCase reason, a
+ * one-line message. The controller (controller/shell/project.c, attribution_of)
+ * reads a named pod from it; the two must agree:
+ *   True    the unaccounted memory is flagged; reason the basis (fbn_basis_name) and
+ *           message "pod <uid>: <how much>; <why>" when it is laid at a pod, else
+ *           reason NotAttributed;
+ *   False   MemoryAccounted: unaccounted memory under the thresholds;
+ *   Unknown NotMeasured: /proc/meminfo could not be read whole (message: why).
+ */
+#define FBN_CONDITION_TYPE "UnaccountedMemory"
+#define FBN_CONDITION_MESSAGE_MAX 1024
+typedef struct fbn_condition {
+	const char *status;           /* "True", "False", "Unknown" */
+	const char *reason;
+	char message[FBN_CONDITION_MESSAGE_MAX];
+	char pod_uid[FBN_POD_UID_MAX];/* the pod it is laid at, "" none */
+} fbn_condition;
+
+void fbn_condition_of(const fbn_report *r, fbn_condition *c);
+/* Whether b says something else than a (status, reason or pod), which is written at
+ * once; a message that changed only in its figures waits for the next heartbeat. */
+bool fbn_condition_changed(const fbn_condition *a, const fbn_condition *b);
+
 /* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
 cJSON *fbn_report_json(const fbn_report *r);
 

@@ -4,6 +4,8 @@
  *
  *   firebreak-node analyze --root DIR [--device PREFIX]...
  *   firebreak-node watch --root DIR [--interval SECONDS] [--samples N] [--device PREFIX]...
+ *                        [--node NAME [--kubeconfig FILE] [--metrics-addr ADDR]
+ *                        [--heartbeat SECONDS] [--print]]
  *
  * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat,
  * DIR/proc/slabinfo, the pods' cgroup usage under DIR/sys/fs/cgroup (v1 or v2,
@@ -17,10 +19,17 @@
  * samples every --interval seconds (default 5; N samples, default until
  * killed) and prints one report a line, with what successive samples say
  * (fbn_trend: fault and refault rates, the unaccounted memory's growth); it
- * looks at the processes only when fbn_trend says so. Nothing is reported to
- * the API server yet, and nothing is acted on. Exit status 0 when it printed
- * its reports, 2 on a usage error.
+ * looks at the processes only when fbn_trend says so.
+ *
+ * With --node, watch reports to the cluster instead of printing (--print prints
+ * too): node NAME's UnaccountedMemory condition, an Event when it turns, and
+ * Prometheus metrics on --metrics-addr (node/agent/report.h). The cluster is
+ * reached in-cluster (the DaemonSet's service account), or with --kubeconfig /
+ * $KUBECONFIG. Nothing is acted on yet. SIGTERM and SIGINT end the watch after
+ * the sample under way, flushing the Events. Exit status 0 when it ran to its end
+ * or was stopped, 1 when the cluster could not be reached, 2 on a usage error.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +38,9 @@
 
 #include "fbn.h"
 #include "fbn_io.h"
+#include "kc/alloc.h"
+#include "log.h"
+#include "report.h"
 
 #define DEVICE_PREFIXES_MAX 16
 
@@ -36,12 +48,23 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: firebreak-node analyze --root DIR [--device PREFIX]...\n"
 	           "       firebreak-node watch --root DIR [--interval SECONDS] [--samples N]\n"
-	           "                            [--device PREFIX]...\n"
+	           "                            [--device PREFIX]... [--node NAME [--kubeconfig FILE]\n"
+	           "                            [--metrics-addr ADDR] [--heartbeat SECONDS] [--print]]\n"
 	           "  Reads DIR/proc/{meminfo,pressure/memory,vmstat,slabinfo}, the pods' cgroup\n"
 	           "  usage under DIR/sys/fs/cgroup and the processes under DIR/proc holding a\n"
 	           "  device whose path starts with a PREFIX open (default: /dev/nvidia, /dev/dri/,\n"
 	           "  /dev/kfd, /dev/accel/); any may be missing. Prints its verdict as JSON;\n"
-	           "  watch prints one a line every interval (default 5 s), with rates and growth.\n");
+	           "  watch prints one a line every interval (default 5 s), with rates and growth;\n"
+	           "  with --node it writes node NAME's UnaccountedMemory condition (every change,\n"
+	           "  and every --heartbeat, default 60 s), Events, and metrics on ADDR.\n");
+}
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
 }
 
 static int64_t wall_ms(void)
@@ -96,7 +119,8 @@ static int analyze(const char *root, const char *const *devices)
 	return print_json(fbn_report_json(&r), false) ? 0 : 1;
 }
 
-static int watch(const char *root, const char *const *devices, double interval_s, long samples)
+static int watch(const char *root, const char *const *devices, double interval_s, long samples,
+                 fbn_reporter *rp, bool print)
 {
 	fbn_trend_config c;
 	fbn_trend_config_default(&c);
@@ -105,13 +129,17 @@ static int watch(const char *root, const char *const *devices, double interval_s
 	fbn_arrival_config arrival;
 	fbn_arrival_config_default(&arrival);
 	static fbn_report r;
-	for (long i = 0; samples <= 0 || i < samples; i++) {
+	for (long i = 0; !stopping && (samples <= 0 || i < samples); i++) {
 		if (i > 0) {
 			struct timespec ts = { (time_t)interval_s,
 				               (long)((interval_s - (double)(time_t)interval_s) * 1e9) };
-			while (nanosleep(&ts, &ts) != 0)
+			while (nanosleep(&ts, &ts) != 0 && !stopping)
 				;
+			if (stopping)
+				break;
 		}
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int64_t now = wall_ms();
 		/* the memory first, to know whether the processes are worth the look; judged
 		 * again with them only if they were looked at (the files are not read twice) */
@@ -132,6 +160,13 @@ static int watch(const char *root, const char *const *devices, double interval_s
 		if (up && fbn_uptime_ms(up, ulen, &uptime_ms))
 			fbn_attribute_by_arrival(&r, &t, &arrival, now, uptime_ms, sysconf(_SC_CLK_TCK));
 		free(up);
+		if (rp) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			fbn_reporter_sample(rp, &r, &t, now,
+			                    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		}
+		if (!print)
+			continue;
 		cJSON *j = fbn_report_json(&r);
 		cJSON *tr = j ? cJSON_AddObjectToObject(j, "trend") : NULL;
 		if (tr && (!cJSON_AddNumberToObject(tr, "timeMs", (double)now) ||
@@ -159,11 +194,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	const char *root = NULL;
+	const char *root = NULL, *node = NULL, *kubeconfig = NULL, *metrics_addr = NULL;
 	const char *devices[DEVICE_PREFIXES_MAX + 1] = { 0 };
 	size_t ndevices = 0;
-	double interval = 5;
+	double interval = 5, heartbeat = 60;
 	long samples = 0;
+	bool print = false;
 	bool watching = argc >= 2 && !strcmp(argv[1], "watch");
 	if (argc < 2 || (strcmp(argv[1], "analyze") != 0 && !watching)) {
 		usage(stderr);
@@ -171,28 +207,64 @@ int main(int argc, char **argv)
 	}
 	for (int i = 2; i < argc; i++) {
 		char *end = NULL;
-		if (!strcmp(argv[i], "--root") && i + 1 < argc && argv[i + 1][0]) {
+		bool value = i + 1 < argc && argv[i + 1][0];
+		if (!strcmp(argv[i], "--root") && value) {
 			root = argv[++i];
-		} else if (watching && !strcmp(argv[i], "--interval") && i + 1 < argc &&
+		} else if (watching && !strcmp(argv[i], "--interval") && value &&
 		           (interval = strtod(argv[i + 1], &end)) >= 0.01 && interval <= 3600 &&
 		           end && !*end) {
 			i++;
-		} else if (watching && !strcmp(argv[i], "--samples") && i + 1 < argc &&
+		} else if (watching && !strcmp(argv[i], "--samples") && value &&
 		           (samples = strtol(argv[i + 1], &end, 10)) > 0 && end && !*end) {
 			i++;
-		} else if (!strcmp(argv[i], "--device") && i + 1 < argc && argv[i + 1][0] &&
-		           ndevices < DEVICE_PREFIXES_MAX) {
+		} else if (!strcmp(argv[i], "--device") && value && ndevices < DEVICE_PREFIXES_MAX) {
 			devices[ndevices++] = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--node") && value) {
+			node = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--kubeconfig") && value) {
+			kubeconfig = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--metrics-addr") && value) {
+			metrics_addr = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--heartbeat") && value &&
+		           (heartbeat = strtod(argv[i + 1], &end)) >= 1 && heartbeat <= 3600 &&
+		           end && !*end) {
+			i++;
+		} else if (watching && !strcmp(argv[i], "--print")) {
+			print = true;
 		} else {
 			fprintf(stderr, "firebreak-node: unexpected argument %s\n", argv[i]);
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!root) {
+	if (!root || ((kubeconfig || metrics_addr) && !node)) {
+		if (root)
+			fprintf(stderr, "firebreak-node: --kubeconfig and --metrics-addr need --node\n");
 		usage(stderr);
 		return 2;
 	}
 	const char *const *dev = ndevices ? devices : NULL;
-	return watching ? watch(root, dev, interval, samples) : analyze(root, dev);
+	if (!watching)
+		return analyze(root, dev);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!node)
+		return watch(root, dev, interval, samples, NULL, true);
+	if (kc_global_init() != 0) {
+		fprintf(stderr, "firebreak-node: cannot initialise libcurl\n");
+		return 1;
+	}
+	fbn_reporter_options ro = { .node = node, .kubeconfig = kubeconfig,
+		                    .metrics_addr = metrics_addr,
+		                    .heartbeat_ms = (int64_t)(heartbeat * 1000) };
+	fbn_reporter *rp = fbn_reporter_new(&ro);
+	int rc = rp ? watch(root, dev, interval, samples, rp, print) : 1;
+	if (stopping)
+		fb_log(FB_INFO, "signal received, stopping", "node=%s", node);
+	fbn_reporter_free(rp);
+	kc_global_cleanup();
+	return rc;
 }

@@ -307,6 +307,59 @@ KT_TEST(a_real_process_in_a_pod_cgroup_holding_a_device)
 	KT_CHECK(rmdir(ctr) == 0 && rmdir(pod) == 0 && rmdir(base) == 0 && rmdir(top) == 0);
 }
 
+/* The Node condition of each verdict, in the form the controller reads (project.c,
+ * attribution_of: "pod " + a 36-character UID + ':' for a named pod, and only then). */
+KT_TEST(the_node_condition_of_each_verdict)
+{
+	fbn_report r;
+	fbn_condition named, none, healthy, unknown;
+	analyze_tree("incident", &r);
+	fbn_condition_of(&r, &named);
+	KT_EQ_STR(named.status, "True");
+	KT_EQ_STR(named.reason, "OnlyHolder");
+	KT_EQ_STR(named.pod_uid, "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+	KT_CHECK(strncmp(named.message, "pod 7c9e6679-7425-40de-944b-e07fc1f90ae7: 31.0 GiB of 62.0 GiB", 62) == 0);
+	KT_CHECK(strstr(named.message, "the node thrashes (memory stalled 72% of the last 10 s)") != NULL);
+	KT_CHECK(strstr(named.message, "the only pod holding a GPU device open") != NULL);
+	KT_CHECK(strchr(named.message, '\n') == NULL);
+	analyze_tree("no-gpu-holder", &r);
+	fbn_condition_of(&r, &none);
+	KT_EQ_STR(none.status, "True");
+	KT_EQ_STR(none.reason, "NotAttributed");
+	KT_EQ_STR(none.pod_uid, "");
+	KT_CHECK(strncmp(none.message, "pod ", 4) != 0);
+	KT_CHECK(strstr(none.message, "no pod holds a GPU device open") != NULL);
+	analyze_tree("healthy-6.18", &r);
+	fbn_condition_of(&r, &healthy);
+	KT_EQ_STR(healthy.status, "False");
+	KT_EQ_STR(healthy.reason, "MemoryAccounted");
+	KT_CHECK(strstr(healthy.message, "under the threshold") != NULL);
+	analyze_tree("cut-midline", &r);
+	fbn_condition_of(&r, &unknown);
+	KT_EQ_STR(unknown.status, "Unknown");
+	KT_EQ_STR(unknown.reason, "NotMeasured");
+	KT_CHECK(strstr(unknown.message, "cut short") != NULL);
+	/* what is written at once: another status, reason or pod; not the figures alone */
+	KT_CHECK(fbn_condition_changed(&named, &none));
+	KT_CHECK(fbn_condition_changed(&none, &healthy));
+	KT_CHECK(fbn_condition_changed(&healthy, &unknown));
+	fbn_condition grown = named;
+	snprintf(grown.message, sizeof(grown.message), "pod %s: 31.2 GiB ...", named.pod_uid);
+	KT_CHECK(!fbn_condition_changed(&named, &grown));
+	fbn_condition other = named;
+	other.pod_uid[0] = '8';
+	KT_CHECK(fbn_condition_changed(&named, &other));
+	/* the longest reason the analysis gives fits whole, after the pod */
+	analyze_tree("incident", &r);
+	memset(r.suspect_why, 'x', sizeof(r.suspect_why) - 1);
+	r.suspect_why[sizeof(r.suspect_why) - 1] = '\0';
+	fbn_condition_of(&r, &named);
+	size_t len = strlen(named.message);
+	KT_CHECK(len < FBN_CONDITION_MESSAGE_MAX - 1 && len > sizeof(r.suspect_why));
+	KT_EQ_STR(named.message + len - (sizeof(r.suspect_why) - 1), r.suspect_why);
+	KT_CHECK(strncmp(named.message, "pod 7c9e6679-7425-40de-944b-e07fc1f90ae7:", 41) == 0);
+}
+
 /* Files cut short: what is missing is said, and never flags. */
 KT_TEST(files_cut_short_are_incomplete_and_never_flag)
 {
@@ -748,6 +801,7 @@ int main(void)
 	KT_RUN(pod_uids_from_each_cgroup_layout);
 	KT_RUN(a_real_process_in_a_pod_cgroup_holding_a_device);
 	KT_RUN(files_cut_short_are_incomplete_and_never_flag);
+	KT_RUN(the_node_condition_of_each_verdict);
 	KT_RUN(this_machine_flags_nothing);
 	KT_RUN(meminfo_lines_it_cannot_read_are_skipped);
 	KT_RUN(forged_numbers_do_not_overflow);

@@ -97,6 +97,7 @@ func main() {
 	nodes := fs.Int("nodes", 0, "expected node count (ready)")
 	replicas := fs.Int("replicas", 1, "replicas (deploy)")
 	poison := fs.Bool("poison", false, "label the pods as poison (deploy)")
+	gpu := fs.Bool("gpu", false, "label the pods as holding a GPU: fakelet's --proc-trees gives their process /dev/nvidia0 (deploy)")
 	cpu := fs.String("cpu", "100m", "cpu request per pod (deploy)")
 	out := fs.String("out", "", "output file (watch)")
 	app := fs.String("app", "poison", "app label of the poison Deployment (expect-cascade)")
@@ -158,7 +159,7 @@ func main() {
 		if len(pos) != 1 {
 			usage()
 		}
-		err = deploy(ctx, client(), pos[0], int32(*replicas), *poison, *cpu)
+		err = deploy(ctx, client(), pos[0], int32(*replicas), *poison, *gpu, *cpu)
 	case "rollout":
 		err = rollout(ctx, client(), pos, *timeout)
 	case "watch":
@@ -333,11 +334,14 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, want int, timeout t
 	}
 }
 
-func deploy(ctx context.Context, cs kubernetes.Interface, name string, replicas int32, poison bool, cpu string) error {
+func deploy(ctx context.Context, cs kubernetes.Interface, name string, replicas int32, poison, gpu bool, cpu string) error {
 	lbl := map[string]string{"app": name}
 	podLabels := map[string]string{"app": name}
 	if poison {
 		podLabels[poisonLabel] = "true"
+	}
+	if gpu {
+		podLabels["firebreak.dev/e2e-gpu"] = "true"
 	}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: podLabels},

@@ -67,6 +67,7 @@ type fakelet struct {
 	podLister     cache.Indexer
 	queue         workqueue.TypedRateLimitingInterface[string]
 	events        *os.File
+	trees         *procTrees // nil: no --proc-trees
 }
 
 func main() {
@@ -82,6 +83,8 @@ func main() {
 		renew       = flag.Duration("lease-renew-interval", time.Second, "lease renew interval")
 		statusEvery = flag.Duration("status-interval", 5*time.Second, "node status heartbeat interval")
 		kubeletVer  = flag.String("kubelet-version", "v0.0.0-fakelet", "reported kubelet version")
+		procDir     = flag.String("proc-trees", "", "write each node's /proc for firebreak-node under DIR/<node> (proctree.go)")
+		gpu         = flag.String("gpu-selector", "firebreak.dev/e2e-gpu=true", "label selector of pods holding a GPU (with --proc-trees)")
 	)
 	flag.Parse()
 	if *stateDir == "" {
@@ -104,6 +107,11 @@ func main() {
 		cs: cs, nodes: map[string]*node{}, stateDir: *stateDir, poisonSel: sel,
 		poisonDelay: *poisonDelay, leaseDuration: int32(*leaseDur), version: *kubeletVer, events: ev,
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+	}
+	if *procDir != "" {
+		gsel, err := labels.Parse(*gpu)
+		must(err)
+		f.trees = &procTrees{dir: *procDir, gpuSel: gsel, boot: time.Now().Add(-time.Hour)}
 	}
 	zl := strings.Split(*zones, ",")
 	for i := 1; i <= *count; i++ {
@@ -157,6 +165,9 @@ func main() {
 	go f.loop(ctx, *renew, f.renewLeases)
 	go f.loop(ctx, *statusEvery, f.postStatuses)
 	go f.loop(ctx, 250*time.Millisecond, f.checkPoisonAndMarkers)
+	if f.trees != nil {
+		go f.loop(ctx, 500*time.Millisecond, f.writeTrees)
+	}
 	<-ctx.Done()
 	f.queue.ShutDown()
 	logf("stopping")

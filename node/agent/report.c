@@ -1,0 +1,384 @@
+/* report.c - see report.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "httpserver.h"
+#include "kc/alloc.h"
+#include "kc/client.h"
+#include "kc/events.h"
+#include "kc/time.h"
+#include "log.h"
+#include "metrics.h"
+#include "report.h"
+
+#define REPORTER_NAME "firebreak.dev/firebreak-node"
+#define DEFAULT_HEARTBEAT_MS 60000
+#define NODE_NAME_MAX 254
+#define POD_REF_MAX 320
+
+struct fbn_reporter {
+	char node[NODE_NAME_MAX];
+	char node_uid[64];
+	kc_client *client;
+	kc_recorder *recorder;
+	fb_metrics *metrics;
+	fb_http *http;
+	int64_t heartbeat_ms;
+	/* the condition as last written, and when */
+	bool written;
+	fbn_condition last;
+	int64_t last_write_ms;        /* wall, of the last successful write */
+	int64_t transition_us;        /* lastTransitionTime of the status written */
+	/* the named pod's namespace/name, looked up once per naming */
+	char named_uid[FBN_POD_UID_MAX];
+	char named_ref[POD_REF_MAX];
+};
+
+static void declare_metrics(fb_metrics *m)
+{
+	static const double seconds[] = { 0.001, 0.005, 0.02, 0.1, 0.5, 2 };
+	fb_metrics_family(m, "firebreak_node_unaccounted_bytes", FB_GAUGE,
+	                  "Memory in use that no /proc/meminfo category (so no cgroup) accounts for", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_memory_total_bytes", FB_GAUGE, "MemTotal", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_pods_memory_bytes", FB_GAUGE,
+	                  "The pods' parent cgroup's memory usage", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_memory_pressure_avg10", FB_GAUGE,
+	                  "PSI memory stall over the last 10 s, percent (kind: some or full)", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_major_faults_per_second", FB_GAUGE,
+	                  "Major page faults a second between the last two samples", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_refaults_per_second", FB_GAUGE,
+	                  "File refaults a second between the last two samples", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_unaccounted_growth_bytes_per_minute", FB_GAUGE,
+	                  "How fast the unaccounted memory grew over the growth window", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_gpu_holder_pods", FB_GAUGE,
+	                  "Pods found holding a GPU device open at the last look", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_condition", FB_GAUGE,
+	                  "The UnaccountedMemory condition as last computed (1 for its status and reason)",
+	                  NULL, 0);
+	fb_metrics_family(m, "firebreak_node_attributed", FB_GAUGE,
+	                  "1 for the pod the unaccounted memory is laid at (at most one series)", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_samples_total", FB_COUNTER, "Samples taken", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_condition_writes_total", FB_COUNTER,
+	                  "Writes of the Node condition, by result", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_sample_duration_seconds", FB_HISTOGRAM,
+	                  "Time to take and judge one sample", seconds, sizeof(seconds) / sizeof(seconds[0]));
+}
+
+static void serve(void *ud, const char *path, int *status, const char **ctype, char **body,
+                  size_t *len)
+{
+	fbn_reporter *rp = ud;
+	*ctype = "text/plain; charset=utf-8";
+	if (strcmp(path, "/metrics") == 0) {
+		*body = fb_metrics_render(rp->metrics);
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+	} else if (strcmp(path, "/healthz") == 0) {
+		*body = kc_strdup("ok\n");
+	} else {
+		*status = 404;
+		*body = kc_strdup("not found\n");
+		*len = *body ? strlen(*body) : 0;
+		return;
+	}
+	*status = *body ? 200 : 500;
+	*len = *body ? strlen(*body) : 0;
+}
+
+/* The node's UID, and its condition's lastTransitionTime when it already says status. */
+static bool read_node(fbn_reporter *rp, int64_t *transition_us, char *status, size_t cap)
+{
+	cJSON *node = NULL;
+	kc_error_detail d = { 0 };
+	kc_err err = kc_get(rp->client, &KC_RES_NODES, NULL, rp->node, NULL, &node, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot read the node", err, d.message, "node=%s", rp->node);
+		return false;
+	}
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(node, "metadata");
+	const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "uid"));
+	snprintf(rp->node_uid, sizeof(rp->node_uid), "%s", uid ? uid : "");
+	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(node, "status"), "conditions");
+	const cJSON *c;
+	cJSON_ArrayForEach(c, conds) {
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
+		const char *lt = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "lastTransitionTime"));
+		if (type && strcmp(type, FBN_CONDITION_TYPE) == 0 && st && lt &&
+		    kc_time_parse(lt, transition_us) == KC_OK)
+			snprintf(status, cap, "%s", st);
+	}
+	cJSON_Delete(node);
+	return true;
+}
+
+fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o)
+{
+	fbn_reporter *rp = kc_calloc(1, sizeof(*rp));
+	if (!rp || !o->node || strlen(o->node) >= sizeof(rp->node)) {
+		fb_log(FB_ERROR, "no node name, or out of memory", NULL);
+		kc_free(rp);
+		return NULL;
+	}
+	snprintf(rp->node, sizeof(rp->node), "%s", o->node);
+	rp->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+	kc_config *cfg = NULL;
+	kc_error_detail d = { 0 };
+	kc_err err = kc_config_load_default(o->kubeconfig, NULL, &cfg, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot load cluster configuration", err, d.message, NULL);
+		goto fail;
+	}
+	char *ua = kc_user_agent_new("firebreak-node", FB_VERSION);
+	kc_client_options copts = { .user_agent = ua, .qps = 5, .burst = 10 };
+	err = kc_client_new(cfg, &copts, &rp->client, &d);
+	kc_free(ua);
+	kc_config_free(cfg);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot create API client", err, d.message, NULL);
+		goto fail;
+	}
+	char status[16] = "";
+	int64_t transition = 0;
+	if (!read_node(rp, &transition, status, sizeof(status)))
+		goto fail;
+	if (status[0]) {
+		/* what the last run wrote: its transition time stands while the status does */
+		rp->last.status = !strcmp(status, "True") ? "True" : !strcmp(status, "False") ? "False"
+		                                                                           : "Unknown";
+		rp->last.reason = "";
+		rp->transition_us = transition;
+	}
+	char instance[NODE_NAME_MAX + 32];
+	snprintf(instance, sizeof(instance), "firebreak-node-%s", rp->node);
+	kc_recorder_options ro = { .reporting_controller = REPORTER_NAME,
+		                   .reporting_instance = instance };
+	err = kc_recorder_new(rp->client, &ro, &rp->recorder, &d);
+	if (err != KC_OK)
+		fb_log_api_error(FB_WARN, "event recorder unavailable; the condition is written, no Events",
+		                 err, d.message, NULL);
+	rp->metrics = fb_metrics_new();
+	if (!rp->metrics)
+		goto fail;
+	declare_metrics(rp->metrics);
+	if (o->metrics_addr && o->metrics_addr[0]) {
+		fb_http_lws_logs();
+		rp->http = fb_http_start(o->metrics_addr, serve, rp);
+		if (!rp->http)
+			goto fail;
+	}
+	fb_log(FB_INFO, "reporting to the cluster", "node=%s heartbeat_s=%lld", rp->node,
+	       (long long)(rp->heartbeat_ms / 1000));
+	return rp;
+fail:
+	fbn_reporter_free(rp);
+	return NULL;
+}
+
+void fbn_reporter_free(fbn_reporter *rp)
+{
+	if (!rp)
+		return;
+	fb_http_stop(rp->http);
+	if (rp->recorder) {
+		kc_recorder_stop(rp->recorder, 5000);
+		kc_recorder_free(rp->recorder);
+	}
+	kc_client_free(rp->client);
+	fb_metrics_free(rp->metrics);
+	kc_free(rp);
+}
+
+/* "namespace/name" of the pod uid on this node, into rp->named_ref ("" when not found). */
+static void look_up_pod(fbn_reporter *rp, const char *uid)
+{
+	if (strcmp(rp->named_uid, uid) == 0)
+		return;
+	snprintf(rp->named_uid, sizeof(rp->named_uid), "%s", uid);
+	rp->named_ref[0] = '\0';
+	char field[NODE_NAME_MAX + 32];
+	snprintf(field, sizeof(field), "spec.nodeName=%s", rp->node);
+	kc_list_opts lo = { .field_selector = field };
+	cJSON *list = NULL;
+	kc_error_detail d = { 0 };
+	kc_err err = kc_list(rp->client, &KC_RES_PODS, NULL, &lo, &list, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_WARN, "cannot list the node's pods; the pod is named by its UID",
+		                 err, d.message, "node=%s", rp->node);
+		return;
+	}
+	const cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
+		const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "uid"));
+		const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "namespace"));
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+		if (u && ns && name && strcmp(u, uid) == 0) {
+			snprintf(rp->named_ref, sizeof(rp->named_ref), "%s/%s", ns, name);
+			break;
+		}
+	}
+	cJSON_Delete(list);
+}
+
+/* The strategic merge patch of the node's status with condition c (conditions merge
+ * by type: corev1.NodeStatus.Conditions, patchMergeKey "type"). NULL on ENOMEM. */
+static char *condition_patch(const fbn_condition *c, int64_t heartbeat_us, int64_t transition_us)
+{
+	char hb[KC_TIME_STR_MAX], tr[KC_TIME_STR_MAX];
+	cJSON *root = cJSON_CreateObject();
+	cJSON *st = root ? cJSON_AddObjectToObject(root, "status") : NULL;
+	cJSON *arr = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
+	cJSON *o = arr ? cJSON_CreateObject() : NULL;
+	if (o && !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	char *text = NULL;
+	if (o && cJSON_AddStringToObject(o, "type", FBN_CONDITION_TYPE) &&
+	    cJSON_AddStringToObject(o, "status", c->status) &&
+	    cJSON_AddStringToObject(o, "reason", c->reason) &&
+	    cJSON_AddStringToObject(o, "message", c->message) &&
+	    cJSON_AddStringToObject(o, "lastHeartbeatTime", kc_time_format(heartbeat_us, hb)) &&
+	    cJSON_AddStringToObject(o, "lastTransitionTime", kc_time_format(transition_us, tr)))
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Write c; false (logged, counted) when the write failed. */
+static bool write_condition(fbn_reporter *rp, const fbn_condition *c, int64_t wall_ms)
+{
+	int64_t now_us = wall_ms * 1000;
+	bool turned = !rp->last.status || strcmp(rp->last.status, c->status) != 0;
+	int64_t transition = turned || rp->transition_us <= 0 ? now_us : rp->transition_us;
+	char *patch = condition_patch(c, now_us, transition);
+	if (!patch) {
+		fb_log(FB_ERROR, "out of memory writing the condition", NULL);
+		return false;
+	}
+	kc_error_detail d = { 0 };
+	kc_err err = kc_patch(rp->client, &KC_RES_NODES, NULL, rp->node, "status", KC_PATCH_STRATEGIC,
+	                      patch, NULL, NULL, &d);
+	cJSON_free(patch);
+	fb_metrics_add(rp->metrics, "firebreak_node_condition_writes_total",
+	               err == KC_OK ? "result=\"ok\"" : "result=\"error\"", 1);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_WARN, "cannot write the node's condition; retried at the next sample",
+		                 err, d.message, "node=%s", rp->node);
+		return false;
+	}
+	bool news = !rp->written || fbn_condition_changed(&rp->last, c);
+	rp->written = true;
+	rp->last = *c;
+	rp->last_write_ms = wall_ms;
+	rp->transition_us = transition;
+	if (news)
+		fb_log(FB_INFO, "condition written", "node=%s status=%s reason=%s pod=%s", rp->node,
+		       c->status, c->reason, c->pod_uid[0] ? c->pod_uid : "-");
+	return true;
+}
+
+/* An Event on the Node when the condition turns True, names another pod, or turns back. */
+static void record_event(fbn_reporter *rp, const fbn_condition *before, bool had_before,
+                         const fbn_condition *c)
+{
+	if (!rp->recorder)
+		return;
+	bool was_true = had_before && before->status && strcmp(before->status, "True") == 0;
+	bool is_true = strcmp(c->status, "True") == 0;
+	if (had_before && !fbn_condition_changed(before, c))
+		return;
+	if (!is_true && !was_true)
+		return;
+	kc_objref node = { .api_version = "v1", .kind = "Node", .name = rp->node,
+		           .uid = rp->node_uid[0] ? rp->node_uid : NULL };
+	kc_objref pod = { .api_version = "v1", .kind = "Pod" };
+	char ns[POD_REF_MAX] = "";
+	const kc_objref *related = NULL;
+	if (c->pod_uid[0]) {
+		look_up_pod(rp, c->pod_uid);
+		char *slash = strchr(rp->named_ref, '/');
+		if (slash) {
+			snprintf(ns, sizeof(ns), "%.*s", (int)(slash - rp->named_ref), rp->named_ref);
+			pod.namespace = ns;
+			pod.name = slash + 1;
+			pod.uid = c->pod_uid;
+			related = &pod;
+		}
+	}
+	kc_err err;
+	if (!is_true)
+		err = kc_recorder_eventf(rp->recorder, &node, NULL, KC_EVENT_NORMAL, "MemoryAccounted",
+		                         "Observe", "%s", c->message);
+	else if (c->pod_uid[0])
+		err = kc_recorder_eventf(rp->recorder, &node, related, KC_EVENT_WARNING,
+		                         "UnaccountedMemory", "Attribute", "%s%s%s%s", c->message,
+		                         rp->named_ref[0] ? " (pod " : "",
+		                         rp->named_ref[0] ? rp->named_ref : "",
+		                         rp->named_ref[0] ? ")" : "");
+	else
+		err = kc_recorder_eventf(rp->recorder, &node, NULL, KC_EVENT_WARNING, "UnaccountedMemory",
+		                         "Observe", "%s", c->message);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "event not recorded", "node=%s err=%s", rp->node, kc_strerror(err));
+}
+
+static void update_metrics(fbn_reporter *rp, const fbn_report *r, const fbn_trend *t,
+                           const fbn_condition *c, double sample_seconds)
+{
+	fb_metrics *m = rp->metrics;
+	fb_metrics_add(m, "firebreak_node_samples_total", NULL, 1);
+	fb_metrics_observe(m, "firebreak_node_sample_duration_seconds", NULL, sample_seconds);
+	if (r->unaccounted_known)
+		fb_metrics_set(m, "firebreak_node_unaccounted_bytes", NULL, (double)r->unaccounted_kb * 1024);
+	if (r->have_meminfo)
+		fb_metrics_set(m, "firebreak_node_memory_total_bytes", NULL,
+		               (double)r->mem.kb[FBN_MEM_TOTAL] * 1024);
+	if (r->have_pods_usage)
+		fb_metrics_set(m, "firebreak_node_pods_memory_bytes", NULL, (double)r->pods_usage_bytes);
+	if (r->psi.some.present)
+		fb_metrics_set(m, "firebreak_node_memory_pressure_avg10", "kind=\"some\"", r->psi.some.avg10);
+	if (r->psi.full.present)
+		fb_metrics_set(m, "firebreak_node_memory_pressure_avg10", "kind=\"full\"", r->psi.full.avg10);
+	if (t->have_rates) {
+		fb_metrics_set(m, "firebreak_node_major_faults_per_second", NULL, t->majfault_per_s);
+		fb_metrics_set(m, "firebreak_node_refaults_per_second", NULL, t->refault_per_s);
+	}
+	if (t->have_growth)
+		fb_metrics_set(m, "firebreak_node_unaccounted_growth_bytes_per_minute", NULL,
+		               t->growth_kb_per_min * 1024);
+	if (r->holders.scanned) {
+		size_t pods = 0;
+		for (size_t i = 0; i < r->holders.n; i++)
+			pods += r->holders.v[i].pod_uid[0] != '\0';
+		fb_metrics_set(m, "firebreak_node_gpu_holder_pods", NULL, (double)(pods + r->holders.dropped));
+	}
+	char lbl[160];
+	fb_metrics_reset(m, "firebreak_node_condition");
+	snprintf(lbl, sizeof(lbl), "status=\"%s\",reason=\"%s\"", c->status, c->reason);
+	fb_metrics_set(m, "firebreak_node_condition", lbl, 1);
+	fb_metrics_reset(m, "firebreak_node_attributed");
+	if (c->pod_uid[0]) {
+		snprintf(lbl, sizeof(lbl), "pod_uid=\"%s\",basis=\"%s\"", c->pod_uid, c->reason);
+		fb_metrics_set(m, "firebreak_node_attributed", lbl, 1);
+	}
+}
+
+void fbn_reporter_sample(fbn_reporter *rp, const fbn_report *r, const fbn_trend *t,
+                         int64_t wall_ms, double sample_seconds)
+{
+	fbn_condition c;
+	fbn_condition_of(r, &c);
+	update_metrics(rp, r, t, &c, sample_seconds);
+	bool had = rp->written;
+	fbn_condition before = rp->last;
+	bool due = !rp->written || fbn_condition_changed(&rp->last, &c) ||
+	           wall_ms - rp->last_write_ms >= rp->heartbeat_ms || wall_ms < rp->last_write_ms;
+	if (!due)
+		return;
+	if (write_condition(rp, &c, wall_ms))
+		record_event(rp, &before, had, &c);
+}

@@ -1,0 +1,38 @@
+/*
+ * report.h - what firebreak-node tells the cluster (issue 16, part 3): its Node's
+ * UnaccountedMemory condition (fbn_condition_of), an Event when the condition turns,
+ * and Prometheus metrics on /metrics.
+ *
+ * The condition is written with a strategic merge patch of nodes/<node>/status, so only
+ * this condition type is touched (kubelet's and node-problem-detector's stay as they
+ * are): at once when its status, reason or pod changes, and otherwise every heartbeat
+ * (node-problem-detector's condition manager does the same, k8sexporter/condition:
+ * heartbeatPeriod), so the controller knows the word is current. A write that fails is
+ * retried at the next sample.
+ */
+#ifndef FBN_REPORT_H
+#define FBN_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fbn.h"
+
+typedef struct fbn_reporter fbn_reporter;
+
+typedef struct fbn_reporter_options {
+	const char *node;             /* the Node written (required) */
+	const char *kubeconfig;       /* NULL: in-cluster, else $KUBECONFIG, else ~/.kube/config */
+	const char *metrics_addr;     /* NULL: no HTTP server; "host:port", ":port" */
+	int64_t heartbeat_ms;         /* <= 0: 60 s */
+} fbn_reporter_options;
+
+/* NULL with the reason logged when the cluster cannot be reached or the node not read. */
+fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o);
+/* Report one sample (t: the trend after it; wall_ms: the sample's time). */
+void fbn_reporter_sample(fbn_reporter *rp, const fbn_report *r, const fbn_trend *t,
+                         int64_t wall_ms, double sample_seconds);
+/* Flush the Events (up to 5 s), stop the HTTP server, free. Accepts NULL. */
+void fbn_reporter_free(fbn_reporter *rp);
+
+#endif
