@@ -102,6 +102,7 @@ defaults||
   webhook(certs="self")
   check(one("MutatingWebhookConfiguration")["webhooks"][0]["timeoutSeconds"] <= 3, "webhook: default timeout at most 3 s")
   check(count("ServiceMonitor") == 0, "no ServiceMonitor by default")
+  check(count("DaemonSet") == 0 and count("ValidatingAdmissionPolicy") == 0, "no node agent by default")
   check(count("CustomResourceDefinition") == 2, "2 CRDs (--include-crds)")
   check(named("Role", "-leader-election")["metadata"]["namespace"] == "firebreak-system", "lease Role in the release namespace")
   cfg = settings()
@@ -191,6 +192,18 @@ managed-no-rbac|--set managed.enabled=true --set rbac.create=false --set service
   j = one("Job"); c = j["spec"]["template"]["spec"]["containers"][0]
   check(count("Role") == 0 and count("RoleBinding") == 0, "rbac.create false: the hook Job without a restore Role")
   check(j["spec"]["template"]["spec"]["serviceAccountName"] == "my-sa" and "--stop-deployment=fb" in c["args"], "hook: the existing ServiceAccount, --stop-deployment follows fullnameOverride")
+node-agent|--set node.enabled=true --set node.nodeSelector.gpu=yes --set node.devices[0]=/dev/custom|
+  p = one("DaemonSet")["spec"]["template"]["spec"]; c = p["containers"][0]; sc = c["securityContext"]
+  check(p["serviceAccountName"] == "firebreak-node" and not p.get("hostPID") and not p.get("hostNetwork"), "agent: its own ServiceAccount, no hostPID, no hostNetwork")
+  check(c["command"] == ["/usr/local/bin/firebreak-node"] and c["args"][:3] == ["watch", "--root=/host", "--node=$(NODE_NAME)"] and "--device=/dev/custom" in c["args"], "agent: watch --root /host --node <its node>")
+  check(all(m["readOnly"] for m in c["volumeMounts"]) and sorted(v["hostPath"]["path"] for v in p["volumes"]) == ["/proc", "/sys/fs/cgroup"], "agent: only /proc and /sys/fs/cgroup of the host, read-only")
+  check(sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH"]} and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"], "agent: two capabilities, no CAP_KILL, read-only root")
+  check(p["nodeSelector"] == {"kubernetes.io/os": "linux", "gpu": "yes"}, "agent: node selector")
+  check(count("ValidatingAdmissionPolicy") == 1 and one("ValidatingAdmissionPolicyBinding")["spec"]["validationActions"] == ["Deny"], "agent: the own-node policy, denying")
+node-agent-measure-only|--set node.enabled=true --set node.attribution=false --set node.restrictToOwnNode=false|
+  sc = one("DaemonSet")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+  check(sc["runAsNonRoot"] and sc["runAsUser"] == 65532 and sc["capabilities"] == {"drop": ["ALL"]}, "agent without attribution: non-root, no capability")
+  check(count("ValidatingAdmissionPolicy") == 0, "agent: no policy unless asked")
 webhook-off|--set webhook.enabled=false|
   check(count("MutatingWebhookConfiguration") == 0 and count("Certificate") == 0, "webhook off: no webhook configuration")
   check([x["metadata"]["name"] for x in objs("Service")] == ["firebreak-metrics"], "webhook off: no webhook Service")
@@ -376,6 +389,9 @@ managed as a string|managed: {enabled: "yes"}|enabled
 managed adopt rate 0|managed: {enabled: true, adoptRate: 0}|adoptRate
 managed negative default|managed: {enabled: true, defaultTolerationSeconds: -1}|defaultTolerationSeconds
 unknown managed key (typo)|managed: {enable: true}|enable
+node agent device not under /dev|node: {enabled: true, devices: [nvidia0]}|devices
+node agent interval 0|node: {enabled: true, interval: 0}|interval
+unknown node agent key (typo)|node: {enable: true}|enable
 EOF
 while IFS='|' read -r name content expect; do
   printf '%s\n' "$content" >"$work/bad.yaml"
@@ -411,6 +427,14 @@ elif grep -q "managed.enabled needs webhook.enabled" "$work/bad.err"; then
 else
   cat "$work/bad.err"; fail "managed without the webhook: unexpected error"
 fi
+if "$helm" template firebreak "$chart" --kube-version 1.29.0 \
+    --set node.enabled=true >/dev/null 2>"$work/bad.err"; then
+  fail "template accepted node.restrictToOwnNode on Kubernetes 1.29"
+elif grep -q "node.restrictToOwnNode needs Kubernetes 1.30" "$work/bad.err"; then
+  pass "template rejects node.restrictToOwnNode before Kubernetes 1.30 (no policy, no node-name claim)"
+else
+  cat "$work/bad.err"; fail "node agent on 1.29: unexpected error"
+fi
 if "$helm" template firebreak "$chart" --kube-version "$kube_version" \
     --set metrics.port=9443 >/dev/null 2>"$work/bad.err"; then
   fail "template accepted metrics.port 9443 (the webhook's port)"
@@ -429,6 +453,8 @@ step "RBAC: rendered roles == docs/operations.md table; code calls covered"
 #   secretSelf   Role in the release namespace, with the webhook and webhook.certs=self
 #   restore      Role <fullname>-restore in the release namespace, with managed.enabled and
 #                managed.restoreOnUninstall (the pre-delete hook Job, restore-job.yaml)
+#   node         ClusterRole <fullname>-node, bound to the ServiceAccount <fullname>-node, with
+#                node.enabled (firebreak-node's DaemonSet, node-rbac.yaml)
 # and "(name: the Lease's | the Secret's | the webhook configuration's | the Deployment's)" after
 # the resource means the grant is limited to that one object by resourceNames.
 cat >"$work/rbac.py" <<'EOF'
@@ -438,7 +464,8 @@ SCOPES = {"cluster": ("cluster", lambda v: True), "scaleToZero": ("cluster", lam
           "webhookSelf": ("cluster", lambda v: v["webhook"] and v["self"]),
           "lease": ("lease", lambda v: True), "secret": ("secret", lambda v: v["webhook"]),
           "secretSelf": ("secret", lambda v: v["webhook"] and v["self"]),
-          "restore": ("restore", lambda v: v.get("restore", False))}
+          "restore": ("restore", lambda v: v.get("restore", False)),
+          "node": ("node", lambda v: v.get("node", False))}
 NAMED = {"the Lease's": "LEASE", "the Secret's": "SECRET", "the webhook configuration's": "MWC",
          "the Deployment's": "DEPLOYMENT"}
 text = open(doc).read()
@@ -465,7 +492,7 @@ deployment_name = kinds("Deployment")[0]["metadata"]["name"]
 granted = set()
 for d in kinds("ClusterRole") + kinds("Role"):
     name = d["metadata"]["name"]
-    role = "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else "restore" if name.endswith("-restore") else name
+    role = "node" if name.endswith("-node") else "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else "restore" if name.endswith("-restore") else name
     for r in d.get("rules", []):
         if r.get("nonResourceURLs"): granted.add((role, "nonResourceURLs", str(r["nonResourceURLs"]), "*", "*"))
         for g in r.get("apiGroups", []):
@@ -489,16 +516,20 @@ for t in sorted(wild): print("  WILDCARD granted: " + fmt(t)); bad = True
 for t in sorted(extra): print("  MORE than the table: " + fmt(t)); bad = True
 for t in sorted(missing): print("  MISSING from the chart: " + fmt(t)); bad = True
 # every binding points at one of the chart's roles and at the chart's ServiceAccount, every role is bound
-sa = kinds("ServiceAccount")[0]["metadata"]
+# (firebreak-node's role, <fullname>-node, to the agent's own ServiceAccount of that name)
+sas = {d["metadata"]["name"]: d["metadata"] for d in kinds("ServiceAccount")}
+sa = kinds("Deployment")[0]["spec"]["template"]["spec"]["serviceAccountName"]
+sa = sas[sa]
 for kind, role in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
     roles = {(r["metadata"]["name"], r["metadata"].get("namespace")) for r in kinds(role)}
     bound = set()
     for b in kinds(kind):
         key = (b["roleRef"]["name"], b["metadata"].get("namespace"))
-        ok = b["roleRef"]["kind"] == role and key in roles and b["subjects"] == [
-            {"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}]
+        want = sas.get(key[0]) if key[0].endswith("-node") else sa
+        ok = want is not None and b["roleRef"]["kind"] == role and key in roles and b["subjects"] == [
+            {"kind": "ServiceAccount", "name": want["name"], "namespace": want["namespace"]}]
         bound.add(key)
-        print("  %s %s %s -> %s %s, ServiceAccount %s/%s" % ("ok  " if ok else "BAD ", kind, b["metadata"]["name"], role, key[0], sa["namespace"], sa["name"]))
+        print("  %s %s %s -> %s %s, ServiceAccount %s" % ("ok  " if ok else "BAD ", kind, b["metadata"]["name"], role, key[0], b["subjects"]))
         bad |= not ok
     for r in sorted(roles - bound): print("  BAD  %s %s is bound by nothing" % (role, r[0])); bad = True
 sys.exit(1 if bad else 0)
@@ -512,7 +543,8 @@ for variant in \
     'webhook.certs=certManager|--set webhook.certs=certManager|{"scale": false, "webhook": true, "self": false}' \
     'webhook.enabled=false|--set webhook.enabled=false|{"scale": false, "webhook": false, "self": false}' \
     'managed.enabled=true|--set managed.enabled=true|{"scale": false, "webhook": true, "self": true, "restore": true}' \
-    'managed.enabled=true restoreOnUninstall=false|--set managed.enabled=true --set managed.restoreOnUninstall=false|{"scale": false, "webhook": true, "self": true, "restore": false}'; do
+    'managed.enabled=true restoreOnUninstall=false|--set managed.enabled=true --set managed.restoreOnUninstall=false|{"scale": false, "webhook": true, "self": true, "restore": false}' \
+    'node.enabled=true|--set node.enabled=true|{"scale": false, "webhook": true, "self": true, "node": true}'; do
   IFS='|' read -r vname vargs vflags <<<"$variant"
   read -r -a args <<<"$vargs" || true
   echo "  -- $vname"
@@ -540,6 +572,8 @@ fi
 #     (RBAC authorizes it by name only then), so its file must contain "metadata.name=";
 #   - scale.c's calls through `res` for each resource of its scale_targets list;
 #   - kc_evict( = pods/eviction create; k8sclient's leader.c (Lease) and events.c (Events).
+# firebreak-node (node/agent/*.c, the same forms; its kc_recorder: Events) may use only `node`
+# rows, and every `node` row must be called there.
 # Which rows a call may use: restore.c runs only in the uninstall hook (--restore-tolerations
 # --stop-deployment), whose grants are the `restore` rows (limited to firebreak's own Deployment)
 # plus the `cluster` ones; so its calls must be `restore` or `cluster` rows, the other files' calls
@@ -566,7 +600,8 @@ def sub(rest, create):
     return "/" + m.group(1) if m else ""
 calls, listed, stripped = set(), {}, {}
 restore_calls = set()   # (group, resource, verb) called by restore.c, the uninstall hook
-for f in sorted(glob.glob("controller/shell/*.c")):
+node_calls = set()      # ... by firebreak-node (node/agent)
+for f in sorted(glob.glob("controller/shell/*.c")) + sorted(glob.glob("node/agent/*.c")):
     src = open(f).read()
     code = stripped[f] = re.sub(r"/\*.*?\*/|//[^\n]*", "", src, flags=re.S)
     found = 0
@@ -602,6 +637,11 @@ for f in sorted(glob.glob("controller/shell/*.c")):
     if re.search(r"\bkc_client_(do|stream)\(", code):
         print("  %s: a raw kc_client_do/kc_client_stream request; this check cannot see what it calls" % f); sys.exit(1)
     if re.search(r"\bkc_evict\(", code): fcalls.add(("", "pods/eviction", "create"))
+    if f.startswith("node/"):
+        if re.search(r"\bkc_recorder_new\(", code):
+            fcalls |= {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
+        node_calls.update(fcalls)
+        continue
     (restore_calls if f.endswith("/restore.c") else calls).update(fcalls)
 if not restore_calls: print("  controller/shell/restore.c: no API call found (the uninstall hook's rows would be unchecked)"); sys.exit(1)
 lead = open("k8sclient/src/leader.c").read(); ev = open("k8sclient/src/events.c").read()
@@ -612,18 +652,20 @@ if "KC_RES_EVENTS" in ev:
     calls |= {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
     if "KC_RES_CORE_EVENTS" in ev: calls.add(("", "events", "create"))
 table = open("docs/operations.md").read()
-rows, restore_rows, cluster_rows, by_name = set(), set(), set(), set()
+rows, restore_rows, cluster_rows, node_rows, by_name = set(), set(), set(), set(), set()
 for line in re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", table, re.S).group(1).splitlines()[3:]:
     c = [x.strip().strip("`") for x in line.strip().strip("|").split("|")]
     key = ("" if c[1] == '""' else c[1], re.match(r"`?([^` ]+)", c[2]).group(1), c[3])
-    (restore_rows if c[0] == "restore" else rows).add(key)
+    (restore_rows if c[0] == "restore" else node_rows if c[0] == "node" else rows).add(key)
     if c[0] == "cluster": cluster_rows.add(key)
     if "(name:" in c[2] and c[3] in ("list", "watch"): by_name.add(key[:2])
-missing = (calls - rows) | (restore_calls - restore_rows - cluster_rows)
+missing = (calls - rows) | (restore_calls - restore_rows - cluster_rows) | (node_calls - node_rows)
+if not node_calls: print("  node/agent: no API call found (the node rows would be unchecked)"); sys.exit(1)
+for t in sorted(node_calls): print("  node/agent %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "" if t in node_rows else "   <- NOT A node ROW"))
 for t in sorted(calls): print("  code calls %-28s %-30s %s%s" % (t[0] or '""', t[1], t[2], "" if t in rows else "   <- NOT IN THE TABLE"))
 for t in sorted(restore_calls):
     print("  restore.c  %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "   (row: restore)" if t in restore_rows else "   (row: cluster)" if t in cluster_rows else "   <- NOT A restore OR cluster ROW"))
-unused = (rows - calls) | {("restore",) + t for t in restore_rows - restore_calls}
+unused = (rows - calls) | {("restore",) + t for t in restore_rows - restore_calls} | {("node",) + t for t in node_rows - node_calls}
 for t in sorted(unused): print("  table row not found in the code: " + " ".join(t) + ("  (restore rows: called from restore.c only)" if t[0] == "restore" else ""))
 unnamed = []
 for gp in sorted(by_name):
@@ -634,7 +676,7 @@ for gp in sorted(by_name):
 sys.exit(1 if missing or unused or unnamed else 0)
 EOF
 then
-  pass "every API call in controller/shell, leader.c and events.c is in the table, and every row is used"
+  pass "every API call in controller/shell, node/agent, leader.c and events.c is in the table, and every row is used"
 else
   fail "API calls in the code and the RBAC table disagree"
 fi

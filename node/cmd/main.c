@@ -188,7 +188,7 @@ static int watch(const char *root, const char *const *devices, double interval_s
 	return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -266,5 +266,27 @@ int main(int argc, char **argv)
 		fb_log(FB_INFO, "signal received, stopping", "node=%s", node);
 	fbn_reporter_free(rp);
 	kc_global_cleanup();
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	/* --flag=value is --flag value (the chart's DaemonSet writes its arguments so) */
+	char **args = calloc((size_t)argc * 2 + 1, sizeof(*args));
+	if (!args) {
+		fprintf(stderr, "firebreak-node: out of memory\n");
+		return 1;
+	}
+	int nargs = 0;
+	for (int i = 0; i < argc; i++) {
+		char *eq = i >= 2 && strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+		args[nargs++] = argv[i];
+		if (eq) {
+			*eq = '\0';
+			args[nargs++] = eq + 1;
+		}
+	}
+	int rc = run(nargs, args);
+	free(args);
 	return rc;
 }

@@ -38,7 +38,8 @@
 //	                                   pods on N terminating; prints/limits the latency from the
 //	                                   node's Ready transition
 //	e2ectl kubectl ARGS...             the kubectl subset config/validate.sh uses
-//	e2ectl token SA [-n NS]            print a TokenRequest token of ServiceAccount SA (1 h)
+//	e2ectl token SA [-n NS] [--bound-pod P] print a TokenRequest token of ServiceAccount SA (1 h),
+//	                                   bound to pod P (then it carries P's node name)
 //	e2ectl delete-pods | expect-gated | expect-scheduled | expect-webhook | create-pods
 //	                                   the quarantine gate (gate.go)
 //	e2ectl expect-covered | expect-restored [--app A] [--node N,..] [--seconds S] [--count C]
@@ -97,6 +98,7 @@ func main() {
 	nodes := fs.Int("nodes", 0, "expected node count (ready)")
 	replicas := fs.Int("replicas", 1, "replicas (deploy)")
 	poison := fs.Bool("poison", false, "label the pods as poison (deploy)")
+	boundPod := fs.String("bound-pod", "", "bind the token to this pod of the namespace (token): it then carries the pod's node name")
 	gpu := fs.Bool("gpu", false, "label the pods as holding a GPU: fakelet's --proc-trees gives their process /dev/nvidia0 (deploy)")
 	cpu := fs.String("cpu", "100m", "cpu request per pod (deploy)")
 	out := fs.String("out", "", "output file (watch)")
@@ -180,7 +182,7 @@ func main() {
 		if len(pos) != 1 {
 			usage()
 		}
-		err = printToken(ctx, client(), namespace, pos[0])
+		err = printToken(ctx, client(), namespace, pos[0], *boundPod)
 	case "failed-nodes":
 		var l []string
 		if l, err = failedNodes(ctx, client()); err == nil {
@@ -738,11 +740,18 @@ func printEvents(ctx context.Context, cs kubernetes.Interface, source string) er
 }
 
 // printToken prints a token of ServiceAccount ns/sa from the TokenRequest API, valid 1 h.
-func printToken(ctx context.Context, cs kubernetes.Interface, ns, sa string) error {
+func printToken(ctx context.Context, cs kubernetes.Interface, ns, sa, pod string) error {
 	exp := int64(3600)
+	spec := authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}
+	if pod != "" {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}
+	}
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}},
-		metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
