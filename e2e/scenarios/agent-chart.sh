@@ -8,6 +8,7 @@
 #     condition: the chart's RBAC is enough.
 #  3. The same token may not write node-2's status (the policy: not its node), nor change node-1's
 #     Ready condition or addresses (the policy: only its own condition), nor read a Secret (RBAC).
+#  4. Stopped by SIGTERM, the agent deletes its condition (the policy allows it: its own).
 SCENARIO_MODE=firebreak
 SCENARIO_NODES=3
 SCENARIO_PROC_TREES=1
@@ -102,4 +103,22 @@ YAML
   [[ "$(e2ectl get node node-1 -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]] ||
     { echo "node-1's Ready condition changed" >&2; return 1; }
   summary refused "another node, its Ready condition, its addresses, its labels, secrets"
+
+  step "4. stopped by SIGTERM (a rolling update, an uninstall), the agent takes its condition back"
+  "${FBN_BIN}" watch --root "${PROC_TREES}/node-1" --node node-1 --kubeconfig "${RUN_DIR}/agent.kubeconfig" \
+    --interval 0.5 >"${LOG_DIR}/agent-stop.log" 2>&1 &
+  local pid=$!
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'condition written' "${LOG_DIR}/agent-stop.log" 2>/dev/null && break
+    sleep 0.2
+  done
+  grep -q 'condition written' "${LOG_DIR}/agent-stop.log" || { cat "${LOG_DIR}/agent-stop.log" >&2; return 1; }
+  kill -TERM "${pid}"
+  wait "${pid}" || { cat "${LOG_DIR}/agent-stop.log" >&2; echo "the agent did not exit 0 on SIGTERM" >&2; return 1; }
+  cat "${LOG_DIR}/agent-stop.log"
+  [[ -z "$(e2ectl get node node-1 -o 'jsonpath={.status.conditions[?(@.type=="UnaccountedMemory")].type}')" ]] ||
+    { echo "node-1 still has the agent's condition" >&2; return 1; }
+  [[ "$(e2ectl get node node-1 -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]] ||
+    { echo "node-1's Ready condition went with it" >&2; return 1; }
+  summary withdrawn "node-1's condition deleted at SIGTERM, its other conditions kept"
 }

@@ -281,6 +281,24 @@ static bool write_condition(fbn_reporter *rp, const fbn_condition *c, int64_t wa
 	return true;
 }
 
+void fbn_reporter_withdraw(fbn_reporter *rp)
+{
+	if (!rp || !rp->written)
+		return;
+	static const char patch[] = "{\"status\":{\"conditions\":[{\"type\":\"" FBN_CONDITION_TYPE
+	                            "\",\"$patch\":\"delete\"}]}}";
+	kc_error_detail d = { 0 };
+	kc_err err = kc_patch(rp->client, &KC_RES_NODES, NULL, rp->node, "status", KC_PATCH_STRATEGIC,
+	                      patch, NULL, NULL, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_WARN, "cannot withdraw the node's condition", err, d.message, "node=%s",
+		                 rp->node);
+		return;
+	}
+	rp->written = false;
+	fb_log(FB_INFO, "condition withdrawn", "node=%s", rp->node);
+}
+
 /* An Event on the Node when the condition turns True, names another pod, or turns back. */
 static void record_event(fbn_reporter *rp, const fbn_condition *before, bool had_before,
                          const fbn_condition *c)
@@ -311,7 +329,7 @@ static void record_event(fbn_reporter *rp, const fbn_condition *before, bool had
 	}
 	kc_err err;
 	if (!is_true)
-		err = kc_recorder_eventf(rp->recorder, &node, NULL, KC_EVENT_NORMAL, "MemoryAccounted",
+		err = kc_recorder_eventf(rp->recorder, &node, NULL, KC_EVENT_NORMAL, c->reason,
 		                         "Observe", "%s", c->message);
 	else if (c->pod_uid[0])
 		err = kc_recorder_eventf(rp->recorder, &node, related, KC_EVENT_WARNING,

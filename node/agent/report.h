@@ -32,6 +32,13 @@ fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o);
 /* Report one sample (t: the trend after it; wall_ms: the sample's time). */
 void fbn_reporter_sample(fbn_reporter *rp, const fbn_report *r, const fbn_trend *t,
                          int64_t wall_ms, double sample_seconds);
+/*
+ * Take the agent's word back as it stops (SIGTERM: a rolling update, a node drained, the chart
+ * uninstalled): delete its condition from the Node (a strategic merge patch with
+ * "$patch": "delete"), so that no naming outlives the agent that could correct it; the next
+ * agent writes it again at its first sample. Best effort: logged when refused.
+ */
+void fbn_reporter_withdraw(fbn_reporter *rp);
 /* Flush the Events (up to 5 s), stop the HTTP server, free. Accepts NULL. */
 void fbn_reporter_free(fbn_reporter *rp);
 

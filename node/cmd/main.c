@@ -26,7 +26,8 @@
  * Prometheus metrics on --metrics-addr (node/agent/report.h). The cluster is
  * reached in-cluster (the DaemonSet's service account), or with --kubeconfig /
  * $KUBECONFIG. Nothing is acted on yet. SIGTERM and SIGINT end the watch after
- * the sample under way, flushing the Events. Exit status 0 when it ran to its end
+ * the sample under way, take the condition back (fbn_reporter_withdraw) and flush
+ * the Events. Exit status 0 when it ran to its end
  * or was stopped, 1 when the cluster could not be reached, 2 on a usage error.
  */
 #include <signal.h>
@@ -262,8 +263,10 @@ static int run(int argc, char **argv)
 		                    .heartbeat_ms = (int64_t)(heartbeat * 1000) };
 	fbn_reporter *rp = fbn_reporter_new(&ro);
 	int rc = rp ? watch(root, dev, interval, samples, rp, print) : 1;
-	if (stopping)
+	if (stopping) {
 		fb_log(FB_INFO, "signal received, stopping", "node=%s", node);
+		fbn_reporter_withdraw(rp);
+	}
 	fbn_reporter_free(rp);
 	kc_global_cleanup();
 	return rc;
