@@ -207,6 +207,7 @@ static void look_up_pod(fbn_reporter *rp, const char *uid)
 	if (err != KC_OK) {
 		fb_log_api_error(FB_WARN, "cannot list the node's pods; the pod is named by its UID",
 		                 err, d.message, "node=%s", rp->node);
+		rp->named_uid[0] = '\0'; /* looked up again at the next Event */
 		return;
 	}
 	const cJSON *p;

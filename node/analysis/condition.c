@@ -9,28 +9,36 @@ static double gib(uint64_t kb)
 	return (double)kb / (1024.0 * 1024.0);
 }
 
+/* A message longer than FBN_CONDITION_MESSAGE_MAX is cut: its head (the pod, the figures) is
+ * what the controller and an operator read first. */
+static void cut(int n, fbn_condition *c)
+{
+	if (n < 0)
+		c->message[0] = '\0';
+}
+
 void fbn_condition_of(const fbn_report *r, fbn_condition *c)
 {
 	memset(c, 0, sizeof(*c));
 	if (!r->unaccounted_known) {
 		c->status = "Unknown";
 		c->reason = "NotMeasured";
-		snprintf(c->message, sizeof(c->message), "the memory no cgroup accounts for is not known: %s",
-		         r->unknown_why);
+		cut(snprintf(c->message, sizeof(c->message),
+		             "the memory no cgroup accounts for is not known: %s", r->unknown_why), c);
 		return;
 	}
 	uint64_t un = r->unaccounted_kb > 0 ? (uint64_t)r->unaccounted_kb : 0;
 	uint64_t total = r->mem.kb[FBN_MEM_TOTAL];
 	char thrash[96] = "";
 	if (r->flag_thrashing)
-		snprintf(thrash, sizeof(thrash), ", and the node thrashes (memory stalled %.0f%% of the "
-		         "last 10 s)", r->psi.some.avg10);
+		cut(snprintf(thrash, sizeof(thrash), ", and the node thrashes (memory stalled %.0f%% of "
+		             "the last 10 s)", r->psi.some.avg10), c);
 	if (!r->flag_unaccounted) {
 		c->status = "False";
 		c->reason = "MemoryAccounted";
-		snprintf(c->message, sizeof(c->message),
-		         "%.2f GiB of %.1f GiB is in no /proc/meminfo category, under the threshold%s",
-		         gib(un), gib(total), thrash);
+		cut(snprintf(c->message, sizeof(c->message),
+		             "%.2f GiB of %.1f GiB is in no /proc/meminfo category, under the threshold%s",
+		             gib(un), gib(total), thrash), c);
 		return;
 	}
 	c->status = "True";
@@ -39,15 +47,15 @@ void fbn_condition_of(const fbn_report *r, fbn_condition *c)
 	if (h && h->pod_uid[0]) {
 		c->reason = fbn_basis_name(r->basis);
 		memcpy(c->pod_uid, h->pod_uid, sizeof(c->pod_uid));
-		snprintf(c->message, sizeof(c->message),
-		         "pod %s: %.1f GiB of %.1f GiB is in no /proc/meminfo category, so no cgroup "
-		         "counts it%s; laid at this pod: %s", c->pod_uid, gib(un), gib(total), thrash,
-		         r->suspect_why);
+		cut(snprintf(c->message, sizeof(c->message),
+		             "pod %s: %.1f GiB of %.1f GiB is in no /proc/meminfo category, so no cgroup "
+		             "counts it%s; laid at this pod: %s", c->pod_uid, gib(un), gib(total), thrash,
+		             r->suspect_why), c);
 	} else {
 		c->reason = "NotAttributed";
-		snprintf(c->message, sizeof(c->message),
-		         "%.1f GiB of %.1f GiB is in no /proc/meminfo category, so no cgroup counts it%s; "
-		         "%s", gib(un), gib(total), thrash, r->suspect_why);
+		cut(snprintf(c->message, sizeof(c->message),
+		             "%.1f GiB of %.1f GiB is in no /proc/meminfo category, so no cgroup counts "
+		             "it%s; %s", gib(un), gib(total), thrash, r->suspect_why), c);
 	}
 }
 
