@@ -33,6 +33,7 @@ struct fbn_reporter {
 	/* the named pod's namespace/name, looked up once per naming */
 	char named_uid[FBN_POD_UID_MAX];
 	char named_ref[POD_REF_MAX];
+	cJSON *labels;                /* the node's, as read at start (fbn_reporter_node_matches) */
 };
 
 static void declare_metrics(fb_metrics *m)
@@ -61,6 +62,11 @@ static void declare_metrics(fb_metrics *m)
 	fb_metrics_family(m, "firebreak_node_samples_total", FB_COUNTER, "Samples taken", NULL, 0);
 	fb_metrics_family(m, "firebreak_node_condition_writes_total", FB_COUNTER,
 	                  "Writes of the Node condition, by result", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_act_total", FB_COUNTER,
+	                  "Act mode: kills of a pod the unaccounted memory was laid at, by result "
+	                  "(killed, refused by a rule, failed)", NULL, 0);
+	fb_metrics_family(m, "firebreak_node_act_processes_killed_total", FB_COUNTER,
+	                  "Act mode: processes signalled with SIGKILL", NULL, 0);
 	fb_metrics_family(m, "firebreak_node_sample_duration_seconds", FB_HISTOGRAM,
 	                  "Time to take and judge one sample", seconds, sizeof(seconds) / sizeof(seconds[0]));
 }
@@ -98,6 +104,8 @@ static bool read_node(fbn_reporter *rp, int64_t *transition_us, char *status, si
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(node, "metadata");
 	const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "uid"));
 	snprintf(rp->node_uid, sizeof(rp->node_uid), "%s", uid ? uid : "");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+	rp->labels = cJSON_IsObject(labels) ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject();
 	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(
 	        cJSON_GetObjectItemCaseSensitive(node, "status"), "conditions");
 	const cJSON *c;
@@ -188,7 +196,97 @@ void fbn_reporter_free(fbn_reporter *rp)
 	}
 	kc_client_free(rp->client);
 	fb_metrics_free(rp->metrics);
+	cJSON_Delete(rp->labels);
 	kc_free(rp);
+}
+
+bool fbn_reporter_node_matches(const fbn_reporter *rp, const char *selector)
+{
+	if (!selector || !*selector)
+		return true;
+	char buf[1024];
+	if (strlen(selector) >= sizeof(buf) || !rp->labels)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", selector);
+	char *save = NULL;
+	for (char *term = strtok_r(buf, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(term, '=');
+		if (!eq)
+			return false;
+		*eq = '\0';
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rp->labels, term));
+		if (!v || strcmp(v, eq + 1) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* kubelet's IsCriticalPod (pkg/kubelet/types/pod_update.go): a static or mirror pod, or one of
+ * priority at least SystemCriticalPriority (2000000000); the two system priority classes are
+ * counted too, for a pod whose priority the admission plugin has not resolved. */
+static void facts_of(const cJSON *p, const char *const *protected_ns, fbn_pod_facts *f)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(p, "spec");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+	f->known = true;
+	snprintf(f->namespace_, sizeof(f->namespace_), "%s", ns ? ns : "");
+	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
+	const cJSON *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(m, "ownerReferences")) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
+		if (kind && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")))
+			snprintf(f->owner_kind, sizeof(f->owner_kind), "%s", kind);
+	}
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+	f->mirror = cJSON_GetObjectItemCaseSensitive(ann, "kubernetes.io/config.mirror") != NULL ||
+	            strcmp(f->owner_kind, "Node") == 0;
+	const cJSON *prio = cJSON_GetObjectItemCaseSensitive(spec, "priority");
+	const char *pc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "priorityClassName"));
+	f->critical = (cJSON_IsNumber(prio) && prio->valuedouble >= 2000000000.0) ||
+	              (pc && (strcmp(pc, "system-node-critical") == 0 ||
+	                      strcmp(pc, "system-cluster-critical") == 0));
+	f->protected_namespace = ns && strcmp(ns, "kube-system") == 0;
+	for (size_t i = 0; ns && protected_ns && protected_ns[i]; i++)
+		f->protected_namespace |= strcmp(ns, protected_ns[i]) == 0;
+}
+
+/* The pod uid on this node as the API server has it (LIST pods, fieldSelector
+ * spec.nodeName=<node>). False when the list failed (logged); else f->known says whether it
+ * was found. */
+static bool find_pod(fbn_reporter *rp, const char *uid, const char *const *protected_ns,
+                     fbn_pod_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	char field[NODE_NAME_MAX + 32];
+	snprintf(field, sizeof(field), "spec.nodeName=%s", rp->node);
+	kc_list_opts lo = { .field_selector = field };
+	cJSON *list = NULL;
+	kc_error_detail d = { 0 };
+	kc_err err = kc_list(rp->client, &KC_RES_PODS, NULL, &lo, &list, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_WARN, "cannot list the node's pods", err, d.message, "node=%s",
+		                 rp->node);
+		return false;
+	}
+	const cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
+		const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "uid"));
+		if (u && strcmp(u, uid) == 0) {
+			facts_of(p, protected_ns, f);
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	return true;
+}
+
+bool fbn_reporter_pod_facts(fbn_reporter *rp, const char *uid, const char *const *protected_ns,
+                            fbn_pod_facts *f)
+{
+	return find_pod(rp, uid, protected_ns, f);
 }
 
 /* "namespace/name" of the pod uid on this node, into rp->named_ref ("" when not found). */
@@ -198,30 +296,58 @@ static void look_up_pod(fbn_reporter *rp, const char *uid)
 		return;
 	snprintf(rp->named_uid, sizeof(rp->named_uid), "%s", uid);
 	rp->named_ref[0] = '\0';
-	char field[NODE_NAME_MAX + 32];
-	snprintf(field, sizeof(field), "spec.nodeName=%s", rp->node);
-	kc_list_opts lo = { .field_selector = field };
-	cJSON *list = NULL;
-	kc_error_detail d = { 0 };
-	kc_err err = kc_list(rp->client, &KC_RES_PODS, NULL, &lo, &list, &d);
-	if (err != KC_OK) {
-		fb_log_api_error(FB_WARN, "cannot list the node's pods; the pod is named by its UID",
-		                 err, d.message, "node=%s", rp->node);
+	fbn_pod_facts f;
+	if (!find_pod(rp, uid, NULL, &f)) {
 		rp->named_uid[0] = '\0'; /* looked up again at the next Event */
 		return;
 	}
-	const cJSON *p;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
-		const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "uid"));
-		const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "namespace"));
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
-		if (u && ns && name && strcmp(u, uid) == 0) {
-			snprintf(rp->named_ref, sizeof(rp->named_ref), "%s/%s", ns, name);
-			break;
-		}
+	if (f.known)
+		snprintf(rp->named_ref, sizeof(rp->named_ref), "%s/%s", f.namespace_, f.name);
+}
+
+void fbn_reporter_acted(fbn_reporter *rp, fbn_act_verdict v, const char *uid,
+                        const fbn_pod_facts *f, const char *why, size_t killed, size_t found,
+                        const char *fail_why)
+{
+	if (v != FBN_ACT_KILL && v != FBN_ACT_REFUSE)
+		return;
+	kc_objref node = { .api_version = "v1", .kind = "Node", .name = rp->node,
+		           .uid = rp->node_uid[0] ? rp->node_uid : NULL };
+	kc_objref pod = { .api_version = "v1", .kind = "Pod", .namespace = f ? f->namespace_ : NULL,
+		          .name = f ? f->name : NULL, .uid = uid };
+	bool have_pod = f && f->known && f->name[0];
+	const char *result = v == FBN_ACT_REFUSE ? "refused" : killed ? "killed" : "failed";
+	char lbl[48];
+	snprintf(lbl, sizeof(lbl), "result=\"%s\"", result);
+	fb_metrics_add(rp->metrics, "firebreak_node_act_total", lbl, 1);
+	fb_metrics_add(rp->metrics, "firebreak_node_act_processes_killed_total", NULL, (double)killed);
+	kc_err err = KC_OK;
+	if (v == FBN_ACT_REFUSE) {
+		fb_log(FB_WARN, "not killed", "node=%s pod=%s why=%s", rp->node, uid, why);
+		if (rp->recorder)
+			err = kc_recorder_eventf(rp->recorder, &node, have_pod ? &pod : NULL, KC_EVENT_WARNING,
+			                         "UnaccountedMemoryNotKilled", "Kill", "%s", why);
+	} else if (killed) {
+		fb_log(FB_WARN, "pod killed", "node=%s pod=%s processes=%zu why=%s", rp->node, uid, killed,
+		       why);
+		if (rp->recorder)
+			err = kc_recorder_eventf(rp->recorder, have_pod ? &pod : &node, have_pod ? &node : NULL,
+			                         KC_EVENT_WARNING, "UnaccountedMemoryKilled", "Kill",
+			                         "firebreak-node killed %zu of its %zu processes on %s: %s; the "
+			                         "kernel frees the memory with them, and kubelet restarts its "
+			                         "containers on this node", killed, found, rp->node, why);
+	} else {
+		fb_log(FB_ERROR, "kill failed", "node=%s pod=%s processes=%zu why=%s", rp->node, uid, found,
+		       fail_why);
+		if (rp->recorder)
+			err = kc_recorder_eventf(rp->recorder, have_pod ? &pod : &node, have_pod ? &node : NULL,
+			                         KC_EVENT_WARNING, "UnaccountedMemoryKillFailed", "Kill",
+			                         "firebreak-node could not kill the pod's %zu processes on %s: "
+			                         "%s (%s)", found, rp->node, fail_why[0] ? fail_why
+			                                                                 : "none found", why);
 	}
-	cJSON_Delete(list);
+	if (err != KC_OK)
+		fb_log(FB_WARN, "event not recorded", "node=%s err=%s", rp->node, kc_strerror(err));
 }
 
 /* The strategic merge patch of the node's status with condition c (conditions merge

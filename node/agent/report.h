@@ -32,6 +32,18 @@ fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o);
 /* Report one sample (t: the trend after it; wall_ms: the sample's time). */
 void fbn_reporter_sample(fbn_reporter *rp, const fbn_report *r, const fbn_trend *t,
                          int64_t wall_ms, double sample_seconds);
+/* Whether the node's labels (read at start) match selector "k=v[,k=v...]" ("" or NULL: yes). */
+bool fbn_reporter_node_matches(const fbn_reporter *rp, const char *selector);
+/* The facts of pod uid on this node (act mode, before a kill); false when the API could not be
+ * asked (then no kill: never on a guess). protected_ns: NULL-terminated, besides kube-system. */
+bool fbn_reporter_pod_facts(fbn_reporter *rp, const char *uid, const char *const *protected_ns,
+                            fbn_pod_facts *f);
+/* Report what act mode did (KILL: killed of the found processes, fail_why when none; REFUSE):
+ * a log line, firebreak_node_act_total{result}, and an Event (UnaccountedMemoryKilled on the
+ * Pod, UnaccountedMemoryKillFailed, UnaccountedMemoryNotKilled on the Node). */
+void fbn_reporter_acted(fbn_reporter *rp, fbn_act_verdict v, const char *uid,
+                        const fbn_pod_facts *f, const char *why, size_t killed, size_t found,
+                        const char *fail_why);
 /*
  * Take the agent's word back as it stops (SIGTERM: a rolling update, a node drained, the chart
  * uninstalled): delete its condition from the Node (a strategic merge patch with

@@ -359,6 +359,64 @@ void fbn_condition_of(const fbn_report *r, fbn_condition *c);
  * once; a message that changed only in its figures waits for the next heartbeat. */
 bool fbn_condition_changed(const fbn_condition *a, const fbn_condition *b);
 
+/* ---- act: kill the pod the memory is laid at, before the node thrashes (opt-in) ------------------ */
+/*
+ * As earlyoom and oomd do for memory they can see (earlyoom: kill when MemAvailable and
+ * SwapFree fall under a percentage; oomd: when PSI memory pressure stays over a threshold), for
+ * memory no cgroup counts: when the node is about to thrash and its unaccounted memory is laid at
+ * one pod on grounds of growth, kill that pod's processes; the kernel frees the driver's memory
+ * with them, and kubelet restarts the containers on the same node.
+ *
+ * The node is about to thrash when MemAvailable falls under available_low of MemTotal or PSI
+ * memory some avg10 reaches psi_high. Hysteresis: after a kill (or a refusal) nothing more is
+ * done until MemAvailable is back over available_high and PSI under psi_low. Never more than
+ * max_kills within period_ms. Never on a guess: the basis must be at least min_basis (by default
+ * the growth followed the pod: ArrivedBeforeGrowth), and the pod's facts must be known and allow
+ * it (fbn_pod_facts): not a DaemonSet's, not static (a mirror pod), not system-critical, not in a
+ * protected namespace.
+ */
+typedef struct fbn_act_config {
+	double available_low, available_high; /* of MemTotal (0.05, 0.15) */
+	double psi_high, psi_low;             /* PSI memory some avg10, % (30, 10) */
+	fbn_basis min_basis;                  /* FBN_BASIS_ARRIVAL */
+	int max_kills;                        /* per period (3) ... */
+	int64_t period_ms;                    /* ... (1 h) */
+} fbn_act_config;
+
+void fbn_act_config_default(fbn_act_config *c);
+
+#define FBN_ACT_KILLS_MAX 64
+typedef struct fbn_act_state {
+	bool disarmed;                /* acted (or refused) and not yet back over the high marks */
+	int64_t kills_ms[FBN_ACT_KILLS_MAX]; /* the kills within the period, a ring */
+	size_t nkills, next;
+} fbn_act_state;
+
+/* What the API says of the pod (the agent looks it up before a kill). */
+typedef struct fbn_pod_facts {
+	bool known;                   /* the pod was found on this node */
+	char namespace_[64], name[254];
+	char owner_kind[64];          /* its controller's kind, "" none */
+	bool mirror;                  /* a static pod (kubernetes.io/config.mirror) */
+	bool critical;                /* priority >= 2000000000, or system-node/cluster-critical */
+	bool protected_namespace;     /* kube-system, or one the operator protects */
+} fbn_pod_facts;
+
+typedef enum fbn_act_verdict {
+	FBN_ACT_NONE,                 /* nothing to do (not about to thrash, disarmed, none named) */
+	FBN_ACT_LOOK_UP,              /* would kill: look the pod up, then decide again with its facts */
+	FBN_ACT_KILL,
+	FBN_ACT_REFUSE,               /* about to thrash, a pod named, but a rule forbids the kill */
+} fbn_act_verdict;
+
+/*
+ * Decide at now_ms on report r (facts NULL: not looked up yet). why says which rule decided.
+ * fbn_act_done records what was done with a KILL or REFUSE verdict (disarms; a kill counts).
+ */
+fbn_act_verdict fbn_act_decide(const fbn_act_config *c, fbn_act_state *s, const fbn_report *r,
+                               const fbn_pod_facts *facts, int64_t now_ms, char *why, size_t whycap);
+void fbn_act_done(fbn_act_state *s, fbn_act_verdict v, int64_t now_ms);
+
 /* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
 cJSON *fbn_report_json(const fbn_report *r);
 

@@ -120,8 +120,43 @@ static int analyze(const char *root, const char *const *devices)
 	return print_json(fbn_report_json(&r), false) ? 0 : 1;
 }
 
+/* Act mode (fbn_act_decide): on, its settings, and its state across samples. */
+typedef struct act_mode {
+	bool on;
+	fbn_act_config config;
+	fbn_act_state state;
+	const char *protect[DEVICE_PREFIXES_MAX + 1]; /* namespaces besides kube-system */
+} act_mode;
+
+/* One sample's act: decide, look the pod up, decide again, kill, report. */
+static void act(act_mode *a, const char *root, fbn_reporter *rp, const fbn_report *r, int64_t now)
+{
+	char why[768], fail_why[256] = "";
+	fbn_pod_facts facts;
+	const fbn_pod_facts *fp = NULL;
+	fbn_act_verdict v = fbn_act_decide(&a->config, &a->state, r, NULL, now, why, sizeof(why));
+	if (v == FBN_ACT_NONE)
+		return;
+	const char *uid = r->holders.v[r->suspect].pod_uid;
+	if (v == FBN_ACT_LOOK_UP) {
+		if (!fbn_reporter_pod_facts(rp, uid, a->protect, &facts)) {
+			fb_log(FB_WARN, "not killed: the pod could not be looked up (never on a guess)",
+			       "pod=%s", uid);
+			return;
+		}
+		fp = &facts;
+		v = fbn_act_decide(&a->config, &a->state, r, fp, now, why, sizeof(why));
+	}
+	size_t killed = 0, found = 0;
+	if (v == FBN_ACT_KILL)
+		killed = fbn_kill_pod(root, uid, &found, fail_why, sizeof(fail_why));
+	fbn_reporter_acted(rp, v, uid, fp, why, killed, found, fail_why);
+	/* a kill that signalled nothing disarms as a refusal does: no retry in a loop */
+	fbn_act_done(&a->state, v == FBN_ACT_KILL && !killed ? FBN_ACT_REFUSE : v, now);
+}
+
 static int watch(const char *root, const char *const *devices, double interval_s, long samples,
-                 fbn_reporter *rp, bool print)
+                 fbn_reporter *rp, bool print, act_mode *am)
 {
 	fbn_trend_config c;
 	fbn_trend_config_default(&c);
@@ -165,6 +200,8 @@ static int watch(const char *root, const char *const *devices, double interval_s
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			fbn_reporter_sample(rp, &r, &t, now,
 			                    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+			if (am && am->on)
+				act(am, root, rp, &r, now);
 		}
 		if (!print)
 			continue;
@@ -198,9 +235,14 @@ static int run(int argc, char **argv)
 	const char *root = NULL, *node = NULL, *kubeconfig = NULL, *metrics_addr = NULL;
 	const char *devices[DEVICE_PREFIXES_MAX + 1] = { 0 };
 	size_t ndevices = 0;
-	double interval = 5, heartbeat = 60;
+	double interval = 5, heartbeat = 60, act_period = 3600;
 	long samples = 0;
 	bool print = false;
+	static act_mode am;
+	fbn_act_config_default(&am.config);
+	size_t nprotect = 0;
+	const char *act_selector = NULL;
+	long max_kills = am.config.max_kills;
 	bool watching = argc >= 2 && !strcmp(argv[1], "watch");
 	if (argc < 2 || (strcmp(argv[1], "analyze") != 0 && !watching)) {
 		usage(stderr);
@@ -232,15 +274,30 @@ static int run(int argc, char **argv)
 			i++;
 		} else if (watching && !strcmp(argv[i], "--print")) {
 			print = true;
+		} else if (watching && !strcmp(argv[i], "--act")) {
+			am.on = true;
+		} else if (watching && !strcmp(argv[i], "--act-node-selector") && i + 1 < argc) {
+			act_selector = argv[++i];
+		} else if (watching && !strcmp(argv[i], "--act-max-kills") && value &&
+		           (max_kills = strtol(argv[i + 1], &end, 10)) >= 1 && max_kills <= FBN_ACT_KILLS_MAX &&
+		           end && !*end) {
+			i++;
+		} else if (watching && !strcmp(argv[i], "--act-period") && value &&
+		           (act_period = strtod(argv[i + 1], &end)) >= 1 && act_period <= 7 * 86400 &&
+		           end && !*end) {
+			i++;
+		} else if (watching && !strcmp(argv[i], "--act-protect-namespace") && value &&
+		           nprotect < DEVICE_PREFIXES_MAX) {
+			am.protect[nprotect++] = argv[++i];
 		} else {
 			fprintf(stderr, "firebreak-node: unexpected argument %s\n", argv[i]);
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!root || ((kubeconfig || metrics_addr) && !node)) {
+	if (!root || ((kubeconfig || metrics_addr || am.on) && !node)) {
 		if (root)
-			fprintf(stderr, "firebreak-node: --kubeconfig and --metrics-addr need --node\n");
+			fprintf(stderr, "firebreak-node: --kubeconfig, --metrics-addr and --act need --node\n");
 		usage(stderr);
 		return 2;
 	}
@@ -253,7 +310,7 @@ static int run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (!node)
-		return watch(root, dev, interval, samples, NULL, true);
+		return watch(root, dev, interval, samples, NULL, true, NULL);
 	if (kc_global_init() != 0) {
 		fprintf(stderr, "firebreak-node: cannot initialise libcurl\n");
 		return 1;
@@ -262,7 +319,17 @@ static int run(int argc, char **argv)
 		                    .metrics_addr = metrics_addr,
 		                    .heartbeat_ms = (int64_t)(heartbeat * 1000) };
 	fbn_reporter *rp = fbn_reporter_new(&ro);
-	int rc = rp ? watch(root, dev, interval, samples, rp, print) : 1;
+	am.config.max_kills = (int)max_kills;
+	am.config.period_ms = (int64_t)(act_period * 1000);
+	if (rp && am.on && !fbn_reporter_node_matches(rp, act_selector)) {
+		fb_log(FB_INFO, "act mode off on this node: its labels do not match", "selector=%s",
+		       act_selector);
+		am.on = false;
+	} else if (rp && am.on) {
+		fb_log(FB_INFO, "act mode on", "max_kills=%d period_s=%.0f selector=%s", am.config.max_kills,
+		       act_period, act_selector ? act_selector : "");
+	}
+	int rc = rp ? watch(root, dev, interval, samples, rp, print, &am) : 1;
 	if (stopping) {
 		fb_log(FB_INFO, "signal received, stopping", "node=%s", node);
 		fbn_reporter_withdraw(rp);

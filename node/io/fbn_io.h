@@ -39,4 +39,19 @@ void fbn_files_release(fbn_files *f);
  */
 void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders *h);
 
+/*
+ * SIGKILL every process under root/proc in pod uid's cgroup (act mode, fbn_act_decide). Each
+ * process is opened as its /proc/<pid> directory, its cgroup read through that descriptor, and the
+ * signal sent through it with pidfd_send_signal (Linux 5.1+): a pid reused meanwhile is never
+ * signalled. That needs the agent in the host's PID namespace (hostPID; else EINVAL) and
+ * CAP_KILL (else EPERM). Without pidfd_send_signal (ENOSYS: Linux < 5.1, valgrind) it falls
+ * back to kill(2), only when root/proc is the procfs of the agent's own PID namespace.
+ * When root/proc is not a procfs (a recorded or simulated tree: e2e's fakelet writes one), no
+ * signal can be sent: the kill is recorded as a file "killed" holding "9" in the process's
+ * directory, which the simulator acts on.
+ * Returns the processes signalled (or recorded); *found counts the pod's processes seen; why
+ * says what failed (the first error), "" when nothing did.
+ */
+size_t fbn_kill_pod(const char *root, const char *uid, size_t *found, char *why, size_t whycap);
+
 #endif

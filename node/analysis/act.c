@@ -1,0 +1,118 @@
+/* act.c - whether to kill the pod the unaccounted memory is laid at (fbn.h, fbn_act_decide). */
+#include <stdio.h>
+#include <string.h>
+
+#include "fbn.h"
+
+void fbn_act_config_default(fbn_act_config *c)
+{
+	*c = (fbn_act_config){
+		.available_low = 0.05,
+		.available_high = 0.15,
+		.psi_high = 30,
+		.psi_low = 10,
+		.min_basis = FBN_BASIS_ARRIVAL,
+		.max_kills = 3,
+		.period_ms = 3600 * 1000,
+	};
+}
+
+/* MemAvailable / MemTotal, or -1 when not known. */
+static double available_fraction(const fbn_report *r)
+{
+	if (!r->have_meminfo || !fbn_meminfo_has(&r->mem, FBN_MEM_AVAILABLE) ||
+	    !fbn_meminfo_has(&r->mem, FBN_MEM_TOTAL) || r->mem.kb[FBN_MEM_TOTAL] == 0)
+		return -1;
+	return (double)r->mem.kb[FBN_MEM_AVAILABLE] / (double)r->mem.kb[FBN_MEM_TOTAL];
+}
+
+static size_t kills_within(fbn_act_state *s, int64_t period_ms, int64_t now_ms)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nkills; i++)
+		n += now_ms - s->kills_ms[i] < period_ms && s->kills_ms[i] <= now_ms;
+	return n;
+}
+
+fbn_act_verdict fbn_act_decide(const fbn_act_config *c, fbn_act_state *s, const fbn_report *r,
+                               const fbn_pod_facts *facts, int64_t now_ms, char *why, size_t whycap)
+{
+	double avail = available_fraction(r);
+	bool psi = r->have_psi && r->psi.some.present;
+	double some = psi ? r->psi.some.avg10 : 0;
+	if (s->disarmed) {
+		/* hysteresis: back over the high marks before the next act */
+		if (avail >= c->available_high && some < c->psi_low) {
+			s->disarmed = false;
+		} else {
+			snprintf(why, whycap, "acted already; waiting for MemAvailable over %.0f%% and memory "
+			         "stall under %.0f%%", c->available_high * 100, c->psi_low);
+			return FBN_ACT_NONE;
+		}
+	}
+	bool short_of_memory = avail >= 0 && avail < c->available_low;
+	bool stalled = psi && some >= c->psi_high;
+	if (!short_of_memory && !stalled) {
+		snprintf(why, whycap, "not about to thrash");
+		return FBN_ACT_NONE;
+	}
+	char state[96];
+	snprintf(state, sizeof(state), "MemAvailable %.1f%% of MemTotal, memory stalled %.0f%%",
+	         avail >= 0 ? avail * 100 : 0, some);
+	const fbn_holder *h = r->suspect >= 0 && (size_t)r->suspect < r->holders.n
+	                              ? &r->holders.v[r->suspect] : NULL;
+	if (!r->flag_unaccounted || !h || !h->pod_uid[0]) {
+		snprintf(why, whycap, "about to thrash (%s), but the memory is laid at no pod", state);
+		return FBN_ACT_NONE;
+	}
+	if (r->basis < c->min_basis) {
+		snprintf(why, whycap, "about to thrash (%s); pod %s is named on grounds too weak to "
+		         "kill on (%s, below %s)", state, h->pod_uid, fbn_basis_name(r->basis),
+		         fbn_basis_name(c->min_basis));
+		return FBN_ACT_NONE;
+	}
+	if (kills_within(s, c->period_ms, now_ms) >= (size_t)c->max_kills) {
+		snprintf(why, whycap, "about to thrash (%s); pod %s named, but %d kills in %lld minutes "
+		         "is the limit", state, h->pod_uid, c->max_kills,
+		         (long long)(c->period_ms / 60000));
+		return FBN_ACT_REFUSE;
+	}
+	if (!facts) {
+		snprintf(why, whycap, "about to thrash (%s); pod %s named (%s): look it up", state,
+		         h->pod_uid, fbn_basis_name(r->basis));
+		return FBN_ACT_LOOK_UP;
+	}
+	if (!facts->known) {
+		snprintf(why, whycap, "about to thrash (%s); pod %s named, but not found on this node "
+		         "in the API: no kill on a guess", state, h->pod_uid);
+		return FBN_ACT_NONE;
+	}
+	const char *rule = strcmp(facts->owner_kind, "DaemonSet") == 0 ? "a DaemonSet's pod"
+	                   : facts->mirror                              ? "a static pod"
+	                   : facts->critical                            ? "a system-critical pod"
+	                   : facts->protected_namespace                 ? "in a protected namespace"
+	                                                                : NULL;
+	if (rule) {
+		snprintf(why, whycap, "about to thrash (%s); pod %s/%s is named (%s), but it is %s: "
+		         "never killed", state, facts->namespace_, facts->name, fbn_basis_name(r->basis),
+		         rule);
+		return FBN_ACT_REFUSE;
+	}
+	snprintf(why, whycap, "about to thrash (%s); %.1f GiB no cgroup counts is laid at pod %s/%s "
+	         "(%s)", state, (double)r->unaccounted_kb / (1024.0 * 1024.0), facts->namespace_,
+	         facts->name, fbn_basis_name(r->basis));
+	return FBN_ACT_KILL;
+}
+
+void fbn_act_done(fbn_act_state *s, fbn_act_verdict v, int64_t now_ms)
+{
+	if (v != FBN_ACT_KILL && v != FBN_ACT_REFUSE)
+		return;
+	s->disarmed = true;
+	if (v == FBN_ACT_KILL) {
+		s->kills_ms[s->next] = now_ms;
+		s->next = (s->next + 1) % FBN_ACT_KILLS_MAX;
+		if (s->nkills < FBN_ACT_KILLS_MAX)
+			s->nkills++;
+	}
+}

@@ -1,0 +1,347 @@
+/*
+ * firebreak-node's act mode: the decision (node/analysis/act.c, fbn_act_decide) over reports of
+ * the recorded incident and of a node running short, and the kill (node/io/kill.c,
+ * fbn_kill_pod) on a simulated tree and, where root and a writable cgroup hierarchy allow it,
+ * of a real process in a real pod cgroup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fbn.h"
+#include "fbn_io.h"
+#include "kctest.h"
+
+#define UID_A "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+#define UID_B "11111111-2222-3333-4444-555555555555"
+#define MIN_MS 60000
+
+/* A node of 64 GiB, 31 GiB of it unaccounted and laid at pod UID_A on basis b, with avail_pct
+ * of MemTotal available and memory stalled psi % of the last 10 s. */
+static void report_of(fbn_report *r, fbn_basis b, double avail_pct, double psi)
+{
+	memset(r, 0, sizeof(*r));
+	r->have_meminfo = true;
+	r->mem.kb[FBN_MEM_TOTAL] = 64ull << 20;
+	r->mem.kb[FBN_MEM_AVAILABLE] = (uint64_t)((double)(64ull << 20) * avail_pct / 100);
+	r->mem.present = (1u << FBN_MEM_TOTAL) | (1u << FBN_MEM_AVAILABLE);
+	r->unaccounted_known = true;
+	r->unaccounted_kb = 31ll << 20;
+	r->flag_unaccounted = true;
+	r->have_psi = true;
+	r->psi.some.present = true;
+	r->psi.some.avg10 = psi;
+	r->holders.scanned = true;
+	fbn_holders_add(&r->holders, UID_A, 4242, "/dev/nvidia0", 12, 100);
+	r->suspect = b == FBN_BASIS_NONE ? -1 : 0;
+	r->basis = b;
+}
+
+static fbn_pod_facts facts_of(const char *owner)
+{
+	fbn_pod_facts f = { .known = true };
+	snprintf(f.namespace_, sizeof(f.namespace_), "gpu");
+	snprintf(f.name, sizeof(f.name), "train-0");
+	snprintf(f.owner_kind, sizeof(f.owner_kind), "%s", owner);
+	return f;
+}
+
+/* Decide as the agent does: without facts, then with them if asked to look up. */
+static fbn_act_verdict decide(const fbn_act_config *c, fbn_act_state *s, const fbn_report *r,
+                              const fbn_pod_facts *f, int64_t now, char *why, size_t cap)
+{
+	fbn_act_verdict v = fbn_act_decide(c, s, r, NULL, now, why, cap);
+	if (v == FBN_ACT_LOOK_UP)
+		v = fbn_act_decide(c, s, r, f, now, why, cap);
+	return v;
+}
+
+KT_TEST(it_kills_only_when_the_node_is_about_to_thrash_and_the_growth_names_the_pod)
+{
+	fbn_act_config c;
+	fbn_act_config_default(&c);
+	fbn_act_state s = { 0 };
+	fbn_report r;
+	char why[768];
+	fbn_pod_facts rs = facts_of("ReplicaSet");
+	/* memory and stall fine: nothing */
+	report_of(&r, FBN_BASIS_ARRIVAL, 40, 2);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "not about to thrash") != NULL);
+	/* stalled, but named only as the only holder (one sample): no kill on a guess */
+	report_of(&r, FBN_BASIS_ONLY_HOLDER, 40, 60);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "too weak") != NULL);
+	/* stalled, no pod named */
+	report_of(&r, FBN_BASIS_NONE, 40, 60);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "laid at no pod") != NULL);
+	/* unaccounted memory under the flag: nothing, however short the node is */
+	report_of(&r, FBN_BASIS_ARRIVAL, 2, 60);
+	r.flag_unaccounted = false;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	/* the growth followed the pod, and the node is short (MemAvailable 3 %): look it up, kill */
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 0);
+	KT_EQ_INT(fbn_act_decide(&c, &s, &r, NULL, 0, why, sizeof(why)), FBN_ACT_LOOK_UP);
+	KT_EQ_INT(fbn_act_decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_KILL);
+	KT_CHECK(strstr(why, "31.0 GiB no cgroup counts is laid at pod gpu/train-0 (ArrivedBeforeGrowth)") != NULL);
+	/* or stalled (PSI 35 % >= 30 %) with memory left */
+	fbn_act_state s2 = { 0 };
+	report_of(&r, FBN_BASIS_ONLY_HOLDER_ARRIVAL, 30, 35);
+	KT_EQ_INT(decide(&c, &s2, &r, &rs, 0, why, sizeof(why)), FBN_ACT_KILL);
+	/* not found in the API on this node: no kill (and not disarmed: asked again) */
+	fbn_pod_facts unknown = { .known = false };
+	fbn_act_state s3 = { 0 };
+	KT_EQ_INT(decide(&c, &s3, &r, &unknown, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "no kill on a guess") != NULL && !s3.disarmed);
+}
+
+KT_TEST(never_a_daemonset_static_critical_or_protected_pod)
+{
+	fbn_act_config c;
+	fbn_act_config_default(&c);
+	fbn_report r;
+	report_of(&r, FBN_BASIS_ARRIVAL, 2, 80);
+	char why[768];
+	fbn_pod_facts f[5] = { facts_of("DaemonSet"), facts_of("Node"), facts_of("ReplicaSet"),
+		               facts_of("ReplicaSet"), facts_of("StatefulSet") };
+	f[1].mirror = true;
+	f[2].critical = true;
+	f[3].protected_namespace = true;
+	static const char *const rule[] = { "a DaemonSet's pod", "a static pod", "a system-critical pod",
+		                            "in a protected namespace", NULL };
+	for (size_t i = 0; i < 5; i++) {
+		fbn_act_state s = { 0 };
+		fbn_act_verdict v = decide(&c, &s, &r, &f[i], 0, why, sizeof(why));
+		if (rule[i]) {
+			KT_EQ_INT(v, FBN_ACT_REFUSE);
+			KT_CHECK(strstr(why, rule[i]) != NULL);
+			fbn_act_done(&s, v, 0);
+			/* refused: disarmed, no kill counted */
+			KT_CHECK(s.disarmed && s.nkills == 0);
+		} else {
+			KT_EQ_INT(v, FBN_ACT_KILL); /* a StatefulSet's pod may be killed */
+		}
+	}
+}
+
+KT_TEST(hysteresis_and_the_limit_per_period)
+{
+	fbn_act_config c;
+	fbn_act_config_default(&c);
+	c.max_kills = 2;
+	c.period_ms = 60 * MIN_MS;
+	fbn_act_state s = { 0 };
+	fbn_report r;
+	char why[768];
+	fbn_pod_facts rs = facts_of("ReplicaSet");
+	int64_t t = 0;
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_KILL);
+	fbn_act_done(&s, FBN_ACT_KILL, t);
+	/* still short a minute later (the memory not yet freed): disarmed, nothing */
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "acted already") != NULL);
+	/* between the marks (MemAvailable 10 %: over 5 %, under 15 %): still disarmed */
+	report_of(&r, FBN_BASIS_ARRIVAL, 10, 5);
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(s.disarmed);
+	/* recovered (20 %, stall 5 %): armed again; short again: the second kill */
+	report_of(&r, FBN_BASIS_ARRIVAL, 20, 5);
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(!s.disarmed);
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_KILL);
+	fbn_act_done(&s, FBN_ACT_KILL, t);
+	/* a third within the hour: refused, the limit */
+	report_of(&r, FBN_BASIS_ARRIVAL, 20, 5);
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	t += MIN_MS;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_REFUSE);
+	KT_CHECK(strstr(why, "2 kills in 60 minutes is the limit") != NULL);
+	fbn_act_done(&s, FBN_ACT_REFUSE, t);
+	/* an hour after the first kill, one slot is free again */
+	report_of(&r, FBN_BASIS_ARRIVAL, 20, 5);
+	t = 60 * MIN_MS + 1;
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, t, why, sizeof(why)), FBN_ACT_KILL);
+	/* without MemAvailable the node never counts as recovered */
+	fbn_act_state d = { .disarmed = true };
+	report_of(&r, FBN_BASIS_ARRIVAL, 50, 0);
+	r.mem.present = 1u << FBN_MEM_TOTAL;
+	KT_EQ_INT(decide(&c, &d, &r, &rs, t, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(d.disarmed);
+}
+
+/* Write DIR/proc/PID/cgroup placing the process in pod uid's cgroup (systemd driver). */
+static void fake_process(const char *dir, int pid, const char *uid)
+{
+	char p[512], under[64];
+	snprintf(under, sizeof(under), "%s", uid);
+	for (char *c = under; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	snprintf(p, sizeof(p), "%s/proc/%d", dir, pid);
+	KT_CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/proc/%d/cgroup", dir, pid);
+	FILE *f = fopen(p, "w");
+	KT_CHECK(f != NULL);
+	if (f) {
+		fprintf(f, "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice/"
+		           "cri-containerd-%d.scope\n", under, pid);
+		fclose(f);
+	}
+}
+
+static bool killed_file(const char *dir, int pid)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/proc/%d/killed", dir, pid);
+	FILE *f = fopen(p, "r");
+	char buf[8] = "";
+	bool ok = f && fgets(buf, sizeof(buf), f) && strcmp(buf, "9\n") == 0;
+	if (f)
+		fclose(f);
+	unlink(p);
+	return ok;
+}
+
+/* A simulated tree (not procfs): the kill is recorded in each of the pod's processes, only. */
+KT_TEST(a_simulated_tree_records_the_kill_of_the_pods_processes_only)
+{
+	char dir[] = "/tmp/fbn-act-XXXXXX";
+	KT_CHECK(mkdtemp(dir) != NULL);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/proc", dir);
+	KT_CHECK(mkdir(p, 0755) == 0);
+	fake_process(dir, 100, UID_A);
+	fake_process(dir, 101, UID_A);
+	fake_process(dir, 102, UID_B);
+	snprintf(p, sizeof(p), "%s/proc/meminfo", dir); /* not a process */
+	FILE *f = fopen(p, "w");
+	if (f)
+		fclose(f);
+	size_t found = 0;
+	char why[256];
+	KT_EQ_INT(fbn_kill_pod(dir, UID_A, &found, why, sizeof(why)), 2);
+	KT_EQ_INT(found, 2);
+	KT_EQ_STR(why, "");
+	KT_CHECK(killed_file(dir, 100) && killed_file(dir, 101) && !killed_file(dir, 102));
+	/* a pod with no process: nothing */
+	KT_EQ_INT(fbn_kill_pod(dir, "99999999-2222-3333-4444-555555555555", &found, why, sizeof(why)), 0);
+	KT_EQ_INT(found, 0);
+	/* no proc directory: said why */
+	KT_EQ_INT(fbn_kill_pod("/nonexistent-fbn", UID_A, &found, why, sizeof(why)), 0);
+	KT_CHECK(strstr(why, "cannot read") != NULL);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	KT_CHECK(system(cmd) == 0);
+}
+
+static int rmdir_retry(const char *dir)
+{
+	int rc = -1;
+	for (int i = 0; i < 200 && (rc = rmdir(dir)) != 0 && errno == EBUSY; i++)
+		usleep(10000);
+	if (rc != 0)
+		fprintf(stderr, "  rmdir %s: %s\n", dir, strerror(errno));
+	return rc;
+}
+
+/*
+ * Live: a real process in a real cgroup named as kubelet names a pod's, killed through its
+ * /proc/<pid> directory (pidfd_send_signal) on this machine's procfs; a process of another pod
+ * in the same test is not touched. Needs root and a writable cgroup hierarchy (skipped
+ * otherwise).
+ */
+KT_TEST(a_real_process_of_the_pod_is_killed_and_no_other)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified",
+		                             "/sys/fs/cgroup", NULL };
+	const char *uid = "6a1d0b3f-4c2e-4f70-9b8c-0d1e2f3a4b5c";
+	char top[512] = "", base[560] = "", pod[640] = "";
+	for (size_t i = 0; roots[i] && !pod[0]; i++) {
+		char probe[600];
+		snprintf(probe, sizeof(probe), "%s/cgroup.procs", roots[i]);
+		if (access(probe, W_OK) != 0)
+			continue;
+		snprintf(top, sizeof(top), "%s/firebreak-node-act-test", roots[i]);
+		snprintf(base, sizeof(base), "%s/kubepods", top);
+		snprintf(pod, sizeof(pod), "%s/pod%s", base, uid);
+		if ((mkdir(top, 0755) != 0 && errno != EEXIST) || (mkdir(base, 0755) != 0 && errno != EEXIST) ||
+		    (mkdir(pod, 0755) != 0 && errno != EEXIST)) {
+			rmdir(base);
+			rmdir(top);
+			pod[0] = '\0';
+		}
+	}
+	if (!pod[0]) {
+		fprintf(stderr, "  (no writable cgroup hierarchy here: skipped)\n");
+		return;
+	}
+	int ready[2];
+	KT_CHECK(pipe(ready) == 0);
+	pid_t victim = fork();
+	if (victim == 0) {
+		char procs[700], me[32];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", pod);
+		snprintf(me, sizeof(me), "%d\n", (int)getpid());
+		FILE *p = fopen(procs, "w");
+		int ok = p && fputs(me, p) >= 0;
+		if (p && fclose(p) != 0)
+			ok = 0;
+		char c = ok ? 'y' : 'n';
+		(void)!write(ready[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	pid_t bystander = fork();
+	if (bystander == 0) {
+		for (;;)
+			pause();
+	}
+	char c = 'n';
+	KT_CHECK(victim > 0 && bystander > 0 && read(ready[0], &c, 1) == 1 && c == 'y');
+	size_t found = 0;
+	char why[256];
+	size_t killed = fbn_kill_pod("/", uid, &found, why, sizeof(why));
+	KT_EQ_INT(killed, 1);
+	KT_EQ_INT(found, 1);
+	KT_EQ_STR(why, "");
+	if (killed != 1)
+		kill(victim, SIGKILL); /* the test fails; do not hang on it */
+	int status = 0;
+	KT_CHECK(waitpid(victim, &status, 0) == victim && WIFSIGNALED(status) &&
+	         WTERMSIG(status) == SIGKILL);
+	/* the bystander (in no pod's cgroup) lives */
+	KT_CHECK(waitpid(bystander, &status, WNOHANG) == 0);
+	kill(bystander, SIGKILL);
+	waitpid(bystander, &status, 0);
+	close(ready[0]);
+	close(ready[1]);
+	/* a cgroup empties once the kernel has released the dead task (a moment after the reap) */
+	KT_CHECK(rmdir_retry(pod) == 0 && rmdir_retry(base) == 0 && rmdir_retry(top) == 0);
+}
+
+int main(void)
+{
+	KT_RUN(it_kills_only_when_the_node_is_about_to_thrash_and_the_growth_names_the_pod);
+	KT_RUN(never_a_daemonset_static_critical_or_protected_pod);
+	KT_RUN(hysteresis_and_the_limit_per_period);
+	KT_RUN(a_simulated_tree_records_the_kill_of_the_pods_processes_only);
+	KT_RUN(a_real_process_of_the_pod_is_killed_and_no_other);
+	return KT_DONE();
+}
