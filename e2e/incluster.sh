@@ -48,9 +48,16 @@ ic_install() {
   ic_wait_leader "" 60 >/dev/null
 }
 
-# ic_pods: the release's pods, "name node phase ready" per line
+# ic_pods [node-agent]: the release's controller pods (or with node-agent, its firebreak-node
+# DaemonSet's), "name node phase ready" per line
 ic_pods() {
-  e2ectl get pods -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[?(@.metadata.labels.app\.kubernetes\.io/instance=="'"${IC_RELEASE}"'")]}{.metadata.name}{" "}{.spec.nodeName}{" "}{.status.phase}{" "}{.status.containerStatuses[0].ready}{" "}{.metadata.deletionTimestamp}{"\n"}{end}'
+  local pods
+  pods="$(e2ectl get pods -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[?(@.metadata.labels.app\.kubernetes\.io/instance=="'"${IC_RELEASE}"'")]}{.metadata.name}{" "}{.spec.nodeName}{" "}{.status.phase}{" "}{.status.containerStatuses[0].ready}{" "}{.metadata.deletionTimestamp}{"\n"}{end}')" || return 1
+  if [[ "${1:-}" == node-agent ]]; then
+    grep "^${IC_RELEASE}-node-" <<<"${pods}" || true
+  else
+    grep -v "^${IC_RELEASE}-node-" <<<"${pods}" || true
+  fi
 }
 
 ic_diagnose() {
@@ -144,21 +151,23 @@ ic_uninstall() {
   # grace period (firebreak hands the Lease over and exits on SIGTERM)
   local i t_helm=$((SECONDS - t0))
   for ((i = 0; i < 60; i++)); do
-    [[ -z "$(ic_pods)" ]] && break
+    [[ -z "$(ic_pods)$(ic_pods node-agent)" ]] && break
     sleep 1
   done
-  [[ -z "$(ic_pods)" ]] || { echo "firebreak's pods still there 60 s after helm uninstall" >&2; ic_pods >&2; return 1; }
+  [[ -z "$(ic_pods)$(ic_pods node-agent)" ]] ||
+    { echo "firebreak's pods still there 60 s after helm uninstall" >&2; ic_pods >&2; ic_pods node-agent >&2; return 1; }
   summary uninstall "helm uninstall --wait returned after ${t_helm} s, the last pod gone ${i} s later"
   local k names
   left=""
   # cluster-scoped kinds the chart makes (and webhook kinds it might), by the release's name
-  for k in clusterroles clusterrolebindings mutatingwebhookconfigurations validatingwebhookconfigurations; do
+  for k in clusterroles clusterrolebindings mutatingwebhookconfigurations validatingwebhookconfigurations \
+    validatingadmissionpolicies validatingadmissionpolicybindings; do
     names="$(e2ectl get "${k}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')" ||
       { echo "cannot list ${k}" >&2; return 1; }
     left+="$(sed -n "s/^\(${IC_RELEASE}.*\)/${k}\/\1/p" <<<"${names}")"$'\n'
   done
   # every namespaced kind the chart or firebreak makes, in the release namespace
-  for k in pods deployments replicasets services configmaps serviceaccounts roles rolebindings \
+  for k in pods deployments replicasets daemonsets services configmaps serviceaccounts roles rolebindings \
     poddisruptionbudgets jobs secrets leases servicemonitors; do
     [[ "${k}" == servicemonitors ]] && ! e2ectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1 && continue
     names="$(e2ectl get "${k}" -n "${IC_NAMESPACE}" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')" ||

@@ -111,7 +111,7 @@ func main() {
 	if *procDir != "" {
 		gsel, err := labels.Parse(*gpu)
 		must(err)
-		f.trees = &procTrees{dir: *procDir, gpuSel: gsel, boot: time.Now().Add(-time.Hour)}
+		f.trees = &procTrees{dir: *procDir, gpuSel: gsel, boot: time.Now().Add(-time.Hour), restart: map[types.UID]time.Time{}}
 	}
 	zl := strings.Split(*zones, ",")
 	for i := 1; i <= *count; i++ {

@@ -11,7 +11,11 @@ package main
 //     memory no /proc/meminfo category counts grows to 24 GiB at --poison-delay, when the
 //     node dies; so does a node whose DIR/<node>/leak file exists (from the file's time,
 //     3 GiB a second), with no pod to blame;
-//   - a dead node's tree stops changing, as its agent would.
+//   - a dead node's tree stops changing, as its agent would;
+//   - a process firebreak-node's act mode killed (it writes proc/<pid>/killed: the tree is no
+//     procfs it could signal, node/io/kill.c) is gone: its pod's container restarts after
+//     kubelet's first crash-loop back-off (10 s) with restartCount + 1, on the same node, and a
+//     poison starts allocating again from nothing.
 // Files are written whole (a temporary file renamed over), as the kernel's are read whole.
 
 import (
@@ -25,7 +29,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 const (
@@ -39,10 +45,14 @@ const (
 )
 
 type procTrees struct {
-	dir    string
-	gpuSel labels.Selector
-	boot   time.Time
+	dir     string
+	gpuSel  labels.Selector
+	boot    time.Time
+	restart map[types.UID]time.Time // a killed container's restart (guarded by fakelet.mu)
 }
+
+// restartBackoff is kubelet's first crash-loop back-off (pkg/kubelet: initial 10 s).
+const restartBackoff = 10 * time.Second
 
 func writeWhole(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -134,13 +144,47 @@ func (f *fakelet) writeTrees(ctx context.Context) {
 		}
 	}
 	for _, n := range f.alive() {
-		if err := f.writeTree(n, byNode[n.name], now); err != nil {
+		if err := f.writeTree(ctx, n, byNode[n.name], now); err != nil {
 			logf("proc tree %s: %v", n.name, err)
 		}
 	}
 }
 
-func (f *fakelet) writeTree(n *node, pods []*corev1.Pod, now time.Time) error {
+// killed handles a kill firebreak-node recorded in dir (its proc/<pid>): the process goes, the
+// container restarts after the back-off, and a poison's allocation starts again then.
+func (f *fakelet) killed(ctx context.Context, n *node, p *corev1.Pod, dir string, now time.Time) {
+	_ = os.RemoveAll(dir)
+	at := now.Add(restartBackoff)
+	f.mu.Lock()
+	f.trees.restart[p.UID] = at
+	poison := f.poisonSel.Matches(labels.Set(p.Labels))
+	if poison && n.poisonPod == p.Namespace+"/"+p.Name {
+		n.poisonSince = at
+	}
+	f.mu.Unlock()
+	f.event("firebreak-node killed pod %s/%s's process on node %s: its container restarts in %s", p.Namespace, p.Name, n.name, restartBackoff)
+	go func() {
+		pods := f.cs.CoreV1().Pods(p.Namespace)
+		for i := 0; i < 5; i++ {
+			cur, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil || cur.UID != p.UID {
+				return
+			}
+			cur = cur.DeepCopy()
+			for j := range cur.Status.ContainerStatuses {
+				c := &cur.Status.ContainerStatuses[j]
+				c.RestartCount++
+				c.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 137, Reason: "Error", FinishedAt: metav1.NewTime(now)}}
+			}
+			if _, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err == nil {
+				return
+			}
+		}
+	}()
+}
+
+func (f *fakelet) writeTree(ctx context.Context, n *node, pods []*corev1.Pod, now time.Time) error {
 	root := filepath.Join(f.trees.dir, n.name)
 	proc := filepath.Join(root, "proc")
 	uptime := now.Sub(f.trees.boot).Seconds()
@@ -168,11 +212,23 @@ func (f *fakelet) writeTree(n *node, pods []*corev1.Pod, now time.Time) error {
 		pid := strconv.Itoa(pidOf(string(p.UID)))
 		want[pid] = true
 		dir := filepath.Join(proc, pid)
+		if _, err := os.Stat(filepath.Join(dir, "killed")); err == nil {
+			f.killed(ctx, n, p, dir, now)
+		}
+		f.mu.Lock()
+		restart, restarted := f.trees.restart[p.UID]
+		f.mu.Unlock()
+		if restarted && now.Before(restart) {
+			delete(want, pid) // in its back-off: no process
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(dir, "stat")); err == nil {
 			continue // a process's files do not change while it lives
 		}
 		start := now
-		if p.Status.StartTime != nil && p.Status.StartTime.Time.After(f.trees.boot) {
+		if restarted {
+			start = restart
+		} else if p.Status.StartTime != nil && p.Status.StartTime.Time.After(f.trees.boot) {
 			start = p.Status.StartTime.Time
 		}
 		ticks := int64(start.Sub(f.trees.boot).Seconds() * clockTicks)
