@@ -198,8 +198,16 @@ node-agent|--set node.enabled=true --set node.nodeSelector.gpu=yes --set node.de
   check(c["command"] == ["/usr/local/bin/firebreak-node"] and c["args"][:3] == ["watch", "--root=/host", "--node=$(NODE_NAME)"] and "--device=/dev/custom" in c["args"], "agent: watch --root /host --node <its node>")
   check(all(m["readOnly"] for m in c["volumeMounts"]) and sorted(v["hostPath"]["path"] for v in p["volumes"]) == ["/proc", "/sys/fs/cgroup"], "agent: only /proc and /sys/fs/cgroup of the host, read-only")
   check(sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH"]} and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"], "agent: two capabilities, no CAP_KILL, read-only root")
+  check(not [a for a in c["args"] if a.startswith("--act")], "agent: observe only unless node.act.enabled")
   check(p["nodeSelector"] == {"kubernetes.io/os": "linux", "gpu": "yes"}, "agent: node selector")
   check(count("ValidatingAdmissionPolicy") == 1 and one("ValidatingAdmissionPolicyBinding")["spec"]["validationActions"] == ["Deny"], "agent: the own-node policy, denying")
+  agent = one("DaemonSet")["spec"]["template"]["metadata"]["labels"]
+  sels = [one("Deployment")["spec"]["selector"], one("PodDisruptionBudget")["spec"]["selector"]] + [{"matchLabels": x["spec"]["selector"]} for x in objs("Service")]
+  check(not any(selects(sel, agent) for sel in sels), "agent: its pods match no selector of the controller's (Deployment, PDB, Services)")
+node-agent-act|--set node.enabled=true --set node.act.enabled=true --set-string node.act.nodeSelector.gpu=true --set node.act.maxKills=2 --set node.act.protectNamespaces[0]=ml-infra|
+  p = one("DaemonSet")["spec"]["template"]["spec"]; c = p["containers"][0]; sc = c["securityContext"]
+  check(p.get("hostPID") is True and sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH", "KILL"]}, "act mode: hostPID and CAP_KILL, nothing more")
+  check(["--act", "--act-max-kills=2", "--act-period=3600", "--act-node-selector=gpu=true", "--act-protect-namespace=ml-infra"] == [a for a in c["args"] if a.startswith("--act")], "act mode: its settings as flags")
 node-agent-measure-only|--set node.enabled=true --set node.attribution=false --set node.restrictToOwnNode=false|
   sc = one("DaemonSet")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
   check(sc["runAsNonRoot"] and sc["runAsUser"] == 65532 and sc["capabilities"] == {"drop": ["ALL"]}, "agent without attribution: non-root, no capability")
@@ -392,6 +400,8 @@ unknown managed key (typo)|managed: {enable: true}|enable
 node agent device not under /dev|node: {enabled: true, devices: [nvidia0]}|devices
 node agent interval 0|node: {enabled: true, interval: 0}|interval
 unknown node agent key (typo)|node: {enable: true}|enable
+act mode kill limit 0|node: {enabled: true, act: {enabled: true, maxKills: 0}}|maxKills
+act selector with a comma|node: {enabled: true, act: {enabled: true, nodeSelector: {a: "b,c=d"}}}|nodeSelector
 EOF
 while IFS='|' read -r name content expect; do
   printf '%s\n' "$content" >"$work/bad.yaml"
@@ -426,6 +436,14 @@ elif grep -q "managed.enabled needs webhook.enabled" "$work/bad.err"; then
   pass "template rejects managed.enabled without the webhook"
 else
   cat "$work/bad.err"; fail "managed without the webhook: unexpected error"
+fi
+if "$helm" template firebreak "$chart" --kube-version "$kube_version" \
+    --set node.enabled=true --set node.act.enabled=true --set node.attribution=false >/dev/null 2>"$work/bad.err"; then
+  fail "template accepted act mode without attribution"
+elif grep -q "node.act.enabled needs node.attribution" "$work/bad.err"; then
+  pass "template rejects act mode without attribution (it kills only a pod it has named)"
+else
+  cat "$work/bad.err"; fail "act without attribution: unexpected error"
 fi
 if "$helm" template firebreak "$chart" --kube-version 1.29.0 \
     --set node.enabled=true >/dev/null 2>"$work/bad.err"; then

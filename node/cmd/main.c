@@ -5,7 +5,9 @@
  *   firebreak-node analyze --root DIR [--device PREFIX]...
  *   firebreak-node watch --root DIR [--interval SECONDS] [--samples N] [--device PREFIX]...
  *                        [--node NAME [--kubeconfig FILE] [--metrics-addr ADDR]
- *                        [--heartbeat SECONDS] [--print]]
+ *                        [--heartbeat SECONDS] [--print]
+ *                        [--act [--act-node-selector K=V,...] [--act-max-kills N]
+ *                         [--act-period SECONDS] [--act-protect-namespace NS]...]]
  *
  * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat,
  * DIR/proc/slabinfo, the pods' cgroup usage under DIR/sys/fs/cgroup (v1 or v2,
@@ -25,7 +27,11 @@
  * too): node NAME's UnaccountedMemory condition, an Event when it turns, and
  * Prometheus metrics on --metrics-addr (node/agent/report.h). The cluster is
  * reached in-cluster (the DaemonSet's service account), or with --kubeconfig /
- * $KUBECONFIG. Nothing is acted on yet. SIGTERM and SIGINT end the watch after
+ * $KUBECONFIG. With --act (and a node whose labels match --act-node-selector) it
+ * kills the pod the memory is laid at when the node is about to thrash
+ * (fbn_act_decide: never on a guess, never a DaemonSet's, static, critical or
+ * protected pod, at most --act-max-kills, default 3, per --act-period, default
+ * 3600 s). SIGTERM and SIGINT end the watch after
  * the sample under way, take the condition back (fbn_reporter_withdraw) and flush
  * the Events. Exit status 0 when it ran to its end
  * or was stopped, 1 when the cluster could not be reached, 2 on a usage error.
@@ -50,14 +56,17 @@ static void usage(FILE *f)
 	fprintf(f, "usage: firebreak-node analyze --root DIR [--device PREFIX]...\n"
 	           "       firebreak-node watch --root DIR [--interval SECONDS] [--samples N]\n"
 	           "                            [--device PREFIX]... [--node NAME [--kubeconfig FILE]\n"
-	           "                            [--metrics-addr ADDR] [--heartbeat SECONDS] [--print]]\n"
+	           "                            [--metrics-addr ADDR] [--heartbeat SECONDS] [--print]\n"
+	           "                            [--act [--act-node-selector K=V,...] [--act-max-kills N]\n"
+	           "                             [--act-period SECONDS] [--act-protect-namespace NS]...]]\n"
 	           "  Reads DIR/proc/{meminfo,pressure/memory,vmstat,slabinfo}, the pods' cgroup\n"
 	           "  usage under DIR/sys/fs/cgroup and the processes under DIR/proc holding a\n"
 	           "  device whose path starts with a PREFIX open (default: /dev/nvidia, /dev/dri/,\n"
 	           "  /dev/kfd, /dev/accel/); any may be missing. Prints its verdict as JSON;\n"
 	           "  watch prints one a line every interval (default 5 s), with rates and growth;\n"
 	           "  with --node it writes node NAME's UnaccountedMemory condition (every change,\n"
-	           "  and every --heartbeat, default 60 s), Events, and metrics on ADDR.\n");
+	           "  and every --heartbeat, default 60 s), Events, and metrics on ADDR; with --act it\n"
+	           "  kills the pod the memory is laid at when the node is about to thrash.\n");
 }
 
 static volatile sig_atomic_t stopping;

@@ -26,6 +26,14 @@ app.kubernetes.io/name: {{ include "firebreak.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* firebreak-node's pods: a name of their own, so that no selector of the controller's
+(Deployment, Services, PodDisruptionBudget, anti-affinity) ever matches them. */}}
+{{- define "firebreak.nodeSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "firebreak.name" . }}-node
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: node-agent
+{{- end -}}
+
 {{- define "firebreak.labels" -}}
 helm.sh/chart: {{ include "firebreak.chart" . }}
 {{ include "firebreak.selectorLabels" . }}
