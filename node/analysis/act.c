@@ -116,3 +116,51 @@ void fbn_act_done(fbn_act_state *s, fbn_act_verdict v, int64_t now_ms)
 			s->nkills++;
 	}
 }
+
+static void facts_of(const cJSON *p, const char *const *protected_ns, fbn_pod_facts *f)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(p, "spec");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+	f->known = true;
+	snprintf(f->namespace_, sizeof(f->namespace_), "%s", ns ? ns : "");
+	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
+	const cJSON *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(m, "ownerReferences")) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
+		if (kind && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")))
+			snprintf(f->owner_kind, sizeof(f->owner_kind), "%s", kind);
+	}
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+	f->mirror = (cJSON_IsObject(ann) &&
+	             cJSON_GetObjectItemCaseSensitive(ann, "kubernetes.io/config.mirror") != NULL) ||
+	            strcmp(f->owner_kind, "Node") == 0;
+	const cJSON *prio = cJSON_GetObjectItemCaseSensitive(spec, "priority");
+	const char *pc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "priorityClassName"));
+	f->critical = (cJSON_IsNumber(prio) && prio->valuedouble >= 2000000000.0) ||
+	              (pc && (strcmp(pc, "system-node-critical") == 0 ||
+	                      strcmp(pc, "system-cluster-critical") == 0));
+	f->protected_namespace = !ns || strcmp(ns, "kube-system") == 0;
+	for (size_t i = 0; ns && protected_ns && protected_ns[i]; i++)
+		f->protected_namespace |= strcmp(ns, protected_ns[i]) == 0;
+}
+
+bool fbn_pod_facts_find(const cJSON *list, const char *uid, const char *const *protected_ns,
+                        fbn_pod_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	if (!cJSON_IsArray(items) || !uid || !*uid)
+		return false;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, items) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "metadata");
+		const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "uid"));
+		if (u && strcmp(u, uid) == 0) {
+			facts_of(p, protected_ns, f);
+			return true;
+		}
+	}
+	return false;
+}

@@ -402,6 +402,18 @@ typedef struct fbn_pod_facts {
 	bool protected_namespace;     /* kube-system, or one the operator protects */
 } fbn_pod_facts;
 
+/*
+ * The facts of pod uid in a PodList as the API server sends it (LIST pods, fieldSelector
+ * spec.nodeName=<node>): false when the list holds no such pod (f->known false). Its
+ * controller's kind, whether it is static (kubernetes.io/config.mirror, or owned by a Node),
+ * critical (kubelet's IsCriticalPod, pkg/kubelet/types/pod_update.go: priority at least
+ * SystemCriticalPriority, 2000000000, or a system-*-critical class for a pod whose priority is
+ * not resolved), in kube-system or protected_ns (NULL-terminated). Any JSON: a field of the
+ * wrong type is absent.
+ */
+bool fbn_pod_facts_find(const cJSON *list, const char *uid, const char *const *protected_ns,
+                        fbn_pod_facts *f);
+
 typedef enum fbn_act_verdict {
 	FBN_ACT_NONE,                 /* nothing to do (not about to thrash, disarmed, none named) */
 	FBN_ACT_LOOK_UP,              /* would kill: look the pod up, then decide again with its facts */

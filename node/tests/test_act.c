@@ -186,6 +186,46 @@ KT_TEST(hysteresis_and_the_limit_per_period)
 	KT_CHECK(d.disarmed);
 }
 
+/* The pod's facts from a PodList as the API server sends it. */
+KT_TEST(pod_facts_from_the_api_servers_pod_list)
+{
+	const char *json =
+	        "{\"items\":["
+	        "{\"metadata\":{\"name\":\"train-0\",\"namespace\":\"gpu\",\"uid\":\"" UID_A "\","
+	        "\"ownerReferences\":[{\"kind\":\"Job\",\"controller\":false},"
+	        "{\"kind\":\"StatefulSet\",\"controller\":true}]},\"spec\":{\"priority\":1000}},"
+	        "{\"metadata\":{\"name\":\"dcgm-x\",\"namespace\":\"gpu\",\"uid\":\"u-ds\","
+	        "\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"controller\":true}]}},"
+	        "{\"metadata\":{\"name\":\"etcd-a\",\"namespace\":\"kube-system\",\"uid\":\"u-mirror\","
+	        "\"annotations\":{\"kubernetes.io/config.mirror\":\"x\"}}},"
+	        "{\"metadata\":{\"name\":\"crit\",\"namespace\":\"ops\",\"uid\":\"u-crit\"},"
+	        "\"spec\":{\"priority\":2000000000}},"
+	        "{\"metadata\":{\"name\":\"cls\",\"namespace\":\"ml-infra\",\"uid\":\"u-class\"},"
+	        "\"spec\":{\"priorityClassName\":\"system-cluster-critical\"}},"
+	        "{\"metadata\":{\"name\":\"nons\",\"namespace\":7,\"uid\":\"u-nons\"}}]}";
+	cJSON *list = cJSON_Parse(json);
+	KT_CHECK(list != NULL);
+	static const char *const protect[] = { "ml-infra", NULL };
+	fbn_pod_facts f;
+	KT_CHECK(fbn_pod_facts_find(list, UID_A, protect, &f) && f.known);
+	KT_EQ_STR(f.namespace_, "gpu");
+	KT_EQ_STR(f.name, "train-0");
+	KT_EQ_STR(f.owner_kind, "StatefulSet"); /* the controller reference, not the first */
+	KT_CHECK(!f.mirror && !f.critical && !f.protected_namespace);
+	KT_CHECK(fbn_pod_facts_find(list, "u-ds", protect, &f) && !strcmp(f.owner_kind, "DaemonSet"));
+	KT_CHECK(fbn_pod_facts_find(list, "u-mirror", protect, &f) && f.mirror && f.protected_namespace);
+	KT_CHECK(fbn_pod_facts_find(list, "u-crit", protect, &f) && f.critical && !f.protected_namespace);
+	KT_CHECK(fbn_pod_facts_find(list, "u-class", protect, &f) && f.critical && f.protected_namespace);
+	/* no namespace it can read: protected (never killed on a guess) */
+	KT_CHECK(fbn_pod_facts_find(list, "u-nons", protect, &f) && f.protected_namespace);
+	KT_CHECK(!fbn_pod_facts_find(list, "u-absent", protect, &f) && !f.known);
+	KT_CHECK(!fbn_pod_facts_find(list, "", protect, &f));
+	cJSON_Delete(list);
+	cJSON *bad = cJSON_Parse("{\"items\":{\"a\":1}}");
+	KT_CHECK(bad && !fbn_pod_facts_find(bad, "a", NULL, &f));
+	cJSON_Delete(bad);
+}
+
 /* Write DIR/proc/PID/cgroup placing the process in pod uid's cgroup (systemd driver). */
 static void fake_process(const char *dir, int pid, const char *uid)
 {
@@ -341,6 +381,7 @@ int main(void)
 	KT_RUN(it_kills_only_when_the_node_is_about_to_thrash_and_the_growth_names_the_pod);
 	KT_RUN(never_a_daemonset_static_critical_or_protected_pod);
 	KT_RUN(hysteresis_and_the_limit_per_period);
+	KT_RUN(pod_facts_from_the_api_servers_pod_list);
 	KT_RUN(a_simulated_tree_records_the_kill_of_the_pods_processes_only);
 	KT_RUN(a_real_process_of_the_pod_is_killed_and_no_other);
 	return KT_DONE();
