@@ -7,7 +7,9 @@
 #  2. Once the API server enforces the policy, firebreak-node with that token writes node-1's
 #     condition: the chart's RBAC is enough.
 #  3. The same token may not write node-2's status (the policy: not its node), nor change node-1's
-#     Ready condition or addresses (the policy: only its own condition), nor read a Secret (RBAC).
+#     Ready condition, addresses, nodeInfo, or its labels and annotations through the status
+#     subresource, whatever the patch type (the policy: only its own condition), nor patch the
+#     Node itself or read a Secret (RBAC).
 #  4. Stopped by SIGTERM, the agent deletes its condition (the policy allows it: its own).
 SCENARIO_MODE=firebreak
 SCENARIO_NODES=3
@@ -95,14 +97,23 @@ YAML
   refused "its node's Ready condition" "${code}" "may change only its UnaccountedMemory condition"
   code="$(as_agent PATCH /api/v1/nodes/node-1/status application/strategic-merge-patch+json \
     '{"status":{"addresses":[{"type":"InternalIP","address":"10.9.9.9"}]}}')"
-  refused "its node's addresses" "${code}" "may not change a Node's addresses or capacity"
+  refused "its node's addresses" "${code}" "may change no field of a Node's status but its condition"
+  code="$(as_agent PATCH /api/v1/nodes/node-1/status application/strategic-merge-patch+json \
+    '{"status":{"nodeInfo":{"kubeletVersion":"v9.9.9"}}}')"
+  refused "its node's nodeInfo" "${code}" "may change no field of a Node's status but its condition"
+  code="$(as_agent PATCH /api/v1/nodes/node-1/status application/merge-patch+json \
+    '{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":""}}}')"
+  refused "its node's labels through the status" "${code}" "may not change a Node's labels, annotations, finalizers or owners"
+  code="$(as_agent PATCH /api/v1/nodes/node-1/status application/json-patch+json \
+    '[{"op":"add","path":"/metadata/annotations/firebreak.dev~1failure","value":"forged"}]')"
+  refused "its node's annotations (JSON patch)" "${code}" "may not change a Node's labels, annotations, finalizers or owners"
   code="$(as_agent PATCH /api/v1/nodes/node-1 application/merge-patch+json '{"metadata":{"labels":{"x":"y"}}}')"
   refused "its node's labels (RBAC: no patch of nodes)" "${code}" 'cannot patch resource "nodes"'
   code="$(as_agent GET "/api/v1/namespaces/${ns}/secrets" application/json '')"
   refused "secrets (RBAC)" "${code}" 'cannot list resource "secrets"'
   [[ "$(e2ectl get node node-1 -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]] ||
     { echo "node-1's Ready condition changed" >&2; return 1; }
-  summary refused "another node, its Ready condition, its addresses, its labels, secrets"
+  summary refused "another node, its Ready condition, its addresses, its nodeInfo, its labels and annotations through the status, its labels, secrets"
 
   step "4. stopped by SIGTERM (a rolling update, an uninstall), the agent takes its condition back"
   "${FBN_BIN}" watch --root "${PROC_TREES}/node-1" --node node-1 --kubeconfig "${RUN_DIR}/agent.kubeconfig" \
