@@ -119,14 +119,15 @@ FBN_BIN="${FBN_BIN:-${REPO_DIR}/build/release/node/firebreak-node}"
 PROC_TREES="${RUN_DIR}/proc-trees"
 need_agent() { [[ -x "${FBN_BIN}" ]] || skip "firebreak-node not found at ${FBN_BIN} (build it first, or set FBN_BIN)"; }
 # start_agents NODES [FLAGS...]: firebreak-node watch on node-1..node-NODES, sampling every
-# second, its condition's heartbeat every 5 s, metrics on 127.0.0.1:(19100 + N); it waits until
-# each has written its condition.
+# second, its condition's heartbeat every 5 s, metrics on 127.0.0.1:(19100 + N), @NODE@ in a flag
+# replaced by the node's name; it waits until each has written its condition.
 start_agents() {
   local n="$1" i
   shift
   for ((i = 1; i <= n; i++)); do
     start_bg "agent-node-${i}" "${FBN_BIN}" watch --root "${PROC_TREES}/node-${i}" --node "node-${i}" \
-      --kubeconfig "${KUBECONFIG}" --interval 1 --heartbeat 5 --metrics-addr "127.0.0.1:$((19100 + i))" "$@"
+      --kubeconfig "${KUBECONFIG}" --interval 1 --heartbeat 5 --metrics-addr "127.0.0.1:$((19100 + i))" \
+      "${@//@NODE@/node-${i}}"
   done
   for ((i = 1; i <= n; i++)); do
     wait_for_log "agent-node-${i}" 'condition written' 30 ||

@@ -196,7 +196,7 @@ node-agent|--set node.enabled=true --set node.nodeSelector.gpu=yes --set node.de
   p = one("DaemonSet")["spec"]["template"]["spec"]; c = p["containers"][0]; sc = c["securityContext"]
   check(p["serviceAccountName"] == "firebreak-node" and not p.get("hostPID") and not p.get("hostNetwork"), "agent: its own ServiceAccount, no hostPID, no hostNetwork")
   check(c["command"] == ["/usr/local/bin/firebreak-node"] and c["args"][:3] == ["watch", "--root=/host", "--node=$(NODE_NAME)"] and "--device=/dev/custom" in c["args"], "agent: watch --root /host --node <its node>")
-  check(all(m["readOnly"] for m in c["volumeMounts"]) and sorted(v["hostPath"]["path"] for v in p["volumes"]) == ["/proc", "/sys/fs/cgroup"], "agent: only /proc and /sys/fs/cgroup of the host, read-only")
+  check(all(m["readOnly"] for m in c["volumeMounts"]) and sorted(v["hostPath"]["path"] for v in p["volumes"]) == ["/proc", "/sys/fs/cgroup"], "agent: only /proc and /sys/fs/cgroup of the host, read-only (observe mode)")
   check(sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH"]} and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"], "agent: two capabilities, no CAP_KILL, read-only root")
   check(not [a for a in c["args"] if a.startswith("--act")], "agent: observe only unless node.act.enabled")
   check(p["nodeSelector"] == {"kubernetes.io/os": "linux", "gpu": "yes"}, "agent: node selector")
@@ -207,7 +207,9 @@ node-agent|--set node.enabled=true --set node.nodeSelector.gpu=yes --set node.de
 node-agent-act|--set node.enabled=true --set node.act.enabled=true --set-string node.act.nodeSelector.gpu=true --set node.act.maxKills=2 --set node.act.protectNamespaces[0]=ml-infra|
   p = one("DaemonSet")["spec"]["template"]["spec"]; c = p["containers"][0]; sc = c["securityContext"]
   check(p.get("hostPID") is True and sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH", "KILL"]}, "act mode: hostPID and CAP_KILL, nothing more")
-  check(["--act", "--act-max-kills=2", "--act-period=3600", "--act-node-selector=gpu=true", "--act-protect-namespace=ml-infra"] == [a for a in c["args"] if a.startswith("--act")], "act mode: its settings as flags")
+  check(["--act", "--act-max-kills=2", "--act-period=3600", "--act-node-selector=gpu=true", "--act-protect-namespace=ml-infra", "--act-state=/var/lib/firebreak-node/kills"] == [a for a in c["args"] if a.startswith("--act")], "act mode: its settings as flags")
+  rw = [m for m in c["volumeMounts"] if not m.get("readOnly")]
+  check(rw == [{"name": "state", "mountPath": "/var/lib/firebreak-node"}] and [v["hostPath"]["path"] for v in p["volumes"] if v["name"] == "state"] == ["/var/lib/firebreak-node"], "act mode: one writable host directory, for the kill times")
 node-agent-measure-only|--set node.enabled=true --set node.attribution=false --set node.restrictToOwnNode=false|
   sc = one("DaemonSet")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
   check(sc["runAsNonRoot"] and sc["runAsUser"] == 65532 and sc["capabilities"] == {"drop": ["ALL"]}, "agent without attribution: non-root, no capability")

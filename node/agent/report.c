@@ -373,6 +373,12 @@ void fbn_reporter_withdraw(fbn_reporter *rp)
 {
 	if (!rp || !rp->written)
 		return;
+	if (rp->last.status && strcmp(rp->last.status, "True") == 0) {
+		/* a naming is evidence, and a SIGTERM may come as the node goes down (a liveness
+		 * restart, an eviction): it stays, and ages (the controller heeds one for an hour) */
+		fb_log(FB_INFO, "condition kept: a naming stays until it ages", "node=%s", rp->node);
+		return;
+	}
 	static const char patch[] = "{\"status\":{\"conditions\":[{\"type\":\"" FBN_CONDITION_TYPE
 	                            "\",\"$patch\":\"delete\"}]}}";
 	kc_error_detail d = { 0 };

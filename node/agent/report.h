@@ -47,8 +47,10 @@ void fbn_reporter_acted(fbn_reporter *rp, fbn_act_verdict v, const char *uid,
 /*
  * Take the agent's word back as it stops (SIGTERM: a rolling update, a node drained, the chart
  * uninstalled): delete its condition from the Node (a strategic merge patch with
- * "$patch": "delete"), so that no naming outlives the agent that could correct it; the next
- * agent writes it again at its first sample. Best effort: logged when refused.
+ * "$patch": "delete"); the next agent writes it again at its first sample. Not a True one: a
+ * naming is evidence, and the SIGTERM may come as the node goes down; it stays, with its
+ * heartbeat frozen, and ages (the controller heeds a naming for an hour). Best effort: logged
+ * when refused.
  */
 void fbn_reporter_withdraw(fbn_reporter *rp);
 /* Flush the Events (up to 5 s), stop the HTTP server, free. Accepts NULL. */

@@ -1,5 +1,6 @@
 /* act.c - whether to kill the pod the unaccounted memory is laid at (fbn.h, fbn_act_decide). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fbn.h"
@@ -17,20 +18,26 @@ void fbn_act_config_default(fbn_act_config *c)
 	};
 }
 
-/* MemAvailable / MemTotal, or -1 when not known. */
+/* MemAvailable / (MemTotal - Hugetlb), or -1 when not known: a huge page pool is reserved on
+ * purpose and never available, so it is left out of both. */
 static double available_fraction(const fbn_report *r)
 {
 	if (!r->have_meminfo || !fbn_meminfo_has(&r->mem, FBN_MEM_AVAILABLE) ||
-	    !fbn_meminfo_has(&r->mem, FBN_MEM_TOTAL) || r->mem.kb[FBN_MEM_TOTAL] == 0)
+	    !fbn_meminfo_has(&r->mem, FBN_MEM_TOTAL))
 		return -1;
-	return (double)r->mem.kb[FBN_MEM_AVAILABLE] / (double)r->mem.kb[FBN_MEM_TOTAL];
+	uint64_t total = r->mem.kb[FBN_MEM_TOTAL];
+	if (fbn_meminfo_has(&r->mem, FBN_MEM_HUGETLB) && r->mem.kb[FBN_MEM_HUGETLB] < total)
+		total -= r->mem.kb[FBN_MEM_HUGETLB];
+	if (total == 0)
+		return -1;
+	return (double)r->mem.kb[FBN_MEM_AVAILABLE] / (double)total;
 }
 
 static size_t kills_within(fbn_act_state *s, int64_t period_ms, int64_t now_ms)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->nkills; i++)
-		n += now_ms - s->kills_ms[i] < period_ms && s->kills_ms[i] <= now_ms;
+		n += now_ms - s->kills_ms[i] < period_ms; /* a kill dated ahead (a clock set back) counts */
 	return n;
 }
 
@@ -50,9 +57,12 @@ fbn_act_verdict fbn_act_decide(const fbn_act_config *c, fbn_act_state *s, const 
 			return FBN_ACT_NONE;
 		}
 	}
+	/* both, as earlyoom wants MemAvailable and SwapFree low together: a stall alone may be a
+	 * pod reclaiming inside its own limit; memory short without a stall is not thrashing yet
+	 * (a kernel without PSI: the memory alone) */
 	bool short_of_memory = avail >= 0 && avail < c->available_low;
-	bool stalled = psi && some >= c->psi_high;
-	if (!short_of_memory && !stalled) {
+	bool stalled = !psi || some >= c->psi_high;
+	if (!short_of_memory || !stalled) {
 		snprintf(why, whycap, "not about to thrash");
 		return FBN_ACT_NONE;
 	}
@@ -163,4 +173,50 @@ bool fbn_pod_facts_find(const cJSON *list, const char *uid, const char *const *p
 		}
 	}
 	return false;
+}
+
+void fbn_act_state_init(fbn_act_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->disarmed = true;
+}
+
+void fbn_act_state_load(fbn_act_state *s, const char *text, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && text[j] != '\n')
+			j++;
+		/* a whole line of digits (a line cut short at the end is not read) */
+		int64_t ms = 0;
+		bool ok = j > i && j < len && j - i <= 15;
+		for (size_t k = i; ok && k < j; k++) {
+			ok = text[k] >= '0' && text[k] <= '9';
+			ms = ms * 10 + (text[k] - '0');
+		}
+		if (ok) {
+			s->kills_ms[s->next] = ms;
+			s->next = (s->next + 1) % FBN_ACT_KILLS_MAX;
+			if (s->nkills < FBN_ACT_KILLS_MAX)
+				s->nkills++;
+		}
+		i = j + 1;
+	}
+}
+
+char *fbn_act_state_text(const fbn_act_state *s)
+{
+	char *out = malloc(FBN_ACT_KILLS_MAX * 24 + 1);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	/* oldest first, so that a reload keeps the newest */
+	size_t first = s->nkills < FBN_ACT_KILLS_MAX ? 0 : s->next;
+	for (size_t k = 0; k < s->nkills; k++) {
+		size_t i = (first + k) % FBN_ACT_KILLS_MAX;
+		n += (size_t)snprintf(out + n, 24, "%lld\n", (long long)s->kills_ms[i]);
+	}
+	out[n] = '\0';
+	return out;
 }

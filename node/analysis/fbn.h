@@ -367,10 +367,13 @@ bool fbn_condition_changed(const fbn_condition *a, const fbn_condition *b);
  * one pod on grounds of growth, kill that pod's processes; the kernel frees the driver's memory
  * with them, and kubelet restarts the containers on the same node.
  *
- * The node is about to thrash when MemAvailable falls under available_low of MemTotal or PSI
- * memory some avg10 reaches psi_high. Hysteresis: after a kill (or a refusal) nothing more is
- * done until MemAvailable is back over available_high and PSI under psi_low. Never more than
- * max_kills within period_ms. Never on a guess: the basis must be at least min_basis (by default
+ * The node is about to thrash when MemAvailable falls under available_low of MemTotal (less its
+ * huge page pool) and PSI memory some avg10 reaches psi_high (the memory alone on a kernel
+ * without PSI). Hysteresis: after a kill, a refusal or a kill that signalled nothing, nothing
+ * more is done until MemAvailable is back over available_high and PSI under psi_low; an agent
+ * starts so (fbn_act_state_init), so that a restart during a thrash does not kill again at once.
+ * Never more than max_kills within period_ms (the kill times survive a restart in the caller's
+ * state file: fbn_act_state_load). Never on a guess: the basis must be at least min_basis (by default
  * the growth followed the pod: ArrivedBeforeGrowth), and the pod's facts must be known and allow
  * it (fbn_pod_facts): not a DaemonSet's, not static (a mirror pod), not system-critical, not in a
  * protected namespace.
@@ -428,6 +431,13 @@ typedef enum fbn_act_verdict {
 fbn_act_verdict fbn_act_decide(const fbn_act_config *c, fbn_act_state *s, const fbn_report *r,
                                const fbn_pod_facts *facts, int64_t now_ms, char *why, size_t whycap);
 void fbn_act_done(fbn_act_state *s, fbn_act_verdict v, int64_t now_ms);
+/* Disarmed, no kill counted. */
+void fbn_act_state_init(fbn_act_state *s);
+/* The kill times of a state file (text: one time in ms a line, the newest FBN_ACT_KILLS_MAX
+ * kept; a line that is not a number is skipped), and the file's text for s (caller frees);
+ * NULL on ENOMEM. */
+void fbn_act_state_load(fbn_act_state *s, const char *text, size_t len);
+char *fbn_act_state_text(const fbn_act_state *s);
 
 /* The report as JSON (firebreak-node analyze). NULL on ENOMEM. */
 cJSON *fbn_report_json(const fbn_report *r);

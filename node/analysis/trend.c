@@ -83,9 +83,13 @@ void fbn_trend_update(fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
 		if (!t->have_base || r->unaccounted_kb < t->base_kb)
 			t->base_kb = r->unaccounted_kb;
 		t->have_base = true;
-		/* a point a minute for the day's history (the ring's oldest goes) */
+		/* a point a minute for the day's history (the ring's oldest goes), and one at once when
+		 * the memory fell (it was freed: a process holding it ended, or act mode killed it), so
+		 * that a holder that begins again after the fall is seen to begin low, not at the
+		 * minute's point taken before it */
 		size_t last = (t->hnext + FBN_HISTORY_POINTS - 1) % FBN_HISTORY_POINTS;
-		if (!t->nhist || now_ms - t->hist[last].ms >= FBN_HISTORY_STEP_MS) {
+		if (!t->nhist || now_ms - t->hist[last].ms >= FBN_HISTORY_STEP_MS ||
+		    t->hist[last].kb - r->unaccounted_kb >= c->rescan_growth_kb) {
 			t->hist[t->hnext].ms = now_ms;
 			t->hist[t->hnext].kb = r->unaccounted_kb;
 			t->hnext = (t->hnext + 1) % FBN_HISTORY_POINTS;

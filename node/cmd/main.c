@@ -7,7 +7,8 @@
  *                        [--node NAME [--kubeconfig FILE] [--metrics-addr ADDR]
  *                        [--heartbeat SECONDS] [--print]
  *                        [--act [--act-node-selector K=V,...] [--act-max-kills N]
- *                         [--act-period SECONDS] [--act-protect-namespace NS]...]]
+ *                         [--act-period SECONDS] [--act-protect-namespace NS]...
+ *                         [--act-state FILE]]]
  *
  * reads DIR/proc/meminfo, DIR/proc/pressure/memory, DIR/proc/vmstat,
  * DIR/proc/slabinfo, the pods' cgroup usage under DIR/sys/fs/cgroup (v1 or v2,
@@ -31,7 +32,8 @@
  * kills the pod the memory is laid at when the node is about to thrash
  * (fbn_act_decide: never on a guess, never a DaemonSet's, static, critical or
  * protected pod, at most --act-max-kills, default 3, per --act-period, default
- * 3600 s). SIGTERM and SIGINT end the watch after
+ * 3600 s, counted across restarts in --act-state FILE; it starts disarmed, as
+ * after a kill). SIGTERM and SIGINT end the watch after
  * the sample under way, take the condition back (fbn_reporter_withdraw) and flush
  * the Events. Exit status 0 when it ran to its end
  * or was stopped, 1 when the cluster could not be reached, 2 on a usage error.
@@ -58,7 +60,8 @@ static void usage(FILE *f)
 	           "                            [--device PREFIX]... [--node NAME [--kubeconfig FILE]\n"
 	           "                            [--metrics-addr ADDR] [--heartbeat SECONDS] [--print]\n"
 	           "                            [--act [--act-node-selector K=V,...] [--act-max-kills N]\n"
-	           "                             [--act-period SECONDS] [--act-protect-namespace NS]...]]\n"
+	           "                             [--act-period SECONDS] [--act-protect-namespace NS]...\n"
+	           "                             [--act-state FILE]]]\n"
 	           "  Reads DIR/proc/{meminfo,pressure/memory,vmstat,slabinfo}, the pods' cgroup\n"
 	           "  usage under DIR/sys/fs/cgroup and the processes under DIR/proc holding a\n"
 	           "  device whose path starts with a PREFIX open (default: /dev/nvidia, /dev/dri/,\n"
@@ -135,7 +138,49 @@ typedef struct act_mode {
 	fbn_act_config config;
 	fbn_act_state state;
 	const char *protect[DEVICE_PREFIXES_MAX + 1]; /* namespaces besides kube-system */
+	const char *const *devices;   /* the GPU device prefixes (NULL: the default) */
+	const char *state_file;       /* where the kill times outlive the agent (NULL: nowhere) */
+	int64_t next_lookup_ms;       /* a pod not found, or the API not answering: not before */
 } act_mode;
+
+#define LOOKUP_RETRY_MS 30000     /* after a lookup that found nothing or failed */
+#define LOOKUP_STALE_MS 2000      /* a lookup slower than this: the sample is too old to act on */
+
+/* Load the kill times kept in a->state_file (missing: none). */
+static void act_load(act_mode *a)
+{
+	if (!a->state_file)
+		return;
+	FILE *f = fopen(a->state_file, "r");
+	if (!f)
+		return;
+	char buf[FBN_ACT_KILLS_MAX * 24 + 1];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	fbn_act_state_load(&a->state, buf, n);
+	fb_log(FB_INFO, "act mode: kill times loaded", "file=%s kills=%zu", a->state_file,
+	       a->state.nkills);
+}
+
+/* Write the kill times to a->state_file, whole (a temporary file renamed over it). */
+static void act_save(act_mode *a)
+{
+	if (!a->state_file)
+		return;
+	char *text = fbn_act_state_text(&a->state);
+	char tmp[4200];
+	bool ok = text && snprintf(tmp, sizeof(tmp), "%s.tmp", a->state_file) < (int)sizeof(tmp);
+	FILE *f = ok ? fopen(tmp, "w") : NULL;
+	ok = f && fputs(text, f) >= 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (ok && rename(tmp, a->state_file) != 0)
+		ok = false;
+	if (!ok)
+		fb_log(FB_ERROR, "act mode: cannot keep the kill times; the limit holds until a restart",
+		       "file=%s", a->state_file);
+	free(text);
+}
 
 /* One sample's act: decide, look the pod up, decide again, kill, report. */
 static void act(act_mode *a, const char *root, fbn_reporter *rp, const fbn_report *r, int64_t now)
@@ -148,9 +193,24 @@ static void act(act_mode *a, const char *root, fbn_reporter *rp, const fbn_repor
 		return;
 	const char *uid = r->holders.v[r->suspect].pod_uid;
 	if (v == FBN_ACT_LOOK_UP) {
-		if (!fbn_reporter_pod_facts(rp, uid, a->protect, &facts)) {
-			fb_log(FB_WARN, "not killed: the pod could not be looked up (never on a guess)",
-			       "pod=%s", uid);
+		if (now < a->next_lookup_ms)
+			return;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		bool asked = fbn_reporter_pod_facts(rp, uid, a->protect, &facts);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		int64_t took = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (!asked || !facts.known) {
+			fb_log(FB_WARN, "not killed: the pod could not be confirmed on this node (never on a "
+			       "guess)", "pod=%s asked_again_in_s=%d", uid, LOOKUP_RETRY_MS / 1000);
+			a->next_lookup_ms = now + LOOKUP_RETRY_MS;
+			return;
+		}
+		if (took > LOOKUP_STALE_MS) {
+			/* the memory and the stall were read before a slow API answer: decide again on
+			 * the next sample's */
+			fb_log(FB_WARN, "not killed yet: the pod's lookup was slow, the sample is stale",
+			       "pod=%s lookup_ms=%lld", uid, (long long)took);
 			return;
 		}
 		fp = &facts;
@@ -158,10 +218,12 @@ static void act(act_mode *a, const char *root, fbn_reporter *rp, const fbn_repor
 	}
 	size_t killed = 0, found = 0;
 	if (v == FBN_ACT_KILL)
-		killed = fbn_kill_pod(root, uid, &found, fail_why, sizeof(fail_why));
+		killed = fbn_kill_pod(root, uid, a->devices, &found, fail_why, sizeof(fail_why));
 	fbn_reporter_acted(rp, v, uid, fp, why, killed, found, fail_why);
 	/* a kill that signalled nothing disarms as a refusal does: no retry in a loop */
 	fbn_act_done(&a->state, v == FBN_ACT_KILL && !killed ? FBN_ACT_REFUSE : v, now);
+	if (v == FBN_ACT_KILL && killed)
+		act_save(a);
 }
 
 static int watch(const char *root, const char *const *devices, double interval_s, long samples,
@@ -207,10 +269,11 @@ static int watch(const char *root, const char *const *devices, double interval_s
 		free(up);
 		if (rp) {
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			fbn_reporter_sample(rp, &r, &t, now,
-			                    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+			/* act first: the report's API write may wait on the API server, the act must not */
 			if (am && am->on)
 				act(am, root, rp, &r, now);
+			fbn_reporter_sample(rp, &r, &t, now,
+			                    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 		}
 		if (!print)
 			continue;
@@ -249,6 +312,7 @@ static int run(int argc, char **argv)
 	bool print = false;
 	static act_mode am;
 	fbn_act_config_default(&am.config);
+	fbn_act_state_init(&am.state);
 	size_t nprotect = 0;
 	const char *act_selector = NULL;
 	long max_kills = am.config.max_kills;
@@ -285,6 +349,8 @@ static int run(int argc, char **argv)
 			print = true;
 		} else if (watching && !strcmp(argv[i], "--act")) {
 			am.on = true;
+		} else if (watching && !strcmp(argv[i], "--act-state") && value) {
+			am.state_file = argv[++i];
 		} else if (watching && !strcmp(argv[i], "--act-node-selector") && i + 1 < argc) {
 			act_selector = argv[++i];
 		} else if (watching && !strcmp(argv[i], "--act-max-kills") && value &&
@@ -311,6 +377,7 @@ static int run(int argc, char **argv)
 		return 2;
 	}
 	const char *const *dev = ndevices ? devices : NULL;
+	am.devices = dev;
 	if (!watching)
 		return analyze(root, dev);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -335,6 +402,7 @@ static int run(int argc, char **argv)
 		       act_selector);
 		am.on = false;
 	} else if (rp && am.on) {
+		act_load(&am);
 		fb_log(FB_INFO, "act mode on", "max_kills=%d period_s=%.0f selector=%s", am.config.max_kills,
 		       act_period, act_selector ? act_selector : "");
 	}

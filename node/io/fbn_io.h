@@ -40,7 +40,10 @@ void fbn_files_release(fbn_files *f);
 void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders *h);
 
 /*
- * SIGKILL every process under root/proc in pod uid's cgroup (act mode, fbn_act_decide). Each
+ * SIGKILL every process under root/proc in pod uid's cgroup that holds a GPU device open (a
+ * descriptor linking to a path that starts with one of prefixes; NULL: the default list) (act
+ * mode, fbn_act_decide): the driver's memory goes with the last descriptor, and the pod's
+ * sandbox (pause) or a runtime's monitor (CRI-O's conmon) is never touched. Each
  * process is opened as its /proc/<pid> directory, its cgroup read through that descriptor, and the
  * signal sent through it with pidfd_send_signal (Linux 5.1+): a pid reused meanwhile is never
  * signalled. That needs the agent in the host's PID namespace (hostPID; else EINVAL) and
@@ -52,6 +55,7 @@ void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders
  * Returns the processes signalled (or recorded); *found counts the pod's processes seen; why
  * says what failed (the first error), "" when nothing did.
  */
-size_t fbn_kill_pod(const char *root, const char *uid, size_t *found, char *why, size_t whycap);
+size_t fbn_kill_pod(const char *root, const char *uid, const char *const *prefixes, size_t *found,
+                    char *why, size_t whycap);
 
 #endif

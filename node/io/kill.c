@@ -47,6 +47,34 @@ static bool our_namespace(int procfd)
 	return strtol(self, NULL, 10) == (long)getpid();
 }
 
+/* Whether the process whose /proc/<pid> directory is dirfd holds a GPU device open. */
+static bool holds_gpu(int dirfd, const char *const *prefixes)
+{
+	int fdfd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+	if (!d) {
+		if (fdfd >= 0)
+			close(fdfd);
+		return false;
+	}
+	bool gpu = false;
+	size_t seen = 0;
+	struct dirent *e;
+	while (!gpu && seen < FBN_SCAN_FDS_MAX && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		seen++;
+		char target[FBN_DEVICE_MAX + 1];
+		ssize_t n = readlinkat(fdfd, e->d_name, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			gpu = fbn_device_is_gpu(target, (size_t)n, prefixes);
+		}
+	}
+	closedir(d);
+	return gpu;
+}
+
 static int send_kill(int procfd, int dirfd, long pid, bool procfs)
 {
 	if (procfs) {
@@ -55,11 +83,14 @@ static int send_kill(int procfd, int dirfd, long pid, bool procfs)
 		 * where the number means the same process to us (the procfs of our PID namespace);
 		 * the pid's reuse between the cgroup read and the signal is then possible, if
 		 * unlikely within microseconds */
-		if (rc != 0 && errno == ENOSYS && our_namespace(procfd))
-			rc = kill((pid_t)pid, SIGKILL);
+		if (rc != 0 && errno == ENOSYS) {
+			if (our_namespace(procfd))
+				return kill((pid_t)pid, SIGKILL);
+			errno = ENOSYS;
+		}
 		return rc;
 	}
-	int fd = openat(dirfd, "killed", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = openat(dirfd, "killed", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
 	int rc = write(fd, "9\n", 2) == 2 ? 0 : -1;
@@ -68,7 +99,8 @@ static int send_kill(int procfd, int dirfd, long pid, bool procfs)
 	return rc;
 }
 
-size_t fbn_kill_pod(const char *root, const char *uid, size_t *found, char *why, size_t whycap)
+size_t fbn_kill_pod(const char *root, const char *uid, const char *const *prefixes, size_t *found,
+                    char *why, size_t whycap)
 {
 	*found = 0;
 	why[0] = '\0';
@@ -94,12 +126,14 @@ size_t fbn_kill_pod(const char *root, const char *uid, size_t *found, char *why,
 		long pid = strtol(e->d_name, &end, 10);
 		if (pid <= 0 || *end)
 			continue;
-		int dirfd = openat(procfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dirfd = openat(procfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (dirfd < 0)
 			continue; /* exited meanwhile */
 		char pod[FBN_POD_UID_MAX];
 		pod_of(dirfd, pod);
-		if (pod[0] && strcmp(pod, uid) == 0) {
+		/* the pod's processes that hold the GPU: their memory is the driver's; the pod's
+		 * sandbox (pause) and a runtime's monitor (CRI-O's conmon) hold none */
+		if (pod[0] && strcmp(pod, uid) == 0 && holds_gpu(dirfd, prefixes)) {
 			(*found)++;
 			if (send_kill(procfd, dirfd, pid, procfs) == 0) {
 				killed++;

@@ -74,27 +74,43 @@ KT_TEST(it_kills_only_when_the_node_is_about_to_thrash_and_the_growth_names_the_
 	report_of(&r, FBN_BASIS_ARRIVAL, 40, 2);
 	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
 	KT_CHECK(strstr(why, "not about to thrash") != NULL);
-	/* stalled, but named only as the only holder (one sample): no kill on a guess */
-	report_of(&r, FBN_BASIS_ONLY_HOLDER, 40, 60);
+	/* about to thrash, but named only as the only holder (one sample): no kill on a guess */
+	report_of(&r, FBN_BASIS_ONLY_HOLDER, 3, 60);
 	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
 	KT_CHECK(strstr(why, "too weak") != NULL);
-	/* stalled, no pod named */
-	report_of(&r, FBN_BASIS_NONE, 40, 60);
+	/* about to thrash, no pod named */
+	report_of(&r, FBN_BASIS_NONE, 3, 60);
 	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
 	KT_CHECK(strstr(why, "laid at no pod") != NULL);
 	/* unaccounted memory under the flag: nothing, however short the node is */
 	report_of(&r, FBN_BASIS_ARRIVAL, 2, 60);
 	r.flag_unaccounted = false;
 	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
-	/* the growth followed the pod, and the node is short (MemAvailable 3 %): look it up, kill */
+	/* stalled (PSI 60 %) with memory left (40 %): a pod reclaiming in its own limit, not the
+	 * node thrashing; short of memory (3 %) without a stall: not thrashing yet */
+	report_of(&r, FBN_BASIS_ARRIVAL, 40, 60);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "not about to thrash") != NULL);
 	report_of(&r, FBN_BASIS_ARRIVAL, 3, 0);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	/* the growth followed the pod, and the node is short and stalled: look it up, kill */
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 35);
 	KT_EQ_INT(fbn_act_decide(&c, &s, &r, NULL, 0, why, sizeof(why)), FBN_ACT_LOOK_UP);
 	KT_EQ_INT(fbn_act_decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_KILL);
 	KT_CHECK(strstr(why, "31.0 GiB no cgroup counts is laid at pod gpu/train-0 (ArrivedBeforeGrowth)") != NULL);
-	/* or stalled (PSI 35 % >= 30 %) with memory left */
+	/* a kernel without PSI: the memory alone */
 	fbn_act_state s2 = { 0 };
-	report_of(&r, FBN_BASIS_ONLY_HOLDER_ARRIVAL, 30, 35);
+	report_of(&r, FBN_BASIS_ONLY_HOLDER_ARRIVAL, 3, 0);
+	r.have_psi = false;
 	KT_EQ_INT(decide(&c, &s2, &r, &rs, 0, why, sizeof(why)), FBN_ACT_KILL);
+	/* a huge page pool (24 of the 64 GiB) is not memory that could be available: 2.2 GiB
+	 * available is 3.4 % of MemTotal but 5.5 % of the rest, not short */
+	fbn_act_state s4 = { 0 };
+	report_of(&r, FBN_BASIS_ARRIVAL, 3.4, 50);
+	r.mem.kb[FBN_MEM_HUGETLB] = 24ull << 20;
+	r.mem.present |= 1u << FBN_MEM_HUGETLB;
+	KT_EQ_INT(decide(&c, &s4, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 35);
 	/* not found in the API on this node: no kill (and not disarmed: asked again) */
 	fbn_pod_facts unknown = { .known = false };
 	fbn_act_state s3 = { 0 };
@@ -186,6 +202,65 @@ KT_TEST(hysteresis_and_the_limit_per_period)
 	KT_CHECK(d.disarmed);
 }
 
+/* An agent starts disarmed; the kill times survive a restart through the state file's text. */
+KT_TEST(the_limit_and_the_arming_survive_a_restart)
+{
+	fbn_act_config c;
+	fbn_act_config_default(&c);
+	c.max_kills = 2;
+	c.period_ms = 60 * MIN_MS;
+	fbn_pod_facts rs = facts_of("ReplicaSet");
+	fbn_report r;
+	char why[768];
+	fbn_act_state s;
+	fbn_act_state_init(&s);
+	/* started during a thrash: nothing until the node recovers once */
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	KT_EQ_INT(decide(&c, &s, &r, &rs, 0, why, sizeof(why)), FBN_ACT_NONE);
+	KT_CHECK(strstr(why, "acted already") != NULL);
+	/* two kills, kept as text, loaded by the next agent: the limit holds */
+	fbn_act_done(&s, FBN_ACT_KILL, 5 * MIN_MS);
+	fbn_act_done(&s, FBN_ACT_KILL, 20 * MIN_MS);
+	char *text = fbn_act_state_text(&s);
+	KT_EQ_STR(text ? text : "", "300000\n1200000\n");
+	fbn_act_state next;
+	fbn_act_state_init(&next);
+	fbn_act_state_load(&next, text, text ? strlen(text) : 0);
+	free(text);
+	KT_EQ_INT(next.nkills, 2);
+	report_of(&r, FBN_BASIS_ARRIVAL, 20, 5);
+	KT_EQ_INT(decide(&c, &next, &r, &rs, 30 * MIN_MS, why, sizeof(why)), FBN_ACT_NONE); /* re-arms */
+	report_of(&r, FBN_BASIS_ARRIVAL, 3, 50);
+	KT_EQ_INT(decide(&c, &next, &r, &rs, 30 * MIN_MS, why, sizeof(why)), FBN_ACT_REFUSE);
+	/* a kill dated ahead of the clock (the clock set back) still counts */
+	fbn_act_state ahead;
+	fbn_act_state_init(&ahead);
+	ahead.disarmed = false;
+	fbn_act_done(&ahead, FBN_ACT_KILL, 90 * MIN_MS);
+	fbn_act_done(&ahead, FBN_ACT_KILL, 91 * MIN_MS);
+	ahead.disarmed = false;
+	KT_EQ_INT(decide(&c, &ahead, &r, &rs, 10 * MIN_MS, why, sizeof(why)), FBN_ACT_REFUSE);
+	/* a damaged file: lines that are not numbers, a line cut short at the end, skipped */
+	fbn_act_state d;
+	fbn_act_state_init(&d);
+	const char *damaged = "12\nx9\n\n-5\n99999999999999999999\n34\n56";
+	fbn_act_state_load(&d, damaged, strlen(damaged));
+	KT_EQ_INT(d.nkills, 2);
+	KT_CHECK(d.kills_ms[0] == 12 && d.kills_ms[1] == 34);
+	/* more than the ring holds: the newest kept */
+	char many[FBN_ACT_KILLS_MAX * 8 + 64] = "";
+	size_t n = 0;
+	for (int i = 1; i <= FBN_ACT_KILLS_MAX + 3; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%d\n", i);
+	fbn_act_state m;
+	fbn_act_state_init(&m);
+	fbn_act_state_load(&m, many, n);
+	KT_EQ_INT(m.nkills, FBN_ACT_KILLS_MAX);
+	text = fbn_act_state_text(&m);
+	KT_CHECK(text && strncmp(text, "4\n5\n", 4) == 0);
+	free(text);
+}
+
 /* The pod's facts from a PodList as the API server sends it. */
 KT_TEST(pod_facts_from_the_api_servers_pod_list)
 {
@@ -227,7 +302,7 @@ KT_TEST(pod_facts_from_the_api_servers_pod_list)
 }
 
 /* Write DIR/proc/PID/cgroup placing the process in pod uid's cgroup (systemd driver). */
-static void fake_process(const char *dir, int pid, const char *uid)
+static void fake_process(const char *dir, int pid, const char *uid, bool gpu)
 {
 	char p[512], under[64];
 	snprintf(under, sizeof(under), "%s", uid);
@@ -244,6 +319,14 @@ static void fake_process(const char *dir, int pid, const char *uid)
 		           "cri-containerd-%d.scope\n", under, pid);
 		fclose(f);
 	}
+	snprintf(p, sizeof(p), "%s/proc/%d/fd", dir, pid);
+	KT_CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/proc/%d/fd/0", dir, pid);
+	KT_CHECK(symlink("/dev/null", p) == 0);
+	if (gpu) {
+		snprintf(p, sizeof(p), "%s/proc/%d/fd/3", dir, pid);
+		KT_CHECK(symlink("/dev/nvidia0", p) == 0);
+	}
 }
 
 static bool killed_file(const char *dir, int pid)
@@ -259,7 +342,8 @@ static bool killed_file(const char *dir, int pid)
 	return ok;
 }
 
-/* A simulated tree (not procfs): the kill is recorded in each of the pod's processes, only. */
+/* A simulated tree (not procfs): the kill is recorded in each of the pod's processes that hold
+ * the GPU, only: not its sandbox (pause, no device), not another pod's. */
 KT_TEST(a_simulated_tree_records_the_kill_of_the_pods_processes_only)
 {
 	char dir[] = "/tmp/fbn-act-XXXXXX";
@@ -267,24 +351,45 @@ KT_TEST(a_simulated_tree_records_the_kill_of_the_pods_processes_only)
 	char p[512];
 	snprintf(p, sizeof(p), "%s/proc", dir);
 	KT_CHECK(mkdir(p, 0755) == 0);
-	fake_process(dir, 100, UID_A);
-	fake_process(dir, 101, UID_A);
-	fake_process(dir, 102, UID_B);
+	fake_process(dir, 99, UID_A, false); /* the pod's pause */
+	fake_process(dir, 100, UID_A, true);
+	fake_process(dir, 101, UID_A, true);
+	fake_process(dir, 102, UID_B, true);
 	snprintf(p, sizeof(p), "%s/proc/meminfo", dir); /* not a process */
 	FILE *f = fopen(p, "w");
 	if (f)
 		fclose(f);
 	size_t found = 0;
 	char why[256];
-	KT_EQ_INT(fbn_kill_pod(dir, UID_A, &found, why, sizeof(why)), 2);
+	KT_EQ_INT(fbn_kill_pod(dir, UID_A, NULL, &found, why, sizeof(why)), 2);
 	KT_EQ_INT(found, 2);
 	KT_EQ_STR(why, "");
-	KT_CHECK(killed_file(dir, 100) && killed_file(dir, 101) && !killed_file(dir, 102));
+	KT_CHECK(killed_file(dir, 100) && killed_file(dir, 101) && !killed_file(dir, 102) &&
+	         !killed_file(dir, 99));
+	/* "killed" already a symlink (a hostile tree): not followed */
+	char victim[600], link[600];
+	snprintf(victim, sizeof(victim), "%s/precious", dir);
+	FILE *v = fopen(victim, "w");
+	if (v) {
+		fputs("keep\n", v);
+		fclose(v);
+	}
+	snprintf(link, sizeof(link), "%s/proc/100/killed", dir);
+	KT_CHECK(symlink(victim, link) == 0);
+	KT_EQ_INT(fbn_kill_pod(dir, UID_A, NULL, &found, why, sizeof(why)), 1);
+	KT_CHECK(strstr(why, "pid 100") != NULL);
+	v = fopen(victim, "r");
+	char keep[8] = "";
+	KT_CHECK(v && fgets(keep, sizeof(keep), v) && strcmp(keep, "keep\n") == 0);
+	if (v)
+		fclose(v);
+	unlink(link);
+	killed_file(dir, 101);
 	/* a pod with no process: nothing */
-	KT_EQ_INT(fbn_kill_pod(dir, "99999999-2222-3333-4444-555555555555", &found, why, sizeof(why)), 0);
+	KT_EQ_INT(fbn_kill_pod(dir, "99999999-2222-3333-4444-555555555555", NULL, &found, why, sizeof(why)), 0);
 	KT_EQ_INT(found, 0);
 	/* no proc directory: said why */
-	KT_EQ_INT(fbn_kill_pod("/nonexistent-fbn", UID_A, &found, why, sizeof(why)), 0);
+	KT_EQ_INT(fbn_kill_pod("/nonexistent-fbn", UID_A, NULL, &found, why, sizeof(why)), 0);
 	KT_CHECK(strstr(why, "cannot read") != NULL);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -302,9 +407,9 @@ static int rmdir_retry(const char *dir)
 }
 
 /*
- * Live: a real process in a real cgroup named as kubelet names a pod's, killed through its
- * /proc/<pid> directory (pidfd_send_signal) on this machine's procfs; a process of another pod
- * in the same test is not touched. Needs root and a writable cgroup hierarchy (skipped
+ * Live: a real process in a real cgroup named as kubelet names a pod's, holding a "device" open,
+ * killed through its /proc/<pid> directory (pidfd_send_signal) on this machine's procfs; the
+ * pod's other process (holding no device, as its sandbox) and a process in no pod are not. Needs root and a writable cgroup hierarchy (skipped
  * otherwise).
  */
 KT_TEST(a_real_process_of_the_pod_is_killed_and_no_other)
@@ -332,32 +437,51 @@ KT_TEST(a_real_process_of_the_pod_is_killed_and_no_other)
 		fprintf(stderr, "  (no writable cgroup hierarchy here: skipped)\n");
 		return;
 	}
+	/* the "device": a file whose path is the GPU prefix for this test */
+	char devdir[] = "/tmp/fbn-actdev-XXXXXX";
+	KT_CHECK(mkdtemp(devdir) != NULL);
+	char dev[64], prefix[64];
+	snprintf(dev, sizeof(dev), "%s/gpu0", devdir);
+	snprintf(prefix, sizeof(prefix), "%s/gpu", devdir);
+	FILE *df = fopen(dev, "w");
+	if (df)
+		fclose(df);
+	const char *prefixes[] = { prefix, NULL };
 	int ready[2];
 	KT_CHECK(pipe(ready) == 0);
-	pid_t victim = fork();
-	if (victim == 0) {
-		char procs[700], me[32];
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", pod);
-		snprintf(me, sizeof(me), "%d\n", (int)getpid());
-		FILE *p = fopen(procs, "w");
-		int ok = p && fputs(me, p) >= 0;
-		if (p && fclose(p) != 0)
-			ok = 0;
-		char c = ok ? 'y' : 'n';
-		(void)!write(ready[1], &c, 1);
-		for (;;)
-			pause();
+	/* two processes in the pod's cgroup: the one holding the device, and one like the pod's
+	 * sandbox (pause) holding none */
+	pid_t victim = -1, sandbox = -1;
+	for (int holder = 1; holder >= 0; holder--) {
+		pid_t child = fork();
+		if (child == 0) {
+			char procs[700], me[32];
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", pod);
+			snprintf(me, sizeof(me), "%d\n", (int)getpid());
+			FILE *p = fopen(procs, "w");
+			int ok = p && fputs(me, p) >= 0;
+			if (p && fclose(p) != 0)
+				ok = 0;
+			if (holder && open(dev, O_RDONLY) < 0)
+				ok = 0;
+			char c = ok ? 'y' : 'n';
+			(void)!write(ready[1], &c, 1);
+			for (;;)
+				pause();
+		}
+		*(holder ? &victim : &sandbox) = child;
 	}
 	pid_t bystander = fork();
 	if (bystander == 0) {
 		for (;;)
 			pause();
 	}
-	char c = 'n';
-	KT_CHECK(victim > 0 && bystander > 0 && read(ready[0], &c, 1) == 1 && c == 'y');
+	char c1 = 'n', c2 = 'n';
+	KT_CHECK(victim > 0 && sandbox > 0 && bystander > 0 && read(ready[0], &c1, 1) == 1 &&
+	         read(ready[0], &c2, 1) == 1 && c1 == 'y' && c2 == 'y');
 	size_t found = 0;
 	char why[256];
-	size_t killed = fbn_kill_pod("/", uid, &found, why, sizeof(why));
+	size_t killed = fbn_kill_pod("/", uid, prefixes, &found, why, sizeof(why));
 	KT_EQ_INT(killed, 1);
 	KT_EQ_INT(found, 1);
 	KT_EQ_STR(why, "");
@@ -366,6 +490,12 @@ KT_TEST(a_real_process_of_the_pod_is_killed_and_no_other)
 	int status = 0;
 	KT_CHECK(waitpid(victim, &status, 0) == victim && WIFSIGNALED(status) &&
 	         WTERMSIG(status) == SIGKILL);
+	/* the pod's process holding no device lives */
+	KT_CHECK(waitpid(sandbox, &status, WNOHANG) == 0);
+	kill(sandbox, SIGKILL);
+	waitpid(sandbox, &status, 0);
+	unlink(dev);
+	rmdir(devdir);
 	/* the bystander (in no pod's cgroup) lives */
 	KT_CHECK(waitpid(bystander, &status, WNOHANG) == 0);
 	kill(bystander, SIGKILL);
@@ -381,6 +511,7 @@ int main(void)
 	KT_RUN(it_kills_only_when_the_node_is_about_to_thrash_and_the_growth_names_the_pod);
 	KT_RUN(never_a_daemonset_static_critical_or_protected_pod);
 	KT_RUN(hysteresis_and_the_limit_per_period);
+	KT_RUN(the_limit_and_the_arming_survive_a_restart);
 	KT_RUN(pod_facts_from_the_api_servers_pod_list);
 	KT_RUN(a_simulated_tree_records_the_kill_of_the_pods_processes_only);
 	KT_RUN(a_real_process_of_the_pod_is_killed_and_no_other);

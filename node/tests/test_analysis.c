@@ -665,6 +665,45 @@ static void watched(fbn_report *r, int64_t grow_ms, int64_t now, const char *uid
 	fbn_attribute_by_arrival(r, &t, &c, now, now, 100);
 }
 
+/*
+ * Act mode's loop, at a sample a second: a pod's memory grows, it is killed (the memory falls at
+ * once), its container restarts 10 s later and grows again, all within one minute of history
+ * points. The restarted holder is named by arrival again: the fall is in the history as it
+ * happens, not at the next minute's point.
+ */
+KT_TEST(a_holder_that_restarts_after_the_memory_fell_is_named_again)
+{
+	static fbn_trend t;
+	fbn_trend_init(&t);
+	fbn_trend_config tc;
+	fbn_trend_config_default(&tc);
+	const int64_t GIB = 1024 * 1024, base = 150 * 1024;
+	int64_t restart_ms = 85000;
+	for (int64_t ms = 0; ms <= 100000; ms += 1000) {
+		fbn_report s;
+		memset(&s, 0, sizeof(s));
+		s.unaccounted_known = true;
+		/* grows 1 GiB/s from 50 s (the minute's point at 60 s sees 10 GiB), freed at 75 s (the
+		 * kill), grows again from the restart at 85 s */
+		s.unaccounted_kb = base + (ms >= 50000 && ms < 75000 ? (ms - 50000) / 1000 * GIB : 0) +
+		                   (ms >= restart_ms ? (ms - restart_ms) / 1000 * GIB : 0);
+		fbn_trend_update(&t, &tc, ms, &s, false);
+	}
+	fbn_report r;
+	memset(&r, 0, sizeof(r));
+	r.unaccounted_known = r.flag_unaccounted = true;
+	r.unaccounted_kb = base + 15 * GIB;
+	r.suspect = -1;
+	r.holders.scanned = true;
+	fbn_holders_add(&r.holders, "7c9e6679-7425-40de-944b-e07fc1f90ae7", 100, "/dev/nvidia0", 12,
+	                restart_ms / 10); /* began at the restart (100 ticks a second) */
+	fbn_arrival_config c;
+	fbn_arrival_config_default(&c);
+	fbn_attribute_by_arrival(&r, &t, &c, 100000, 100000, 100);
+	KT_EQ_INT(r.suspect, 0);
+	KT_EQ_INT(r.basis, FBN_BASIS_ONLY_HOLDER_ARRIVAL);
+}
+
 /* The letter of the pod the memory is laid at ('-': none). */
 static char suspect(const fbn_report *r)
 {
@@ -811,6 +850,7 @@ int main(void)
 	KT_RUN(trend_rates_growth_and_rescans);
 	KT_RUN(start_times_and_uptime);
 	KT_RUN(several_gpu_pods_the_one_the_growth_followed);
+	KT_RUN(a_holder_that_restarts_after_the_memory_fell_is_named_again);
 	KT_RUN(analyze_command_prints_the_report);
 	return KT_DONE();
 }

@@ -8,7 +8,7 @@ package main
 //     makes it) and began when the pod started (/proc/<pid>/stat's starttime);
 //   - a pod matching --gpu-selector holds /dev/nvidia0 open (fd/3);
 //   - the poison "allocates" as the incident's driver did: from the moment its pod runs,
-//     memory no /proc/meminfo category counts grows to 24 GiB at --poison-delay, when the
+//     memory no /proc/meminfo category counts grows to 28 GiB at --poison-delay, when the
 //     node dies; so does a node whose DIR/<node>/leak file exists (from the file's time,
 //     3 GiB a second), with no pod to blame;
 //   - a dead node's tree stops changing, as its agent would;
@@ -39,7 +39,7 @@ const (
 	mib          = 1024 * kib
 	gib          = 1024 * mib
 	memTotalKB   = 32 * gib
-	leakMaxKB    = 24 * gib
+	leakMaxKB    = 28 * gib
 	leakFileRate = 3 * gib // a second, for DIR/<node>/leak
 	clockTicks   = 100     // USER_HZ
 )
@@ -119,8 +119,14 @@ func meminfo(pods int, leakKB int64) string {
 		free = 64 * mib
 	}
 	var b strings.Builder
+	// the page cache is mostly reclaimable: available while memory is plentiful, little of it
+	// once the node is short (its binaries' pages are what thrashing re-reads)
+	avail := free + 2*gib
+	if free < 4*gib {
+		avail = free + free/8
+	}
 	fmt.Fprintf(&b, "MemTotal:       %d kB\nMemFree:        %d kB\nMemAvailable:   %d kB\n",
-		memTotalKB, free, free+2*gib)
+		memTotalKB, free, avail)
 	for _, c := range cats {
 		if c.name == "Hugetlb" {
 			b.WriteString("SwapTotal:             0 kB\nSwapFree:              0 kB\n")
@@ -225,11 +231,12 @@ func (f *fakelet) writeTree(ctx context.Context, n *node, pods []*corev1.Pod, no
 		if _, err := os.Stat(filepath.Join(dir, "stat")); err == nil {
 			continue // a process's files do not change while it lives
 		}
+		// the container's process starts now, as this tree first shows it (within half a second
+		// of the pod turning Running; not the pod's startTime, which the API keeps in whole
+		// seconds and so may date the process before an agent that began in that second)
 		start := now
 		if restarted {
 			start = restart
-		} else if p.Status.StartTime != nil && p.Status.StartTime.Time.After(f.trees.boot) {
-			start = p.Status.StartTime.Time
 		}
 		ticks := int64(start.Sub(f.trees.boot).Seconds() * clockTicks)
 		uid := strings.ReplaceAll(string(p.UID), "-", "_")
