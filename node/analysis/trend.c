@@ -89,7 +89,7 @@ void fbn_trend_update(fbn_trend *t, const fbn_trend_config *c, int64_t now_ms,
 		 * minute's point taken before it */
 		size_t last = (t->hnext + FBN_HISTORY_POINTS - 1) % FBN_HISTORY_POINTS;
 		if (!t->nhist || now_ms - t->hist[last].ms >= FBN_HISTORY_STEP_MS ||
-		    t->hist[last].kb - r->unaccounted_kb >= c->rescan_growth_kb) {
+		    (double)t->hist[last].kb - (double)r->unaccounted_kb >= (double)c->rescan_growth_kb) {
 			t->hist[t->hnext].ms = now_ms;
 			t->hist[t->hnext].kb = r->unaccounted_kb;
 			t->hnext = (t->hnext + 1) % FBN_HISTORY_POINTS;
