@@ -151,7 +151,10 @@ static void facts_of(const cJSON *p, const char *const *protected_ns, fbn_pod_fa
 	f->critical = (cJSON_IsNumber(prio) && prio->valuedouble >= 2000000000.0) ||
 	              (pc && (strcmp(pc, "system-node-critical") == 0 ||
 	                      strcmp(pc, "system-cluster-critical") == 0));
-	f->protected_namespace = !ns || strcmp(ns, "kube-system") == 0;
+	/* a namespace it cannot read whole (none, empty, longer than a namespace can be) is not
+	 * known: protected, never a kill on a guess */
+	f->protected_namespace = !ns || !*ns || strlen(ns) >= sizeof(f->namespace_) ||
+	                         strcmp(ns, "kube-system") == 0;
 	for (size_t i = 0; ns && protected_ns && protected_ns[i]; i++)
 		f->protected_namespace |= strcmp(ns, protected_ns[i]) == 0;
 }

@@ -277,7 +277,8 @@ KT_TEST(pod_facts_from_the_api_servers_pod_list)
 	        "\"spec\":{\"priority\":2000000000}},"
 	        "{\"metadata\":{\"name\":\"cls\",\"namespace\":\"ml-infra\",\"uid\":\"u-class\"},"
 	        "\"spec\":{\"priorityClassName\":\"system-cluster-critical\"}},"
-	        "{\"metadata\":{\"name\":\"nons\",\"namespace\":7,\"uid\":\"u-nons\"}}]}";
+	        "{\"metadata\":{\"name\":\"nons\",\"namespace\":7,\"uid\":\"u-nons\"}},"
+	        "{\"metadata\":{\"name\":\"empty\",\"namespace\":\"\",\"uid\":\"u-empty\"}}]}";
 	cJSON *list = cJSON_Parse(json);
 	KT_CHECK(list != NULL);
 	static const char *const protect[] = { "ml-infra", NULL };
@@ -293,6 +294,7 @@ KT_TEST(pod_facts_from_the_api_servers_pod_list)
 	KT_CHECK(fbn_pod_facts_find(list, "u-class", protect, &f) && f.critical && f.protected_namespace);
 	/* no namespace it can read: protected (never killed on a guess) */
 	KT_CHECK(fbn_pod_facts_find(list, "u-nons", protect, &f) && f.protected_namespace);
+	KT_CHECK(fbn_pod_facts_find(list, "u-empty", protect, &f) && f.protected_namespace);
 	KT_CHECK(!fbn_pod_facts_find(list, "u-absent", protect, &f) && !f.known);
 	KT_CHECK(!fbn_pod_facts_find(list, "", protect, &f));
 	cJSON_Delete(list);
