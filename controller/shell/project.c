@@ -504,11 +504,17 @@ void fb_event_proj_free(void *p, void *ud)
 	kc_free(e);
 }
 
-/* Whether an events.k8s.io/v1 Event of reason, note, says its node ran short of memory. */
-static bool memory_sign(const char *reason, const char *note)
+/* Whether an events.k8s.io/v1 Event of reason, note, from controller (reportingController),
+ * says its node ran short of memory. */
+static bool memory_sign(const char *reason, const char *note, const char *controller)
 {
 	if (!reason)
 		return false;
+	/* firebreak-node's act mode found the node about to thrash with memory no cgroup counts
+	 * (docs/operations.md §9): it killed the pod the memory was laid at, or a rule forbade it */
+	if (controller && strcmp(controller, "firebreak.dev/firebreak-node") == 0)
+		return strcmp(reason, "UnaccountedMemoryKilled") == 0 ||
+		       strcmp(reason, "UnaccountedMemoryNotKilled") == 0;
 	if (strcmp(reason, "SystemOOM") == 0)
 		return true;
 	if (strcmp(reason, "EvictionThresholdMet") == 0)
@@ -527,7 +533,7 @@ void *fb_project_event(const cJSON *obj, void *ud)
 	const char *kind = str(regarding, "kind"), *node = str(regarding, "name");
 	const char *reason = str(obj, "reason");
 	if (!kind || strcmp(kind, "Node") != 0 || !node || !node[0] ||
-	    !memory_sign(reason, str(obj, "note")))
+	    !memory_sign(reason, str(obj, "note"), str(obj, "reportingController")))
 		return e; /* nothing of it kept */
 	/* its latest occurrence: a series' last, else the latest of the times it carries */
 	int64_t at = time_ms(get(obj, "series"), "lastObservedTime");

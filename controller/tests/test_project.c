@@ -669,7 +669,28 @@ KT_TEST(event_projection_keeps_the_signs_of_memory_pressure_only)
 	          "\"eventTime\":\"2026-11-23T00:00:01.000000Z\"}");
 	KT_EQ_STR(e->node, "n3");
 	fb_event_proj_free(e, NULL);
+	/* firebreak-node's act mode: the node was about to thrash (a kill, or a kill forbidden) */
+	e = event("{\"reason\":\"UnaccountedMemoryKilled\",\"reportingController\":"
+	          "\"firebreak.dev/firebreak-node\",\"note\":\"firebreak-node killed 1 of its 1 ...\","
+	          "\"regarding\":{\"kind\":\"Node\",\"name\":\"n4\"},"
+	          "\"related\":{\"kind\":\"Pod\",\"name\":\"p\",\"namespace\":\"gpu\"},"
+	          "\"eventTime\":\"2026-11-23T00:00:01.000000Z\"}");
+	KT_EQ_STR(e->node, "n4");
+	KT_EQ_STR(e->reason, "UnaccountedMemoryKilled");
+	fb_event_proj_free(e, NULL);
+	e = event("{\"reason\":\"UnaccountedMemoryNotKilled\",\"reportingController\":"
+	          "\"firebreak.dev/firebreak-node\",\"regarding\":{\"kind\":\"Node\",\"name\":\"n5\"},"
+	          "\"eventTime\":\"2026-11-23T00:00:01.000000Z\"}");
+	KT_EQ_STR(e->node, "n5");
+	fb_event_proj_free(e, NULL);
 	const char *none[] = {
+		/* the same reason from anyone else, and the agent's flag alone (not thrashing) */
+		"{\"reason\":\"UnaccountedMemoryKilled\",\"reportingController\":\"someone\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n4\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"UnaccountedMemory\",\"reportingController\":\"firebreak.dev/firebreak-node\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n4\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
+		"{\"reason\":\"SystemOOM\",\"reportingController\":\"firebreak.dev/firebreak-node\","
+		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n4\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
 		"{\"reason\":\"OOMKilling\",\"note\":\"Memory cgroup out of memory: Killed process 7\","
 		"\"regarding\":{\"kind\":\"Node\",\"name\":\"n3\"},\"eventTime\":\"2026-11-23T00:00:01Z\"}",
 		"{\"reason\":\"EvictionThresholdMet\",\"note\":\"Attempting to reclaim ephemeral-storage\","

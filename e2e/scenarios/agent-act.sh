@@ -6,7 +6,8 @@
 # the growth is laid at the poison's pod, it
 # kills the pod's processes; fakelet restarts the container on the same node after kubelet's 10 s
 # back-off, and the poison allocates again, to be killed again.
-#  1. The kill: an UnaccountedMemoryKilled Event on the poison's pod, before its node would die.
+#  1. The kill: an UnaccountedMemoryKilled Event on the poison's node naming its pod, before the
+#     node would die; firebreak takes it as a sign the node ran short of memory.
 #  2. For 60 s after: no node lost, the poison's pod is the same pod on the same node, restarted
 #     (restartCount >= 1); the innocent pods on that node were never killed.
 SCENARIO_MODE=firebreak
@@ -36,7 +37,8 @@ scenario_run() {
   echo "the poison's pod ${uid} runs on ${node}"
 
   step "1. the agent of ${node} kills the poison's processes before the node thrashes"
-  e2ectl expect-event --reason UnaccountedMemoryKilled --kind Pod --name poison --any-source --timeout 30s
+  e2ectl expect-event --reason UnaccountedMemoryKilled --kind Node --name "${node}" --contains "pod default/poison-" \
+    --any-source --timeout 40s
   summary first_kill_s "$((SECONDS - t0)) s after the poison was deployed (its node would die at 30 s)"
   grep 'pod killed' "${LOG_DIR}/agent-${node}.log" | head -1
 

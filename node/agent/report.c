@@ -291,8 +291,10 @@ void fbn_reporter_acted(fbn_reporter *rp, fbn_act_verdict v, const char *uid,
 	} else if (killed) {
 		fb_log(FB_WARN, "pod killed", "node=%s pod=%s processes=%zu why=%s", rp->node, uid, killed,
 		       why);
+		/* on the Node, the Pod related: firebreak reads Warning Events on Nodes, and takes
+		 * this one as a sign the node ran short of memory (project.c, memory_sign) */
 		if (rp->recorder)
-			err = kc_recorder_eventf(rp->recorder, have_pod ? &pod : &node, have_pod ? &node : NULL,
+			err = kc_recorder_eventf(rp->recorder, &node, have_pod ? &pod : NULL,
 			                         KC_EVENT_WARNING, "UnaccountedMemoryKilled", "Kill",
 			                         "firebreak-node killed %zu of its %zu processes on %s: %s; the "
 			                         "kernel frees the memory with them, and kubelet restarts its "

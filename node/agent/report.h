@@ -39,8 +39,9 @@ bool fbn_reporter_node_matches(const fbn_reporter *rp, const char *selector);
 bool fbn_reporter_pod_facts(fbn_reporter *rp, const char *uid, const char *const *protected_ns,
                             fbn_pod_facts *f);
 /* Report what act mode did (KILL: killed of the found processes, fail_why when none; REFUSE):
- * a log line, firebreak_node_act_total{result}, and an Event (UnaccountedMemoryKilled on the
- * Pod, UnaccountedMemoryKillFailed, UnaccountedMemoryNotKilled on the Node). */
+ * a log line, firebreak_node_act_total{result}, and an Event on the Node, the Pod related
+ * (UnaccountedMemoryKilled, UnaccountedMemoryNotKilled; UnaccountedMemoryKillFailed on the Pod);
+ * firebreak reads the first two as signs the node ran short of memory. */
 void fbn_reporter_acted(fbn_reporter *rp, fbn_act_verdict v, const char *uid,
                         const fbn_pod_facts *f, const char *why, size_t killed, size_t found,
                         const char *fail_why);
