@@ -157,7 +157,7 @@ for line in m.group(1).strip().splitlines()[2:]:
     c = [x.strip() for x in line.strip().strip("|").split("|")]
     # node rows are firebreak-node's own ServiceAccount's (node.enabled), not the controller's:
     # e2e agent-chart asks the API server for them with the agent's token
-    if c[0] == "node":
+    if c[0] in ("node", "nodeStop"):
         continue
     group = c[1].strip("`"); group = "" if group == '""' else group
     mm = re.match(r"`([^`]+)`(?: \(name: (the [^)]+)\))?", c[2])

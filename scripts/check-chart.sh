@@ -201,6 +201,9 @@ node-agent|--set node.enabled=true --set node.nodeSelector.gpu=yes --set node.de
   check(not [a for a in c["args"] if a.startswith("--act")], "agent: observe only unless node.act.enabled")
   check(p["nodeSelector"] == {"kubernetes.io/os": "linux", "gpu": "yes"}, "agent: node selector")
   check(count("ValidatingAdmissionPolicy") == 1 and one("ValidatingAdmissionPolicyBinding")["spec"]["validationActions"] == ["Deny"], "agent: the own-node policy, denying")
+  j = one("Job"); jc = j["spec"]["template"]["spec"]["containers"][0]
+  check(j["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete" and jc["args"][:3] == ["stop-daemonset", "--namespace=firebreak-system", "--daemonset=firebreak-node"] and j["spec"]["template"]["spec"]["serviceAccountName"] == "firebreak-node-stop", "agent: a pre-delete hook stops the agents first (their RBAC still there)")
+  check(jc["securityContext"]["runAsNonRoot"] and jc["securityContext"]["capabilities"] == {"drop": ["ALL"]}, "agent: the hook runs as non-root with no capability")
   agent = one("DaemonSet")["spec"]["template"]["metadata"]["labels"]
   sels = [one("Deployment")["spec"]["selector"], one("PodDisruptionBudget")["spec"]["selector"]] + [{"matchLabels": x["spec"]["selector"]} for x in objs("Service")]
   check(not any(selects(sel, agent) for sel in sels), "agent: its pods match no selector of the controller's (Deployment, PDB, Services)")
@@ -475,6 +478,8 @@ step "RBAC: rendered roles == docs/operations.md table; code calls covered"
 #                managed.restoreOnUninstall (the pre-delete hook Job, restore-job.yaml)
 #   node         ClusterRole <fullname>-node, bound to the ServiceAccount <fullname>-node, with
 #                node.enabled (firebreak-node's DaemonSet, node-rbac.yaml)
+#   nodeStop     Role <fullname>-node-stop in the release namespace, bound to the ServiceAccount
+#                <fullname>-node-stop, with node.enabled (the uninstall hook, node-stop-job.yaml)
 # and "(name: the Lease's | the Secret's | the webhook configuration's | the Deployment's)" after
 # the resource means the grant is limited to that one object by resourceNames.
 cat >"$work/rbac.py" <<'EOF'
@@ -485,9 +490,10 @@ SCOPES = {"cluster": ("cluster", lambda v: True), "scaleToZero": ("cluster", lam
           "lease": ("lease", lambda v: True), "secret": ("secret", lambda v: v["webhook"]),
           "secretSelf": ("secret", lambda v: v["webhook"] and v["self"]),
           "restore": ("restore", lambda v: v.get("restore", False)),
-          "node": ("node", lambda v: v.get("node", False))}
+          "node": ("node", lambda v: v.get("node", False)),
+          "nodeStop": ("nodeStop", lambda v: v.get("node", False))}
 NAMED = {"the Lease's": "LEASE", "the Secret's": "SECRET", "the webhook configuration's": "MWC",
-         "the Deployment's": "DEPLOYMENT"}
+         "the Deployment's": "DEPLOYMENT", "the DaemonSet's": "DAEMONSET"}
 text = open(doc).read()
 m = re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", text, re.S)
 if not m: sys.exit("no rbac-table markers in " + doc)
@@ -509,10 +515,11 @@ args = [a for a in kinds("Deployment")[0]["spec"]["template"]["spec"]["container
 secret_name = ([a.split("=", 1)[1] for a in args if a.startswith("--webhook-secret=")] or [None])[0]
 mwc_name = ([d["metadata"]["name"] for d in kinds("MutatingWebhookConfiguration")] or [None])[0]
 deployment_name = kinds("Deployment")[0]["metadata"]["name"]
+daemonset_name = ([d["metadata"]["name"] for d in kinds("DaemonSet")] or [None])[0]
 granted = set()
 for d in kinds("ClusterRole") + kinds("Role"):
     name = d["metadata"]["name"]
-    role = "node" if name.endswith("-node") else "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else "restore" if name.endswith("-restore") else name
+    role = "nodeStop" if name.endswith("-node-stop") else "node" if name.endswith("-node") else "cluster" if d["kind"] == "ClusterRole" else "lease" if name.endswith("-leader-election") else "secret" if name.endswith("-webhook") else "restore" if name.endswith("-restore") else name
     for r in d.get("rules", []):
         if r.get("nonResourceURLs"): granted.add((role, "nonResourceURLs", str(r["nonResourceURLs"]), "*", "*"))
         for g in r.get("apiGroups", []):
@@ -524,6 +531,7 @@ for d in kinds("ClusterRole") + kinds("Role"):
                     elif rn == [secret_name] and role == "secret": n = "SECRET"
                     elif rn == [mwc_name] and role == "cluster" and res == "mutatingwebhookconfigurations": n = "MWC"
                     elif rn == [deployment_name] and role == "restore": n = "DEPLOYMENT"
+                    elif rn == [daemonset_name] and role == "nodeStop": n = "DAEMONSET"
                     else: n = ",".join(rn)
                     granted.add((role, g, res, v, n))
 wild = [g for g in granted if "*" in g[1:4]]
@@ -545,7 +553,7 @@ for kind, role in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role"
     bound = set()
     for b in kinds(kind):
         key = (b["roleRef"]["name"], b["metadata"].get("namespace"))
-        want = sas.get(key[0]) if key[0].endswith("-node") else sa
+        want = sas.get(key[0]) if key[0].endswith(("-node", "-node-stop")) else sa
         ok = want is not None and b["roleRef"]["kind"] == role and key in roles and b["subjects"] == [
             {"kind": "ServiceAccount", "name": want["name"], "namespace": want["namespace"]}]
         bound.add(key)
@@ -621,6 +629,7 @@ def sub(rest, create):
 calls, listed, stripped = set(), {}, {}
 restore_calls = set()   # (group, resource, verb) called by restore.c, the uninstall hook
 node_calls = set()      # ... by firebreak-node (node/agent)
+nodestop_calls = set()  # ... by its uninstall hook (node/agent/stop.c)
 for f in sorted(glob.glob("controller/shell/*.c")) + sorted(glob.glob("node/agent/*.c")):
     src = open(f).read()
     code = stripped[f] = re.sub(r"/\*.*?\*/|//[^\n]*", "", src, flags=re.S)
@@ -660,7 +669,7 @@ for f in sorted(glob.glob("controller/shell/*.c")) + sorted(glob.glob("node/agen
     if f.startswith("node/"):
         if re.search(r"\bkc_recorder_new\(", code):
             fcalls |= {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
-        node_calls.update(fcalls)
+        (nodestop_calls if f.endswith("/stop.c") else node_calls).update(fcalls)
         continue
     (restore_calls if f.endswith("/restore.c") else calls).update(fcalls)
 if not restore_calls: print("  controller/shell/restore.c: no API call found (the uninstall hook's rows would be unchecked)"); sys.exit(1)
@@ -672,20 +681,22 @@ if "KC_RES_EVENTS" in ev:
     calls |= {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
     if "KC_RES_CORE_EVENTS" in ev: calls.add(("", "events", "create"))
 table = open("docs/operations.md").read()
-rows, restore_rows, cluster_rows, node_rows, by_name = set(), set(), set(), set(), set()
+rows, restore_rows, cluster_rows, node_rows, nodestop_rows, by_name = set(), set(), set(), set(), set(), set()
 for line in re.search(r"<!-- rbac-table:begin -->(.*?)<!-- rbac-table:end -->", table, re.S).group(1).splitlines()[3:]:
     c = [x.strip().strip("`") for x in line.strip().strip("|").split("|")]
     key = ("" if c[1] == '""' else c[1], re.match(r"`?([^` ]+)", c[2]).group(1), c[3])
-    (restore_rows if c[0] == "restore" else node_rows if c[0] == "node" else rows).add(key)
+    (restore_rows if c[0] == "restore" else node_rows if c[0] == "node" else
+     nodestop_rows if c[0] == "nodeStop" else rows).add(key)
     if c[0] == "cluster": cluster_rows.add(key)
     if "(name:" in c[2] and c[3] in ("list", "watch"): by_name.add(key[:2])
-missing = (calls - rows) | (restore_calls - restore_rows - cluster_rows) | (node_calls - node_rows)
+missing = (calls - rows) | (restore_calls - restore_rows - cluster_rows) | (node_calls - node_rows) | (nodestop_calls - nodestop_rows)
+for t in sorted(nodestop_calls): print("  stop.c     %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "" if t in nodestop_rows else "   <- NOT A nodeStop ROW"))
 if not node_calls: print("  node/agent: no API call found (the node rows would be unchecked)"); sys.exit(1)
 for t in sorted(node_calls): print("  node/agent %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "" if t in node_rows else "   <- NOT A node ROW"))
 for t in sorted(calls): print("  code calls %-28s %-30s %s%s" % (t[0] or '""', t[1], t[2], "" if t in rows else "   <- NOT IN THE TABLE"))
 for t in sorted(restore_calls):
     print("  restore.c  %-28s %-30s %-6s%s" % (t[0] or '""', t[1], t[2], "   (row: restore)" if t in restore_rows else "   (row: cluster)" if t in cluster_rows else "   <- NOT A restore OR cluster ROW"))
-unused = (rows - calls) | {("restore",) + t for t in restore_rows - restore_calls} | {("node",) + t for t in node_rows - node_calls}
+unused = (rows - calls) | {("restore",) + t for t in restore_rows - restore_calls} | {("node",) + t for t in node_rows - node_calls} | {("nodeStop",) + t for t in nodestop_rows - nodestop_calls}
 for t in sorted(unused): print("  table row not found in the code: " + " ".join(t) + ("  (restore rows: called from restore.c only)" if t[0] == "restore" else ""))
 unnamed = []
 for gp in sorted(by_name):

@@ -57,4 +57,12 @@ void fbn_reporter_withdraw(fbn_reporter *rp);
 /* Flush the Events (up to 5 s), stop the HTTP server, free. Accepts NULL. */
 void fbn_reporter_free(fbn_reporter *rp);
 
+/*
+ * The chart's uninstall hook (firebreak-node stop-daemonset): delete DaemonSet ns/name with
+ * foreground propagation and wait, up to timeout_ms, until it is gone (every agent stopped, each
+ * having taken its condition back while its RBAC still existed). 0 when gone (or there was none).
+ */
+int fbn_stop_daemonset(const char *kubeconfig, const char *ns, const char *name,
+                       int64_t timeout_ms);
+
 #endif

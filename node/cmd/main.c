@@ -35,7 +35,11 @@
  * 3600 s, counted across restarts in --act-state FILE; it starts disarmed, as
  * after a kill). SIGTERM and SIGINT end the watch after
  * the sample under way, take the condition back (fbn_reporter_withdraw) and flush
- * the Events. Exit status 0 when it ran to its end
+ * the Events.
+ *
+ *   firebreak-node stop-daemonset --namespace NS --daemonset NAME [--timeout S]
+ *
+ * is the chart's uninstall hook (fbn_stop_daemonset). Exit status 0 when it ran to its end
  * or was stopped, 1 when the cluster could not be reached, 2 on a usage error.
  */
 #include <signal.h>
@@ -62,6 +66,8 @@ static void usage(FILE *f)
 	           "                            [--act [--act-node-selector K=V,...] [--act-max-kills N]\n"
 	           "                             [--act-period SECONDS] [--act-protect-namespace NS]...\n"
 	           "                             [--act-state FILE]]]\n"
+	           "       firebreak-node stop-daemonset --namespace NS --daemonset NAME [--timeout S]\n"
+	           "                            [--kubeconfig FILE]\n"
 	           "  Reads DIR/proc/{meminfo,pressure/memory,vmstat,slabinfo}, the pods' cgroup\n"
 	           "  usage under DIR/sys/fs/cgroup and the processes under DIR/proc holding a\n"
 	           "  device whose path starts with a PREFIX open (default: /dev/nvidia, /dev/dri/,\n"
@@ -69,7 +75,9 @@ static void usage(FILE *f)
 	           "  watch prints one a line every interval (default 5 s), with rates and growth;\n"
 	           "  with --node it writes node NAME's UnaccountedMemory condition (every change,\n"
 	           "  and every --heartbeat, default 60 s), Events, and metrics on ADDR; with --act it\n"
-	           "  kills the pod the memory is laid at when the node is about to thrash.\n");
+	           "  kills the pod the memory is laid at when the node is about to thrash.\n"
+	           "  stop-daemonset (the chart's uninstall hook) deletes the agents' DaemonSet and\n"
+	           "  waits until every agent has stopped (and taken its condition back).\n");
 }
 
 static volatile sig_atomic_t stopping;
@@ -298,6 +306,43 @@ static int watch(const char *root, const char *const *devices, double interval_s
 	return 0;
 }
 
+/* firebreak-node stop-daemonset --namespace NS --daemonset NAME [--timeout SECONDS]
+ * [--kubeconfig FILE]: the chart's uninstall hook (fbn_stop_daemonset). */
+static int stop_daemonset(int argc, char **argv)
+{
+	const char *ns = NULL, *name = NULL, *kubeconfig = NULL;
+	double timeout = 120;
+	for (int i = 2; i < argc; i++) {
+		char *end = NULL;
+		bool value = i + 1 < argc && argv[i + 1][0];
+		if (!strcmp(argv[i], "--namespace") && value) {
+			ns = argv[++i];
+		} else if (!strcmp(argv[i], "--daemonset") && value) {
+			name = argv[++i];
+		} else if (!strcmp(argv[i], "--kubeconfig") && value) {
+			kubeconfig = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && value &&
+		           (timeout = strtod(argv[i + 1], &end)) >= 1 && timeout <= 3600 && end && !*end) {
+			i++;
+		} else {
+			fprintf(stderr, "firebreak-node: unexpected argument %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!ns || !name) {
+		usage(stderr);
+		return 2;
+	}
+	if (kc_global_init() != 0) {
+		fprintf(stderr, "firebreak-node: cannot initialise libcurl\n");
+		return 1;
+	}
+	int rc = fbn_stop_daemonset(kubeconfig, ns, name, (int64_t)(timeout * 1000));
+	kc_global_cleanup();
+	return rc;
+}
+
 static int run(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -316,6 +361,8 @@ static int run(int argc, char **argv)
 	size_t nprotect = 0;
 	const char *act_selector = NULL;
 	long max_kills = am.config.max_kills;
+	if (argc >= 2 && !strcmp(argv[1], "stop-daemonset"))
+		return stop_daemonset(argc, argv);
 	bool watching = argc >= 2 && !strcmp(argv[1], "watch");
 	if (argc < 2 || (strcmp(argv[1], "analyze") != 0 && !watching)) {
 		usage(stderr);
