@@ -7,7 +7,7 @@
 # kills the pod's processes; fakelet restarts the container on the same node after kubelet's 10 s
 # back-off, and the poison allocates again, to be killed again.
 #  1. The kill: an UnaccountedMemoryKilled Event on the poison's node naming its pod, before the
-#     node would die; firebreak takes it as a sign the node ran short of memory.
+#     node would die; firebreak takes it as a sign the node ran short of memory (its log).
 #  2. For 60 s after: no node lost, the poison's pod is the same pod on the same node, restarted
 #     (restartCount >= 1); the innocent pods on that node were never killed.
 SCENARIO_MODE=firebreak
@@ -40,6 +40,9 @@ scenario_run() {
   e2ectl expect-event --reason UnaccountedMemoryKilled --kind Node --name "${node}" --contains "pod default/poison-" \
     --any-source --timeout 40s
   summary first_kill_s "$((SECONDS - t0)) s after the poison was deployed (its node would die at 30 s)"
+  # evidence for firebreak: it takes the kill as a sign the node ran short of memory
+  wait_for_log firebreak "node short of memory.*node=${node} reason=UnaccountedMemoryKilled" 10 ||
+    { echo "firebreak did not take the kill as a memory sign" >&2; return 1; }
   grep 'pod killed' "${LOG_DIR}/agent-${node}.log" | head -1
 
   step "2. 80 s more: no node lost; the same pod, restarted on the same node"
