@@ -39,34 +39,36 @@ struct fbn_reporter {
 static void declare_metrics(fb_metrics *m)
 {
 	static const double seconds[] = { 0.001, 0.005, 0.02, 0.1, 0.5, 2 };
-	fb_metrics_family(m, "firebreak_node_unaccounted_bytes", FB_GAUGE,
-	                  "Memory in use that no /proc/meminfo category (so no cgroup) accounts for", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_memory_total_bytes", FB_GAUGE, "MemTotal", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_pods_memory_bytes", FB_GAUGE,
-	                  "The pods' parent cgroup's memory usage", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_memory_pressure_avg10", FB_GAUGE,
-	                  "PSI memory stall over the last 10 s, percent (kind: some or full)", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_major_faults_per_second", FB_GAUGE,
-	                  "Major page faults a second between the last two samples", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_refaults_per_second", FB_GAUGE,
-	                  "File refaults a second between the last two samples", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_unaccounted_growth_bytes_per_minute", FB_GAUGE,
-	                  "How fast the unaccounted memory grew over the growth window", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_gpu_holder_pods", FB_GAUGE,
-	                  "Pods found holding a GPU device open at the last look", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_condition", FB_GAUGE,
-	                  "The UnaccountedMemory condition as last computed (1 for its status and reason)",
-	                  NULL, 0);
-	fb_metrics_family(m, "firebreak_node_attributed", FB_GAUGE,
-	                  "1 for the pod the unaccounted memory is laid at (at most one series)", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_samples_total", FB_COUNTER, "Samples taken", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_condition_writes_total", FB_COUNTER,
-	                  "Writes of the Node condition, by result", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_act_total", FB_COUNTER,
-	                  "Act mode: kills of a pod the unaccounted memory was laid at, by result "
-	                  "(killed, refused by a rule, failed)", NULL, 0);
-	fb_metrics_family(m, "firebreak_node_act_processes_killed_total", FB_COUNTER,
-	                  "Act mode: processes signalled with SIGKILL", NULL, 0);
+	static const struct { const char *name; fb_metric_type type; const char *help; } fams[] = {
+		{ "firebreak_node_unaccounted_bytes", FB_GAUGE,
+		  "Memory in use that no /proc/meminfo category (so no cgroup) accounts for" },
+		{ "firebreak_node_memory_total_bytes", FB_GAUGE, "MemTotal" },
+		{ "firebreak_node_pods_memory_bytes", FB_GAUGE, "The pods' parent cgroup's memory usage" },
+		{ "firebreak_node_memory_pressure_avg10", FB_GAUGE,
+		  "PSI memory stall over the last 10 s, percent (kind: some or full)" },
+		{ "firebreak_node_major_faults_per_second", FB_GAUGE,
+		  "Major page faults a second between the last two samples" },
+		{ "firebreak_node_refaults_per_second", FB_GAUGE,
+		  "File refaults a second between the last two samples" },
+		{ "firebreak_node_unaccounted_growth_bytes_per_minute", FB_GAUGE,
+		  "How fast the unaccounted memory grew over the growth window" },
+		{ "firebreak_node_gpu_holder_pods", FB_GAUGE,
+		  "Pods found holding a GPU device open at the last look" },
+		{ "firebreak_node_condition", FB_GAUGE,
+		  "The UnaccountedMemory condition as last computed (1 for its status and reason)" },
+		{ "firebreak_node_attributed", FB_GAUGE,
+		  "1 for the pod the unaccounted memory is laid at (at most one series)" },
+		{ "firebreak_node_samples_total", FB_COUNTER, "Samples taken" },
+		{ "firebreak_node_condition_writes_total", FB_COUNTER,
+		  "Writes of the Node condition, by result" },
+		{ "firebreak_node_act_total", FB_COUNTER,
+		  "Act mode: kills of a pod the unaccounted memory was laid at, by result (killed, "
+		  "refused by a rule, failed)" },
+		{ "firebreak_node_act_processes_killed_total", FB_COUNTER,
+		  "Act mode: processes signalled with SIGKILL" },
+	};
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
+		fb_metrics_family(m, fams[i].name, fams[i].type, fams[i].help, NULL, 0);
 	fb_metrics_family(m, "firebreak_node_sample_duration_seconds", FB_HISTOGRAM,
 	                  "Time to take and judge one sample", seconds, sizeof(seconds) / sizeof(seconds[0]));
 }
@@ -122,6 +124,27 @@ static bool read_node(fbn_reporter *rp, int64_t *transition_us, char *status, si
 	return true;
 }
 
+bool fbn_client_new(const char *kubeconfig, kc_client **out)
+{
+	kc_config *cfg = NULL;
+	kc_error_detail d = { 0 };
+	kc_err err = kc_config_load_default(kubeconfig, NULL, &cfg, &d);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot load cluster configuration", err, d.message, NULL);
+		return false;
+	}
+	char *ua = kc_user_agent_new("firebreak-node", FB_VERSION);
+	kc_client_options copts = { .user_agent = ua, .qps = 5, .burst = 10 };
+	err = kc_client_new(cfg, &copts, out, &d);
+	kc_free(ua);
+	kc_config_free(cfg);
+	if (err != KC_OK) {
+		fb_log_api_error(FB_ERROR, "cannot create API client", err, d.message, NULL);
+		return false;
+	}
+	return true;
+}
+
 fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o)
 {
 	fbn_reporter *rp = kc_calloc(1, sizeof(*rp));
@@ -132,22 +155,10 @@ fbn_reporter *fbn_reporter_new(const fbn_reporter_options *o)
 	}
 	snprintf(rp->node, sizeof(rp->node), "%s", o->node);
 	rp->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
-	kc_config *cfg = NULL;
+	if (!fbn_client_new(o->kubeconfig, &rp->client))
+		goto fail;
 	kc_error_detail d = { 0 };
-	kc_err err = kc_config_load_default(o->kubeconfig, NULL, &cfg, &d);
-	if (err != KC_OK) {
-		fb_log_api_error(FB_ERROR, "cannot load cluster configuration", err, d.message, NULL);
-		goto fail;
-	}
-	char *ua = kc_user_agent_new("firebreak-node", FB_VERSION);
-	kc_client_options copts = { .user_agent = ua, .qps = 5, .burst = 10 };
-	err = kc_client_new(cfg, &copts, &rp->client, &d);
-	kc_free(ua);
-	kc_config_free(cfg);
-	if (err != KC_OK) {
-		fb_log_api_error(FB_ERROR, "cannot create API client", err, d.message, NULL);
-		goto fail;
-	}
+	kc_err err;
 	char status[16] = "";
 	int64_t transition = 0;
 	if (!read_node(rp, &transition, status, sizeof(status)))

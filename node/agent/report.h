@@ -19,6 +19,11 @@
 #include "fbn.h"
 
 typedef struct fbn_reporter fbn_reporter;
+typedef struct kc_client kc_client;
+
+/* firebreak-node's API client (its user agent, a low rate: 5 QPS, burst 10) for kubeconfig
+ * (NULL: in-cluster, else $KUBECONFIG, else ~/.kube/config); false with the reason logged. */
+bool fbn_client_new(const char *kubeconfig, kc_client **out);
 
 typedef struct fbn_reporter_options {
 	const char *node;             /* the Node written (required) */

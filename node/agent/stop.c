@@ -19,24 +19,12 @@
 int fbn_stop_daemonset(const char *kubeconfig, const char *ns, const char *name,
                        int64_t timeout_ms)
 {
-	kc_config *cfg = NULL;
 	kc_client *c = NULL;
 	kc_error_detail d = { 0 };
 	int rc = 1;
-	kc_err err = kc_config_load_default(kubeconfig, NULL, &cfg, &d);
-	if (err != KC_OK) {
-		fb_log_api_error(FB_ERROR, "cannot load cluster configuration", err, d.message, NULL);
+	if (!fbn_client_new(kubeconfig, &c))
 		return 1;
-	}
-	char *ua = kc_user_agent_new("firebreak-node", FB_VERSION);
-	kc_client_options o = { .user_agent = ua };
-	err = kc_client_new(cfg, &o, &c, &d);
-	kc_free(ua);
-	kc_config_free(cfg);
-	if (err != KC_OK) {
-		fb_log_api_error(FB_ERROR, "cannot create API client", err, d.message, NULL);
-		return 1;
-	}
+	kc_err err;
 	/* foreground: the DaemonSet stays (with a deletionTimestamp) until the garbage collector has
 	 * deleted its pods, and a pod is deleted once its containers have stopped */
 	kc_delete_opts del = { .propagation_policy = "Foreground" };

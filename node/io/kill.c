@@ -11,31 +11,11 @@
 #include <unistd.h>
 
 #include "fbn_io.h"
+#include "fbn_io_int.h"
 
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
-#define CGROUP_FILE_MAX (64u << 10)
-
-/* The pod UID of the process whose /proc/<pid> directory is dirfd ("" none). */
-static void pod_of(int dirfd, char uid[FBN_POD_UID_MAX])
-{
-	uid[0] = '\0';
-	int fd = openat(dirfd, "cgroup", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	char *buf = malloc(CGROUP_FILE_MAX);
-	size_t len = 0;
-	ssize_t n;
-	while (buf && len < CGROUP_FILE_MAX &&
-	       (n = read(fd, buf + len, CGROUP_FILE_MAX - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (buf && !fbn_pod_uid_from_cgroup(buf, len, uid))
-		uid[0] = '\0';
-	free(buf);
-}
-
 /* Whether the procfs at procfd is of this process's PID namespace (its "self" is us). */
 static bool our_namespace(int procfd)
 {
@@ -45,34 +25,6 @@ static bool our_namespace(int procfd)
 		return false;
 	self[n] = '\0';
 	return strtol(self, NULL, 10) == (long)getpid();
-}
-
-/* Whether the process whose /proc/<pid> directory is dirfd holds a GPU device open. */
-static bool holds_gpu(int dirfd, const char *const *prefixes)
-{
-	int fdfd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
-	if (!d) {
-		if (fdfd >= 0)
-			close(fdfd);
-		return false;
-	}
-	bool gpu = false;
-	size_t seen = 0;
-	struct dirent *e;
-	while (!gpu && seen < FBN_SCAN_FDS_MAX && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		seen++;
-		char target[FBN_DEVICE_MAX + 1];
-		ssize_t n = readlinkat(fdfd, e->d_name, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			gpu = fbn_device_is_gpu(target, (size_t)n, prefixes);
-		}
-	}
-	closedir(d);
-	return gpu;
 }
 
 static int send_kill(int procfd, int dirfd, long pid, bool procfs)
@@ -129,11 +81,13 @@ size_t fbn_kill_pod(const char *root, const char *uid, const char *const *prefix
 		int dirfd = openat(procfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (dirfd < 0)
 			continue; /* exited meanwhile */
-		char pod[FBN_POD_UID_MAX];
-		pod_of(dirfd, pod);
+		char pod[FBN_POD_UID_MAX], dev[256];
+		size_t devlen;
+		fbn__pod_uid_at(dirfd, pod);
 		/* the pod's processes that hold the GPU: their memory is the driver's; the pod's
 		 * sandbox (pause) and a runtime's monitor (CRI-O's conmon) hold none */
-		if (pod[0] && strcmp(pod, uid) == 0 && holds_gpu(dirfd, prefixes)) {
+		if (pod[0] && strcmp(pod, uid) == 0 &&
+		    fbn__gpu_device_at(dirfd, prefixes, dev, sizeof(dev), &devlen)) {
 			(*found)++;
 			if (send_kill(procfd, dirfd, pid, procfs) == 0) {
 				killed++;

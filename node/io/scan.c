@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fbn_io.h"
+#include "fbn_io_int.h"
 
 char *fbn_read_capped(const char *root, const char *rel, size_t *len)
 {
@@ -98,25 +99,22 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* pid's GPU device, if it holds one open: its first such descriptor's target in dev. */
-static bool holds_gpu(const char *root, const char *pid, const char *const *prefixes,
-                      char *dev, size_t devcap, size_t *devlen)
+bool fbn__gpu_device_at(int piddir, const char *const *prefixes, char *dev, size_t devcap,
+                        size_t *devlen)
 {
-	char dir[4096];
-	if (snprintf(dir, sizeof(dir), "%s/proc/%s/fd", root, pid) >= (int)sizeof(dir))
+	int fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+	if (!d) {
+		if (fdfd >= 0)
+			close(fdfd);
 		return false;
-	DIR *d = opendir(dir);
-	if (!d)
-		return false;
+	}
 	struct dirent *e;
 	bool found = false;
 	for (int seen = 0; !found && seen < FBN_SCAN_FDS_MAX && (e = readdir(d)); seen++) {
 		if (!all_digits(e->d_name))
 			continue;
-		char link[4096 + 256];
-		if (snprintf(link, sizeof(link), "%s/%s", dir, e->d_name) >= (int)sizeof(link))
-			continue;
-		ssize_t n = readlink(link, dev, devcap - 1);
+		ssize_t n = readlinkat(fdfd, e->d_name, dev, devcap - 1);
 		if (n <= 0)
 			continue;
 		dev[n] = '\0';
@@ -127,6 +125,25 @@ static bool holds_gpu(const char *root, const char *pid, const char *const *pref
 	}
 	closedir(d);
 	return found;
+}
+
+#define CGROUP_FILE_MAX (64u << 10)
+
+void fbn__pod_uid_at(int piddir, char uid[FBN_POD_UID_MAX])
+{
+	uid[0] = '\0';
+	int fd = openat(piddir, "cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char *buf = malloc(CGROUP_FILE_MAX);
+	size_t len = 0;
+	ssize_t n;
+	while (buf && len < CGROUP_FILE_MAX && (n = read(fd, buf + len, CGROUP_FILE_MAX - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (buf && !fbn_pod_uid_from_cgroup(buf, len, uid))
+		uid[0] = '\0';
+	free(buf);
 }
 
 void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders *h)
@@ -143,17 +160,19 @@ void fbn_scan_holders(const char *root, const char *const *prefixes, fbn_holders
 	while ((e = readdir(d))) {
 		if (!all_digits(e->d_name) || strlen(e->d_name) > 9)
 			continue;
-		char dev[256];
+		int piddir = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (piddir < 0)
+			continue; /* exited meanwhile */
+		char dev[256], uid[FBN_POD_UID_MAX] = "";
 		size_t devlen = 0;
-		if (!holds_gpu(root, e->d_name, prefixes, dev, sizeof(dev), &devlen))
+		bool gpu = fbn__gpu_device_at(piddir, prefixes, dev, sizeof(dev), &devlen);
+		if (gpu)
+			fbn__pod_uid_at(piddir, uid);
+		close(piddir);
+		if (!gpu)
 			continue;
-		char rel[300], uid[FBN_POD_UID_MAX] = "";
-		snprintf(rel, sizeof(rel), "proc/%s/cgroup", e->d_name);
+		char rel[300];
 		size_t len;
-		char *cg = fbn_read_capped(root, rel, &len);
-		if (cg && !fbn_pod_uid_from_cgroup(cg, len, uid))
-			uid[0] = '\0';
-		free(cg);
 		snprintf(rel, sizeof(rel), "proc/%s/stat", e->d_name);
 		char *st = fbn_read_capped(root, rel, &len);
 		uint64_t ticks;
