@@ -50,6 +50,8 @@
 #define BG_FRESH_MS (60 * 1000) /* the background is recomputed at most this often */
 #define JUDGE_SPANS_MAX 8       /* spans tried per judgement (the Bonferroni factor) */
 #define EVENTS_MAX 64
+#define SAME_DELAY_MS (30 * 1000) /* the same delay, the narrower tolerance */
+#define SAME_DELAY_SHARE 4        /* ... and the wider: a quarter of the delay */
 
 double fb_poisson_tail(int k, double mean)
 {
@@ -421,6 +423,46 @@ static double exposure(fb_core *c, const core_workload *w, int64_t horizon_ms, i
 	return lambda;
 }
 
+/*
+ * w's exposure between t0 and t1 at the ages [age - tol, age + tol] only: the time each of
+ * its pods spent on a node while it had been there that long, at the node's background rate.
+ * A merged stint has lost its pods' arrivals, so all of its overlap counts (an over-count,
+ * erring towards innocence as the merge does). Node-time (ms) in *ms_out.
+ */
+static double exposure_at_age(fb_core *c, const core_workload *w, int64_t horizon_ms,
+                              int64_t t0, int64_t t1, int64_t age_ms, int64_t tol_ms,
+                              int64_t now_ms, const double *rates, double *ms_out)
+{
+	double lambda = 0, ms = 0;
+	for (size_t i = 0; i < w->npods; i++) {
+		const core_pod *p = w->pods[i];
+		core_node *n = p->node;
+		if (!n || p->daemonset || p->mirror || p->arrived_ms <= 0)
+			continue;
+		int64_t end = n->failed && n->failed_since_ms < now_ms ? n->failed_since_ms : now_ms;
+		if (end > p->arrived_ms + horizon_ms)
+			end = p->arrived_ms + horizon_ms;
+		int64_t lo = p->arrived_ms + age_ms - tol_ms, hi = p->arrived_ms + age_ms + tol_ms;
+		double o = overlap(lo > p->arrived_ms ? lo : p->arrived_ms, hi < end ? hi : end, t0, t1);
+		ms += o;
+		lambda += o * node_rate_ms(c, n, rates);
+	}
+	for (size_t i = 0; i < w->nstints; i++) {
+		const core_stint *s = &w->stints[i];
+		int64_t from = s->from_ms, to = stint_end(s, horizon_ms);
+		if (!s->merged) {
+			int64_t lo = s->from_ms + age_ms - tol_ms, hi = s->from_ms + age_ms + tol_ms;
+			from = lo > from ? lo : from;
+			to = hi < to ? hi : to;
+		}
+		double o = overlap(from, to, t0, t1);
+		ms += o;
+		lambda += o * s->per_ms;
+	}
+	*ms_out = ms;
+	return lambda;
+}
+
 static int event_cmp(const void *a, const void *b)
 {
 	const evidence_event *x = a, *y = b;
@@ -649,6 +691,60 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			best_attr = attr;
 		}
 	}
+	/*
+	 * The same delay. A poison kills the nodes it lands on about as long after it arrives
+	 * each time, and an innocent workload's nodes fail whenever they do: given the failure
+	 * now, a after w's pod arrived here, the earlier failures that came a (within tol)
+	 * after w's pod arrived on theirs form, under the null, a Poisson process on w's
+	 * exposure at those ages alone (exposure_at_age; a thinning of the Poisson process the
+	 * spans read, by ages fixed before the earlier failures: still Poisson). A one-replica
+	 * workload spends about 2 tol at those ages a stint, so two failures at one delay are
+	 * as surprising at 6 h as at 1 min, where the spans' exposure grows with the delay and
+	 * a poison slower than minutes took three nodes (docs/simulator.md). Tried at two
+	 * tolerances, each paid for in the Bonferroni factor: SAME_DELAY_MS, the noise of a
+	 * constant delay (kubelet's 10 s heartbeat, the node monitor's period), and
+	 * a / SAME_DELAY_SHARE, for a delay that varies; and only where a is longer than
+	 * SAME_DELAY_SHARE times the first (a fact of the failure now, not of the earlier
+	 * ones): at a shorter delay the window is the pods' whole stay, the spans read the same,
+	 * and the two tests would only raise the factor.
+	 */
+	int64_t best_tol = 0;
+	int best_tol_j = 0;
+	bool same_delay = k >= 2 && g[k - 1].after_ms > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS;
+	for (int t = 0; same_delay && t < 2; t++) {
+		int64_t a = g[k - 1].after_ms;
+		int64_t tol = t == 0 ? SAME_DELAY_MS : a / SAME_DELAY_SHARE;
+		tried++;
+		int j = 0;
+		for (size_t i = 0; i + 1 < k; i++)
+			j += llabs(g[i].after_ms - a) <= tol;
+		if (j == 0)
+			continue;
+		double ms;
+		double lambda = exposure_at_age(c, w, spec->arrival_window_ms, since_ms, g[k - 1].at_ms,
+		                                a, tol, now_ms, rates, &ms);
+		double p = fb_poisson_tail(j, lambda);
+		bool mp = false, attr = false;
+		for (size_t i = 0; i < k; i++) {
+			if (i + 1 < k && llabs(g[i].after_ms - a) > tol)
+				continue;
+			if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
+				p *= qa;
+				attr = true;
+			} else if (g[i].mp && q < 1) {
+				p *= q;
+				mp = true;
+			}
+		}
+		if (p < best) {
+			best = p;
+			best_tol = tol;
+			best_tol_j = j;
+			best_ms = ms;
+			best_mp = mp;
+			best_attr = attr;
+		}
+	}
 	/* and the most surprising burst that spared every node w was not on */
 	size_t best_g = k;
 	for (size_t i = 0; i < k; i++) {
@@ -659,6 +755,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		if (p < best) {
 			best = p;
 			best_g = i;
+			best_tol = 0;
 		}
 	}
 	/*
@@ -680,6 +777,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			best = p1;
 			best_single = true;
 			best_g = k;
+			best_tol = 0;
 		}
 	}
 	double p = tried ? best * tried : 1;
@@ -728,6 +826,52 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		         nodes, g[best_g].nodes, pbuf, c->cfg.false_alarms_per_year, judged, alpha_buf);
 		return poison;
 	}
+	int pool = node_pool(c, kc_map_get(&c->nodes, g[k - 1].node));
+	char where[160];
+	if (pool)
+		snprintf(where, sizeof(where), "the failure rate of the nodes budget %s selects (%.2g "
+		         "a day across %d nodes)", bg->pools[pool].budget, rates[pool] * bg->pools[pool].nodes,
+		         bg->pools[pool].nodes);
+	else
+		snprintf(where, sizeof(where), "this cluster's failure rate (%.2g a day across %d "
+		         "nodes)", rates[0] * bg->pools[0].nodes, bg->pools[0].nodes);
+	const char *signs = best_attr ? (best_mp ? " (memory pressure and the node agent's naming "
+	                                           "counted)"
+	                                         : " (the node agent's naming counted)")
+	                              : best_mp ? " (memory pressure counted)" : "";
+	if (best_tol) {
+		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later: the
+		 * same delay within 1m0s; ..." */
+		char nodes[200] = "", delays[160] = "", tol[32], span[32], win[32];
+		size_t nl = 0, dl = 0;
+		int seen = 0;
+		for (size_t i = 0; i < k; i++) {
+			if (i + 1 < k && llabs(g[i].after_ms - g[k - 1].after_ms) > best_tol)
+				continue;
+			char a[32];
+			const char *sep = !seen ? "" : (i == k - 1 ? " and " : ", ");
+			seen++;
+			int x = snprintf(nodes + nl, sizeof(nodes) - nl, "%s%s%s", sep, g[i].node,
+			                 g[i].nodes > 1 ? " (+ others within a minute)" : "");
+			if (x > 0 && (size_t)x < sizeof(nodes) - nl)
+				nl += (size_t)x;
+			x = snprintf(delays + dl, sizeof(delays) - dl, "%s%s", sep,
+			             ago(g[i].after_ms, a, sizeof(a)));
+			if (x > 0 && (size_t)x < sizeof(delays) - dl)
+				dl += (size_t)x;
+		}
+		snprintf(why, whycap,
+		         "its pods arrived on %s, which failed %s later: %d earlier failure%s at the "
+		         "same delay within %s; in the last %s its pods spent %s on nodes at that delay "
+		         "from arriving; at %s failures that keep to one delay after arrival happen by "
+		         "chance %s such workloads%s; the limit for %.3g false quarantines a year at "
+		         "%.0f workloads judged a year is %s",
+		         nodes, delays, best_tol_j, best_tol_j == 1 ? "" : "s",
+		         ago(best_tol, tol, sizeof(tol)), ago(now_ms - since_ms, win, sizeof(win)),
+		         ago((int64_t)best_ms, span, sizeof(span)), where, pbuf, signs,
+		         c->cfg.false_alarms_per_year, judged, alpha_buf);
+		return poison;
+	}
 	/* "its pods arrived on node-3 and node-7, which failed 52m and 49m later; ..." */
 	char nodes[200] = "", delays[160] = "", span[32];
 	size_t nl = 0, dl = 0, first = k - 1 - (size_t)best_j;
@@ -744,24 +888,12 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		if (x > 0 && (size_t)x < sizeof(delays) - dl)
 			dl += (size_t)x;
 	}
-	int pool = node_pool(c, kc_map_get(&c->nodes, g[k - 1].node));
-	char where[160];
-	if (pool)
-		snprintf(where, sizeof(where), "the failure rate of the nodes budget %s selects (%.2g "
-		         "a day across %d nodes)", bg->pools[pool].budget, rates[pool] * bg->pools[pool].nodes,
-		         bg->pools[pool].nodes);
-	else
-		snprintf(where, sizeof(where), "this cluster's failure rate (%.2g a day across %d "
-		         "nodes)", rates[0] * bg->pools[0].nodes, bg->pools[0].nodes);
 	snprintf(why, whycap,
 	         "its pods arrived on %s, which failed %s later; its pods spent %s on nodes "
 	         "between the first and the last of these failures; at %s that happens by chance "
 	         "%s such workloads%s; the limit for %.3g false quarantines a year at %.0f "
 	         "workloads judged a year is %s",
-	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where, pbuf,
-	         best_attr ? (best_mp ? " (memory pressure and the node agent's naming counted)"
-	                              : " (the node agent's naming counted)")
-	                   : best_mp ? " (memory pressure counted)" : "",
+	         nodes, delays, ago((int64_t)best_ms, span, sizeof(span)), where, pbuf, signs,
 	         c->cfg.false_alarms_per_year, judged, alpha_buf);
 	return poison;
 }
