@@ -15,7 +15,11 @@
  * the window), times k-1 (Bonferroni), is the verdict's p. MemoryPressure
  * before a failure, seen in a fraction q of background failures, multiplies
  * it by q per failure that had it (independent of the workload under the
- * null).
+ * null). The same delay is judged too: at a failure a after the workload's
+ * pod arrived, the earlier failures that came a (within a tolerance) after its
+ * pods arrived, against its exposure at those ages alone (see the judgement:
+ * a poison kills as long after it arrives each time, so its second node is
+ * as surprising at 6 h as at 1 min).
  *
  * The workload is quarantined when p <= alpha, alpha = F / R: F the false
  * quarantines the operator accepts per cluster-year, R the evaluations per
@@ -50,8 +54,8 @@
 #define BG_FRESH_MS (60 * 1000) /* the background is recomputed at most this often */
 #define JUDGE_SPANS_MAX 8       /* spans tried per judgement (the Bonferroni factor) */
 #define EVENTS_MAX 64
-#define SAME_DELAY_MS (30 * 1000) /* the same delay, the narrower tolerance */
-#define SAME_DELAY_SHARE 4        /* ... and the wider: a quarter of the delay */
+#define SAME_DELAY_MS (30 * 1000) /* the same delay: within this of the failure now's */
+#define SAME_DELAY_SHARE 4        /* ... tried where the delay is over 4 times that */
 
 double fb_poisson_tail(int k, double mean)
 {
@@ -691,60 +695,6 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			best_attr = attr;
 		}
 	}
-	/*
-	 * The same delay. A poison kills the nodes it lands on about as long after it arrives
-	 * each time, and an innocent workload's nodes fail whenever they do: given the failure
-	 * now, a after w's pod arrived here, the earlier failures that came a (within tol)
-	 * after w's pod arrived on theirs form, under the null, a Poisson process on w's
-	 * exposure at those ages alone (exposure_at_age; a thinning of the Poisson process the
-	 * spans read, by ages fixed before the earlier failures: still Poisson). A one-replica
-	 * workload spends about 2 tol at those ages a stint, so two failures at one delay are
-	 * as surprising at 6 h as at 1 min, where the spans' exposure grows with the delay and
-	 * a poison slower than minutes took three nodes (docs/simulator.md). Tried at two
-	 * tolerances, each paid for in the Bonferroni factor: SAME_DELAY_MS, the noise of a
-	 * constant delay (kubelet's 10 s heartbeat, the node monitor's period), and
-	 * a / SAME_DELAY_SHARE, for a delay that varies; and only where a is longer than
-	 * SAME_DELAY_SHARE times the first (a fact of the failure now, not of the earlier
-	 * ones): at a shorter delay the window is the pods' whole stay, the spans read the same,
-	 * and the two tests would only raise the factor.
-	 */
-	int64_t best_tol = 0;
-	int best_tol_j = 0;
-	bool same_delay = k >= 2 && g[k - 1].after_ms > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS;
-	for (int t = 0; same_delay && t < 2; t++) {
-		int64_t a = g[k - 1].after_ms;
-		int64_t tol = t == 0 ? SAME_DELAY_MS : a / SAME_DELAY_SHARE;
-		tried++;
-		int j = 0;
-		for (size_t i = 0; i + 1 < k; i++)
-			j += llabs(g[i].after_ms - a) <= tol;
-		if (j == 0)
-			continue;
-		double ms;
-		double lambda = exposure_at_age(c, w, spec->arrival_window_ms, since_ms, g[k - 1].at_ms,
-		                                a, tol, now_ms, rates, &ms);
-		double p = fb_poisson_tail(j, lambda);
-		bool mp = false, attr = false;
-		for (size_t i = 0; i < k; i++) {
-			if (i + 1 < k && llabs(g[i].after_ms - a) > tol)
-				continue;
-			if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
-				p *= qa;
-				attr = true;
-			} else if (g[i].mp && q < 1) {
-				p *= q;
-				mp = true;
-			}
-		}
-		if (p < best) {
-			best = p;
-			best_tol = tol;
-			best_tol_j = j;
-			best_ms = ms;
-			best_mp = mp;
-			best_attr = attr;
-		}
-	}
 	/* and the most surprising burst that spared every node w was not on */
 	size_t best_g = k;
 	for (size_t i = 0; i < k; i++) {
@@ -755,7 +705,6 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		if (p < best) {
 			best = p;
 			best_g = i;
-			best_tol = 0;
 		}
 	}
 	/*
@@ -777,10 +726,64 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			best = p1;
 			best_single = true;
 			best_g = k;
-			best_tol = 0;
 		}
 	}
 	double p = tried ? best * tried : 1;
+	/*
+	 * The same delay. A poison kills the nodes it lands on about as long after it arrives
+	 * each time, and an innocent workload's nodes fail whenever they do: given the failure
+	 * now, a after w's pod arrived here, the earlier failures that came a (within
+	 * SAME_DELAY_MS) after w's pods arrived on theirs form, under the null, a Poisson
+	 * process on w's exposure at those ages alone (exposure_at_age: a thinning, by ages the
+	 * failure now fixes, of the process the spans read). A one-replica workload spends about
+	 * 2 SAME_DELAY_MS at those ages a stay, so two failures at one delay are as surprising at
+	 * 6 h as at 1 min, where the spans' exposure grows with the delay and a poison slower
+	 * than minutes took three nodes (docs/simulator.md). SAME_DELAY_MS is the noise of a
+	 * constant delay between a death and its record (kubelet's 10 s heartbeat, the node
+	 * monitor's period). The test has a third of the limit and the others share the rest
+	 * (a weighted Bonferroni: p x 3 and theirs x 3/2), and it is tried only where a is over
+	 * SAME_DELAY_SHARE times the tolerance (a fact of the failure now): at a shorter delay
+	 * the window is the pods' whole stay, the spans read the same, and the test would only
+	 * take a share of the limit. A delay that varies by more than the tolerance is left to
+	 * the spans: a wider one (a quarter of the delay, tried first) caught no varying poison
+	 * sooner in firebreak-sim and cost the others their share.
+	 */
+	int64_t a_now = g[k - 1].after_ms;
+	bool best_same = false;
+	int same_j = 0;
+	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS) {
+		p = tried ? p * 1.5 : 1;
+		for (size_t i = 0; i + 1 < k; i++)
+			same_j += llabs(g[i].after_ms - a_now) <= SAME_DELAY_MS;
+		if (same_j > 0) {
+			double ms;
+			double lambda = exposure_at_age(c, w, spec->arrival_window_ms, since_ms,
+			                                g[k - 1].at_ms, a_now, SAME_DELAY_MS, now_ms,
+			                                rates, &ms);
+			double ps = fb_poisson_tail(same_j, lambda);
+			bool mp = false, attr = false;
+			for (size_t i = 0; i < k; i++) {
+				if (i + 1 < k && llabs(g[i].after_ms - a_now) > SAME_DELAY_MS)
+					continue;
+				if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
+					ps *= qa;
+					attr = true;
+				} else if (g[i].mp && q < 1) {
+					ps *= q;
+					mp = true;
+				}
+			}
+			if (ps * 3 < p) {
+				p = ps * 3;
+				best_same = true;
+				best_single = false;
+				best_g = k;
+				best_ms = ms;
+				best_mp = mp;
+				best_attr = attr;
+			}
+		}
+	}
 	if (p > 1)
 		p = 1;
 	bool poison = p <= alpha;
@@ -839,14 +842,14 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	                                           "counted)"
 	                                         : " (the node agent's naming counted)")
 	                              : best_mp ? " (memory pressure counted)" : "";
-	if (best_tol) {
+	if (best_same) {
 		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later: the
 		 * same delay within 1m0s; ..." */
 		char nodes[200] = "", delays[160] = "", tol[32], span[32], win[32];
 		size_t nl = 0, dl = 0;
 		int seen = 0;
 		for (size_t i = 0; i < k; i++) {
-			if (i + 1 < k && llabs(g[i].after_ms - g[k - 1].after_ms) > best_tol)
+			if (i + 1 < k && llabs(g[i].after_ms - a_now) > SAME_DELAY_MS)
 				continue;
 			char a[32];
 			const char *sep = !seen ? "" : (i == k - 1 ? " and " : ", ");
@@ -866,8 +869,8 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		         "from arriving; at %s failures that keep to one delay after arrival happen by "
 		         "chance %s such workloads%s; the limit for %.3g false quarantines a year at "
 		         "%.0f workloads judged a year is %s",
-		         nodes, delays, best_tol_j, best_tol_j == 1 ? "" : "s",
-		         ago(best_tol, tol, sizeof(tol)), ago(now_ms - since_ms, win, sizeof(win)),
+		         nodes, delays, same_j, same_j == 1 ? "" : "s",
+		         ago(SAME_DELAY_MS, tol, sizeof(tol)), ago(now_ms - since_ms, win, sizeof(win)),
 		         ago((int64_t)best_ms, span, sizeof(span)), where, pbuf, signs,
 		         c->cfg.false_alarms_per_year, judged, alpha_buf);
 		return poison;
