@@ -15,8 +15,15 @@
  * Each size runs under both poison verdicts, the surprise verdict (arrivalWindow 8h,
  * window 24h) and the ratio rule (30m, 1h), one line each, side by side.
  *
+ * A negative S makes the suspects recur: the same |S| workloads arrive on every failing
+ * node, 5 minutes before it fails, the failures 10 minutes apart, so that from the second
+ * failure on each judgement has earlier failures to weigh: every span (up to 8) and the
+ * same-delay test are computed.
+ * The surprise verdict's limit is set so low there that nothing is quarantined and every
+ * failure is judged in full; the ratio rule quarantines them at the second.
+ *
  * Usage: fb_tick_bench [nodes pods suspects]...   (default: 500 15000 1 5000 150000 1
- *                                                   5000 150000 10)
+ *                                                   5000 150000 10 5000 150000 -10)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +103,11 @@ static void run(int nodes, int pods, int suspects, fb_verdict_kind verdict)
 	fb_core_config_defaults(&cfg);
 	cfg.verdict = verdict;
 	cfg.poison_settle_ms = 0; /* judged in the failure's own tick: the verdict is timed too */
+	bool recurring = suspects < 0;
+	if (recurring) {
+		suspects = -suspects;
+		cfg.false_alarms_per_year = 1e-300; /* judged in full, never quarantined */
+	}
 	if (verdict == FB_VERDICT_SURPRISE) {
 		cfg.defaults.poison.arrival_window_ms = 8 * 3600 * 1000;
 		cfg.defaults.poison.window_ms = 24 * 3600 * 1000;
@@ -125,11 +137,14 @@ static void run(int nodes, int pods, int suspects, fb_verdict_kind verdict)
 		pod[r] = tick_us(&c);
 		set_node(&c, r % nodes, FB_COND_TRUE, old);
 		node[r] = tick_us(&c);
-		/* a node fails with `suspects` pods of distinct workloads that arrived 5 min ago */
+		/* a node fails with `suspects` pods of distinct workloads that arrived 5 min ago;
+		 * recurring, 10 minutes after the last (1 s after, they would all be one burst) */
+		if (recurring)
+			c.now_ms += 10 * 60 * 1000;
 		int victim = (r * 13 + 1) % nodes;
 		for (int s = 0; s < suspects; s++)
-			set_pod(&c, (r * 97 + s * REPLICAS * 3) % pods, victim, c.now_ms - 5 * 60 * 1000,
-			        r);
+			set_pod(&c, ((recurring ? 0 : r * 97) + s * REPLICAS * 3) % pods, victim,
+			        c.now_ms - 5 * 60 * 1000, r);
 		c.now_ms += 1000;
 		set_node(&c, victim, FB_COND_FALSE, c.now_ms);
 		fail[r] = tick_us(&c);
@@ -137,10 +152,10 @@ static void run(int nodes, int pods, int suspects, fb_verdict_kind verdict)
 		set_node(&c, victim, FB_COND_TRUE, c.now_ms);
 		recover[r] = tick_us(&c);
 	}
-	printf("%-8s %6d nodes %7d pods %3d suspect(s): first %7lld  idle %6lld  pod %6lld  node "
+	printf("%-8s %6d nodes %7d pods %3d %s: first %7lld  idle %6lld  pod %6lld  node "
 	       "%6lld  failure %7lld  recovery %6lld  (us, median of %d)\n",
 	       verdict == FB_VERDICT_SURPRISE ? "surprise" : "ratio", nodes, pods, suspects,
-	       (long long)first, (long long)median(idle, REPS),
+	       recurring ? "recurring" : "suspect(s)", (long long)first, (long long)median(idle, REPS),
 	       (long long)median(pod, REPS), (long long)median(node, REPS),
 	       (long long)median(fail, REPS), (long long)median(recover, REPS), REPS);
 	fb_core_stats st;
@@ -172,5 +187,6 @@ int main(int argc, char **argv)
 	both(500, 15000, 1);
 	both(5000, 150000, 1);
 	both(5000, 150000, 10);
+	both(5000, 150000, -10);
 	return 0;
 }

@@ -745,8 +745,8 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	 * SAME_DELAY_SHARE times the tolerance (a fact of the failure now): at a shorter delay
 	 * the window is the pods' whole stay, the spans read the same, and the test would only
 	 * take a share of the limit. A delay that varies by more than the tolerance is left to
-	 * the spans: a wider one (a quarter of the delay, tried first) caught no varying poison
-	 * sooner in firebreak-sim and cost the others their share.
+	 * the spans: a second, wider tolerance (a quarter of the delay), tried while this was
+	 * built, caught no varying poison sooner in firebreak-sim and cost the others a share.
 	 */
 	int64_t a_now = g[k - 1].after_ms;
 	bool best_same = false;

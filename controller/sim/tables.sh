@@ -26,6 +26,9 @@ kill_table() {
 echo "== poison-slow (40 nodes, random failures 0.01/node/day): nodes lost by killAfter"
 kill_table poison-slow 40h
 echo
+echo "== poison-slow-jitter (the same, the kill delay lognormal around killAfter, sigma 0.3)"
+kill_table poison-slow-jitter 40h
+echo
 echo "== poison-slow-mp (the same, MemoryPressure before 90 % of its kills, 5 % of random failures)"
 kill_table poison-slow-mp 40h
 echo
