@@ -56,6 +56,7 @@
 #define EVENTS_MAX 64
 #define SAME_DELAY_MS (30 * 1000) /* the same delay: within this of the failure now's */
 #define SAME_DELAY_SHARE 4        /* ... tried where the delay is over 4 times that */
+#define FRESH_NODE_MS (15 * 60 * 1000) /* a node this young: its age is the pod's (fresh_node) */
 
 double fb_poisson_tail(int k, double mean)
 {
@@ -362,15 +363,6 @@ void surprise_free_workload(core_workload *w)
 
 /* ---- the judgement -------------------------------------------------------------------------- */
 
-/* A piece of evidence: failures of w's nodes within FB_BURST_SPAN_MS of the first. */
-typedef struct evidence_event {
-	int64_t at_ms;             /* the first failure's */
-	const char *node;          /* its node */
-	int64_t after_ms;          /* from w's arrival there to the failure */
-	int nodes;
-	bool mp;
-	bool attributed;           /* the node's agent laid its memory at w's pod before */
-} evidence_event;
 
 /*
  * Failure f lists another workload whose pod came there from a node that had failed with it
@@ -389,6 +381,16 @@ static bool chained_elsewhere(const fb_failure *f, const fb_suspect *s)
 	return false;
 }
 
+/* A piece of evidence: failures of w's nodes within FB_BURST_SPAN_MS of the first. */
+typedef struct evidence_event {
+	int64_t at_ms;             /* the first failure's */
+	const char *node;          /* its node */
+	int64_t after_ms;          /* from w's arrival there to the failure */
+	int nodes;
+	bool mp;
+	bool attributed;           /* the node's agent laid its memory at w's pod before */
+} evidence_event;
+
 /* Overlap of [a, b) with (t0, t1]. */
 static double overlap(int64_t a, int64_t b, int64_t t0, int64_t t1)
 {
@@ -397,45 +399,56 @@ static double overlap(int64_t a, int64_t b, int64_t t0, int64_t t1)
 }
 
 /*
- * w's exposure between t0 and t1 in expected failures: the time each of its
- * pods spent on a node within horizon_ms of arriving there, at the node's
- * background rate. Node-time (ms) in *ms_out.
+ * The stays w's failure records tell of that no pod or span of w still does: each failure of
+ * one of w's nodes (ev) ended a stay of w's pod there, from its arrival to the failure. After
+ * a restart the spans of pods that left are gone (they are kept in memory) and the pods on
+ * failed nodes are evicted, while the records are read back: without these stays an innocent
+ * workload's two failures were judged against no exposure at all, p = 0 ("by chance never").
+ * A stay is known when a pod of w on that node arrived then, or a span of w runs from that
+ * arrival to that failure; a merged span may hold it too and it is counted again then (an
+ * over-count, which errs towards innocence).
  */
-static double exposure(fb_core *c, const core_workload *w, int64_t horizon_ms, int64_t t0,
-                       int64_t t1, int64_t now_ms, const double *rates, double *ms_out)
+static void stays_known(const core_workload *w, const evidence_event *ev, size_t nev, bool *known)
 {
-	double lambda = 0, ms = 0;
-	for (size_t i = 0; i < w->npods; i++) {
-		const core_pod *p = w->pods[i];
-		core_node *n = p->node;
-		if (!n || p->daemonset || p->mirror || p->arrived_ms <= 0)
-			continue;
-		int64_t end = n->failed && n->failed_since_ms < now_ms ? n->failed_since_ms : now_ms;
-		if (end > p->arrived_ms + horizon_ms)
-			end = p->arrived_ms + horizon_ms;
-		double o = overlap(p->arrived_ms, end, t0, t1);
-		ms += o;
-		lambda += o * node_rate_ms(c, n, rates);
+	for (size_t e = 0; e < nev; e++) {
+		int64_t arrived = ev[e].at_ms - ev[e].after_ms;
+		known[e] = false;
+		for (size_t i = 0; i < w->npods && !known[e]; i++) {
+			const core_pod *p = w->pods[i];
+			known[e] = p->arrived_ms == arrived && p->node && !strcmp(p->node->name, ev[e].node);
+		}
+		for (size_t i = 0; i < w->nstints && !known[e]; i++) {
+			const core_stint *s = &w->stints[i];
+			known[e] = !s->merged && s->from_ms == arrived && s->to_ms == ev[e].at_ms;
+		}
 	}
-	for (size_t i = 0; i < w->nstints; i++) {
-		const core_stint *s = &w->stints[i];
-		double o = overlap(s->from_ms, stint_end(s, horizon_ms), t0, t1);
-		ms += o;
-		lambda += o * s->per_ms;
+}
+
+/* The part of the stay [from, to) at the ages [age - tol, age + tol] (tol < 0: all of it). */
+static double at_age(int64_t from, int64_t to, int64_t age_ms, int64_t tol_ms, int64_t t0,
+                     int64_t t1)
+{
+	if (tol_ms >= 0) {
+		int64_t lo = from + age_ms - tol_ms, hi = from + age_ms + tol_ms;
+		from = lo > from ? lo : from;
+		to = hi < to ? hi : to;
 	}
-	*ms_out = ms;
-	return lambda;
+	return overlap(from, to, t0, t1);
 }
 
 /*
- * w's exposure between t0 and t1 at the ages [age - tol, age + tol] only: the time each of
- * its pods spent on a node while it had been there that long, at the node's background rate.
- * A merged stint has lost its pods' arrivals, so all of its overlap counts (an over-count,
- * erring towards innocence as the merge does). Node-time (ms) in *ms_out.
+ * w's exposure between t0 and t1 in expected failures: the time each of its
+ * pods spent on a node within horizon_ms of arriving there, at the node's
+ * background rate; with tol_ms >= 0, only while it had been there between
+ * age_ms - tol_ms and age_ms + tol_ms (the same delay). The pods on nodes now,
+ * the spans of those that left (a merged span, which has lost its pods'
+ * arrivals, counts whole) and the stays only w's failure records still tell
+ * of (ev where !known). Node-time (ms) in *ms_out.
  */
-static double exposure_at_age(fb_core *c, const core_workload *w, int64_t horizon_ms,
-                              int64_t t0, int64_t t1, int64_t age_ms, int64_t tol_ms,
-                              int64_t now_ms, const double *rates, double *ms_out)
+static double exposure(fb_core *c, const core_workload *w, int64_t horizon_ms, int64_t t0,
+                       int64_t t1, int64_t age_ms, int64_t tol_ms, int64_t now_ms,
+                       const double *rates, const evidence_event *ev, size_t nev,
+                       const bool *known, double *ms_out)
 {
 	double lambda = 0, ms = 0;
 	for (size_t i = 0; i < w->npods; i++) {
@@ -446,22 +459,27 @@ static double exposure_at_age(fb_core *c, const core_workload *w, int64_t horizo
 		int64_t end = n->failed && n->failed_since_ms < now_ms ? n->failed_since_ms : now_ms;
 		if (end > p->arrived_ms + horizon_ms)
 			end = p->arrived_ms + horizon_ms;
-		int64_t lo = p->arrived_ms + age_ms - tol_ms, hi = p->arrived_ms + age_ms + tol_ms;
-		double o = overlap(lo > p->arrived_ms ? lo : p->arrived_ms, hi < end ? hi : end, t0, t1);
+		double o = at_age(p->arrived_ms, end, age_ms, tol_ms, t0, t1);
 		ms += o;
 		lambda += o * node_rate_ms(c, n, rates);
 	}
 	for (size_t i = 0; i < w->nstints; i++) {
 		const core_stint *s = &w->stints[i];
-		int64_t from = s->from_ms, to = stint_end(s, horizon_ms);
-		if (!s->merged) {
-			int64_t lo = s->from_ms + age_ms - tol_ms, hi = s->from_ms + age_ms + tol_ms;
-			from = lo > from ? lo : from;
-			to = hi < to ? hi : to;
-		}
-		double o = overlap(from, to, t0, t1);
+		double o = at_age(s->from_ms, stint_end(s, horizon_ms), age_ms,
+		                  s->merged ? -1 : tol_ms, t0, t1);
 		ms += o;
 		lambda += o * s->per_ms;
+	}
+	for (size_t e = 0; e < nev; e++) {
+		if (known[e])
+			continue;
+		int64_t from = ev[e].at_ms - ev[e].after_ms, to = ev[e].at_ms;
+		if (to > from + horizon_ms)
+			to = from + horizon_ms;
+		core_node *n = kc_map_get(&c->nodes, ev[e].node);
+		double o = at_age(from, to, age_ms, tol_ms, t0, t1);
+		ms += o;
+		lambda += o * (n ? node_rate_ms(c, n, rates) : rates[0] / DAY_MS);
 	}
 	*ms_out = ms;
 	return lambda;
@@ -556,6 +574,32 @@ static double spared(fb_core *c, const core_workload *w, const evidence_event *g
 	return exp(l);
 }
 
+/*
+ * w's pod arrived on node within FRESH_NODE_MS of the node's creation or of its return from a
+ * failure, or the node is gone: its failure's delay after that arrival is also the node's
+ * age, and a node can die at a fixed age whatever runs on it (a first-boot reboot, a
+ * leaking node daemon, a certificate that was not rotated), so it is no evidence of the same
+ * delay. A pod that waited for a new node (the cluster autoscaler) binds within seconds of
+ * its Ready.
+ */
+static bool fresh_node(fb_core *c, const char *node, int64_t arrived_ms)
+{
+	core_node *n = kc_map_get(&c->nodes, node);
+	if (!n || !n->known)
+		return true;
+	if (n->created_ms > 0 && arrived_ms - n->created_ms < FRESH_NODE_MS)
+		return true;
+	return n->back_ms > 0 && n->back_ms <= arrived_ms && arrived_ms - n->back_ms < FRESH_NODE_MS;
+}
+
+/* An earlier piece of evidence g came at the same delay as a_ms, the failure now's. */
+static bool same_delay(fb_core *c, const evidence_event *g, int64_t a_ms, int64_t horizon_ms)
+{
+	int64_t d = g->after_ms - a_ms;
+	return g->after_ms <= horizon_ms && d <= SAME_DELAY_MS && -d <= SAME_DELAY_MS &&
+	       !fresh_node(c, g->node, g->at_ms - g->after_ms);
+}
+
 /* A judgement on a failure w was not judged on before: counted once (stats). */
 static void count_judgement(fb_core *c, core_workload *w, int64_t event_ms, double p,
                             double alpha, double per_day, double judged)
@@ -604,6 +648,8 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	*bad = (int)nev;
 	if (nev > 1)
 		qsort(ev, nev, sizeof(*ev), event_cmp);
+	bool known[EVENTS_MAX];
+	stays_known(w, ev, nev, known);
 	/*
 	 * bursts: failures within FB_BURST_SPAN_MS of a group's first are one piece of
 	 * evidence when w was there before that first failure (a common cause found them in
@@ -673,7 +719,8 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	for (int j = 1; j < (int)k && j <= JUDGE_SPANS_MAX; j++) {
 		int64_t t0 = g[k - 1 - (size_t)j].at_ms, t1 = g[k - 1].at_ms;
 		double ms;
-		double lambda = exposure(c, w, spec->arrival_window_ms, t0, t1, now_ms, rates, &ms);
+		double lambda = exposure(c, w, spec->arrival_window_ms, t0, t1, 0, -1, now_ms, rates,
+		                         ev, nev, known, &ms);
 		double p = fb_poisson_tail(j, lambda);
 		bool mp = false, attr = false;
 		for (size_t i = k - 1 - (size_t)j; i < k; i++) {
@@ -734,8 +781,10 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	 * each time, and an innocent workload's nodes fail whenever they do: given the failure
 	 * now, a after w's pod arrived here, the earlier failures that came a (within
 	 * SAME_DELAY_MS) after w's pods arrived on theirs form, under the null, a Poisson
-	 * process on w's exposure at those ages alone (exposure_at_age: a thinning, by ages the
-	 * failure now fixes, of the process the spans read). A one-replica workload spends about
+	 * process on w's exposure at those ages alone (exposure with a tolerance: a thinning, by
+	 * ages the failure now fixes, of the process the spans read). Failures on nodes younger
+	 * than FRESH_NODE_MS at the arrival are left out (fresh_node), and the failure now's
+	 * being one means no test: there the delay is the node's age too. A one-replica workload spends about
 	 * 2 SAME_DELAY_MS at those ages a stay, so two failures at one delay are as surprising at
 	 * 6 h as at 1 min, where the spans' exposure grows with the delay and a poison slower
 	 * than minutes took three nodes (docs/simulator.md). SAME_DELAY_MS is the noise of a
@@ -748,22 +797,23 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	 * the spans: a second, wider tolerance (a quarter of the delay), tried while this was
 	 * built, caught no varying poison sooner in firebreak-sim and cost the others a share.
 	 */
-	int64_t a_now = g[k - 1].after_ms;
 	bool best_same = false;
 	int same_j = 0;
-	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS) {
-		p = tried ? p * 1.5 : 1;
+	int64_t a_now = g[k - 1].after_ms;
+	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS &&
+	    !fresh_node(c, g[k - 1].node, g[k - 1].at_ms - a_now)) {
+		p *= 1.5;
 		for (size_t i = 0; i + 1 < k; i++)
-			same_j += llabs(g[i].after_ms - a_now) <= SAME_DELAY_MS;
+			same_j += same_delay(c, &g[i], a_now, spec->arrival_window_ms);
 		if (same_j > 0) {
 			double ms;
-			double lambda = exposure_at_age(c, w, spec->arrival_window_ms, since_ms,
-			                                g[k - 1].at_ms, a_now, SAME_DELAY_MS, now_ms,
-			                                rates, &ms);
+			double lambda = exposure(c, w, spec->arrival_window_ms,
+			                         g[k - 1].at_ms - spec->window_ms, g[k - 1].at_ms, a_now,
+			                         SAME_DELAY_MS, now_ms, rates, ev, nev, known, &ms);
 			double ps = fb_poisson_tail(same_j, lambda);
 			bool mp = false, attr = false;
 			for (size_t i = 0; i < k; i++) {
-				if (i + 1 < k && llabs(g[i].after_ms - a_now) > SAME_DELAY_MS)
+				if (i + 1 < k && !same_delay(c, &g[i], a_now, spec->arrival_window_ms))
 					continue;
 				if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
 					ps *= qa;
@@ -843,13 +893,13 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	                                         : " (the node agent's naming counted)")
 	                              : best_mp ? " (memory pressure counted)" : "";
 	if (best_same) {
-		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later: the
-		 * same delay within 1m0s; ..." */
+		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later, the
+		 * same delay within 30s; ..." */
 		char nodes[200] = "", delays[160] = "", tol[32], span[32], win[32];
 		size_t nl = 0, dl = 0;
 		int seen = 0;
 		for (size_t i = 0; i < k; i++) {
-			if (i + 1 < k && llabs(g[i].after_ms - a_now) > SAME_DELAY_MS)
+			if (i + 1 < k && !same_delay(c, &g[i], a_now, spec->arrival_window_ms))
 				continue;
 			char a[32];
 			const char *sep = !seen ? "" : (i == k - 1 ? " and " : ", ");
@@ -864,14 +914,14 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 				dl += (size_t)x;
 		}
 		snprintf(why, whycap,
-		         "its pods arrived on %s, which failed %s later: %d earlier failure%s at the "
-		         "same delay within %s; in the last %s its pods spent %s on nodes at that delay "
-		         "from arriving; at %s failures that keep to one delay after arrival happen by "
-		         "chance %s such workloads%s; the limit for %.3g false quarantines a year at "
-		         "%.0f workloads judged a year is %s",
-		         nodes, delays, same_j, same_j == 1 ? "" : "s",
-		         ago(SAME_DELAY_MS, tol, sizeof(tol)), ago(now_ms - since_ms, win, sizeof(win)),
-		         ago((int64_t)best_ms, span, sizeof(span)), where, pbuf, signs,
+		         "its pods arrived on %s, which failed %s later, the same delay within %s; "
+		         "in the %s before, its pods spent %s on nodes at that delay from arriving; at "
+		         "%s, failures at one delay after arrival happen by chance %s such "
+		         "workloads%s; the limit for %.3g false quarantines a year at %.0f workloads "
+		         "judged a year is %s",
+		         nodes, delays, ago(SAME_DELAY_MS, tol, sizeof(tol)),
+		         ago(spec->window_ms, win, sizeof(win)), ago((int64_t)best_ms, span, sizeof(span)),
+		         where, pbuf, signs,
 		         c->cfg.false_alarms_per_year, judged, alpha_buf);
 		return poison;
 	}
