@@ -592,12 +592,14 @@ static bool fresh_node(fb_core *c, const char *node, int64_t arrived_ms)
 	return n->back_ms > 0 && n->back_ms <= arrived_ms && arrived_ms - n->back_ms < FRESH_NODE_MS;
 }
 
-/* An earlier piece of evidence g came at the same delay as a_ms, the failure now's. */
-static bool same_delay(fb_core *c, const evidence_event *g, int64_t a_ms, int64_t horizon_ms)
+/* An earlier piece of evidence g came at the same delay as now's, a_ms after an arrival on a
+ * fresh node or not (fresh_now): both on fresh nodes, the delays are the nodes' ages. */
+static bool same_delay(fb_core *c, const evidence_event *g, int64_t a_ms, bool fresh_now,
+                       int64_t horizon_ms)
 {
 	int64_t d = g->after_ms - a_ms;
 	return g->after_ms <= horizon_ms && d <= SAME_DELAY_MS && -d <= SAME_DELAY_MS &&
-	       !fresh_node(c, g->node, g->at_ms - g->after_ms);
+	       !(fresh_now && fresh_node(c, g->node, g->at_ms - g->after_ms));
 }
 
 /* A judgement on a failure w was not judged on before: counted once (stats). */
@@ -782,9 +784,9 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	 * now, a after w's pod arrived here, the earlier failures that came a (within
 	 * SAME_DELAY_MS) after w's pods arrived on theirs form, under the null, a Poisson
 	 * process on w's exposure at those ages alone (exposure with a tolerance: a thinning, by
-	 * ages the failure now fixes, of the process the spans read). Failures on nodes younger
-	 * than FRESH_NODE_MS at the arrival are left out (fresh_node), and the failure now's
-	 * being one means no test: there the delay is the node's age too. A one-replica workload spends about
+	 * ages the failure now fixes, of the process the spans read). An earlier failure does not
+	 * count when both it and the failure now came on nodes younger than FRESH_NODE_MS at the
+	 * arrival (fresh_node): there both delays are also the nodes' ages. A one-replica workload spends about
 	 * 2 SAME_DELAY_MS at those ages a stay, so two failures at one delay are as surprising at
 	 * 6 h as at 1 min, where the spans' exposure grows with the delay and a poison slower
 	 * than minutes took three nodes (docs/simulator.md). SAME_DELAY_MS is the noise of a
@@ -800,11 +802,11 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	bool best_same = false;
 	int same_j = 0;
 	int64_t a_now = g[k - 1].after_ms;
-	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS &&
-	    !fresh_node(c, g[k - 1].node, g[k - 1].at_ms - a_now)) {
+	bool fresh_now = k >= 2 && fresh_node(c, g[k - 1].node, g[k - 1].at_ms - a_now);
+	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS) {
 		p *= 1.5;
 		for (size_t i = 0; i + 1 < k; i++)
-			same_j += same_delay(c, &g[i], a_now, spec->arrival_window_ms);
+			same_j += same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms);
 		if (same_j > 0) {
 			double ms;
 			double lambda = exposure(c, w, spec->arrival_window_ms,
@@ -813,7 +815,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			double ps = fb_poisson_tail(same_j, lambda);
 			bool mp = false, attr = false;
 			for (size_t i = 0; i < k; i++) {
-				if (i + 1 < k && !same_delay(c, &g[i], a_now, spec->arrival_window_ms))
+				if (i + 1 < k && !same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
 					continue;
 				if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
 					ps *= qa;
@@ -899,7 +901,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		size_t nl = 0, dl = 0;
 		int seen = 0;
 		for (size_t i = 0; i < k; i++) {
-			if (i + 1 < k && !same_delay(c, &g[i], a_now, spec->arrival_window_ms))
+			if (i + 1 < k && !same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
 				continue;
 			char a[32];
 			const char *sep = !seen ? "" : (i == k - 1 ? " and " : ", ");
