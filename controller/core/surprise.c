@@ -602,6 +602,33 @@ static bool same_delay(fb_core *c, const evidence_event *g, int64_t a_ms, bool f
 	       !(fresh_now && fresh_node(c, g->node, g->at_ms - g->after_ms));
 }
 
+/*
+ * "node-3 and node-7" into nodes and "52m and 49m" into delays: the groups g[i] with use[i],
+ * in order, the last joined by "and".
+ */
+static void list_failures(const evidence_event *g, size_t k, const bool *use, char *nodes,
+                          size_t ncap, char *delays, size_t dcap)
+{
+	size_t nl = 0, dl = 0, total = 0, seen = 0;
+	for (size_t i = 0; i < k; i++)
+		total += use[i];
+	nodes[0] = delays[0] = '\0';
+	for (size_t i = 0; i < k; i++) {
+		if (!use[i])
+			continue;
+		char a[32];
+		seen++;
+		const char *sep = seen == 1 ? "" : (seen == total ? " and " : ", ");
+		int x = snprintf(nodes + nl, ncap - nl, "%s%s%s", sep, g[i].node,
+		                 g[i].nodes > 1 ? " (+ others within a minute)" : "");
+		if (x > 0 && (size_t)x < ncap - nl)
+			nl += (size_t)x;
+		x = snprintf(delays + dl, dcap - dl, "%s%s", sep, ago(g[i].after_ms, a, sizeof(a)));
+		if (x > 0 && (size_t)x < dcap - dl)
+			dl += (size_t)x;
+	}
+}
+
 /* A judgement on a failure w was not judged on before: counted once (stats). */
 static void count_judgement(fb_core *c, core_workload *w, int64_t event_ms, double p,
                             double alpha, double per_day, double judged)
@@ -897,24 +924,12 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	if (best_same) {
 		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later, the
 		 * same delay within 30s; ..." */
-		char nodes[200] = "", delays[160] = "", tol[32], span[32], win[32];
-		size_t nl = 0, dl = 0;
-		int seen = 0;
-		for (size_t i = 0; i < k; i++) {
-			if (i + 1 < k && !same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
-				continue;
-			char a[32];
-			const char *sep = !seen ? "" : (i == k - 1 ? " and " : ", ");
-			seen++;
-			int x = snprintf(nodes + nl, sizeof(nodes) - nl, "%s%s%s", sep, g[i].node,
-			                 g[i].nodes > 1 ? " (+ others within a minute)" : "");
-			if (x > 0 && (size_t)x < sizeof(nodes) - nl)
-				nl += (size_t)x;
-			x = snprintf(delays + dl, sizeof(delays) - dl, "%s%s", sep,
-			             ago(g[i].after_ms, a, sizeof(a)));
-			if (x > 0 && (size_t)x < sizeof(delays) - dl)
-				dl += (size_t)x;
-		}
+		char nodes[200], delays[160], tol[32], span[32], win[32];
+		bool use[EVENTS_MAX];
+		for (size_t i = 0; i < k; i++)
+			use[i] = i + 1 == k || same_delay(c, &g[i], a_now, fresh_now,
+			                                  spec->arrival_window_ms);
+		list_failures(g, k, use, nodes, sizeof(nodes), delays, sizeof(delays));
 		snprintf(why, whycap,
 		         "its pods arrived on %s, which failed %s later, the same delay within %s; "
 		         "in the %s before, its pods spent %s on nodes at that delay from arriving; at "
@@ -928,21 +943,11 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		return poison;
 	}
 	/* "its pods arrived on node-3 and node-7, which failed 52m and 49m later; ..." */
-	char nodes[200] = "", delays[160] = "", span[32];
-	size_t nl = 0, dl = 0, first = k - 1 - (size_t)best_j;
-	for (size_t i = first; i < k; i++) {
-		char a[32];
-		bool last = i == k - 1;
-		const char *sep = i == first ? "" : (last ? " and " : ", ");
-		int x = snprintf(nodes + nl, sizeof(nodes) - nl, "%s%s%s", sep, g[i].node,
-		                 g[i].nodes > 1 ? " (+ others within a minute)" : "");
-		if (x > 0 && (size_t)x < sizeof(nodes) - nl)
-			nl += (size_t)x;
-		x = snprintf(delays + dl, sizeof(delays) - dl, "%s%s", sep,
-		             ago(g[i].after_ms, a, sizeof(a)));
-		if (x > 0 && (size_t)x < sizeof(delays) - dl)
-			dl += (size_t)x;
-	}
+	char nodes[200], delays[160], span[32];
+	bool use[EVENTS_MAX];
+	for (size_t i = 0; i < k; i++)
+		use[i] = i >= k - 1 - (size_t)best_j;
+	list_failures(g, k, use, nodes, sizeof(nodes), delays, sizeof(delays));
 	snprintf(why, whycap,
 	         "its pods arrived on %s, which failed %s later; its pods spent %s on nodes "
 	         "between the first and the last of these failures; at %s that happens by chance "
