@@ -356,6 +356,8 @@ void admission_report_budgets(fb_core *c, fb_actions *out);
 
 /* ---- eviction.c ------------------------------------------------------------------ */
 
+/* When pod p on failed node n is due, if it is to be evicted at all (INT64_MAX: never). */
+int64_t pod_next_due(const core_pod *p, const core_node *n);
 /* The earliest time a pod on failed node n is due (INT64_MAX: never). */
 int64_t node_next_due(const core_node *n);
 int64_t eviction_pass(fb_core *c, int64_t now_ms, fb_actions *out);

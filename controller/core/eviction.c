@@ -38,14 +38,16 @@ static int64_t pod_due_ms(const core_pod *p, const core_node *n)
 	return n->failed_since_ms + tol * 1000;
 }
 
+int64_t pod_next_due(const core_pod *p, const core_node *n)
+{
+	return pod_eligible(p) && !pod_pinned(p) ? pod_due_ms(p, n) : INT64_MAX;
+}
+
 int64_t node_next_due(const core_node *n)
 {
 	int64_t due = INT64_MAX;
 	for (size_t i = 0; i < n->npods; i++) {
-		const core_pod *p = n->pods[i];
-		if (!pod_eligible(p) || pod_pinned(p))
-			continue;
-		int64_t d = pod_due_ms(p, n);
+		int64_t d = pod_next_due(n->pods[i], n);
 		if (d < due)
 			due = d;
 	}

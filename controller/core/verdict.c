@@ -502,10 +502,15 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
  * (node-monitor-period 5 s, leases renewed every 10 s), so the first failures
  * are recorded before the outage is evident from the zone states. The
  * workload is judged once all its failures have settled, or as soon as one of
- * its failed nodes (not yet admitted) has a pod due, whichever comes first: a
- * verdict must be in force before a poison's pod could be evicted and
- * replaced, and the judgement runs before admission in the same tick.
- * Returns INT64_MIN if it may be judged now, else the time it may.
+ * its failed nodes (not yet admitted) has a pod due, or a pod of its own is
+ * due on any failed node, whichever comes first: a verdict must be in force
+ * before a poison's pod could be evicted and replaced, and the judgement runs
+ * before admission in the same tick. Its own pods count wherever they are: a
+ * node whose failure does not name it (an outage's, a node it had long been
+ * on) may fall due first. e2e poison-two-replicas lost a fifth node so: a
+ * replacement's node failed with the rest of its zone one monitor pass before
+ * the other replacement's node, whose failure convicted the workload 5 s too
+ * late. Returns INT64_MIN if it may be judged now, else the time it may.
  */
 static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
                           int64_t now_ms)
@@ -523,6 +528,16 @@ static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
 		const core_node *n = kc_map_get(&c->nodes, f->node);
 		if (n && n->known && n->failed && !n->admitted && n->failed_since_ms == f->failed_ms) {
 			int64_t d = node_next_due(n);
+			if (d < due)
+				due = d;
+		}
+	}
+	if (settled <= now_ms)
+		return INT64_MIN;
+	for (size_t i = 0; i < w->npods; i++) {
+		const core_pod *p = w->pods[i];
+		if (p->node && p->node->known && p->node->failed) {
+			int64_t d = pod_next_due(p, p->node);
 			if (d < due)
 				due = d;
 		}
