@@ -391,6 +391,25 @@ typedef struct evidence_event {
 	bool attributed;           /* the node's agent laid its memory at w's pod before */
 } evidence_event;
 
+/*
+ * What the signs before failure e multiply a p by: the share q of background failures that
+ * MemoryPressure came before, or qa, of those the node's agent laid at an arrival, whichever
+ * is the stronger of the signs e had, once (both are the node's memory). *mp or *attr is
+ * set when that sign was used.
+ */
+static double sign_factor(const evidence_event *e, double q, double qa, bool *mp, bool *attr)
+{
+	if (e->attributed && qa < 1 && (!e->mp || qa <= q)) {
+		*attr = true;
+		return qa;
+	}
+	if (e->mp && q < 1) {
+		*mp = true;
+		return q;
+	}
+	return 1;
+}
+
 /* Overlap of [a, b) with (t0, t1]. */
 static double overlap(int64_t a, int64_t b, int64_t t0, int64_t t1)
 {
@@ -752,16 +771,8 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		                         ev, nev, known, &ms);
 		double p = fb_poisson_tail(j, lambda);
 		bool mp = false, attr = false;
-		for (size_t i = k - 1 - (size_t)j; i < k; i++) {
-			/* the stronger sign of the two, once: both are the node's memory */
-			if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
-				p *= qa;
-				attr = true;
-			} else if (g[i].mp && q < 1) {
-				p *= q;
-				mp = true;
-			}
-		}
+		for (size_t i = k - 1 - (size_t)j; i < k; i++)
+			p *= sign_factor(&g[i], q, qa, &mp, &attr);
 		tried++;
 		if (p < best) {
 			best = p;
@@ -841,17 +852,9 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			                         SAME_DELAY_MS, now_ms, rates, ev, nev, known, &ms);
 			double ps = fb_poisson_tail(same_j, lambda);
 			bool mp = false, attr = false;
-			for (size_t i = 0; i < k; i++) {
-				if (i + 1 < k && !same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
-					continue;
-				if (g[i].attributed && qa < 1 && (!g[i].mp || qa <= q)) {
-					ps *= qa;
-					attr = true;
-				} else if (g[i].mp && q < 1) {
-					ps *= q;
-					mp = true;
-				}
-			}
+			for (size_t i = 0; i < k; i++)
+				if (i + 1 == k || same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
+					ps *= sign_factor(&g[i], q, qa, &mp, &attr);
 			if (ps * 3 < p) {
 				p = ps * 3;
 				best_same = true;
