@@ -502,12 +502,14 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
  * (node-monitor-period 5 s, leases renewed every 10 s), so the first failures
  * are recorded before the outage is evident from the zone states. The
  * workload is judged once all its failures have settled, or as soon as one of
- * its failed nodes (not yet admitted) has a pod due, or a pod of its own is
+ * its failed nodes (not yet admitted) has a pod due, or a pod of its own falls
  * due on any failed node, whichever comes first: a verdict must be in force
- * before a poison's pod could be evicted and replaced, and the judgement runs
- * before admission in the same tick. Its own pods count wherever they are: a
- * node whose failure does not name it (an outage's, a node it had long been
- * on) may fall due first. e2e poison-two-replicas lost a fifth node so: a
+ * before firebreak could evict a poison's pod (to be replaced), and the
+ * judgement runs before admission in the same tick. (In managed mode a pod
+ * firebreak has not covered is Kubernetes' to evict, at its own toleration.)
+ * Its own pods count wherever they are: a node whose failure does not name it
+ * (an outage's, a node it had long been on) may fall due first. e2e
+ * poison-two-replicas lost a fifth node so: a
  * replacement's node failed with the rest of its zone one monitor pass before
  * the other replacement's node, whose failure convicted the workload 5 s too
  * late. Returns INT64_MIN if it may be judged now, else the time it may.
@@ -515,7 +517,7 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
 static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
                           int64_t now_ms)
 {
-	int64_t settled = INT64_MIN, due = INT64_MAX;
+	int64_t settled = INT64_MIN, due = INT64_MAX, unsettled = INT64_MAX;
 	for (size_t e = 0; e < c->evidence.n; e++) {
 		const fb_failure *f = &c->evidence.v[e];
 		if (f->failed_ms < since_ms)
@@ -525,6 +527,8 @@ static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
 		int64_t at = f->failed_ms + c->cfg.poison_settle_ms;
 		if (at > settled)
 			settled = at;
+		if (at > now_ms && f->failed_ms < unsettled)
+			unsettled = f->failed_ms;
 		const core_node *n = kc_map_get(&c->nodes, f->node);
 		if (n && n->known && n->failed && !n->admitted && n->failed_since_ms == f->failed_ms) {
 			int64_t d = node_next_due(n);
@@ -534,11 +538,15 @@ static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
 	}
 	if (settled <= now_ms)
 		return INT64_MIN;
+	/* Its own pods, not yet asked to leave, that fall due since the evidence still
+	 * settling came: one due before it (a PodDisruptionBudget holding it, an admission
+	 * deferred) is not waiting on that evidence, and counting it would judge every new
+	 * failure at once, unsettled, as the first of an outage that is being marked */
 	for (size_t i = 0; i < w->npods; i++) {
 		const core_pod *p = w->pods[i];
-		if (p->node && p->node->known && p->node->failed) {
+		if (p->node && p->node->known && p->node->failed && p->state == POD_IDLE) {
 			int64_t d = pod_next_due(p, p->node);
-			if (d < due)
+			if (d >= unsettled && d < due)
 				due = d;
 		}
 	}

@@ -179,6 +179,32 @@ KT_TEST(cluster_wide_outage_quarantines_nothing)
 }
 
 /*
+ * As cluster_wide_outage_quarantines_nothing, but batch has one more, older pod on n7,
+ * which failed a minute before and whose eviction a PodDisruptionBudget blocks: a pod of
+ * batch overdue on a failed node while the outage is marked. It must not make batch judged
+ * before the outage shows (found by review: it did, and batch was quarantined).
+ */
+KT_TEST(cluster_wide_outage_with_a_stuck_pod_quarantines_nothing)
+{
+	zoned_cluster_with_rollout();
+	node("n7", "a", FB_COND_TRUE, T0 - 86400 * S);
+	pod("batch-0", "n7", "Deployment/default/batch", T0 - 86400 * S, TOL);
+	tick(T0 + 1 * S);
+	node("n7", "a", FB_COND_UNKNOWN, T0 + 2 * S);
+	tick(T0 + 2 * S);
+	tick(T0 + 2 * S + TOL * S);
+	KT_CHECK(find(FB_ACT_EVICT, "batch-0") != NULL);
+	evicted("batch-0", FB_EVICT_BLOCKED, T0 + 2 * S + TOL * S);
+	tick(T0 + 40 * S);
+	for (int i = 1; i <= 6; i++)
+		tick(outage_mark(i, FB_COND_UNKNOWN, NULL));
+	for (int64_t t = T0 + 71 * S; t <= T0 + 10 * MIN; t += 5 * S)
+		tick(t);
+	KT_EQ_INT(count_all(FB_ACT_QUARANTINE, NULL), 0); /* on no tick */
+	teardown();
+}
+
+/*
  * A follower saw the leader's first records of n1 and n2 (with suspects), then the same
  * records rewritten without them once the outage showed. It takes over after the outage:
  * it must judge as the leader would have, and quarantine nothing.
@@ -531,6 +557,7 @@ int main(void)
 	KT_RUN(cascade_stops_at_the_second_node);
 	KT_RUN(two_replicas_killing_two_nodes_at_once);
 	KT_RUN(cluster_wide_outage_quarantines_nothing);
+	KT_RUN(cluster_wide_outage_with_a_stuck_pod_quarantines_nothing);
 	KT_RUN(two_failures_are_judged_once_settled);
 	KT_RUN(follower_forgets_suspects_the_leader_dropped);
 	KT_RUN(verdict_comes_before_a_short_toleration_expires);
