@@ -717,13 +717,11 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	}
 	/* the background without w's own failures (each burst once), per pool */
 	double sub[CORE_POOLS_MAX] = { 0 }, rates[CORE_POOLS_MAX], sub_mp = 0, sub_attr = 0;
-	bool any_attributed = false;
 	for (size_t i = 0; i < k; i++) {
 		int pool = node_pool(c, kc_map_get(&c->nodes, g[i].node));
 		sub[0]++;
 		sub_mp += g[i].mp;
 		sub_attr += g[i].attributed;
-		any_attributed |= g[i].attributed;
 		if (pool)
 			sub[pool]++;
 	}
@@ -838,13 +836,17 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 	 * built, caught no varying poison sooner in firebreak-sim and cost the others a share.
 	 */
 	bool best_same = false;
+	bool same[EVENTS_MAX]; /* the failures at the delay of now's, now's included */
 	int same_j = 0;
 	int64_t a_now = g[k - 1].after_ms;
-	bool fresh_now = k >= 2 && fresh_node(c, g[k - 1].node, g[k - 1].at_ms - a_now);
 	if (k >= 2 && a_now > SAME_DELAY_SHARE * (int64_t)SAME_DELAY_MS) {
+		bool fresh_now = fresh_node(c, g[k - 1].node, g[k - 1].at_ms - a_now);
 		p *= 1.5;
-		for (size_t i = 0; i + 1 < k; i++)
-			same_j += same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms);
+		for (size_t i = 0; i + 1 < k; i++) {
+			same[i] = same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms);
+			same_j += same[i];
+		}
+		same[k - 1] = true;
 		if (same_j > 0) {
 			double ms;
 			double lambda = exposure(c, w, spec->arrival_window_ms,
@@ -853,7 +855,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 			double ps = fb_poisson_tail(same_j, lambda);
 			bool mp = false, attr = false;
 			for (size_t i = 0; i < k; i++)
-				if (i + 1 == k || same_delay(c, &g[i], a_now, fresh_now, spec->arrival_window_ms))
+				if (same[i])
 					ps *= sign_factor(&g[i], q, qa, &mp, &attr);
 			if (ps * 3 < p) {
 				p = ps * 3;
@@ -928,11 +930,7 @@ bool surprise_judge(fb_core *c, core_workload *w, const fb_poison_spec *spec, in
 		/* "its pods arrived on node-4 and node-7, which failed 6h0m45s and 6h0m46s later, the
 		 * same delay within 30s; ..." */
 		char nodes[200], delays[160], tol[32], span[32], win[32];
-		bool use[EVENTS_MAX];
-		for (size_t i = 0; i < k; i++)
-			use[i] = i + 1 == k || same_delay(c, &g[i], a_now, fresh_now,
-			                                  spec->arrival_window_ms);
-		list_failures(g, k, use, nodes, sizeof(nodes), delays, sizeof(delays));
+		list_failures(g, k, same, nodes, sizeof(nodes), delays, sizeof(delays));
 		snprintf(why, whycap,
 		         "its pods arrived on %s, which failed %s later, the same delay within %s; "
 		         "in the %s before, its pods spent %s on nodes at that delay from arriving; at "

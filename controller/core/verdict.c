@@ -509,10 +509,10 @@ static int healthy_arrivals(fb_core *c, const core_workload *w, int64_t since_ms
  * firebreak has not covered is Kubernetes' to evict, at its own toleration.)
  * Its own pods count wherever they are: a node whose failure does not name it
  * (an outage's, a node it had long been on) may fall due first. e2e
- * poison-two-replicas lost a fifth node so: a
- * replacement's node failed with the rest of its zone one monitor pass before
- * the other replacement's node, whose failure convicted the workload 5 s too
- * late. Returns INT64_MIN if it may be judged now, else the time it may.
+ * poison-two-replicas lost a fifth node so: a replacement's node failed with
+ * the rest of its zone one monitor pass before the other replacement's node,
+ * whose failure convicted the workload 5 s too late. Returns INT64_MIN if it
+ * may be judged now, else the time it may.
  */
 static int64_t judge_time(fb_core *c, const core_workload *w, int64_t since_ms,
                           int64_t now_ms)
